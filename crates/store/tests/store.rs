@@ -1,0 +1,453 @@
+//! The store's behaviour, run on SQLite and on PostgreSQL with the same cases.
+//!
+//! PostgreSQL comes from `DIALTONE_TEST_PG_URL` (the test script starts a throwaway server);
+//! each case gets a database of its own. Without it the suite fails, rather than pretending to
+//! have covered PostgreSQL, unless `DIALTONE_TEST_PG=skip` says so on purpose.
+
+use dialtone_store::catalogue::resource;
+use dialtone_store::{ListQuery, Store, StoreError};
+use serde_json::{json, Value};
+
+async fn postgres_store() -> Option<Store> {
+    if std::env::var("DIALTONE_TEST_PG").as_deref() == Ok("skip") {
+        return None;
+    }
+    let url = std::env::var("DIALTONE_TEST_PG_URL").expect(
+        "DIALTONE_TEST_PG_URL is not set: run scripts/test (it starts PostgreSQL), or set DIALTONE_TEST_PG=skip",
+    );
+    sqlx::any::install_default_drivers();
+    let db = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+        .await
+        .expect("connect to the test PostgreSQL");
+    sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {db}").as_str())
+        .await
+        .expect("create a test database");
+    let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url);
+    Some(
+        Store::open(&format!("{base}/{db}"), "dialtone")
+            .await
+            .expect("open PostgreSQL store"),
+    )
+}
+
+/// One store per backend, each fresh.
+async fn stores() -> Vec<(Store, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    let mut out = vec![(Store::open(&url, "dialtone").await.unwrap(), Some(dir))];
+    if let Some(pg) = postgres_store().await {
+        out.push((pg, None));
+    }
+    out
+}
+
+macro_rules! on_every_backend {
+    ($name:ident, |$store:ident| $body:block) => {
+        #[tokio::test]
+        async fn $name() {
+            for ($store, _dir) in stores().await {
+                let backend = $store.backend();
+                let run = async { $body };
+                run.await;
+                eprintln!("{} passed on {:?}", stringify!($name), backend);
+            }
+        }
+    };
+}
+
+fn r(name: &str) -> &'static dialtone_store::catalogue::Resource {
+    resource(name).unwrap()
+}
+
+async fn basic_plan(store: &Store) {
+    store
+        .create(r("partitions"), &json!({"name": "Internal_PT"}))
+        .await
+        .unwrap();
+    store
+        .create(
+            r("calling-search-spaces"),
+            &json!({"name": "Internal_CSS", "partitions": ["Internal_PT"]}),
+        )
+        .await
+        .unwrap();
+    store
+        .create(
+            r("directory-numbers"),
+            &json!({"pattern": "1000", "partition": "Internal_PT", "css": "Internal_CSS"}),
+        )
+        .await
+        .unwrap();
+}
+
+fn field_of(e: &StoreError) -> String {
+    match e {
+        StoreError::Invalid { field, .. } | StoreError::Conflict { field, .. } => field.clone(),
+        other => panic!("expected a field error, got {other:?}"),
+    }
+}
+
+on_every_backend!(sqlite_is_wal_with_foreign_keys_and_pg_works, |store| {
+    if store.backend() == dialtone_store::Backend::Sqlite {
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(fk, 1);
+    }
+    assert!(store.ping().await);
+});
+
+on_every_backend!(create_shows_references_by_name_and_defaults, |store| {
+    basic_plan(&store).await;
+    let dn = store
+        .get(r("directory-numbers"), &{
+            let page = store
+                .list(r("directory-numbers"), &ListQuery { limit: 10, ..Default::default() })
+                .await
+                .unwrap();
+            page.items[0]["id"].as_str().unwrap().to_string()
+        })
+        .await
+        .unwrap();
+    assert_eq!(dn["pattern"], "1000");
+    assert_eq!(dn["partition"], "Internal_PT");
+    assert_eq!(dn["css"], "Internal_CSS");
+    assert_eq!(dn["no_answer_timer"], 12);
+    assert_eq!(dn["dnd"], false);
+    assert_eq!(dn["cfa_css"], Value::Null);
+    let css = store.get(r("calling-search-spaces"), "Internal_CSS").await.unwrap();
+    assert_eq!(css["partitions"], json!(["Internal_PT"]));
+});
+
+on_every_backend!(css_keeps_partition_order, |store| {
+    for p in ["A_PT", "B_PT", "C_PT"] {
+        store.create(r("partitions"), &json!({"name": p})).await.unwrap();
+    }
+    store
+        .create(
+            r("calling-search-spaces"),
+            &json!({"name": "X", "partitions": ["C_PT", "A_PT", "B_PT"]}),
+        )
+        .await
+        .unwrap();
+    let css = store.get(r("calling-search-spaces"), "X").await.unwrap();
+    assert_eq!(css["partitions"], json!(["C_PT", "A_PT", "B_PT"]));
+    store
+        .update(r("calling-search-spaces"), "X", &json!({"partitions": ["B_PT"]}))
+        .await
+        .unwrap();
+    let css = store.get(r("calling-search-spaces"), "X").await.unwrap();
+    assert_eq!(css["partitions"], json!(["B_PT"]));
+});
+
+on_every_backend!(duplicate_natural_keys_conflict_and_change_nothing, |store| {
+    basic_plan(&store).await;
+    let e = store
+        .create(r("partitions"), &json!({"name": "Internal_PT"}))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");
+    let e = store
+        .create(
+            r("directory-numbers"),
+            &json!({"pattern": "1000", "partition": "Internal_PT"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");
+    // The same number in no partition is a different directory number.
+    store
+        .create(r("directory-numbers"), &json!({"pattern": "1000"}))
+        .await
+        .unwrap();
+    let e = store
+        .create(r("directory-numbers"), &json!({"pattern": "1000", "partition": null}))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");
+    let page = store
+        .list(r("directory-numbers"), &ListQuery { limit: 10, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(page.total, 2);
+});
+
+on_every_backend!(bad_values_name_the_field, |store| {
+    basic_plan(&store).await;
+    let cases = [
+        (json!({"pattern": "1001", "no_answer_timer": "12"}), "no_answer_timer"),
+        (json!({"pattern": "1001", "no_answer_timer": 0}), "no_answer_timer"),
+        (json!({"pattern": "1001", "dnd": 1}), "dnd"),
+        (json!({"pattern": "10a1"}), "pattern"),
+        (json!({"pattern": "1001", "partition": "Nope_PT"}), "partition"),
+        (json!({"pattern": "1001", "colour": "red"}), "colour"),
+        (json!({"pattern": "1001", "id": "x"}), "id"),
+        (json!({"no_answer_timer": 5}), "pattern"),
+    ];
+    for (body, field) in cases {
+        let e = store.create(r("directory-numbers"), &body).await.unwrap_err();
+        assert_eq!(field_of(&e), field, "{body}");
+    }
+    let e = store
+        .create(r("calling-search-spaces"), &json!({"name": "Y", "partitions": ["Internal_PT", "Gone"]}))
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(&e), "partitions[1]");
+    let e = store
+        .create(r("route-patterns"), &json!({"pattern": "9.!"}))
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(&e), "route_list", "a route pattern needs somewhere to go");
+    let page = store
+        .list(r("directory-numbers"), &ListQuery { limit: 10, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(page.total, 1, "nothing was written");
+    assert!(store.get(r("calling-search-spaces"), "Y").await.is_err());
+});
+
+on_every_backend!(in_use_deletes_are_refused_naming_the_user, |store| {
+    basic_plan(&store).await;
+    let e = store.delete(r("partitions"), "Internal_PT").await.unwrap_err();
+    let StoreError::InUse { message } = e else { panic!("{e:?}") };
+    assert!(message.contains("directory number"), "{message}");
+    assert!(message.contains("calling search space Internal_CSS"), "{message}");
+    let e = store.delete(r("route-groups"), "Standard Local Route Group").await.unwrap_err();
+    assert!(matches!(e, StoreError::InUse { .. }));
+    // Owned rows go with their owner: a device's line appearances.
+    store
+        .create(r("devices"), &json!({"name": "SEP001122334455", "model": "Cisco 8865"}))
+        .await
+        .unwrap();
+    store
+        .create(
+            r("line-appearances"),
+            &json!({"device": "SEP001122334455", "index": 1,
+                    "directory_number": {"pattern": "1000", "partition": "Internal_PT"}}),
+        )
+        .await
+        .unwrap();
+    let dn_id = store
+        .list(r("directory-numbers"), &ListQuery { limit: 1, ..Default::default() })
+        .await
+        .unwrap()
+        .items[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let e = store.delete(r("directory-numbers"), &dn_id).await.unwrap_err();
+    assert!(matches!(e, StoreError::InUse { .. }));
+    store.delete(r("devices"), "SEP001122334455").await.unwrap();
+    let las = store
+        .list(r("line-appearances"), &ListQuery { limit: 10, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(las.total, 0);
+    store.delete(r("directory-numbers"), &dn_id).await.unwrap();
+});
+
+on_every_backend!(secrets_are_hashed_and_never_shown, |store| {
+    store
+        .create(
+            r("users"),
+            &json!({"user_id": "alice", "last_name": "Smith", "password": "s3cret", "pin": "12345"}),
+        )
+        .await
+        .unwrap();
+    let u = store.get(r("users"), "alice").await.unwrap();
+    assert_eq!(u["password_set"], true);
+    assert_eq!(u["pin_set"], true);
+    assert!(u.get("password").is_none() && u.get("pin").is_none());
+    let (hash,): (String,) = sqlx::query_as("SELECT pin_hash FROM end_user WHERE user_id = 'alice'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$"));
+    assert!(dialtone_store::secrets::verify_secret("12345", &hash));
+    let e = store
+        .update(r("users"), "alice", &json!({"pin": "12a"}))
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(&e), "pin");
+    // Device digest credentials become HA1s for the realm.
+    store
+        .create(
+            r("devices"),
+            &json!({"name": "SEPAABBCCDDEEFF", "model": "Cisco 8865", "digest_user": "alice", "digest_password": "pw"}),
+        )
+        .await
+        .unwrap();
+    let (md5,): (String,) =
+        sqlx::query_as("SELECT digest_ha1_md5 FROM device WHERE name = 'SEPAABBCCDDEEFF'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(md5, dialtone_store::secrets::digest_ha1("alice", "dialtone", "pw").0);
+    let e = store
+        .update(r("devices"), "SEPAABBCCDDEEFF", &json!({"digest_user": "bob"}))
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(&e), "digest_password");
+});
+
+on_every_backend!(list_filters_and_pages, |store| {
+    store.create(r("partitions"), &json!({"name": "P"})).await.unwrap();
+    for i in 0..25 {
+        store
+            .create(
+                r("directory-numbers"),
+                &json!({"pattern": format!("2{i:03}"), "partition": if i % 2 == 0 { json!("P") } else { Value::Null }}),
+            )
+            .await
+            .unwrap();
+    }
+    let page = store
+        .list(
+            r("directory-numbers"),
+            &ListQuery { filters: vec![("partition".into(), "P".into())], limit: 5, offset: 0, prefix: None },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.total, 13);
+    assert_eq!(page.items.len(), 5);
+    let page = store
+        .list(
+            r("directory-numbers"),
+            &ListQuery { prefix: Some("201".into()), limit: 100, ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.total, 10);
+    let page2 = store
+        .list(r("directory-numbers"), &ListQuery { limit: 10, offset: 20, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(page2.items.len(), 5);
+    assert_eq!(page2.items[4]["pattern"], "2024");
+    let e = store
+        .list(
+            r("directory-numbers"),
+            &ListQuery { filters: vec![("colour".into(), "x".into())], limit: 5, ..Default::default() },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(&e), "colour");
+});
+
+on_every_backend!(parameters_are_typed_with_seed_defaults, |store| {
+    let v = store.parameter_value("enterprise", "services_provisioning").await.unwrap();
+    assert_eq!(v, "Internal");
+    let e = store
+        .set_parameter("enterprise", "services_provisioning", &json!("Sometimes"))
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(&e), "value");
+    store
+        .set_parameter("enterprise", "services_provisioning", &json!("Both"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.parameter_value("enterprise", "services_provisioning").await.unwrap(),
+        "Both"
+    );
+    store.reset_parameter("enterprise", "services_provisioning").await.unwrap();
+    assert_eq!(
+        store.parameter_value("enterprise", "services_provisioning").await.unwrap(),
+        "Internal"
+    );
+});
+
+on_every_backend!(csv_import_is_all_or_nothing_with_line_and_column, |store| {
+    basic_plan(&store).await;
+    let bad = "name,model,css,line1.pattern,line1.partition,line1.label\n\
+               SEP000000000001,Cisco 8865,Internal_CSS,1001,Internal_PT,Alice\n\
+               SEP000000000002,Cisco 8865,Nope_CSS,1002,Internal_PT,Bob\n\
+               SEP000000000003,,Internal_CSS,1003,Internal_PT,Carol\n";
+    let e = store
+        .import_csv(r("devices"), bad, |_, _| {})
+        .await
+        .unwrap_err();
+    let dialtone_store::bulk::ImportError::Rows(errors) = e else { panic!("{e:?}") };
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!((errors[0].line, errors[0].column.as_str()), (3, "css"));
+    assert_eq!((errors[1].line, errors[1].column.as_str()), (4, "model"));
+    let devices = store
+        .list(r("devices"), &ListQuery { limit: 10, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(devices.total, 0, "a failed import keeps nothing");
+    let good = bad.replace("Nope_CSS", "Internal_CSS").replace(",,Internal_CSS", ",Cisco 7841,Internal_CSS");
+    let mut seen = 0;
+    let n = store
+        .import_csv(r("devices"), &good, |done, _| seen = done)
+        .await
+        .unwrap();
+    assert_eq!((n, seen), (3, 3));
+    let dn = store
+        .list(
+            r("directory-numbers"),
+            &ListQuery { filters: vec![("pattern".into(), "1002".into())], limit: 1, ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!(dn.total, 1, "missing directory numbers are created");
+    let exported = store.export_csv(r("devices")).await.unwrap();
+    assert!(exported.lines().next().unwrap().contains("line1.pattern"), "{exported}");
+    assert!(exported.contains("SEP000000000002,Cisco 8865"), "{exported}");
+    // An export imports again into an empty database.
+    let (other, _d) = stores().await.into_iter().next().unwrap();
+    basic_plan(&other).await;
+    other.import_csv(r("devices"), &exported, |_, _| {}).await.unwrap();
+    assert_eq!(other.export_csv(r("devices")).await.unwrap(), exported);
+});
+
+on_every_backend!(csv_unknown_columns_and_bad_cells_are_reported, |store| {
+    let e = store
+        .import_csv(r("users"), "user_id,last_name,shoe_size\nbob,B,9\n", |_, _| {})
+        .await
+        .unwrap_err();
+    let dialtone_store::bulk::ImportError::Rows(errors) = e else { panic!() };
+    assert_eq!((errors[0].line, errors[0].column.as_str()), (1, "shoe_size"));
+    let e = store
+        .import_csv(r("users"), "user_id,last_name,em_enabled\nbob,B,perhaps\n", |_, _| {})
+        .await
+        .unwrap_err();
+    let dialtone_store::bulk::ImportError::Rows(errors) = e else { panic!() };
+    assert_eq!((errors[0].line, errors[0].column.as_str()), (2, "em_enabled"));
+});
+
+// Every catalogue column exists in the migrated schema, so the two cannot drift apart.
+on_every_backend!(catalogue_matches_schema, |store| {
+    for res in dialtone_store::catalogue::RESOURCES {
+        for f in res.fields {
+            let cols: Vec<&str> = match f.kind {
+                dialtone_store::catalogue::Kind::RefList { table, .. }
+                | dialtone_store::catalogue::Kind::EnumList { table, .. } => {
+                    let sql = format!("SELECT COUNT(*) FROM {table}");
+                    sqlx::query(&sql).fetch_one(store.pool()).await.unwrap_or_else(|e| {
+                        panic!("{}.{}: join table {table}: {e}", res.name, f.name)
+                    });
+                    continue;
+                }
+                dialtone_store::catalogue::Kind::Secret(dialtone_store::catalogue::SecretKind::Digest) => {
+                    vec!["digest_ha1_md5", "digest_ha1_sha256"]
+                }
+                _ => vec![f.column],
+            };
+            for c in cols {
+                let sql = format!("SELECT {c} FROM {} WHERE 1 = 0", res.table);
+                sqlx::query(&sql)
+                    .fetch_all(store.pool())
+                    .await
+                    .unwrap_or_else(|e| panic!("{}.{} -> {}.{c}: {e}", res.name, f.name, res.table));
+            }
+        }
+    }
+});
