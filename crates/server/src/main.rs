@@ -1,1 +1,145 @@
-fn main(){}
+//! `dialtone`: the node binary.
+#![forbid(unsafe_code)]
+
+mod config;
+mod demo;
+mod metrics;
+mod node;
+mod tls;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use config::Config;
+
+#[derive(Parser)]
+#[command(name = "dialtone", version, about = "Open-source call control and Unified CM-compatible applications")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every service of a node.
+    Serve {
+        /// Configuration file (TOML); defaults apply without one.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Load the demo company into an empty database on first start.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Write a documented example configuration.
+    Init {
+        /// Where to write it ("-" for standard output).
+        #[arg(long, short, default_value = "dialtone.toml")]
+        output: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Import a CSV file (the Bulk Administration Tool): all rows or none.
+    Import {
+        /// What the file holds: users, devices, device-profiles, directory-numbers, ...
+        kind: String,
+        file: PathBuf,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Export records as CSV in the import format.
+    Export {
+        kind: String,
+        /// Where to write it (standard output when left out).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// Exit code for a configuration that cannot be used.
+const EXIT_BAD_CONFIG: u8 = 2;
+
+fn load_config(path: Option<&std::path::Path>) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|e| {
+        eprintln!("dialtone: bad configuration: {e}");
+        ExitCode::from(EXIT_BAD_CONFIG)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Init { output, force } => init(&output, force),
+        Command::Serve { config, demo } => {
+            let config = match load_config(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            run(node::serve(config, demo))
+        }
+        Command::Import { kind, file, config } => {
+            let config = match load_config(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            run(node::import(config, kind, file))
+        }
+        Command::Export {
+            kind,
+            output,
+            config,
+        } => {
+            let config = match load_config(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            run(node::export(config, kind, output))
+        }
+    }
+}
+
+fn run(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dialtone: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dialtone: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init(output: &std::path::Path, force: bool) -> ExitCode {
+    let text = config::example();
+    if output.as_os_str() == "-" {
+        print!("{text}");
+        return ExitCode::SUCCESS;
+    }
+    if output.exists() && !force {
+        eprintln!(
+            "dialtone: {} exists; use --force to overwrite it",
+            output.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    match std::fs::write(output, text) {
+        Ok(()) => {
+            println!("wrote {}", output.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("dialtone: cannot write {}: {e}", output.display());
+            ExitCode::FAILURE
+        }
+    }
+}

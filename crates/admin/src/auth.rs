@@ -1,0 +1,176 @@
+//! Who is calling: HTTP Basic with an application user's password, or a bearer token issued by
+//! `POST /api/v1/auth/token`. Administrators hold the Standard CCM Super Users role.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use base64::Engine;
+use dialtone_store::catalogue::ADMIN_ROLE;
+use serde_json::{json, Value};
+
+use crate::{AdminState, ApiError};
+
+/// An authenticated application user.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: String,
+    pub roles: Vec<String>,
+    /// How the caller proved who it is.
+    pub via_token: bool,
+}
+
+impl Caller {
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+enum Presented {
+    Basic(String, String),
+    Bearer(String),
+}
+
+fn presented(headers: &HeaderMap) -> Result<Presented, ApiError> {
+    let unauthorized =
+        |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, m.to_string());
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("credentials required (HTTP Basic or a bearer token)"))?
+        .to_str()
+        .map_err(|_| unauthorized("malformed Authorization header"))?;
+    let (scheme, rest) = value
+        .split_once(' ')
+        .ok_or_else(|| unauthorized("malformed Authorization header"))?;
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest.trim())
+            .map_err(|_| unauthorized("malformed Basic credentials"))?;
+        let decoded =
+            String::from_utf8(decoded).map_err(|_| unauthorized("malformed Basic credentials"))?;
+        let (user, pass) = decoded
+            .split_once(':')
+            .ok_or_else(|| unauthorized("malformed Basic credentials"))?;
+        Ok(Presented::Basic(user.to_string(), pass.to_string()))
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        Ok(Presented::Bearer(rest.trim().to_string()))
+    } else {
+        Err(unauthorized("use HTTP Basic or a bearer token"))
+    }
+}
+
+/// Check an application user's password (through the credential cache).
+pub async fn verify_application_user(
+    st: &AdminState,
+    user: &str,
+    password: &str,
+) -> Result<Caller, ApiError> {
+    let wrong = || ApiError::new(StatusCode::UNAUTHORIZED, "wrong user ID or password");
+    let Some((_, Some(hash), roles)) = st.store.application_user_auth(user).await? else {
+        return Err(wrong());
+    };
+    let cache = st.credentials.clone();
+    let who = format!("app:{user}");
+    let password = password.to_string();
+    // A cold verification costs about a millisecond of CPU: keep it off the async workers.
+    let ok = tokio::task::spawn_blocking(move || cache.verify(&who, &password, &hash))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "verification failed"))?;
+    if !ok {
+        return Err(wrong());
+    }
+    Ok(Caller {
+        user_id: user.to_string(),
+        roles,
+        via_token: false,
+    })
+}
+
+async fn authenticate(st: &AdminState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    match presented(headers)? {
+        Presented::Basic(user, pass) => verify_application_user(st, &user, &pass).await,
+        Presented::Bearer(token) => match st.store.token_user(&token).await? {
+            Some((user_id, roles)) => Ok(Caller {
+                user_id,
+                roles,
+                via_token: true,
+            }),
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unknown or expired token",
+            )),
+        },
+    }
+}
+
+/// Any authenticated application user.
+pub struct Authenticated(pub Caller);
+
+impl FromRequestParts<AdminState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AdminState) -> Result<Self, ApiError> {
+        Ok(Authenticated(authenticate(st, &parts.headers).await?))
+    }
+}
+
+/// An administrator (Standard CCM Super Users).
+pub struct Admin(pub Caller);
+
+impl FromRequestParts<AdminState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AdminState) -> Result<Self, ApiError> {
+        let caller = authenticate(st, &parts.headers).await?;
+        if !caller.has_role(ADMIN_ROLE) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("'{}' lacks the {ADMIN_ROLE} role", caller.user_id),
+            ));
+        }
+        Ok(Admin(caller))
+    }
+}
+
+/// `POST /api/v1/auth/token` with Basic credentials: a bearer token for the caller.
+pub async fn issue_token(
+    State(st): State<AdminState>,
+    headers: HeaderMap,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Presented::Basic(user, pass) = presented(&headers)? else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "a token is issued for HTTP Basic credentials",
+        ));
+    };
+    verify_application_user(&st, &user, &pass).await?;
+    let Some((id, _, _)) = st.store.application_user_auth(&user).await? else {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong user ID or password"));
+    };
+    let (token, expires_at) = st
+        .store
+        .issue_token(&id, st.settings.token_lifetime)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "token": token, "token_type": "Bearer", "expires_at_ms": expires_at })),
+    ))
+}
+
+/// `DELETE /api/v1/auth/token` with the bearer token to revoke.
+pub async fn revoke_token(
+    State(st): State<AdminState>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let Presented::Bearer(token) = presented(&headers)? else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "send the token to revoke as a bearer token",
+        ));
+    };
+    if st.store.revoke_token(&token).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(StatusCode::UNAUTHORIZED, "unknown or expired token"))
+    }
+}

@@ -1,0 +1,475 @@
+//! The node's configuration: one TOML file, parsed then validated into a typed [`Config`].
+//!
+//! [`FIELDS`] documents every setting once. The example file (`dialtone init`, and the
+//! committed `dialtone.example.toml`) is generated from it, environment overrides
+//! (`DIALTONE_<SECTION>_<FIELD>`) are read through it, and tests check that it names exactly
+//! the fields `Config` has.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerSection,
+    pub listen: ListenSection,
+    pub tls: TlsSection,
+    pub api: ApiSection,
+    pub admin: AdminSection,
+    pub log: LogSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSection {
+    pub node_name: String,
+    pub public_host: String,
+    pub data_dir: PathBuf,
+    pub database: String,
+    pub sip_realm: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListenSection {
+    pub address: String,
+    pub http_port: u16,
+    pub https_port: u16,
+    pub sip_udp_port: u16,
+    pub sip_tcp_port: u16,
+    pub sip_tls_port: u16,
+    pub config_http_port: u16,
+    pub tftp_port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSection {
+    pub certificate: String,
+    pub private_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSection {
+    pub allow_over_http: bool,
+    pub max_body_bytes: u64,
+    pub max_import_bytes: u64,
+    pub token_lifetime_minutes: u64,
+    pub credential_cache_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminSection {
+    pub user_id: String,
+    pub initial_password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSection {
+    pub format: String,
+    pub level: String,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection {
+            node_name: "dialtone-1".into(),
+            public_host: "127.0.0.1".into(),
+            data_dir: PathBuf::from("data"),
+            database: String::new(),
+            sip_realm: "dialtone".into(),
+        }
+    }
+}
+
+impl Default for ListenSection {
+    fn default() -> Self {
+        ListenSection {
+            address: "127.0.0.1".into(),
+            http_port: 8080,
+            https_port: 8443,
+            sip_udp_port: 5060,
+            sip_tcp_port: 5060,
+            sip_tls_port: 5061,
+            config_http_port: 6970,
+            tftp_port: 69,
+        }
+    }
+}
+
+impl Default for TlsSection {
+    fn default() -> Self {
+        TlsSection {
+            certificate: String::new(),
+            private_key: String::new(),
+        }
+    }
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        ApiSection {
+            allow_over_http: false,
+            max_body_bytes: 1024 * 1024,
+            max_import_bytes: 16 * 1024 * 1024,
+            token_lifetime_minutes: 480,
+            credential_cache_seconds: 3600,
+        }
+    }
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        AdminSection {
+            user_id: "admin".into(),
+            initial_password: String::new(),
+        }
+    }
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerSection::default(),
+            listen: ListenSection::default(),
+            tls: TlsSection::default(),
+            api: ApiSection::default(),
+            admin: AdminSection::default(),
+            log: LogSection::default(),
+        }
+    }
+}
+
+/// One documented setting: `section.field`, its default as written in TOML, and what it does.
+pub struct FieldDoc {
+    pub key: &'static str,
+    pub default: &'static str,
+    pub doc: &'static str,
+}
+
+pub const SECTIONS: &[(&str, &str)] = &[
+    ("server", "This node and its store."),
+    (
+        "listen",
+        "Where the node listens. Every port may be 0 (the system picks one; tests do this).",
+    ),
+    (
+        "tls",
+        "The HTTPS (and SIP TLS) certificate. Leave both empty to use a self-signed certificate generated at first start under data_dir/tls.",
+    ),
+    (
+        "api",
+        "Programmatic APIs (REST, and later WebDialer SOAP, the EM API and CTI). They carry credentials, so they answer over HTTPS only unless allow_over_http says otherwise.",
+    ),
+    ("admin", "The administrator account created at first start."),
+    ("log", "Logging."),
+];
+
+pub const FIELDS: &[FieldDoc] = &[
+    FieldDoc { key: "server.node_name", default: "\"dialtone-1\"", doc: "This node's name in the cluster." },
+    FieldDoc { key: "server.public_host", default: "\"127.0.0.1\"", doc: "Host name or address phones and clients reach this node at; it goes into every URL the node hands out." },
+    FieldDoc { key: "server.data_dir", default: "\"data\"", doc: "Directory for the embedded database, generated certificates and demo credentials." },
+    FieldDoc { key: "server.database", default: "\"\"", doc: "Database URL: empty for SQLite at data_dir/dialtone.db, sqlite://PATH, or postgres://USER:PASSWORD@HOST/DB for a cluster." },
+    FieldDoc { key: "server.sip_realm", default: "\"dialtone\"", doc: "SIP digest realm. Stored device digests depend on it: changing it means setting every device's digest password again." },
+    FieldDoc { key: "listen.address", default: "\"127.0.0.1\"", doc: "Address every listener binds (0.0.0.0 or :: for all)." },
+    FieldDoc { key: "listen.http_port", default: "8080", doc: "HTTP: phone-facing pages (services, directories, authentication URL, Extension Mobility), health and metrics." },
+    FieldDoc { key: "listen.https_port", default: "8443", doc: "HTTPS: everything on HTTP plus the APIs that carry credentials." },
+    FieldDoc { key: "listen.sip_udp_port", default: "5060", doc: "SIP over UDP (served once call control is in)." },
+    FieldDoc { key: "listen.sip_tcp_port", default: "5060", doc: "SIP over TCP (served once call control is in)." },
+    FieldDoc { key: "listen.sip_tls_port", default: "5061", doc: "SIP over TLS (served once call control is in)." },
+    FieldDoc { key: "listen.config_http_port", default: "6970", doc: "Phone configuration files over HTTP, where phones set up for a Unified CM look (served once provisioning is in)." },
+    FieldDoc { key: "listen.tftp_port", default: "69", doc: "Phone configuration files over TFTP (served once provisioning is in)." },
+    FieldDoc { key: "tls.certificate", default: "\"\"", doc: "PEM certificate chain file." },
+    FieldDoc { key: "tls.private_key", default: "\"\"", doc: "PEM private key file." },
+    FieldDoc { key: "api.allow_over_http", default: "false", doc: "Also answer the credential-carrying APIs over plain HTTP." },
+    FieldDoc { key: "api.max_body_bytes", default: "1048576", doc: "Largest request body accepted (bytes)." },
+    FieldDoc { key: "api.max_import_bytes", default: "16777216", doc: "Largest bulk CSV file accepted over the API (bytes)." },
+    FieldDoc { key: "api.token_lifetime_minutes", default: "480", doc: "How long a bearer token from POST /api/v1/auth/token lasts." },
+    FieldDoc { key: "api.credential_cache_seconds", default: "3600", doc: "How long a verified password is remembered (as a keyed MAC) before it is checked in full again." },
+    FieldDoc { key: "admin.user_id", default: "\"admin\"", doc: "User ID of the administrator created at first start." },
+    FieldDoc { key: "admin.initial_password", default: "\"\"", doc: "That administrator's password; empty to generate one and print it once." },
+    FieldDoc { key: "log.format", default: "\"text\"", doc: "\"text\" or \"json\"." },
+    FieldDoc { key: "log.level", default: "\"info\"", doc: "Level or filter, e.g. \"info\" or \"info,dialtone_store=debug\" (RUST_LOG overrides it)." },
+];
+
+/// The documented example configuration, generated from [`FIELDS`].
+pub fn example() -> String {
+    let mut out = String::from(
+        "# Dialtone node configuration. Every setting is shown with its default.\n\
+         # Any setting can also come from the environment as DIALTONE_<SECTION>_<FIELD>,\n\
+         # e.g. DIALTONE_LISTEN_HTTP_PORT=9080.\n",
+    );
+    for (section, doc) in SECTIONS {
+        out.push_str(&format!("\n# {doc}\n[{section}]\n"));
+        for f in FIELDS.iter().filter(|f| f.key.split('.').next() == Some(section)) {
+            let name = &f.key[section.len() + 1..];
+            out.push_str(&format!("# {}\n{name} = {}\n", f.doc, f.default));
+        }
+    }
+    out
+}
+
+/// Why the configuration cannot be used; always names the field.
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ConfigError {
+    pub field: String,
+    pub message: String,
+}
+
+fn err(field: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+fn env_name(key: &str) -> String {
+    format!("DIALTONE_{}", key.replace('.', "_").to_ascii_uppercase())
+}
+
+/// Put environment overrides into the parsed TOML, typed like each field's default.
+fn apply_env(
+    table: &mut toml::Table,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    for f in FIELDS {
+        let var = env_name(f.key);
+        let Some(raw) = env(&var) else { continue };
+        let value = if f.default.starts_with('"') {
+            toml::Value::String(raw)
+        } else if f.default == "true" || f.default == "false" {
+            match raw.as_str() {
+                "true" | "1" | "yes" => toml::Value::Boolean(true),
+                "false" | "0" | "no" => toml::Value::Boolean(false),
+                _ => return Err(err(&var, "expected true or false")),
+            }
+        } else {
+            toml::Value::Integer(
+                raw.parse()
+                    .map_err(|_| err(&var, "expected a whole number"))?,
+            )
+        };
+        let (section, name) = f.key.split_once('.').expect("keys are section.field");
+        let sec = table
+            .entry(section)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        match sec {
+            toml::Value::Table(t) => {
+                t.insert(name.to_string(), value);
+            }
+            _ => return Err(err(section, "expected a table")),
+        }
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Parse and validate TOML text, with overrides from `env`.
+    pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            err("(file)", e.to_string().trim().replace('\n', " "))
+        })?;
+        apply_env(&mut table, env)?;
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner().to_string();
+                err(if path == "." { "(file)" } else { &path }, inner.trim())
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Read the file (or defaults when `path` is None) with overrides from the process
+    /// environment.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p)
+                .map_err(|e| err("--config", format!("cannot read {}: {e}", p.display())))?,
+            None => String::new(),
+        };
+        Config::parse(&text, &|k| std::env::var(k).ok())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.node_name.trim().is_empty() {
+            return Err(err("server.node_name", "must not be empty"));
+        }
+        let host = &self.server.public_host;
+        if host.is_empty() || host.contains(['/', ' ', '?', '#']) {
+            return Err(err("server.public_host", "must be a host name or address"));
+        }
+        if self.server.data_dir.as_os_str().is_empty() {
+            return Err(err("server.data_dir", "must not be empty"));
+        }
+        let db = &self.server.database;
+        if !db.is_empty() && dialtone_store::Backend::of(db).is_none() {
+            return Err(err(
+                "server.database",
+                "must be empty, sqlite://PATH or postgres://...",
+            ));
+        }
+        if self.server.sip_realm.is_empty() || self.server.sip_realm.contains(['"', '\\']) {
+            return Err(err(
+                "server.sip_realm",
+                "must be non-empty without quotes or backslashes",
+            ));
+        }
+        self.listen
+            .address
+            .parse::<IpAddr>()
+            .map_err(|_| err("listen.address", "must be an IP address"))?;
+        if self.listen.http_port != 0 && self.listen.http_port == self.listen.https_port {
+            return Err(err("listen.https_port", "must differ from listen.http_port"));
+        }
+        match (
+            self.tls.certificate.is_empty(),
+            self.tls.private_key.is_empty(),
+        ) {
+            (true, true) => {}
+            (false, true) => {
+                return Err(err("tls.private_key", "must be set when tls.certificate is"))
+            }
+            (true, false) => {
+                return Err(err("tls.certificate", "must be set when tls.private_key is"))
+            }
+            (false, false) => {
+                for (field, path) in [
+                    ("tls.certificate", &self.tls.certificate),
+                    ("tls.private_key", &self.tls.private_key),
+                ] {
+                    if !Path::new(path).is_file() {
+                        return Err(err(field, format!("no file at {path}")));
+                    }
+                }
+            }
+        }
+        if !(1024..=1024 * 1024 * 1024).contains(&self.api.max_body_bytes) {
+            return Err(err("api.max_body_bytes", "must be from 1024 to 1073741824"));
+        }
+        if !(1024..=1024 * 1024 * 1024).contains(&self.api.max_import_bytes) {
+            return Err(err("api.max_import_bytes", "must be from 1024 to 1073741824"));
+        }
+        if self.api.token_lifetime_minutes == 0 {
+            return Err(err("api.token_lifetime_minutes", "must be at least 1"));
+        }
+        if self.admin.user_id.trim().is_empty() {
+            return Err(err("admin.user_id", "must not be empty"));
+        }
+        if !["text", "json"].contains(&self.log.format.as_str()) {
+            return Err(err("log.format", "must be \"text\" or \"json\""));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| err("log.level", e.to_string()))?;
+        Ok(())
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        if self.server.database.is_empty() {
+            format!(
+                "sqlite://{}",
+                self.server.data_dir.join("dialtone.db").display()
+            )
+        } else {
+            self.server.database.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn example_parses_to_the_defaults() {
+        assert_eq!(Config::parse(&example(), &no_env).unwrap(), Config::default());
+        assert_eq!(Config::parse("", &no_env).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn every_field_is_documented_and_every_doc_is_a_field() {
+        let value = toml::Value::try_from(Config::default()).unwrap();
+        let mut keys = Vec::new();
+        for (section, t) in value.as_table().unwrap() {
+            for name in t.as_table().unwrap().keys() {
+                keys.push(format!("{section}.{name}"));
+            }
+        }
+        keys.sort();
+        let mut documented: Vec<String> = FIELDS.iter().map(|f| f.key.to_string()).collect();
+        documented.sort();
+        assert_eq!(keys, documented);
+        for (section, _) in SECTIONS {
+            assert!(value.get(section).is_some(), "section {section}");
+        }
+    }
+
+    #[test]
+    fn committed_example_is_current() {
+        let committed = include_str!("../../../dialtone.example.toml");
+        assert_eq!(
+            committed,
+            example(),
+            "dialtone.example.toml is stale: run `cargo run -p dialtone -- init --force --output dialtone.example.toml`"
+        );
+    }
+
+    fn field_of(text: &str) -> String {
+        Config::parse(text, &no_env).unwrap_err().field
+    }
+
+    #[test]
+    fn bad_files_name_the_field() {
+        assert_eq!(field_of("[listen]\nhttp_port = 70000\n"), "listen.http_port");
+        assert_eq!(field_of("[listen]\nhttp_port = \"80\"\n"), "listen.http_port");
+        assert_eq!(field_of("[listen]\naddress = \"localhost\"\n"), "listen.address");
+        assert_eq!(field_of("[server]\ncolour = 1\n"), "server.colour");
+        assert_eq!(field_of("[nonsense]\n"), "nonsense");
+        assert_eq!(field_of("[server]\ndatabase = \"mysql://x\"\n"), "server.database");
+        assert_eq!(field_of("[tls]\ncertificate = \"/x.pem\"\n"), "tls.private_key");
+        assert_eq!(field_of("[log]\nformat = \"xml\"\n"), "log.format");
+        assert_eq!(field_of("[api]\ntoken_lifetime_minutes = 0\n"), "api.token_lifetime_minutes");
+        assert_eq!(field_of("this is = not toml ["), "(file)");
+        let e = Config::parse("[server]\ncolour = 1\n", &no_env).unwrap_err();
+        assert!(e.message.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn environment_overrides_are_typed() {
+        let env = |k: &str| match k {
+            "DIALTONE_LISTEN_HTTP_PORT" => Some("9080".to_string()),
+            "DIALTONE_API_ALLOW_OVER_HTTP" => Some("true".to_string()),
+            "DIALTONE_SERVER_PUBLIC_HOST" => Some("pbx.example.com".to_string()),
+            _ => None,
+        };
+        let c = Config::parse("[listen]\nhttp_port = 1\n", &env).unwrap();
+        assert_eq!(c.listen.http_port, 9080);
+        assert!(c.api.allow_over_http);
+        assert_eq!(c.server.public_host, "pbx.example.com");
+        let bad = |k: &str| (k == "DIALTONE_LISTEN_HTTP_PORT").then(|| "eighty".to_string());
+        assert_eq!(
+            Config::parse("", &bad).unwrap_err().field,
+            "DIALTONE_LISTEN_HTTP_PORT"
+        );
+    }
+}

@@ -1,0 +1,314 @@
+//! Wiring a node: store, accounts, listeners, shutdown; and the CLI's store commands.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use dialtone_admin::{AdminState, ApiSettings};
+use dialtone_store::catalogue::{self, ADMIN_ROLE};
+use dialtone_store::secrets::{random_password, CredentialCache};
+use dialtone_store::Store;
+use serde_json::json;
+
+use crate::config::Config;
+use crate::metrics::{self, Metrics};
+use crate::{demo, tls};
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    // A second initialisation (tests in one process) is harmless; ignore it.
+    let _ = if config.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn open_store(config: &Config) -> Result<Store> {
+    std::fs::create_dir_all(&config.server.data_dir)
+        .with_context(|| format!("creating {}", config.server.data_dir.display()))?;
+    let url = config.database_url();
+    Store::open(&url, &config.server.sip_realm)
+        .await
+        .with_context(|| format!("opening the database {url}"))
+}
+
+/// Create the administrator at first start. Returns the password when it was generated.
+async fn ensure_admin(store: &Store, config: &Config) -> Result<Option<String>> {
+    if store.count_with_role(ADMIN_ROLE).await? > 0 {
+        return Ok(None);
+    }
+    let generated = config.admin.initial_password.is_empty();
+    let password = if generated {
+        random_password()
+    } else {
+        config.admin.initial_password.clone()
+    };
+    let res = catalogue::resource("application-users").expect("catalogued");
+    store
+        .create(
+            res,
+            &json!({
+                "user_id": config.admin.user_id,
+                "description": "Administrator created at first start",
+                "password": password,
+                "roles": [ADMIN_ROLE, "Standard AXL API Access", "Standard EM Authentication Proxy Rights",
+                          "Standard CTI Enabled", "Standard CTI Allow Control of All Devices",
+                          "Standard WebDialer Proxy Rights", "Standard Phone Push Rights"],
+            }),
+        )
+        .await
+        .context("creating the administrator account")?;
+    Ok(generated.then_some(password))
+}
+
+fn bind(config: &Config, port: u16, what: &str) -> Result<TcpListener> {
+    let addr: SocketAddr = format!("{}:{port}", config.listen.address)
+        .parse()
+        .with_context(|| format!("listen.address for {what}"))?;
+    let l = TcpListener::bind(addr).with_context(|| format!("binding {what} on {addr}"))?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+async fn health() -> &'static str {
+    "ok"
+}
+
+async fn ready(State(store): State<Store>) -> impl IntoResponse {
+    if store.ping().await {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "store unreachable")
+    }
+}
+
+async fn https_only(State(url): State<Arc<String>>) -> impl IntoResponse {
+    (
+        StatusCode::FORBIDDEN,
+        Json(json!({
+            "error": format!("this API carries credentials and answers over HTTPS only: {url}; an administrator can set api.allow_over_http = true"),
+        })),
+    )
+}
+
+/// The routers for the HTTP and HTTPS listeners.
+fn routers(config: &Config, store: &Store, metrics: Arc<Metrics>) -> (Router, Router) {
+    let https_base = format!(
+        "https://{}:{}/api/v1",
+        config.server.public_host, config.listen.https_port
+    );
+    let admin_state = AdminState {
+        store: store.clone(),
+        credentials: Arc::new(CredentialCache::new(
+            Duration::from_secs(config.api.credential_cache_seconds),
+            100_000,
+        )),
+        settings: Arc::new(ApiSettings {
+            token_lifetime: Duration::from_secs(config.api.token_lifetime_minutes * 60),
+            max_import_bytes: config.api.max_import_bytes as usize,
+            public_base_url: https_base.clone(),
+        }),
+    };
+    let phone_facing = Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready).with_state(store.clone()))
+        .route("/metrics", get(metrics::render).with_state(metrics.clone()));
+    let api = dialtone_admin::router(admin_state);
+    let finish = |r: Router| {
+        r.layer(DefaultBodyLimit::max(config.api.max_body_bytes as usize))
+            .layer(axum::middleware::from_fn_with_state(
+                metrics.clone(),
+                metrics::track,
+            ))
+    };
+    let https = finish(phone_facing.clone().merge(api.clone()));
+    let http = if config.api.allow_over_http {
+        finish(phone_facing.merge(api))
+    } else {
+        let refuse = any(https_only).with_state(Arc::new(https_base));
+        finish(
+            phone_facing
+                .route("/api", refuse.clone())
+                .route("/api/{*rest}", refuse),
+        )
+    };
+    (http, https)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
+    init_logging(&config);
+    let store = open_store(&config).await?;
+    let admin_password = ensure_admin(&store, &config).await?;
+    let demo_credentials = if with_demo {
+        demo::load(&store, &config).await?
+    } else {
+        None
+    };
+
+    let (cert, key) = tls::certificate_files(&config)?;
+    let tls_config = tls::server_config(&cert, &key)?;
+    let metrics = Metrics::new();
+    let (http_router, https_router) = routers(&config, &store, metrics);
+
+    let http_listener = bind(&config, config.listen.http_port, "HTTP")?;
+    let https_listener = bind(&config, config.listen.https_port, "HTTPS")?;
+    let http_addr = http_listener.local_addr()?;
+    let https_addr = https_listener.local_addr()?;
+
+    let handle = axum_server::Handle::new();
+    let http_server = axum_server::from_tcp(http_listener)
+        .handle(handle.clone())
+        .serve(http_router.into_make_service());
+    let https_server = axum_server::from_tcp_rustls(
+        https_listener,
+        axum_server::tls_rustls::RustlsConfig::from_config(tls_config),
+    )
+    .handle(handle.clone())
+    .serve(https_router.into_make_service());
+
+    // One machine-readable line first: tests and scripts read the bound ports from it.
+    println!("dialtone: listening http={http_addr} https={https_addr}");
+    print_banner(&config, http_addr, https_addr, admin_password.as_deref());
+    if let Some(text) = &demo_credentials {
+        let path = config.server.data_dir.join("demo-credentials");
+        let mut text = text.clone();
+        if let Some(pw) = &admin_password {
+            text.push_str(&format!("administrator {}  password {pw}\n", config.admin.user_id));
+        }
+        tls::write_private(&path, text.as_bytes())?;
+        println!("\nDemo company loaded. Its credentials (also in {}):\n", path.display());
+        print!("{text}");
+    }
+
+    let mut servers = tokio::spawn(async move { tokio::try_join!(http_server, https_server) });
+    let finished = tokio::select! {
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down");
+            handle.graceful_shutdown(Some(Duration::from_secs(10)));
+            servers.await
+        }
+        // A listener that stops by itself is a failure: report it rather than hang.
+        res = &mut servers => res,
+    };
+    match finished {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => bail!("server failed: {e}"),
+        Err(e) => bail!("server task failed: {e}"),
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_banner(config: &Config, http: SocketAddr, https: SocketAddr, admin_pw: Option<&str>) {
+    let host = &config.server.public_host;
+    println!(
+        "\nDialtone {} - node {} is running.\n\
+         \x20 Admin REST API  https://{host}:{}/api/v1   (OpenAPI: /api/v1/openapi.json)\n\
+         \x20 HTTP            http://{host}:{}           (/health, /ready, /metrics)\n\
+         \x20 Database        {}\n\
+         \x20 Not served yet: SIP (call control), config files and TFTP (provisioning).",
+        env!("CARGO_PKG_VERSION"),
+        config.server.node_name,
+        https.port(),
+        http.port(),
+        config.database_url(),
+    );
+    let user = &config.admin.user_id;
+    match admin_pw {
+        Some(pw) => println!(
+            "\nAdministrator account created: user '{user}', password '{pw}' (shown once)."
+        ),
+        None => println!("\nAdministrator: '{user}' (password as set at first start)."),
+    }
+    println!(
+        "Try:\n  curl -sk -u {user}:PASSWORD https://{host}:{}/api/v1/users?limit=5\n  \
+         curl -sk -u {user}:PASSWORD https://{host}:{}/api/v1/directory-numbers?partition=Internal_PT",
+        https.port(),
+        https.port()
+    );
+}
+
+pub async fn import(config: Config, kind: String, file: PathBuf) -> Result<()> {
+    init_logging(&config);
+    let res = dialtone_store::bulk::kind(&kind).with_context(|| {
+        let kinds: Vec<&str> = catalogue::RESOURCES.iter().map(|r| r.name).collect();
+        format!("unknown kind '{kind}'; one of: {}", kinds.join(", "))
+    })?;
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("reading {}", file.display()))?;
+    let store = open_store(&config).await?;
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} rows")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(format!("importing {kind}"));
+    let result = store
+        .import_csv(res, &text, |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })
+        .await;
+    bar.finish_and_clear();
+    store.close().await;
+    match result {
+        Ok(n) => {
+            println!("imported {n} {kind} from {}", file.display());
+            Ok(())
+        }
+        Err(dialtone_store::bulk::ImportError::Rows(errors)) => {
+            for e in &errors {
+                eprintln!("{}: {e}", file.display());
+            }
+            bail!("{} row error(s); nothing was imported", errors.len())
+        }
+        Err(dialtone_store::bulk::ImportError::Store(e)) => Err(e.into()),
+    }
+}
+
+pub async fn export(config: Config, kind: String, output: Option<PathBuf>) -> Result<()> {
+    init_logging(&config);
+    let Some(res) = dialtone_store::bulk::kind(&kind) else {
+        bail!("unknown kind '{kind}'");
+    };
+    let store = open_store(&config).await?;
+    let csv = store.export_csv(res).await?;
+    store.close().await;
+    match output {
+        Some(p) => std::fs::write(&p, csv).with_context(|| format!("writing {}", p.display()))?,
+        None => print!("{csv}"),
+    }
+    Ok(())
+}
