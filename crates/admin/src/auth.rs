@@ -32,8 +32,7 @@ enum Presented {
 }
 
 fn presented(headers: &HeaderMap) -> Result<Presented, ApiError> {
-    let unauthorized =
-        |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, m.to_string());
+    let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, m.to_string());
     let value = headers
         .get(header::AUTHORIZATION)
         .ok_or_else(|| unauthorized("credentials required (HTTP Basic or a bearer token)"))?
@@ -145,7 +144,10 @@ pub async fn issue_token(
     };
     verify_application_user(&st, &user, &pass).await?;
     let Some((id, _, _)) = st.store.application_user_auth(&user).await? else {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong user ID or password"));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "wrong user ID or password",
+        ));
     };
     let (token, expires_at) = st
         .store
@@ -171,6 +173,9 @@ pub async fn revoke_token(
     if st.store.revoke_token(&token).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::new(StatusCode::UNAUTHORIZED, "unknown or expired token"))
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unknown or expired token",
+        ))
     }
 }

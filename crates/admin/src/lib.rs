@@ -50,7 +50,7 @@ pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
     pub field: Option<String>,
-    pub details: Option<Value>,
+    pub details: Option<Box<Value>>,
 }
 
 impl ApiError {
@@ -86,7 +86,7 @@ impl IntoResponse for ApiError {
             body["field"] = Value::String(f);
         }
         if let Some(d) = self.details {
-            body["details"] = d;
+            body["details"] = *d;
         }
         let mut resp = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
@@ -110,12 +110,16 @@ impl From<StoreError> for ApiError {
             }
             StoreError::InUse { message } => ApiError::new(StatusCode::CONFLICT, message),
             e @ StoreError::NotFound { .. } => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
-            StoreError::Database(sqlx::Error::PoolTimedOut) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the database is busy; try again")
-            }
+            StoreError::Database(sqlx::Error::PoolTimedOut) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is busy; try again",
+            ),
             other => {
                 tracing::error!(error = %other, "store failure");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; see the server log",
+                )
             }
         }
     }
@@ -164,13 +168,17 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/v1/parameters", get(list_parameters))
         .route(
             "/api/v1/parameters/{scope}/{name}",
-            get(get_parameter).put(put_parameter).delete(reset_parameter),
+            get(get_parameter)
+                .put(put_parameter)
+                .delete(reset_parameter),
         )
         .route(
             "/api/v1/bulk/{resource}",
-            get(export_csv).post(import_csv).layer(axum::extract::DefaultBodyLimit::max(
-                state.settings.max_import_bytes,
-            )),
+            get(export_csv)
+                .post(import_csv)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    state.settings.max_import_bytes,
+                )),
         )
         .route("/api/v1/{resource}", get(list).post(create))
         .route(
@@ -318,9 +326,9 @@ async fn put_parameter(
             "unknown field; send {\"value\": ...}",
         ));
     }
-    let value = obj.get("value").ok_or_else(|| {
-        ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "value", "is required")
-    })?;
+    let value = obj
+        .get("value")
+        .ok_or_else(|| ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "value", "is required"))?;
     Ok(Json(st.store.set_parameter(&scope, &name, value).await?))
 }
 
@@ -359,7 +367,9 @@ async fn import_csv(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 format!("{} row error(s); nothing was imported", errors.len()),
             );
-            e.details = Some(serde_json::to_value(&errors).unwrap_or(Value::Null));
+            e.details = Some(Box::new(
+                serde_json::to_value(&errors).unwrap_or(Value::Null),
+            ));
             Err(e)
         }
         Err(ImportError::Store(e)) => Err(e.into()),

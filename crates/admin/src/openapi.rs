@@ -159,7 +159,11 @@ pub fn document(base_url: &str) -> Value {
         for f in res.fields {
             if matches!(
                 f.kind,
-                Kind::Text { .. } | Kind::Int { .. } | Kind::Bool | Kind::Enum(_) | Kind::Ref { .. }
+                Kind::Text { .. }
+                    | Kind::Int { .. }
+                    | Kind::Bool
+                    | Kind::Enum(_)
+                    | Kind::Ref { .. }
             ) && !(matches!(f.kind, Kind::Ref { target, .. } if catalogue::resource(target).is_some_and(|t| t.key.len() > 1)))
             {
                 list_params.push(json!({"name": f.name, "in": "query", "description": "Exact match.", "schema": {"type": "string"}}));

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub server: ServerSection,
@@ -44,7 +44,7 @@ pub struct ListenSection {
     pub tftp_port: u16,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TlsSection {
     pub certificate: String,
@@ -102,15 +102,6 @@ impl Default for ListenSection {
     }
 }
 
-impl Default for TlsSection {
-    fn default() -> Self {
-        TlsSection {
-            certificate: String::new(),
-            private_key: String::new(),
-        }
-    }
-}
-
 impl Default for ApiSection {
     fn default() -> Self {
         ApiSection {
@@ -137,19 +128,6 @@ impl Default for LogSection {
         LogSection {
             format: "text".into(),
             level: "info".into(),
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerSection::default(),
-            listen: ListenSection::default(),
-            tls: TlsSection::default(),
-            api: ApiSection::default(),
-            admin: AdminSection::default(),
-            log: LogSection::default(),
         }
     }
 }
@@ -215,7 +193,10 @@ pub fn example() -> String {
     );
     for (section, doc) in SECTIONS {
         out.push_str(&format!("\n# {doc}\n[{section}]\n"));
-        for f in FIELDS.iter().filter(|f| f.key.split('.').next() == Some(section)) {
+        for f in FIELDS
+            .iter()
+            .filter(|f| f.key.split('.').next() == Some(section))
+        {
             let name = &f.key[section.len() + 1..];
             out.push_str(&format!("# {}\n{name} = {}\n", f.doc, f.default));
         }
@@ -281,12 +262,12 @@ fn apply_env(
 impl Config {
     /// Parse and validate TOML text, with overrides from `env`.
     pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            err("(file)", e.to_string().trim().replace('\n', " "))
-        })?;
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| err("(file)", e.to_string().trim().replace('\n', " ")))?;
         apply_env(&mut table, env)?;
-        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| {
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
                 let path = e.path().to_string();
                 let inner = e.into_inner().to_string();
                 err(if path == "." { "(file)" } else { &path }, inner.trim())
@@ -335,7 +316,10 @@ impl Config {
             .parse::<IpAddr>()
             .map_err(|_| err("listen.address", "must be an IP address"))?;
         if self.listen.http_port != 0 && self.listen.http_port == self.listen.https_port {
-            return Err(err("listen.https_port", "must differ from listen.http_port"));
+            return Err(err(
+                "listen.https_port",
+                "must differ from listen.http_port",
+            ));
         }
         match (
             self.tls.certificate.is_empty(),
@@ -343,10 +327,16 @@ impl Config {
         ) {
             (true, true) => {}
             (false, true) => {
-                return Err(err("tls.private_key", "must be set when tls.certificate is"))
+                return Err(err(
+                    "tls.private_key",
+                    "must be set when tls.certificate is",
+                ))
             }
             (true, false) => {
-                return Err(err("tls.certificate", "must be set when tls.private_key is"))
+                return Err(err(
+                    "tls.certificate",
+                    "must be set when tls.private_key is",
+                ))
             }
             (false, false) => {
                 for (field, path) in [
@@ -363,7 +353,10 @@ impl Config {
             return Err(err("api.max_body_bytes", "must be from 1024 to 1073741824"));
         }
         if !(1024..=1024 * 1024 * 1024).contains(&self.api.max_import_bytes) {
-            return Err(err("api.max_import_bytes", "must be from 1024 to 1073741824"));
+            return Err(err(
+                "api.max_import_bytes",
+                "must be from 1024 to 1073741824",
+            ));
         }
         if self.api.token_lifetime_minutes == 0 {
             return Err(err("api.token_lifetime_minutes", "must be at least 1"));
@@ -402,7 +395,10 @@ mod tests {
 
     #[test]
     fn example_parses_to_the_defaults() {
-        assert_eq!(Config::parse(&example(), &no_env).unwrap(), Config::default());
+        assert_eq!(
+            Config::parse(&example(), &no_env).unwrap(),
+            Config::default()
+        );
         assert_eq!(Config::parse("", &no_env).unwrap(), Config::default());
     }
 
@@ -440,15 +436,33 @@ mod tests {
 
     #[test]
     fn bad_files_name_the_field() {
-        assert_eq!(field_of("[listen]\nhttp_port = 70000\n"), "listen.http_port");
-        assert_eq!(field_of("[listen]\nhttp_port = \"80\"\n"), "listen.http_port");
-        assert_eq!(field_of("[listen]\naddress = \"localhost\"\n"), "listen.address");
+        assert_eq!(
+            field_of("[listen]\nhttp_port = 70000\n"),
+            "listen.http_port"
+        );
+        assert_eq!(
+            field_of("[listen]\nhttp_port = \"80\"\n"),
+            "listen.http_port"
+        );
+        assert_eq!(
+            field_of("[listen]\naddress = \"localhost\"\n"),
+            "listen.address"
+        );
         assert_eq!(field_of("[server]\ncolour = 1\n"), "server.colour");
         assert_eq!(field_of("[nonsense]\n"), "nonsense");
-        assert_eq!(field_of("[server]\ndatabase = \"mysql://x\"\n"), "server.database");
-        assert_eq!(field_of("[tls]\ncertificate = \"/x.pem\"\n"), "tls.private_key");
+        assert_eq!(
+            field_of("[server]\ndatabase = \"mysql://x\"\n"),
+            "server.database"
+        );
+        assert_eq!(
+            field_of("[tls]\ncertificate = \"/x.pem\"\n"),
+            "tls.private_key"
+        );
         assert_eq!(field_of("[log]\nformat = \"xml\"\n"), "log.format");
-        assert_eq!(field_of("[api]\ntoken_lifetime_minutes = 0\n"), "api.token_lifetime_minutes");
+        assert_eq!(
+            field_of("[api]\ntoken_lifetime_minutes = 0\n"),
+            "api.token_lifetime_minutes"
+        );
         assert_eq!(field_of("this is = not toml ["), "(file)");
         let e = Config::parse("[server]\ncolour = 1\n", &no_env).unwrap_err();
         assert!(e.message.contains("colour"), "{e}");

@@ -15,13 +15,13 @@ pub const USERS: usize = 20;
 pub const FIRST_DN: usize = 1000;
 
 const FIRST_NAMES: &[&str] = &[
-    "Ada", "Boris", "Chloe", "Dmitri", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jonas",
-    "Keiko", "Liam", "Maya", "Nils", "Olga", "Pedro", "Quinn", "Rosa", "Sami", "Tara",
+    "Ada", "Boris", "Chloe", "Dmitri", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jonas", "Keiko",
+    "Liam", "Maya", "Nils", "Olga", "Pedro", "Quinn", "Rosa", "Sami", "Tara",
 ];
 const LAST_NAMES: &[&str] = &[
     "Lovelace", "Petrov", "Martin", "Ivanov", "Garcia", "Haddad", "Hopper", "Laurent", "Silva",
-    "Berg", "Tanaka", "Murphy", "Cohen", "Larsen", "Novak", "Costa", "Baker", "Rossi",
-    "Virtanen", "Singh",
+    "Berg", "Tanaka", "Murphy", "Cohen", "Larsen", "Novak", "Costa", "Baker", "Rossi", "Virtanen",
+    "Singh",
 ];
 
 async fn add(store: &Store, kind: &str, body: Value) -> Result<Value> {
@@ -43,46 +43,125 @@ pub async fn load(store: &Store, config: &Config) -> Result<Option<String>> {
     if !store.is_empty().await? {
         return Ok(None);
     }
-    let base = format!("http://{}:{}", config.server.public_host, config.listen.http_port);
-    let secure = format!("https://{}:{}", config.server.public_host, config.listen.https_port);
+    let base = format!(
+        "http://{}:{}",
+        config.server.public_host, config.listen.http_port
+    );
+    let secure = format!(
+        "https://{}:{}",
+        config.server.public_host, config.listen.https_port
+    );
 
-    add(store, "partitions", json!({"name": "Internal_PT", "description": "Internal extensions"})).await?;
-    add(store, "partitions", json!({"name": "PSTN_PT", "description": "Calls to the public network"})).await?;
+    add(
+        store,
+        "partitions",
+        json!({"name": "Internal_PT", "description": "Internal extensions"}),
+    )
+    .await?;
+    add(
+        store,
+        "partitions",
+        json!({"name": "PSTN_PT", "description": "Calls to the public network"}),
+    )
+    .await?;
     add(store, "calling-search-spaces", json!({"name": "Internal_CSS", "partitions": ["Internal_PT"], "description": "Internal calls only"})).await?;
     add(store, "calling-search-spaces", json!({"name": "Unrestricted_CSS", "partitions": ["Internal_PT", "PSTN_PT"], "description": "Internal and PSTN"})).await?;
 
-    add(store, "nodes", json!({
-        "name": config.server.node_name, "host": config.server.public_host,
-        "services": dialtone_store::catalogue::NODE_SERVICES,
-    })).await?;
-    add(store, "node-groups", json!({"name": "Default_NG", "nodes": [config.server.node_name]})).await?;
+    add(
+        store,
+        "nodes",
+        json!({
+            "name": config.server.node_name, "host": config.server.public_host,
+            "services": dialtone_store::catalogue::NODE_SERVICES,
+        }),
+    )
+    .await?;
+    add(
+        store,
+        "node-groups",
+        json!({"name": "Default_NG", "nodes": [config.server.node_name]}),
+    )
+    .await?;
     store
-        .update(resource("device-pools").expect("catalogued"), "Default", &json!({"node_group": "Default_NG"}))
+        .update(
+            resource("device-pools").expect("catalogued"),
+            "Default",
+            &json!({"node_group": "Default_NG"}),
+        )
         .await?;
 
-    add(store, "sip-trunks", json!({
-        "name": "PSTN_Trunk", "description": "Demo PSTN gateway",
-        "destination_host": "127.0.0.1", "destination_port": 5080, "transport": "udp",
-        "css": "Internal_CSS",
-    })).await?;
-    add(store, "route-groups", json!({"name": "PSTN_RG", "trunks": ["PSTN_Trunk"]})).await?;
-    add(store, "route-lists", json!({"name": "PSTN_RL", "route_groups": ["PSTN_RG"]})).await?;
-    add(store, "route-patterns", json!({
-        "pattern": "9.!", "partition": "PSTN_PT", "route_list": "PSTN_RL",
-        "discard_digits": "PreDot", "description": "Outside line",
-    })).await?;
+    add(
+        store,
+        "sip-trunks",
+        json!({
+            "name": "PSTN_Trunk", "description": "Demo PSTN gateway",
+            "destination_host": "127.0.0.1", "destination_port": 5080, "transport": "udp",
+            "css": "Internal_CSS",
+        }),
+    )
+    .await?;
+    add(
+        store,
+        "route-groups",
+        json!({"name": "PSTN_RG", "trunks": ["PSTN_Trunk"]}),
+    )
+    .await?;
+    add(
+        store,
+        "route-lists",
+        json!({"name": "PSTN_RL", "route_groups": ["PSTN_RG"]}),
+    )
+    .await?;
+    add(
+        store,
+        "route-patterns",
+        json!({
+            "pattern": "9.!", "partition": "PSTN_PT", "route_list": "PSTN_RL",
+            "discard_digits": "PreDot", "description": "Outside line",
+        }),
+    )
+    .await?;
 
     let services = [
-        ("Corporate Directory", "Directories", format!("{base}/ccmcip/xmldirectory.jsp"), format!("{secure}/ccmcip/xmldirectory.jsp"), true),
-        ("Personal Directory", "Directories", format!("{base}/ccmpd/pdCheckLogin.do?name=#DEVICENAME#"), format!("{secure}/ccmpd/pdCheckLogin.do?name=#DEVICENAME#"), true),
-        ("Extension Mobility", "IP Phone Service", format!("{base}/emapp/EMAppServlet?device=#DEVICENAME#"), format!("{secure}/emapp/EMAppServlet?device=#DEVICENAME#"), true),
-        ("Manager Assistant", "IP Phone Service", format!("{base}/ma/servlet/MAService?cmd=doPhoneService&Name=#DEVICENAME#"), format!("{secure}/ma/servlet/MAService?cmd=doPhoneService&Name=#DEVICENAME#"), false),
+        (
+            "Corporate Directory",
+            "Directories",
+            format!("{base}/ccmcip/xmldirectory.jsp"),
+            format!("{secure}/ccmcip/xmldirectory.jsp"),
+            true,
+        ),
+        (
+            "Personal Directory",
+            "Directories",
+            format!("{base}/ccmpd/pdCheckLogin.do?name=#DEVICENAME#"),
+            format!("{secure}/ccmpd/pdCheckLogin.do?name=#DEVICENAME#"),
+            true,
+        ),
+        (
+            "Extension Mobility",
+            "IP Phone Service",
+            format!("{base}/emapp/EMAppServlet?device=#DEVICENAME#"),
+            format!("{secure}/emapp/EMAppServlet?device=#DEVICENAME#"),
+            true,
+        ),
+        (
+            "Manager Assistant",
+            "IP Phone Service",
+            format!("{base}/ma/servlet/MAService?cmd=doPhoneService&Name=#DEVICENAME#"),
+            format!("{secure}/ma/servlet/MAService?cmd=doPhoneService&Name=#DEVICENAME#"),
+            false,
+        ),
     ];
     for (name, ty, url, secure_url, enterprise) in services {
-        add(store, "ip-phone-services", json!({
-            "name": name, "service_type": ty, "category": "XML", "url": url,
-            "secure_url": secure_url, "enterprise_subscription": enterprise,
-        })).await?;
+        add(
+            store,
+            "ip-phone-services",
+            json!({
+                "name": name, "service_type": ty, "category": "XML", "url": url,
+                "secure_url": secure_url, "enterprise_subscription": enterprise,
+            }),
+        )
+        .await?;
     }
 
     let mut lines = vec![
@@ -97,23 +176,42 @@ pub async fn load(store: &Store, config: &Config) -> Result<Option<String>> {
         let pin = random_pin(5);
         let sip_password = random_password();
         // The first five are managers with an outside line; the rest dial internally.
-        let css = if i < 5 { "Unrestricted_CSS" } else { "Internal_CSS" };
-        add(store, "directory-numbers", json!({
-            "pattern": dn, "partition": "Internal_PT", "css": "Internal_CSS",
-            "alerting_name": format!("{} {}", FIRST_NAMES[i], LAST_NAMES[i]),
-            "cfna_css": "Internal_CSS", "cfb_css": "Internal_CSS", "cfa_css": "Internal_CSS",
-        })).await?;
+        let css = if i < 5 {
+            "Unrestricted_CSS"
+        } else {
+            "Internal_CSS"
+        };
+        add(
+            store,
+            "directory-numbers",
+            json!({
+                "pattern": dn, "partition": "Internal_PT", "css": "Internal_CSS",
+                "alerting_name": format!("{} {}", FIRST_NAMES[i], LAST_NAMES[i]),
+                "cfna_css": "Internal_CSS", "cfb_css": "Internal_CSS", "cfa_css": "Internal_CSS",
+            }),
+        )
+        .await?;
         let key = json!({"pattern": dn, "partition": "Internal_PT"});
-        add(store, "device-profiles", json!({
-            "name": format!("{user}_UDP"), "model": "Cisco 8865",
-            "description": format!("Extension Mobility profile of {user}"),
-            "services": ["Corporate Directory", "Personal Directory"],
-        })).await?;
-        add(store, "line-appearances", json!({
-            "device_profile": format!("{user}_UDP"), "directory_number": key, "index": 1,
-            "label": format!("{} {}", FIRST_NAMES[i], LAST_NAMES[i]),
-            "display_name": format!("{} {}", FIRST_NAMES[i], LAST_NAMES[i]),
-        })).await?;
+        add(
+            store,
+            "device-profiles",
+            json!({
+                "name": format!("{user}_UDP"), "model": "Cisco 8865",
+                "description": format!("Extension Mobility profile of {user}"),
+                "services": ["Corporate Directory", "Personal Directory"],
+            }),
+        )
+        .await?;
+        add(
+            store,
+            "line-appearances",
+            json!({
+                "device_profile": format!("{user}_UDP"), "directory_number": key, "index": 1,
+                "label": format!("{} {}", FIRST_NAMES[i], LAST_NAMES[i]),
+                "display_name": format!("{} {}", FIRST_NAMES[i], LAST_NAMES[i]),
+            }),
+        )
+        .await?;
         add(store, "users", json!({
             "user_id": user, "first_name": FIRST_NAMES[i], "last_name": LAST_NAMES[i],
             "mail": format!("{user}@example.com"), "department": if i < 5 { "Management" } else { "Staff" },
@@ -124,14 +222,25 @@ pub async fn load(store: &Store, config: &Config) -> Result<Option<String>> {
             "name": device, "model": "Cisco 8865", "description": format!("{}'s phone", FIRST_NAMES[i]),
             "css": css, "owner": user, "digest_user": user, "digest_password": sip_password,
         })).await?;
-        add(store, "line-appearances", json!({
-            "device": device, "directory_number": key, "index": 1,
-            "label": dn, "display_name": format!("{} {}", FIRST_NAMES[i], LAST_NAMES[i]),
-        })).await?;
+        add(
+            store,
+            "line-appearances",
+            json!({
+                "device": device, "directory_number": key, "index": 1,
+                "label": dn, "display_name": format!("{} {}", FIRST_NAMES[i], LAST_NAMES[i]),
+            }),
+        )
+        .await?;
         store
-            .update(resource("users").expect("catalogued"), &user, &json!({"devices": [device]}))
+            .update(
+                resource("users").expect("catalogued"),
+                &user,
+                &json!({"devices": [device]}),
+            )
             .await?;
-        lines.push(format!("{user:<12} {password:<17} {pin:<7} {device:<16} {user:<16} {sip_password}"));
+        lines.push(format!(
+            "{user:<12} {password:<17} {pin:<7} {device:<16} {user:<16} {sip_password}"
+        ));
     }
 
     let app_password = random_password();

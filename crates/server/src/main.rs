@@ -15,7 +15,11 @@ use clap::{Parser, Subcommand};
 use config::Config;
 
 #[derive(Parser)]
-#[command(name = "dialtone", version, about = "Open-source call control and Unified CM-compatible applications")]
+#[command(
+    name = "dialtone",
+    version,
+    about = "Open-source call control and Unified CM-compatible applications"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -103,7 +107,10 @@ fn main() -> ExitCode {
 }
 
 fn run(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("dialtone: cannot start the runtime: {e}");

@@ -35,10 +35,9 @@ impl Metrics {
         let mut registry = Registry::with_prefix("dialtone");
         let requests = Family::<RequestLabels, Counter>::default();
         let durations = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(
-                [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0]
-                    .into_iter(),
-            )
+            Histogram::new([
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+            ])
         });
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register(

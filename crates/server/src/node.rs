@@ -203,10 +203,16 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         let path = config.server.data_dir.join("demo-credentials");
         let mut text = text.clone();
         if let Some(pw) = &admin_password {
-            text.push_str(&format!("administrator {}  password {pw}\n", config.admin.user_id));
+            text.push_str(&format!(
+                "administrator {}  password {pw}\n",
+                config.admin.user_id
+            ));
         }
         tls::write_private(&path, text.as_bytes())?;
-        println!("\nDemo company loaded. Its credentials (also in {}):\n", path.display());
+        println!(
+            "\nDemo company loaded. Its credentials (also in {}):\n",
+            path.display()
+        );
         print!("{text}");
     }
 
@@ -265,8 +271,8 @@ pub async fn import(config: Config, kind: String, file: PathBuf) -> Result<()> {
         let kinds: Vec<&str> = catalogue::RESOURCES.iter().map(|r| r.name).collect();
         format!("unknown kind '{kind}'; one of: {}", kinds.join(", "))
     })?;
-    let text = std::fs::read_to_string(&file)
-        .with_context(|| format!("reading {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
     let store = open_store(&config).await?;
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(

@@ -13,7 +13,10 @@ use crate::config::Config;
 /// configured and none was generated before.
 pub fn certificate_files(config: &Config) -> Result<(String, String)> {
     if !config.tls.certificate.is_empty() {
-        return Ok((config.tls.certificate.clone(), config.tls.private_key.clone()));
+        return Ok((
+            config.tls.certificate.clone(),
+            config.tls.private_key.clone(),
+        ));
     }
     let dir = config.server.data_dir.join("tls");
     let cert = dir.join("self-signed.crt");
@@ -29,10 +32,7 @@ pub fn certificate_files(config: &Config) -> Result<(String, String)> {
         write_private(&key, made.key_pair.serialize_pem().as_bytes())?;
         tracing::info!(path = %cert.display(), "generated a self-signed certificate");
     }
-    Ok((
-        cert.display().to_string(),
-        key.display().to_string(),
-    ))
+    Ok((cert.display().to_string(), key.display().to_string()))
 }
 
 /// Write a file only its owner can read.
@@ -57,7 +57,8 @@ pub fn server_config(cert_path: &str, key_path: &str) -> Result<Arc<rustls::Serv
         .with_context(|| format!("reading {cert_path}"))?
         .collect::<Result<_, _>>()
         .with_context(|| format!("parsing {cert_path}"))?;
-    let key = PrivateKeyDer::from_pem_file(key_path).with_context(|| format!("reading {key_path}"))?;
+    let key =
+        PrivateKeyDer::from_pem_file(key_path).with_context(|| format!("reading {key_path}"))?;
     let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))

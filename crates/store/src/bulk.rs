@@ -31,7 +31,11 @@ impl std::fmt::Display for RowError {
         if self.column.is_empty() {
             write!(f, "line {}: {}", self.line, self.message)
         } else {
-            write!(f, "line {}, column '{}': {}", self.line, self.column, self.message)
+            write!(
+                f,
+                "line {}, column '{}': {}",
+                self.line, self.column, self.message
+            )
         }
     }
 }
@@ -53,7 +57,13 @@ fn has_lines(res: &Resource) -> bool {
     res.name == "devices" || res.name == "device-profiles"
 }
 
-const LINE_FIELDS: &[&str] = &["pattern", "partition", "label", "display_name", "external_mask"];
+const LINE_FIELDS: &[&str] = &[
+    "pattern",
+    "partition",
+    "label",
+    "display_name",
+    "external_mask",
+];
 
 /// One parsed row: the record, its lines, and where it came from.
 struct Row {
@@ -109,7 +119,9 @@ fn parse(res: &'static Resource, text: &str) -> Result<Vec<Row>, Vec<RowError>> 
             None => res.field(h).is_some(),
             Some((base, sub)) => {
                 let line_col = has_lines(res)
-                    && base.strip_prefix("line").is_some_and(|n| n.parse::<u32>().is_ok())
+                    && base
+                        .strip_prefix("line")
+                        .is_some_and(|n| n.parse::<u32>().is_ok())
                     && LINE_FIELDS.contains(&sub);
                 let composite = res.field(base).is_some_and(|f| match f.kind {
                     Kind::Ref { target, .. } => catalogue::resource(target)
@@ -120,7 +132,11 @@ fn parse(res: &'static Resource, text: &str) -> Result<Vec<Row>, Vec<RowError>> 
             }
         };
         if !known {
-            errors.push(cell_error(1, h, format!("{} has no such field", res.singular)));
+            errors.push(cell_error(
+                1,
+                h,
+                format!("{} has no such field", res.singular),
+            ));
         }
     }
     if !errors.is_empty() {
@@ -172,7 +188,11 @@ fn parse(res: &'static Resource, text: &str) -> Result<Vec<Row>, Vec<RowError>> 
         }
         for (idx, l) in &lines {
             if !l.contains_key("pattern") {
-                errors.push(cell_error(line, &format!("line{idx}.pattern"), "is required"));
+                errors.push(cell_error(
+                    line,
+                    &format!("line{idx}.pattern"),
+                    "is required",
+                ));
             }
         }
         rows.push(Row {
@@ -227,7 +247,10 @@ async fn apply_row(
                     ("pattern".into(), l["pattern"].as_str().unwrap_or("").into()),
                     (
                         "partition".into(),
-                        l.get("partition").and_then(Value::as_str).unwrap_or("").into(),
+                        l.get("partition")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .into(),
                     ),
                 ],
                 prefix: None,
@@ -423,11 +446,7 @@ fn cell_text(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
-        Value::Array(items) => items
-            .iter()
-            .map(cell_text)
-            .collect::<Vec<_>>()
-            .join(";"),
+        Value::Array(items) => items.iter().map(cell_text).collect::<Vec<_>>().join(";"),
         other => other.to_string(),
     }
 }

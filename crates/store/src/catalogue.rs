@@ -9,19 +9,34 @@
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
     /// A string of at most `max` characters, checked by `rule`.
-    Text { max: usize, rule: TextRule },
+    Text {
+        max: usize,
+        rule: TextRule,
+    },
     /// A whole number in `min..=max`.
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     Bool,
     /// One of a fixed set of strings (Unified CM's drop-down lists).
     Enum(&'static [&'static str]),
     /// A reference to another resource, stored as its id in `column`, shown and given by the
     /// target's natural key. `owner`: the referencing row belongs to the target and goes with it.
-    Ref { target: &'static str, owner: bool },
+    Ref {
+        target: &'static str,
+        owner: bool,
+    },
     /// An (ordered) list of references, stored in the join table `table`.
-    RefList { target: &'static str, table: &'static str },
+    RefList {
+        target: &'static str,
+        table: &'static str,
+    },
     /// A list of values from a fixed set, stored in the join table `table`.
-    EnumList { values: &'static [&'static str], table: &'static str },
+    EnumList {
+        values: &'static [&'static str],
+        table: &'static str,
+    },
     /// Write-only: stored as a hash, never shown; the record shows `<name>_set` instead.
     Secret(SecretKind),
 }
@@ -472,8 +487,20 @@ pub static RESOURCES: &[Resource] = &[
                 default: Default::Null,
                 doc: "Node group the pool's devices register to.",
             },
-            text("region", 50, TextRule::Name, "Region (codec choice between regions)."),
-            text("location", 50, TextRule::Name, "Location (call admission control)."),
+            Field {
+                name: "region",
+                column: "region",
+                kind: NAME,
+                default: Default::Str("Default"),
+                doc: "Region (codec choice between regions).",
+            },
+            Field {
+                name: "location",
+                column: "location",
+                kind: NAME,
+                default: Default::Str("Hub_None"),
+                doc: "Location (call admission control).",
+            },
             Field {
                 name: "local_route_group",
                 column: "local_route_group_id",

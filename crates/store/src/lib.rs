@@ -183,8 +183,10 @@ impl Store {
     ) -> Result<serde_json::Value, StoreError> {
         let ctx = self.ctx.clone();
         let body = body.clone();
-        self.transaction(move |c| Box::pin(async move { records::create(c, &ctx, res, &body).await }))
-            .await
+        self.transaction(move |c| {
+            Box::pin(async move { records::create(c, &ctx, res, &body).await })
+        })
+        .await
     }
 
     pub async fn update(

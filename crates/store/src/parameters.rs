@@ -13,7 +13,10 @@ use crate::{Store, StoreError};
 #[derive(Debug, Clone, Copy)]
 pub enum ParamType {
     Bool,
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     Enum(&'static [&'static str]),
     /// Free text of at most this many characters.
     Text(usize),
@@ -370,9 +373,12 @@ impl Store {
             Val::Text(text),
         ];
         let mut tx = self.pool().begin().await?;
-        query_with("DELETE FROM parameter WHERE scope = $1 AND name = $2", &vals[..2])
-            .execute(&mut *tx)
-            .await?;
+        query_with(
+            "DELETE FROM parameter WHERE scope = $1 AND name = $2",
+            &vals[..2],
+        )
+        .execute(&mut *tx)
+        .await?;
         query_with(
             "INSERT INTO parameter (scope, name, value) VALUES ($1, $2, $3)",
             &vals,
@@ -406,13 +412,22 @@ mod tests {
     fn defaults_pass_their_own_checks() {
         for p in PARAMETERS {
             let v = p.to_json(p.default);
-            assert_eq!(p.check(&v).as_deref(), Ok(p.default), "{}/{}", p.scope, p.name);
+            assert_eq!(
+                p.check(&v).as_deref(),
+                Ok(p.default),
+                "{}/{}",
+                p.scope,
+                p.name
+            );
         }
     }
 
     #[test]
     fn seed_defaults() {
-        assert_eq!(find("enterprise", "services_provisioning").unwrap().default, "Internal");
+        assert_eq!(
+            find("enterprise", "services_provisioning").unwrap().default,
+            "Internal"
+        );
         assert!(find("enterprise", "no_such").is_none());
         let p = find("webdialer", "user_session_expiry_hours").unwrap();
         assert!(p.check(&json!(169)).is_err());

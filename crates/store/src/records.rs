@@ -94,16 +94,25 @@ fn check_text(field: &Field, max: usize, rule: TextRule, s: &str) -> Result<(), 
                 .chars()
                 .find(|c| !(c.is_ascii_digit() || "*#+X[]^-!?.\\@ABCD".contains(*c)))
             {
-                return Err(invalid(name, format!("'{c}' is not a dial plan pattern character")));
+                return Err(invalid(
+                    name,
+                    format!("'{c}' is not a dial plan pattern character"),
+                ));
             }
         }
         TextRule::Digits => {
-            if let Some(c) = s.chars().find(|c| !(c.is_ascii_digit() || "*#+".contains(*c))) {
-                return Err(invalid(name, format!("'{c}' is not a digit (0-9, *, #, +)")));
+            if let Some(c) = s
+                .chars()
+                .find(|c| !(c.is_ascii_digit() || "*#+".contains(*c)))
+            {
+                return Err(invalid(
+                    name,
+                    format!("'{c}' is not a digit (0-9, *, #, +)"),
+                ));
             }
         }
         TextRule::Url => {
-            if !s.is_empty() && !(s.starts_with("http://") || s.starts_with("https://")) {
+            if !(s.is_empty() || s.starts_with("http://") || s.starts_with("https://")) {
                 return Err(invalid(name, "must be an http:// or https:// URL"));
             }
         }
@@ -136,19 +145,26 @@ fn scalar(field: &Field, v: &Value) -> Result<Val, StoreError> {
         }
         (Kind::Int { min, max }, Value::Number(n)) => match n.as_i64() {
             Some(i) if (min..=max).contains(&i) => Ok(Val::Int(i)),
-            _ => Err(invalid(name, format!("must be a whole number from {min} to {max}"))),
+            _ => Err(invalid(
+                name,
+                format!("must be a whole number from {min} to {max}"),
+            )),
         },
         (Kind::Bool, Value::Bool(b)) => Ok(Val::Bool(*b)),
         (Kind::Enum(values), Value::String(s)) => {
             if values.contains(&s.as_str()) {
                 Ok(Val::Text(s.clone()))
             } else {
-                Err(invalid(name, format!("must be one of: {}", values.join(", "))))
+                Err(invalid(
+                    name,
+                    format!("must be one of: {}", values.join(", ")),
+                ))
             }
         }
-        (Kind::Text { .. }, other) | (Kind::Enum(_), other) => {
-            Err(invalid(name, format!("expected a string, got {}", type_name(other))))
-        }
+        (Kind::Text { .. }, other) | (Kind::Enum(_), other) => Err(invalid(
+            name,
+            format!("expected a string, got {}", type_name(other)),
+        )),
         (Kind::Int { .. }, other) => Err(invalid(
             name,
             format!("expected a whole number, got {}", type_name(other)),
@@ -241,7 +257,11 @@ async fn find_id(
         ([_], other) => {
             return Err(invalid(
                 field,
-                format!("expected the {}'s name, got {}", res.singular, type_name(other)),
+                format!(
+                    "expected the {}'s name, got {}",
+                    res.singular,
+                    type_name(other)
+                ),
             ))
         }
         (keys, other) => {
@@ -320,7 +340,11 @@ async fn show_ref(
         obj.insert((*k).to_string(), v);
     }
     if t.key.len() == 1 {
-        Ok(obj.into_iter().next().map(|(_, v)| v).unwrap_or(Value::Null))
+        Ok(obj
+            .into_iter()
+            .next()
+            .map(|(_, v)| v)
+            .unwrap_or(Value::Null))
     } else {
         Ok(Value::Object(obj))
     }
@@ -374,7 +398,8 @@ async fn show_row(
                 continue;
             }
             Kind::EnumList { table, .. } => {
-                let sql = format!("SELECT value FROM {table} WHERE owner_id = $1 ORDER BY position");
+                let sql =
+                    format!("SELECT value FROM {table} WHERE owner_id = $1 ORDER BY position");
                 let values: Vec<Value> = query_with(&sql, &[Val::Text(id.clone())])
                     .fetch_all(&mut *conn)
                     .await?
@@ -706,7 +731,10 @@ fn check_rules(res: &Resource, merged: &Map<String, Value>) -> Result<(), StoreE
             }
             Rule::AtMostOneUnless(fields, unless) => {
                 let n = fields.iter().filter(|f| set(f)).count();
-                let exempt = merged.get(*unless).and_then(Value::as_bool).unwrap_or(false);
+                let exempt = merged
+                    .get(*unless)
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
                 if n > 1 {
                     return Err(invalid(
                         fields[1],
@@ -734,7 +762,10 @@ async fn check_unique(
 ) -> Result<(), StoreError> {
     let mut key = Map::new();
     for k in res.key {
-        key.insert((*k).to_string(), merged.get(*k).cloned().unwrap_or(Value::Null));
+        key.insert(
+            (*k).to_string(),
+            merged.get(*k).cloned().unwrap_or(Value::Null),
+        );
     }
     let key_value = if res.key.len() == 1 {
         key.values().next().cloned().unwrap_or(Value::Null)
@@ -745,7 +776,11 @@ async fn check_unique(
         if Some(id.as_str()) != own_id {
             return Err(StoreError::Conflict {
                 field: res.key[0].to_string(),
-                message: format!("a {} {} already exists", res.singular, describe_key(&key_value)),
+                message: format!(
+                    "a {} {} already exists",
+                    res.singular,
+                    describe_key(&key_value)
+                ),
             });
         }
     }
@@ -773,9 +808,12 @@ async fn write_lists(
         .await?;
         let sql = format!("INSERT INTO {table} (owner_id, {col}, position) VALUES ($1, $2, $3)");
         for (pos, v) in vals.iter().enumerate() {
-            query_with(&sql, &[Val::Text(id.into()), v.clone(), Val::Int(pos as i64)])
-                .execute(&mut *conn)
-                .await?;
+            query_with(
+                &sql,
+                &[Val::Text(id.into()), v.clone(), Val::Int(pos as i64)],
+            )
+            .execute(&mut *conn)
+            .await?;
         }
     }
     Ok(())
@@ -879,18 +917,20 @@ pub async fn update(
     if res.key.iter().any(|k| body.contains_key(*k)) {
         check_unique(conn, res, &merged, Some(&id)).await?;
     }
-    if res.fields.iter().any(|f| matches!(f.kind, Kind::Secret(SecretKind::Digest))) {
+    if res
+        .fields
+        .iter()
+        .any(|f| matches!(f.kind, Kind::Secret(SecretKind::Digest)))
+    {
         let user = effective_digest_user(&merged);
         match &prep.digest_password {
             Some(pw) => prep
                 .columns
                 .extend(digest_columns(ctx, user.as_deref().unwrap_or(""), pw)),
-            None if digest_was_set && user != before_digest_user => {
-                return Err(invalid(
-                    "digest_password",
-                    "is required when the digest user name changes (the stored digest depends on it)",
-                ))
-            }
+            None if digest_was_set && user != before_digest_user => return Err(invalid(
+                "digest_password",
+                "is required when the digest user name changes (the stored digest depends on it)",
+            )),
             None => {}
         }
     }
@@ -929,17 +969,16 @@ pub async fn delete(
     let id = lookup(conn, res, key).await?;
     if BUILT_IN.contains(&id.as_str()) {
         return Err(StoreError::InUse {
-            message: format!("the {} '{key}' is built in and cannot be deleted", res.singular),
+            message: format!(
+                "the {} '{key}' is built in and cannot be deleted",
+                res.singular
+            ),
         });
     }
     let users = users_of(conn, res, &id).await?;
     if !users.is_empty() {
         return Err(StoreError::InUse {
-            message: format!(
-                "the {} is in use by {}",
-                res.singular,
-                users.join("; ")
-            ),
+            message: format!("the {} is in use by {}", res.singular, users.join("; ")),
         });
     }
     query_with(
@@ -962,13 +1001,16 @@ async fn users_of(
     for other in catalogue::RESOURCES {
         for f in other.fields {
             let sql = match f.kind {
-                Kind::Ref { target: t, owner: false } if t == res.name => format!(
+                Kind::Ref {
+                    target: t,
+                    owner: false,
+                } if t == res.name => format!(
                     "SELECT id FROM {} WHERE {} = $1 LIMIT {SHOWN}",
                     other.table, f.column
                 ),
-                Kind::RefList { target: t, table } if t == res.name => format!(
-                    "SELECT owner_id FROM {table} WHERE target_id = $1 LIMIT {SHOWN}"
-                ),
+                Kind::RefList { target: t, table } if t == res.name => {
+                    format!("SELECT owner_id FROM {table} WHERE target_id = $1 LIMIT {SHOWN}")
+                }
                 _ => continue,
             };
             let rows = query_with(&sql, &[Val::Text(id.into())])

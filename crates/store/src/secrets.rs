@@ -163,7 +163,10 @@ impl CredentialCache {
 
     /// Forget `who` (password changed, session ended).
     pub fn forget(&self, who: &str) {
-        self.entries.lock().expect("credential cache lock").remove(who);
+        self.entries
+            .lock()
+            .expect("credential cache lock")
+            .remove(who);
     }
 }
 
@@ -193,10 +196,16 @@ mod tests {
         let cache = CredentialCache::new(Duration::from_secs(60), 10);
         let h1 = hash_secret("pw1");
         assert!(cache.verify("u", "pw1", &h1));
-        assert!(!cache.verify("u", "pw2", &h1), "a different secret is checked in full");
+        assert!(
+            !cache.verify("u", "pw2", &h1),
+            "a different secret is checked in full"
+        );
         assert!(cache.verify("u", "pw1", &h1));
         let h2 = hash_secret("pw2");
-        assert!(!cache.verify("u", "pw1", &h2), "the old password stops working at once");
+        assert!(
+            !cache.verify("u", "pw1", &h2),
+            "the old password stops working at once"
+        );
         assert!(cache.verify("u", "pw2", &h2));
     }
 

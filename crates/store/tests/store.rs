@@ -109,7 +109,13 @@ on_every_backend!(create_shows_references_by_name_and_defaults, |store| {
     let dn = store
         .get(r("directory-numbers"), &{
             let page = store
-                .list(r("directory-numbers"), &ListQuery { limit: 10, ..Default::default() })
+                .list(
+                    r("directory-numbers"),
+                    &ListQuery {
+                        limit: 10,
+                        ..Default::default()
+                    },
+                )
                 .await
                 .unwrap();
             page.items[0]["id"].as_str().unwrap().to_string()
@@ -122,13 +128,19 @@ on_every_backend!(create_shows_references_by_name_and_defaults, |store| {
     assert_eq!(dn["no_answer_timer"], 12);
     assert_eq!(dn["dnd"], false);
     assert_eq!(dn["cfa_css"], Value::Null);
-    let css = store.get(r("calling-search-spaces"), "Internal_CSS").await.unwrap();
+    let css = store
+        .get(r("calling-search-spaces"), "Internal_CSS")
+        .await
+        .unwrap();
     assert_eq!(css["partitions"], json!(["Internal_PT"]));
 });
 
 on_every_backend!(css_keeps_partition_order, |store| {
     for p in ["A_PT", "B_PT", "C_PT"] {
-        store.create(r("partitions"), &json!({"name": p})).await.unwrap();
+        store
+            .create(r("partitions"), &json!({"name": p}))
+            .await
+            .unwrap();
     }
     store
         .create(
@@ -140,63 +152,94 @@ on_every_backend!(css_keeps_partition_order, |store| {
     let css = store.get(r("calling-search-spaces"), "X").await.unwrap();
     assert_eq!(css["partitions"], json!(["C_PT", "A_PT", "B_PT"]));
     store
-        .update(r("calling-search-spaces"), "X", &json!({"partitions": ["B_PT"]}))
+        .update(
+            r("calling-search-spaces"),
+            "X",
+            &json!({"partitions": ["B_PT"]}),
+        )
         .await
         .unwrap();
     let css = store.get(r("calling-search-spaces"), "X").await.unwrap();
     assert_eq!(css["partitions"], json!(["B_PT"]));
 });
 
-on_every_backend!(duplicate_natural_keys_conflict_and_change_nothing, |store| {
-    basic_plan(&store).await;
-    let e = store
-        .create(r("partitions"), &json!({"name": "Internal_PT"}))
-        .await
-        .unwrap_err();
-    assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");
-    let e = store
-        .create(
-            r("directory-numbers"),
-            &json!({"pattern": "1000", "partition": "Internal_PT"}),
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");
-    // The same number in no partition is a different directory number.
-    store
-        .create(r("directory-numbers"), &json!({"pattern": "1000"}))
-        .await
-        .unwrap();
-    let e = store
-        .create(r("directory-numbers"), &json!({"pattern": "1000", "partition": null}))
-        .await
-        .unwrap_err();
-    assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");
-    let page = store
-        .list(r("directory-numbers"), &ListQuery { limit: 10, ..Default::default() })
-        .await
-        .unwrap();
-    assert_eq!(page.total, 2);
-});
+on_every_backend!(
+    duplicate_natural_keys_conflict_and_change_nothing,
+    |store| {
+        basic_plan(&store).await;
+        let e = store
+            .create(r("partitions"), &json!({"name": "Internal_PT"}))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");
+        let e = store
+            .create(
+                r("directory-numbers"),
+                &json!({"pattern": "1000", "partition": "Internal_PT"}),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");
+        // The same number in no partition is a different directory number.
+        store
+            .create(r("directory-numbers"), &json!({"pattern": "1000"}))
+            .await
+            .unwrap();
+        let e = store
+            .create(
+                r("directory-numbers"),
+                &json!({"pattern": "1000", "partition": null}),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");
+        let page = store
+            .list(
+                r("directory-numbers"),
+                &ListQuery {
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.total, 2);
+    }
+);
 
 on_every_backend!(bad_values_name_the_field, |store| {
     basic_plan(&store).await;
     let cases = [
-        (json!({"pattern": "1001", "no_answer_timer": "12"}), "no_answer_timer"),
-        (json!({"pattern": "1001", "no_answer_timer": 0}), "no_answer_timer"),
+        (
+            json!({"pattern": "1001", "no_answer_timer": "12"}),
+            "no_answer_timer",
+        ),
+        (
+            json!({"pattern": "1001", "no_answer_timer": 0}),
+            "no_answer_timer",
+        ),
         (json!({"pattern": "1001", "dnd": 1}), "dnd"),
         (json!({"pattern": "10a1"}), "pattern"),
-        (json!({"pattern": "1001", "partition": "Nope_PT"}), "partition"),
+        (
+            json!({"pattern": "1001", "partition": "Nope_PT"}),
+            "partition",
+        ),
         (json!({"pattern": "1001", "colour": "red"}), "colour"),
         (json!({"pattern": "1001", "id": "x"}), "id"),
         (json!({"no_answer_timer": 5}), "pattern"),
     ];
     for (body, field) in cases {
-        let e = store.create(r("directory-numbers"), &body).await.unwrap_err();
+        let e = store
+            .create(r("directory-numbers"), &body)
+            .await
+            .unwrap_err();
         assert_eq!(field_of(&e), field, "{body}");
     }
     let e = store
-        .create(r("calling-search-spaces"), &json!({"name": "Y", "partitions": ["Internal_PT", "Gone"]}))
+        .create(
+            r("calling-search-spaces"),
+            &json!({"name": "Y", "partitions": ["Internal_PT", "Gone"]}),
+        )
         .await
         .unwrap_err();
     assert_eq!(field_of(&e), "partitions[1]");
@@ -204,9 +247,19 @@ on_every_backend!(bad_values_name_the_field, |store| {
         .create(r("route-patterns"), &json!({"pattern": "9.!"}))
         .await
         .unwrap_err();
-    assert_eq!(field_of(&e), "route_list", "a route pattern needs somewhere to go");
+    assert_eq!(
+        field_of(&e),
+        "route_list",
+        "a route pattern needs somewhere to go"
+    );
     let page = store
-        .list(r("directory-numbers"), &ListQuery { limit: 10, ..Default::default() })
+        .list(
+            r("directory-numbers"),
+            &ListQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(page.total, 1, "nothing was written");
@@ -215,15 +268,29 @@ on_every_backend!(bad_values_name_the_field, |store| {
 
 on_every_backend!(in_use_deletes_are_refused_naming_the_user, |store| {
     basic_plan(&store).await;
-    let e = store.delete(r("partitions"), "Internal_PT").await.unwrap_err();
-    let StoreError::InUse { message } = e else { panic!("{e:?}") };
+    let e = store
+        .delete(r("partitions"), "Internal_PT")
+        .await
+        .unwrap_err();
+    let StoreError::InUse { message } = e else {
+        panic!("{e:?}")
+    };
     assert!(message.contains("directory number"), "{message}");
-    assert!(message.contains("calling search space Internal_CSS"), "{message}");
-    let e = store.delete(r("route-groups"), "Standard Local Route Group").await.unwrap_err();
+    assert!(
+        message.contains("calling search space Internal_CSS"),
+        "{message}"
+    );
+    let e = store
+        .delete(r("route-groups"), "Standard Local Route Group")
+        .await
+        .unwrap_err();
     assert!(matches!(e, StoreError::InUse { .. }));
     // Owned rows go with their owner: a device's line appearances.
     store
-        .create(r("devices"), &json!({"name": "SEP001122334455", "model": "Cisco 8865"}))
+        .create(
+            r("devices"),
+            &json!({"name": "SEP001122334455", "model": "Cisco 8865"}),
+        )
         .await
         .unwrap();
     store
@@ -235,18 +302,33 @@ on_every_backend!(in_use_deletes_are_refused_naming_the_user, |store| {
         .await
         .unwrap();
     let dn_id = store
-        .list(r("directory-numbers"), &ListQuery { limit: 1, ..Default::default() })
+        .list(
+            r("directory-numbers"),
+            &ListQuery {
+                limit: 1,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap()
         .items[0]["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let e = store.delete(r("directory-numbers"), &dn_id).await.unwrap_err();
+    let e = store
+        .delete(r("directory-numbers"), &dn_id)
+        .await
+        .unwrap_err();
     assert!(matches!(e, StoreError::InUse { .. }));
     store.delete(r("devices"), "SEP001122334455").await.unwrap();
     let las = store
-        .list(r("line-appearances"), &ListQuery { limit: 10, ..Default::default() })
+        .list(
+            r("line-appearances"),
+            &ListQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(las.total, 0);
@@ -265,10 +347,11 @@ on_every_backend!(secrets_are_hashed_and_never_shown, |store| {
     assert_eq!(u["password_set"], true);
     assert_eq!(u["pin_set"], true);
     assert!(u.get("password").is_none() && u.get("pin").is_none());
-    let (hash,): (String,) = sqlx::query_as("SELECT pin_hash FROM end_user WHERE user_id = 'alice'")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
+    let (hash,): (String,) =
+        sqlx::query_as("SELECT pin_hash FROM end_user WHERE user_id = 'alice'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
     assert!(hash.starts_with("$argon2id$"));
     assert!(dialtone_store::secrets::verify_secret("12345", &hash));
     let e = store
@@ -289,16 +372,26 @@ on_every_backend!(secrets_are_hashed_and_never_shown, |store| {
             .fetch_one(store.pool())
             .await
             .unwrap();
-    assert_eq!(md5, dialtone_store::secrets::digest_ha1("alice", "dialtone", "pw").0);
+    assert_eq!(
+        md5,
+        dialtone_store::secrets::digest_ha1("alice", "dialtone", "pw").0
+    );
     let e = store
-        .update(r("devices"), "SEPAABBCCDDEEFF", &json!({"digest_user": "bob"}))
+        .update(
+            r("devices"),
+            "SEPAABBCCDDEEFF",
+            &json!({"digest_user": "bob"}),
+        )
         .await
         .unwrap_err();
     assert_eq!(field_of(&e), "digest_password");
 });
 
 on_every_backend!(list_filters_and_pages, |store| {
-    store.create(r("partitions"), &json!({"name": "P"})).await.unwrap();
+    store
+        .create(r("partitions"), &json!({"name": "P"}))
+        .await
+        .unwrap();
     for i in 0..25 {
         store
             .create(
@@ -311,7 +404,12 @@ on_every_backend!(list_filters_and_pages, |store| {
     let page = store
         .list(
             r("directory-numbers"),
-            &ListQuery { filters: vec![("partition".into(), "P".into())], limit: 5, offset: 0, prefix: None },
+            &ListQuery {
+                filters: vec![("partition".into(), "P".into())],
+                limit: 5,
+                offset: 0,
+                prefix: None,
+            },
         )
         .await
         .unwrap();
@@ -320,13 +418,24 @@ on_every_backend!(list_filters_and_pages, |store| {
     let page = store
         .list(
             r("directory-numbers"),
-            &ListQuery { prefix: Some("201".into()), limit: 100, ..Default::default() },
+            &ListQuery {
+                prefix: Some("201".into()),
+                limit: 100,
+                ..Default::default()
+            },
         )
         .await
         .unwrap();
     assert_eq!(page.total, 10);
     let page2 = store
-        .list(r("directory-numbers"), &ListQuery { limit: 10, offset: 20, ..Default::default() })
+        .list(
+            r("directory-numbers"),
+            &ListQuery {
+                limit: 10,
+                offset: 20,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(page2.items.len(), 5);
@@ -334,7 +443,11 @@ on_every_backend!(list_filters_and_pages, |store| {
     let e = store
         .list(
             r("directory-numbers"),
-            &ListQuery { filters: vec![("colour".into(), "x".into())], limit: 5, ..Default::default() },
+            &ListQuery {
+                filters: vec![("colour".into(), "x".into())],
+                limit: 5,
+                ..Default::default()
+            },
         )
         .await
         .unwrap_err();
@@ -342,7 +455,10 @@ on_every_backend!(list_filters_and_pages, |store| {
 });
 
 on_every_backend!(parameters_are_typed_with_seed_defaults, |store| {
-    let v = store.parameter_value("enterprise", "services_provisioning").await.unwrap();
+    let v = store
+        .parameter_value("enterprise", "services_provisioning")
+        .await
+        .unwrap();
     assert_eq!(v, "Internal");
     let e = store
         .set_parameter("enterprise", "services_provisioning", &json!("Sometimes"))
@@ -354,12 +470,21 @@ on_every_backend!(parameters_are_typed_with_seed_defaults, |store| {
         .await
         .unwrap();
     assert_eq!(
-        store.parameter_value("enterprise", "services_provisioning").await.unwrap(),
+        store
+            .parameter_value("enterprise", "services_provisioning")
+            .await
+            .unwrap(),
         "Both"
     );
-    store.reset_parameter("enterprise", "services_provisioning").await.unwrap();
+    store
+        .reset_parameter("enterprise", "services_provisioning")
+        .await
+        .unwrap();
     assert_eq!(
-        store.parameter_value("enterprise", "services_provisioning").await.unwrap(),
+        store
+            .parameter_value("enterprise", "services_provisioning")
+            .await
+            .unwrap(),
         "Internal"
     );
 });
@@ -374,16 +499,26 @@ on_every_backend!(csv_import_is_all_or_nothing_with_line_and_column, |store| {
         .import_csv(r("devices"), bad, |_, _| {})
         .await
         .unwrap_err();
-    let dialtone_store::bulk::ImportError::Rows(errors) = e else { panic!("{e:?}") };
+    let dialtone_store::bulk::ImportError::Rows(errors) = e else {
+        panic!("{e:?}")
+    };
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert_eq!((errors[0].line, errors[0].column.as_str()), (3, "css"));
     assert_eq!((errors[1].line, errors[1].column.as_str()), (4, "model"));
     let devices = store
-        .list(r("devices"), &ListQuery { limit: 10, ..Default::default() })
+        .list(
+            r("devices"),
+            &ListQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(devices.total, 0, "a failed import keeps nothing");
-    let good = bad.replace("Nope_CSS", "Internal_CSS").replace(",,Internal_CSS", ",Cisco 7841,Internal_CSS");
+    let good = bad
+        .replace("Nope_CSS", "Internal_CSS")
+        .replace(",,Internal_CSS", ",Cisco 7841,Internal_CSS");
     let mut seen = 0;
     let n = store
         .import_csv(r("devices"), &good, |done, _| seen = done)
@@ -393,34 +528,65 @@ on_every_backend!(csv_import_is_all_or_nothing_with_line_and_column, |store| {
     let dn = store
         .list(
             r("directory-numbers"),
-            &ListQuery { filters: vec![("pattern".into(), "1002".into())], limit: 1, ..Default::default() },
+            &ListQuery {
+                filters: vec![("pattern".into(), "1002".into())],
+                limit: 1,
+                ..Default::default()
+            },
         )
         .await
         .unwrap();
     assert_eq!(dn.total, 1, "missing directory numbers are created");
     let exported = store.export_csv(r("devices")).await.unwrap();
-    assert!(exported.lines().next().unwrap().contains("line1.pattern"), "{exported}");
-    assert!(exported.contains("SEP000000000002,Cisco 8865"), "{exported}");
+    assert!(
+        exported.lines().next().unwrap().contains("line1.pattern"),
+        "{exported}"
+    );
+    assert!(
+        exported.contains("SEP000000000002,Cisco 8865"),
+        "{exported}"
+    );
     // An export imports again into an empty database.
     let (other, _d) = stores().await.into_iter().next().unwrap();
     basic_plan(&other).await;
-    other.import_csv(r("devices"), &exported, |_, _| {}).await.unwrap();
+    other
+        .import_csv(r("devices"), &exported, |_, _| {})
+        .await
+        .unwrap();
     assert_eq!(other.export_csv(r("devices")).await.unwrap(), exported);
 });
 
 on_every_backend!(csv_unknown_columns_and_bad_cells_are_reported, |store| {
     let e = store
-        .import_csv(r("users"), "user_id,last_name,shoe_size\nbob,B,9\n", |_, _| {})
+        .import_csv(
+            r("users"),
+            "user_id,last_name,shoe_size\nbob,B,9\n",
+            |_, _| {},
+        )
         .await
         .unwrap_err();
-    let dialtone_store::bulk::ImportError::Rows(errors) = e else { panic!() };
-    assert_eq!((errors[0].line, errors[0].column.as_str()), (1, "shoe_size"));
+    let dialtone_store::bulk::ImportError::Rows(errors) = e else {
+        panic!()
+    };
+    assert_eq!(
+        (errors[0].line, errors[0].column.as_str()),
+        (1, "shoe_size")
+    );
     let e = store
-        .import_csv(r("users"), "user_id,last_name,em_enabled\nbob,B,perhaps\n", |_, _| {})
+        .import_csv(
+            r("users"),
+            "user_id,last_name,em_enabled\nbob,B,perhaps\n",
+            |_, _| {},
+        )
         .await
         .unwrap_err();
-    let dialtone_store::bulk::ImportError::Rows(errors) = e else { panic!() };
-    assert_eq!((errors[0].line, errors[0].column.as_str()), (2, "em_enabled"));
+    let dialtone_store::bulk::ImportError::Rows(errors) = e else {
+        panic!()
+    };
+    assert_eq!(
+        (errors[0].line, errors[0].column.as_str()),
+        (2, "em_enabled")
+    );
 });
 
 // Every catalogue column exists in the migrated schema, so the two cannot drift apart.
@@ -431,12 +597,17 @@ on_every_backend!(catalogue_matches_schema, |store| {
                 dialtone_store::catalogue::Kind::RefList { table, .. }
                 | dialtone_store::catalogue::Kind::EnumList { table, .. } => {
                     let sql = format!("SELECT COUNT(*) FROM {table}");
-                    sqlx::query(&sql).fetch_one(store.pool()).await.unwrap_or_else(|e| {
-                        panic!("{}.{}: join table {table}: {e}", res.name, f.name)
-                    });
+                    sqlx::query(&sql)
+                        .fetch_one(store.pool())
+                        .await
+                        .unwrap_or_else(|e| {
+                            panic!("{}.{}: join table {table}: {e}", res.name, f.name)
+                        });
                     continue;
                 }
-                dialtone_store::catalogue::Kind::Secret(dialtone_store::catalogue::SecretKind::Digest) => {
+                dialtone_store::catalogue::Kind::Secret(
+                    dialtone_store::catalogue::SecretKind::Digest,
+                ) => {
                     vec!["digest_ha1_md5", "digest_ha1_sha256"]
                 }
                 _ => vec![f.column],
@@ -446,8 +617,112 @@ on_every_backend!(catalogue_matches_schema, |store| {
                 sqlx::query(&sql)
                     .fetch_all(store.pool())
                     .await
-                    .unwrap_or_else(|e| panic!("{}.{} -> {}.{c}: {e}", res.name, f.name, res.table));
+                    .unwrap_or_else(|e| {
+                        panic!("{}.{} -> {}.{c}: {e}", res.name, f.name, res.table)
+                    });
             }
         }
     }
+});
+
+// Every resource can be created from its required fields alone: the defaults pass validation.
+on_every_backend!(defaults_are_valid_values, |store| {
+    store
+        .create(r("device-pools"), &json!({"name": "Branch_DP"}))
+        .await
+        .unwrap();
+    let dp = store.get(r("device-pools"), "Branch_DP").await.unwrap();
+    assert_eq!(
+        (dp["region"].as_str(), dp["location"].as_str()),
+        (Some("Default"), Some("Hub_None"))
+    );
+    store
+        .create(r("partitions"), &json!({"name": "P"}))
+        .await
+        .unwrap();
+    store
+        .create(
+            r("sip-trunks"),
+            &json!({"name": "T", "destination_host": "192.0.2.1"}),
+        )
+        .await
+        .unwrap();
+    store
+        .create(r("route-groups"), &json!({"name": "RG"}))
+        .await
+        .unwrap();
+    store
+        .create(r("route-lists"), &json!({"name": "RL"}))
+        .await
+        .unwrap();
+    store
+        .create(r("nodes"), &json!({"name": "n1", "host": "127.0.0.1"}))
+        .await
+        .unwrap();
+    store
+        .create(r("node-groups"), &json!({"name": "NG"}))
+        .await
+        .unwrap();
+    store
+        .create(
+            r("route-patterns"),
+            &json!({"pattern": "9.!", "route_list": "RL"}),
+        )
+        .await
+        .unwrap();
+    store
+        .create(r("translation-patterns"), &json!({"pattern": "8XXX"}))
+        .await
+        .unwrap();
+    store
+        .create(r("directory-numbers"), &json!({"pattern": "1000"}))
+        .await
+        .unwrap();
+    store
+        .create(
+            r("ip-phone-services"),
+            &json!({"name": "S", "url": "http://x/"}),
+        )
+        .await
+        .unwrap();
+    store
+        .create(
+            r("ip-phone-service-parameters"),
+            &json!({"service": "S", "name": "q"}),
+        )
+        .await
+        .unwrap();
+    store
+        .create(r("device-profiles"), &json!({"name": "DP"}))
+        .await
+        .unwrap();
+    store
+        .create(r("users"), &json!({"user_id": "u", "last_name": "L"}))
+        .await
+        .unwrap();
+    store
+        .create(
+            r("devices"),
+            &json!({"name": "SEP000000000009", "model": "Cisco 8865"}),
+        )
+        .await
+        .unwrap();
+    store
+        .create(
+            r("line-appearances"),
+            &json!({"device_profile": "DP", "index": 1, "directory_number": {"pattern": "1000"}}),
+        )
+        .await
+        .unwrap();
+    store
+        .create(
+            r("speed-dials"),
+            &json!({"device": "SEP000000000009", "index": 1, "number": "1000"}),
+        )
+        .await
+        .unwrap();
+    store
+        .create(r("application-users"), &json!({"user_id": "app"}))
+        .await
+        .unwrap();
 });

@@ -1,0 +1,474 @@
+//! The `dialtone` binary as an administrator meets it: start, API, restarts, bad input.
+
+mod common;
+
+use common::{admin, client, Node, ADMIN_PASSWORD};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+fn count(c: &reqwest::blocking::Client, node: &Node, resource: &str) -> i64 {
+    let v: Value = admin(c.get(node.api(&format!("/{resource}?limit=1"))))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    v["total"].as_i64().unwrap()
+}
+
+#[test]
+fn writes_survive_kill_dash_nine() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = client();
+    let node = Node::start(dir.path(), "", false);
+    let r = admin(c.post(node.api("/partitions")))
+        .json(&json!({"name": "Durable_PT"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = admin(c.post(node.api("/directory-numbers")))
+        .json(&json!({"pattern": "4242", "partition": "Durable_PT", "dnd": true}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = admin(c.put(node.api("/parameters/enterprise/services_provisioning")))
+        .json(&json!({"value": "Both"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // No graceful shutdown: the acknowledged writes must already be on disk.
+    node.kill9();
+
+    let node = Node::start(dir.path(), "", false);
+    let v: Value = admin(c.get(node.api("/directory-numbers?partition=Durable_PT")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(v["total"], 1);
+    assert_eq!(v["items"][0]["pattern"], "4242");
+    assert_eq!(v["items"][0]["dnd"], true);
+    let p: Value = admin(c.get(node.api("/parameters/enterprise/services_provisioning")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(p["value"], "Both");
+}
+
+#[test]
+fn bad_requests_get_the_right_4xx_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = client();
+    let node = Node::start(dir.path(), "[api]\nmax_body_bytes = 4096\n", true);
+    let before = count(&c, &node, "directory-numbers");
+    let post = |body: reqwest::blocking::RequestBuilder| body.send().unwrap();
+    let dn = node.api("/directory-numbers");
+
+    let cases: Vec<(&str, reqwest::blocking::Response, StatusCode, Option<&str>)> = vec![
+        (
+            "malformed JSON",
+            post(
+                admin(c.post(&dn))
+                    .header("content-type", "application/json")
+                    .body("{\"pattern\": "),
+            ),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        (
+            "not JSON at all",
+            post(
+                admin(c.post(&dn))
+                    .header("content-type", "text/plain")
+                    .body("pattern=1"),
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            None,
+        ),
+        (
+            "wrong type",
+            post(admin(c.post(&dn)).json(&json!({"pattern": "5000", "max_calls": "four"}))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("max_calls"),
+        ),
+        (
+            "unknown field",
+            post(admin(c.post(&dn)).json(&json!({"pattern": "5000", "ringtone": "chirp"}))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("ringtone"),
+        ),
+        (
+            "duplicate",
+            post(admin(c.post(&dn)).json(&json!({"pattern": "1000", "partition": "Internal_PT"}))),
+            StatusCode::CONFLICT,
+            Some("pattern"),
+        ),
+        (
+            "dangling reference",
+            post(
+                admin(c.post(&dn)).json(
+                    &json!({"pattern": "5000", "partition": "Internal_PT", "css": "Ghost_CSS"}),
+                ),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("css"),
+        ),
+        (
+            "oversize body",
+            post(
+                admin(c.post(&dn))
+                    .json(&json!({"pattern": "5000", "description": "x".repeat(8000)})),
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            None,
+        ),
+        (
+            "wrong password",
+            post(
+                c.post(&dn)
+                    .basic_auth("admin", Some("wrong"))
+                    .json(&json!({"pattern": "5000"})),
+            ),
+            StatusCode::UNAUTHORIZED,
+            None,
+        ),
+        (
+            "no credentials",
+            post(c.post(&dn).json(&json!({"pattern": "5000"}))),
+            StatusCode::UNAUTHORIZED,
+            None,
+        ),
+        (
+            "bogus token",
+            post(
+                c.post(&dn)
+                    .bearer_auth("0123")
+                    .json(&json!({"pattern": "5000"})),
+            ),
+            StatusCode::UNAUTHORIZED,
+            None,
+        ),
+    ];
+    for (what, resp, status, field) in cases {
+        assert_eq!(resp.status(), status, "{what}");
+        if status == StatusCode::UNAUTHORIZED {
+            assert!(resp.headers().contains_key("www-authenticate"), "{what}");
+        }
+        let body: Value = resp
+            .json()
+            .unwrap_or_else(|e| panic!("{what}: error body is JSON: {e}"));
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{what}: {body}"
+        );
+        if let Some(f) = field {
+            assert_eq!(body["field"], f, "{what}: {body}");
+        }
+    }
+    assert_eq!(
+        count(&c, &node, "directory-numbers"),
+        before,
+        "nothing changed"
+    );
+
+    // An in-use delete names what uses the record; an unknown record is 404.
+    let r = admin(c.delete(node.api("/partitions/Internal_PT")))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let body: Value = r.json().unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("Internal_CSS"),
+        "{body}"
+    );
+    let r = admin(c.get(node.api("/partitions/Nowhere_PT")))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = admin(c.get(node.api("/widgets"))).send().unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = admin(c.get(node.api("/users?limit=5000"))).send().unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // An application user without the administrator role is refused.
+    let r = c
+        .get(node.api("/users"))
+        .basic_auth(
+            "demoapp",
+            Some(demo_password(&node, "application user demoapp")),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+fn demo_password(node: &Node, prefix: &str) -> String {
+    let text = std::fs::read_to_string(node.dir.join("data/demo-credentials")).unwrap();
+    let line = text.lines().find(|l| l.starts_with(prefix)).unwrap();
+    line.split_whitespace().last().unwrap().to_string()
+}
+
+#[test]
+fn demo_company_and_first_start_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = client();
+    let node = Node::start(dir.path(), "", true);
+    let printed = node.printed().join("\n");
+    assert!(
+        printed.contains("user1019"),
+        "credentials are printed at first start"
+    );
+    let creds = dir.path().join("data/demo-credentials");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    assert_eq!(count(&c, &node, "users"), 20);
+    assert_eq!(count(&c, &node, "devices"), 20);
+    assert_eq!(count(&c, &node, "device-profiles"), 20);
+    let dn: Value = admin(c.get(node.api("/directory-numbers?partition=Internal_PT&pattern=1019")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(dn["total"], 1);
+    let rp: Value = admin(c.get(node.api("/route-patterns?partition=PSTN_PT")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(rp["items"][0]["pattern"], "9.!");
+    let css: Value = admin(c.get(node.api("/calling-search-spaces/Internal_CSS")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        css["partitions"],
+        json!(["Internal_PT"]),
+        "9.! is out of Internal_CSS's reach"
+    );
+    let svc: Value = admin(c.get(node.api("/ip-phone-services/Corporate Directory")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(svc["service_type"], "Directories");
+    // A user's password from the credentials file is stored hashed and verifies.
+    let text = std::fs::read_to_string(&creds).unwrap();
+    assert!(text.contains("SEP00DE00001000"));
+    node.kill9();
+
+    // Second start: nothing reloaded, no new password printed.
+    let node = Node::start(dir.path(), "", true);
+    let printed = node.printed().join("\n");
+    assert!(!printed.contains("shown once"), "{printed}");
+    assert!(!printed.contains("Demo company loaded"), "{printed}");
+    assert_eq!(count(&c, &node, "users"), 20);
+}
+
+#[test]
+fn bearer_tokens_and_https_only_apis() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = client();
+    let node = Node::start(dir.path(), "", false);
+    let r = admin(c.post(node.api("/auth/token"))).send().unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let token = r.json::<Value>().unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = c
+        .get(node.api("/partitions"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = c
+        .delete(node.api("/auth/token"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = c
+        .get(node.api("/partitions"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "a revoked token stops working"
+    );
+
+    // Credentials never go over plain HTTP unless the administrator allows it.
+    let r = admin(c.get(format!("{}/api/v1/partitions", node.http)))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().unwrap().contains("HTTPS"));
+    for path in ["/health", "/ready", "/metrics"] {
+        let r = c.get(format!("{}{path}", node.http)).send().unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+    }
+    let metrics = c
+        .get(format!("{}/metrics", node.http))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains("dialtone_http_requests_total"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("route=\"/api/v1/{resource}\""),
+        "{metrics}"
+    );
+    drop(node);
+
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), "[api]\nallow_over_http = true\n", false);
+    let r = admin(c.get(format!("{}/api/v1/partitions", node.http)))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[test]
+fn openapi_document_names_every_resource() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = client();
+    let node = Node::start(dir.path(), "", false);
+    let doc: Value = c
+        .get(node.api("/openapi.json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(doc["openapi"], "3.0.3");
+    for res in dialtone_store::catalogue::RESOURCES {
+        assert!(
+            doc["paths"][format!("/api/v1/{}", res.name)].is_object(),
+            "{}",
+            res.name
+        );
+    }
+    let server = doc["servers"][0]["url"].as_str().unwrap();
+    assert!(server.starts_with("https://127.0.0.1:"), "{server}");
+    let _ = ADMIN_PASSWORD;
+}
+
+#[test]
+fn sigterm_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), "", false);
+    let status = node.terminate();
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn bad_config_stops_startup_with_exit_2_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::write_config(dir.path(), "");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("http_port = 0", "http_port = 99999");
+    std::fs::write(&config, text).unwrap();
+    let out = std::process::Command::new(common::binary())
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("listen.http_port"), "{err}");
+    assert!(!dir.path().join("data").exists(), "nothing was created");
+}
+
+#[test]
+fn cli_import_reports_rows_and_keeps_nothing_on_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::write_config(dir.path(), "");
+    let csv = dir.path().join("users.csv");
+    std::fs::write(
+        &csv,
+        "user_id,last_name,pin,em_enabled\nann,Ames,12345,true\nbob,,123,maybe\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(common::binary())
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["import", "users", csv.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 3, column 'em_enabled'"), "{err}");
+    assert!(err.contains("nothing was imported"), "{err}");
+    let out = run(&["export", "users"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        1,
+        "header only"
+    );
+
+    std::fs::write(
+        &csv,
+        "user_id,last_name,pin\nann,Ames,12345\nbob,Burr,54321\n",
+    )
+    .unwrap();
+    let out = run(&["import", "users", csv.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["export", "users"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ann,") && text.contains("bob,"), "{text}");
+    assert!(!text.contains("12345"), "PINs are never exported");
+}
+
+/// The Python interpreter with the test peers (scripts/test prepares it).
+fn python() -> String {
+    if let Ok(p) = std::env::var("DIALTONE_PYTHON") {
+        return p;
+    }
+    let local = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
+    assert!(
+        std::path::Path::new(local).exists(),
+        "no Python test peers: run scripts/test (it prepares .venv), or set DIALTONE_PYTHON"
+    );
+    local.to_string()
+}
+
+#[test]
+fn openapi_document_passes_an_independent_validator() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), "", false);
+    let doc = client()
+        .get(node.api("/openapi.json"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, doc).unwrap();
+    let out = std::process::Command::new(python())
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
