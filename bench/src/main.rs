@@ -98,9 +98,10 @@ fn start_node(binary: &str) -> Node {
         .spawn()
         .expect("start dialtone");
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut first).unwrap();
+    // Keep reading what the node prints, so its stdout never blocks or breaks.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let https = first
         .split_whitespace()
         .find_map(|p| p.strip_prefix("https="))

@@ -21,6 +21,15 @@ use crate::config::Config;
 use crate::metrics::{self, Metrics};
 use crate::{demo, tls};
 
+/// Print to standard output, ignoring a closed or broken stdout: a node must keep serving
+/// when nobody reads what it says (a supervisor that closed the pipe, a detached terminal).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
@@ -197,7 +206,7 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
     .serve(https_router.into_make_service());
 
     // One machine-readable line first: tests and scripts read the bound ports from it.
-    println!("dialtone: listening http={http_addr} https={https_addr}");
+    say!("dialtone: listening http={http_addr} https={https_addr}");
     print_banner(&config, http_addr, https_addr, admin_password.as_deref());
     if let Some(text) = &demo_credentials {
         let path = config.server.data_dir.join("demo-credentials");
@@ -209,11 +218,11 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
             ));
         }
         tls::write_private(&path, text.as_bytes())?;
-        println!(
+        say!(
             "\nDemo company loaded. Its credentials (also in {}):\n",
             path.display()
         );
-        print!("{text}");
+        say!("{}", text.trim_end());
     }
 
     let mut servers = tokio::spawn(async move { tokio::try_join!(http_server, https_server) });
@@ -238,7 +247,7 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
 
 fn print_banner(config: &Config, http: SocketAddr, https: SocketAddr, admin_pw: Option<&str>) {
     let host = &config.server.public_host;
-    println!(
+    say!(
         "\nDialtone {} - node {} is running.\n\
          \x20 Admin REST API  https://{host}:{}/api/v1   (OpenAPI: /api/v1/openapi.json)\n\
          \x20 HTTP            http://{host}:{}           (/health, /ready, /metrics)\n\
@@ -252,12 +261,12 @@ fn print_banner(config: &Config, http: SocketAddr, https: SocketAddr, admin_pw: 
     );
     let user = &config.admin.user_id;
     match admin_pw {
-        Some(pw) => println!(
-            "\nAdministrator account created: user '{user}', password '{pw}' (shown once)."
-        ),
-        None => println!("\nAdministrator: '{user}' (password as set at first start)."),
+        Some(pw) => {
+            say!("\nAdministrator account created: user '{user}', password '{pw}' (shown once).")
+        }
+        None => say!("\nAdministrator: '{user}' (password as set at first start)."),
     }
-    println!(
+    say!(
         "Try:\n  curl -sk -u {user}:PASSWORD https://{host}:{}/api/v1/users?limit=5\n  \
          curl -sk -u {user}:PASSWORD https://{host}:{}/api/v1/directory-numbers?partition=Internal_PT",
         https.port(),
@@ -314,7 +323,11 @@ pub async fn export(config: Config, kind: String, output: Option<PathBuf>) -> Re
     store.close().await;
     match output {
         Some(p) => std::fs::write(&p, csv).with_context(|| format!("writing {}", p.display()))?,
-        None => print!("{csv}"),
+        None => {
+            use std::io::Write;
+            // `dialtone export users | head` closes the pipe early; that is not an error.
+            let _ = std::io::stdout().lock().write_all(csv.as_bytes());
+        }
     }
     Ok(())
 }

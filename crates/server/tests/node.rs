@@ -472,3 +472,38 @@ fn openapi_document_passes_an_independent_validator() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_closed_stdout_does_not_stop_the_node() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::write_config(dir.path(), "");
+    let mut child = std::process::Command::new(common::binary())
+        .args(["serve", "--demo", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is gone: the banner and demo credentials now go to a closed pipe.
+    let http = first
+        .split_whitespace()
+        .find_map(|p| p.strip_prefix("http="))
+        .unwrap()
+        .to_string();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the node is still running"
+    );
+    let r = client()
+        .get(format!("http://{http}/health"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

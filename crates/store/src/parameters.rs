@@ -235,6 +235,13 @@ pub fn find(scope: &str, name: &str) -> Option<&'static Parameter> {
         .find(|p| p.scope == scope && p.name == name)
 }
 
+fn known(scope: &str, name: &str) -> Result<&'static Parameter, StoreError> {
+    find(scope, name).ok_or_else(|| StoreError::NotFound {
+        resource: "parameter",
+        key: format!("{scope}/{name}"),
+    })
+}
+
 impl Parameter {
     /// The stored text form of a JSON value, or why it is not acceptable.
     pub fn check(&self, v: &Value) -> Result<String, String> {
@@ -325,10 +332,7 @@ impl Store {
     }
 
     pub async fn parameter(&self, scope: &str, name: &str) -> Result<Value, StoreError> {
-        let p = find(scope, name).ok_or_else(|| StoreError::NotFound {
-            resource: "parameter",
-            key: format!("{scope}/{name}"),
-        })?;
+        let p = known(scope, name)?;
         let stored = self.stored_parameter(p).await?;
         Ok(p.describe(stored.as_deref()))
     }
@@ -345,10 +349,7 @@ impl Store {
 
     /// The parameter's current value as JSON (stored or default).
     pub async fn parameter_value(&self, scope: &str, name: &str) -> Result<Value, StoreError> {
-        let p = find(scope, name).ok_or_else(|| StoreError::NotFound {
-            resource: "parameter",
-            key: format!("{scope}/{name}"),
-        })?;
+        let p = known(scope, name)?;
         let stored = self.stored_parameter(p).await?;
         Ok(p.to_json(stored.as_deref().unwrap_or(p.default)))
     }
@@ -359,10 +360,7 @@ impl Store {
         name: &str,
         value: &Value,
     ) -> Result<Value, StoreError> {
-        let p = find(scope, name).ok_or_else(|| StoreError::NotFound {
-            resource: "parameter",
-            key: format!("{scope}/{name}"),
-        })?;
+        let p = known(scope, name)?;
         let text = p.check(value).map_err(|message| StoreError::Invalid {
             field: "value".into(),
             message,
@@ -390,10 +388,7 @@ impl Store {
     }
 
     pub async fn reset_parameter(&self, scope: &str, name: &str) -> Result<Value, StoreError> {
-        let p = find(scope, name).ok_or_else(|| StoreError::NotFound {
-            resource: "parameter",
-            key: format!("{scope}/{name}"),
-        })?;
+        let p = known(scope, name)?;
         query_with(
             "DELETE FROM parameter WHERE scope = $1 AND name = $2",
             &[Val::Text(p.scope.into()), Val::Text(p.name.into())],

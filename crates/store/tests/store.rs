@@ -636,93 +636,51 @@ on_every_backend!(defaults_are_valid_values, |store| {
         (dp["region"].as_str(), dp["location"].as_str()),
         (Some("Default"), Some("Hub_None"))
     );
-    store
-        .create(r("partitions"), &json!({"name": "P"}))
-        .await
-        .unwrap();
-    store
-        .create(
-            r("sip-trunks"),
-            &json!({"name": "T", "destination_host": "192.0.2.1"}),
-        )
-        .await
-        .unwrap();
-    store
-        .create(r("route-groups"), &json!({"name": "RG"}))
-        .await
-        .unwrap();
-    store
-        .create(r("route-lists"), &json!({"name": "RL"}))
-        .await
-        .unwrap();
-    store
-        .create(r("nodes"), &json!({"name": "n1", "host": "127.0.0.1"}))
-        .await
-        .unwrap();
-    store
-        .create(r("node-groups"), &json!({"name": "NG"}))
-        .await
-        .unwrap();
-    store
-        .create(
-            r("route-patterns"),
-            &json!({"pattern": "9.!", "route_list": "RL"}),
-        )
-        .await
-        .unwrap();
-    store
-        .create(r("translation-patterns"), &json!({"pattern": "8XXX"}))
-        .await
-        .unwrap();
-    store
-        .create(r("directory-numbers"), &json!({"pattern": "1000"}))
-        .await
-        .unwrap();
-    store
-        .create(
-            r("ip-phone-services"),
-            &json!({"name": "S", "url": "http://x/"}),
-        )
-        .await
-        .unwrap();
-    store
-        .create(
-            r("ip-phone-service-parameters"),
-            &json!({"service": "S", "name": "q"}),
-        )
-        .await
-        .unwrap();
-    store
-        .create(r("device-profiles"), &json!({"name": "DP"}))
-        .await
-        .unwrap();
-    store
-        .create(r("users"), &json!({"user_id": "u", "last_name": "L"}))
-        .await
-        .unwrap();
-    store
-        .create(
-            r("devices"),
-            &json!({"name": "SEP000000000009", "model": "Cisco 8865"}),
-        )
-        .await
-        .unwrap();
-    store
-        .create(
-            r("line-appearances"),
-            &json!({"device_profile": "DP", "index": 1, "directory_number": {"pattern": "1000"}}),
-        )
-        .await
-        .unwrap();
-    store
-        .create(
-            r("speed-dials"),
-            &json!({"device": "SEP000000000009", "index": 1, "number": "1000"}),
-        )
-        .await
-        .unwrap();
-    store
-        .create(r("application-users"), &json!({"user_id": "app"}))
-        .await
-        .unwrap();
+    // One of each resource, created from its required fields alone, in dependency order.
+    let minimal = [
+        ("partitions", json!({"name": "P"})),
+        (
+            "sip-trunks",
+            json!({"name": "T", "destination_host": "192.0.2.1"}),
+        ),
+        ("route-groups", json!({"name": "RG"})),
+        ("route-lists", json!({"name": "RL"})),
+        ("nodes", json!({"name": "n1", "host": "127.0.0.1"})),
+        ("node-groups", json!({"name": "NG"})),
+        (
+            "route-patterns",
+            json!({"pattern": "9.!", "route_list": "RL"}),
+        ),
+        ("translation-patterns", json!({"pattern": "8XXX"})),
+        ("directory-numbers", json!({"pattern": "1000"})),
+        (
+            "ip-phone-services",
+            json!({"name": "S", "url": "http://x/"}),
+        ),
+        (
+            "ip-phone-service-parameters",
+            json!({"service": "S", "name": "q"}),
+        ),
+        ("device-profiles", json!({"name": "DP"})),
+        ("users", json!({"user_id": "u", "last_name": "L"})),
+        (
+            "devices",
+            json!({"name": "SEP000000000009", "model": "Cisco 8865"}),
+        ),
+        (
+            "line-appearances",
+            json!({"device_profile": "DP", "index": 1, "directory_number": {"pattern": "1000"}}),
+        ),
+        (
+            "speed-dials",
+            json!({"device": "SEP000000000009", "index": 1, "number": "1000"}),
+        ),
+        ("application-users", json!({"user_id": "app"})),
+    ];
+    for (kind, body) in minimal {
+        store
+            .create(r(kind), &body)
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+    }
 });
