@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod dna;
 pub mod openapi;
 
 use std::sync::Arc;
@@ -165,6 +166,7 @@ pub fn router(state: AdminState) -> Router {
             "/api/v1/auth/token",
             axum::routing::post(auth::issue_token).delete(auth::revoke_token),
         )
+        .route("/api/v1/dna", get(dna::handler))
         .route("/api/v1/parameters", get(list_parameters))
         .route(
             "/api/v1/parameters/{scope}/{name}",

@@ -312,6 +312,26 @@ pub fn document(base_url: &str) -> Value {
         }),
     );
     paths.insert(
+        "/api/v1/dna".into(),
+        json!({"get": {
+            "tags": ["dial plan"], "operationId": "analyseNumber",
+            "summary": "Dialed Number Analyzer: how the stored dial plan routes a number, and why",
+            "parameters": [
+                {"name": "digits", "in": "query", "required": true, "schema": {"type": "string"}, "description": "The dialled number; codes after '#'."},
+                {"name": "css", "in": "query", "required": false, "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true,
+                 "description": "Calling search spaces in search order (the line's, then the device's)."},
+                {"name": "calling", "in": "query", "schema": {"type": "string"}},
+                {"name": "device_pool", "in": "query", "schema": {"type": "string"}, "description": "Resolves the Standard Local Route Group."},
+                {"name": "external_mask", "in": "query", "schema": {"type": "string"}},
+                {"name": "mode", "in": "query", "schema": {"type": "string", "enum": ["enbloc", "overlap"], "default": "enbloc"}},
+            ],
+            "responses": with(error_responses(&["401", "403", "409", "422"]), "200", json!({
+                "description": "The decision and its explanation",
+                "content": {"application/json": {"schema": {"type": "object", "properties": {"result": {"type": "object"}, "explanation": {"type": "object"}}}}},
+            })),
+        }}),
+    );
+    paths.insert(
         "/api/v1/auth/token".into(),
         json!({
             "post": {"tags": ["auth"], "operationId": "issueToken", "summary": "Exchange Basic credentials for a bearer token",

@@ -53,6 +53,28 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Dialed Number Analyzer: how the dial plan routes a number, and why.
+    Dna {
+        /// The dialled number (codes after '#').
+        digits: String,
+        /// Calling search spaces in search order (line's, then device's); repeatable.
+        #[arg(long)]
+        css: Vec<String>,
+        /// The calling number.
+        #[arg(long, default_value = "0")]
+        calling: String,
+        /// The calling device's pool (resolves the Standard Local Route Group).
+        #[arg(long)]
+        device_pool: Option<String>,
+        /// Analyse digit by digit instead of en bloc.
+        #[arg(long)]
+        overlap: bool,
+        /// Print the answer as JSON.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Export records as CSV in the import format.
     Export {
         kind: String,
@@ -91,6 +113,33 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             run(node::import(config, kind, file))
+        }
+        Command::Dna {
+            digits,
+            css,
+            calling,
+            device_pool,
+            overlap,
+            json,
+            config,
+        } => {
+            let config = match load_config(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let question = dialtone_admin::dna::Question {
+                digits,
+                css,
+                calling,
+                device_pool,
+                external_mask: None,
+                mode: Some(if overlap {
+                    dialtone_dialplan::Mode::Overlap
+                } else {
+                    dialtone_dialplan::Mode::EnBloc
+                }),
+            };
+            run(node::dna(config, question, json))
         }
         Command::Export {
             kind,

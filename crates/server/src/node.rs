@@ -331,3 +331,111 @@ pub async fn export(config: Config, kind: String, output: Option<PathBuf>) -> Re
     }
     Ok(())
 }
+
+pub async fn dna(
+    config: Config,
+    question: dialtone_admin::dna::Question,
+    as_json: bool,
+) -> Result<()> {
+    init_logging(&config);
+    let store = open_store(&config).await?;
+    let answer = dialtone_admin::dna::analyse(&store, &question)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    store.close().await;
+    if as_json {
+        say!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(());
+    }
+    say!("{}", describe_result(&answer["result"]));
+    for (i, step) in answer["explanation"]["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        say!(
+            "\nstep {}: {} searched in {}",
+            i + 1,
+            step["dialled"].as_str().unwrap_or(""),
+            step["partitions_searched"]
+                .as_array()
+                .map(|a| a
+                    .iter()
+                    .filter_map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default()
+        );
+        for note in step["notes"].as_array().into_iter().flatten() {
+            say!("  note: {}", note.as_str().unwrap_or(""));
+        }
+        for m in step["matched"].as_array().into_iter().flatten() {
+            say!(
+                "  matches: {} in {} ({}, {} numbers of this length{})",
+                m["pattern"].as_str().unwrap_or(""),
+                m["partition"].as_str().unwrap_or("<None>"),
+                m["kind"].as_str().unwrap_or(""),
+                m["matches_at_length"].as_str().unwrap_or(""),
+                if m["urgent"].as_bool() == Some(true) {
+                    ", urgent"
+                } else {
+                    ""
+                }
+            );
+        }
+        if step["more_digits_possible"].as_bool() == Some(true) {
+            say!("  longer numbers could also match");
+        }
+        if let Some(c) = step["chosen"]["pattern"].as_str() {
+            say!("  chosen: {c}: {}", step["reason"].as_str().unwrap_or(""));
+        } else {
+            say!("  {}", step["reason"].as_str().unwrap_or(""));
+        }
+    }
+    Ok(())
+}
+
+fn describe_result(r: &serde_json::Value) -> String {
+    let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+    match r["outcome"].as_str().unwrap_or("") {
+        "route" => {
+            let target = &r["target"];
+            let to = match target["type"].as_str().unwrap_or("") {
+                "line" => format!("line {}", target["number"].as_str().unwrap_or("")),
+                "route_point" => format!("route point {}", target["number"].as_str().unwrap_or("")),
+                _ => {
+                    let trunks: Vec<String> = target["trunks"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|t| t["trunk"].as_str().unwrap_or("").to_string())
+                        .collect();
+                    format!(
+                        "trunks {}",
+                        if trunks.is_empty() {
+                            "(none available)".into()
+                        } else {
+                            trunks.join(" then ")
+                        }
+                    )
+                }
+            };
+            format!(
+                "ROUTE to {to}: called {}, calling {}, by {} in {}",
+                s("called"),
+                s("calling"),
+                s("pattern"),
+                r["partition"].as_str().unwrap_or("<None>")
+            )
+        }
+        "more_digits" => "MORE DIGITS: longer patterns could still match".into(),
+        "incomplete" => "INCOMPLETE (SIP 484): only longer patterns match".into(),
+        "no_match" => "NO MATCH (SIP 404)".into(),
+        "blocked" => format!("BLOCKED (SIP 403) by {}", s("pattern")),
+        "code_required" => format!("CODE REQUIRED: {} for {}", s("code"), s("pattern")),
+        "code_rejected" => format!("CODE REJECTED: {} for {}", s("code"), s("pattern")),
+        "translation_loop" => format!("TRANSLATION LOOP at {}", s("pattern")),
+        other => other.to_string(),
+    }
+}

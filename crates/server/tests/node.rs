@@ -507,3 +507,50 @@ fn a_closed_stdout_does_not_stop_the_node() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn dialed_number_analyzer_over_the_stored_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = client();
+    let node = Node::start(dir.path(), "", true);
+    let ask = |q: &str| -> (StatusCode, Value) {
+        let r = admin(c.get(node.api(&format!("/dna?{q}")))).send().unwrap();
+        (r.status(), r.json().unwrap())
+    };
+    let (st, v) = ask("digits=91555123&css=Unrestricted_CSS&calling=1000");
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["result"]["outcome"], "route", "{v}");
+    assert_eq!(v["result"]["called"], "1555123", "PreDot discards the 9");
+    assert_eq!(v["result"]["target"]["trunks"][0]["trunk"], "PSTN_Trunk");
+    assert_eq!(v["explanation"]["steps"][0]["chosen"]["pattern"], "9.!");
+    let (_, v) = ask("digits=91555123&css=Internal_CSS");
+    assert_eq!(
+        v["result"]["outcome"], "no_match",
+        "9.! is out of Internal_CSS's reach"
+    );
+    let (_, v) = ask("digits=1019&css=Internal_CSS");
+    assert_eq!(v["result"]["target"]["type"], "line");
+    let (_, v) = ask("digits=10&css=Internal_CSS");
+    assert_eq!(v["result"]["outcome"], "incomplete");
+    let (st, v) = ask("css=Internal_CSS");
+    assert_eq!(
+        (st, v["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("digits"))
+    );
+    drop(node);
+
+    let config = dir.path().join("dialtone.toml");
+    let out = std::process::Command::new(common::binary())
+        .args(["dna", "--css", "Internal_CSS", "1007", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("ROUTE to line 1007"), "{text}");
+    assert!(text.contains("chosen: 1007"), "{text}");
+}

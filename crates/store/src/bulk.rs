@@ -300,6 +300,7 @@ impl Store {
         let rows = parse(res, text).map_err(ImportError::Rows)?;
         let total = rows.len();
         let ctx = self.write_context().clone();
+        let _turn = self.write_turn().await;
         let mut conn = self.pool().acquire().await.map_err(StoreError::from)?;
         let mut tx = conn.begin().await.map_err(StoreError::from)?;
         let mut errors = Vec::new();

@@ -46,8 +46,10 @@ pub enum TextRule {
     Any,
     /// Names of things: no control characters, no leading or trailing space, not empty.
     Name,
-    /// Dial plan patterns and masks: Cisco's pattern characters only.
+    /// A dial plan pattern, checked by the dial plan engine's own parser.
     Pattern,
+    /// A transformation mask: digits, * # and X.
+    Mask,
     /// Digits the way a user dials them: 0-9 * # + and nothing else.
     Digits,
     /// An http:// or https:// URL, or empty.
@@ -149,18 +151,7 @@ pub const ROLES: &[&str] = &[
 /// The role that makes an application user an administrator.
 pub const ADMIN_ROLE: &str = "Standard CCM Super Users";
 
-const DISCARD: &[&str] = &[
-    "None",
-    "PreDot",
-    "PreAt",
-    "11D/10D@7D",
-    "11D@10D",
-    "IntlTollBypass",
-    "10-10-Dialing",
-    "PreDot Trailing-#",
-    "PreDot 10-10-Dialing",
-];
-
+const DISCARD: &[&str] = dialtone_dialplan::Discard::NAMES;
 const NAME: Kind = Kind::Text {
     max: 50,
     rule: TextRule::Name,
@@ -181,7 +172,7 @@ const PATTERN: Kind = Kind::Text {
 };
 const MASK: Kind = Kind::Text {
     max: 50,
-    rule: TextRule::Pattern,
+    rule: TextRule::Mask,
 };
 const DIGITS: Kind = Kind::Text {
     max: 50,
@@ -565,8 +556,8 @@ pub static RESOURCES: &[Resource] = &[
                 doc: "Digit discard instruction applied to the called number.",
             },
             text("prefix_digits", 50, TextRule::Digits, "Digits prefixed to the called number."),
-            text("called_party_mask", 50, TextRule::Pattern, "Called party transformation mask."),
-            text("calling_party_mask", 50, TextRule::Pattern, "Calling party transformation mask."),
+            text("called_party_mask", 50, TextRule::Mask, "Called party transformation mask."),
+            text("calling_party_mask", 50, TextRule::Mask, "Calling party transformation mask."),
             flag("use_external_mask", false, "Present the calling line's external phone number mask."),
             flag("require_fac", false, "Require a Forced Authorization Code."),
             Field {
@@ -614,7 +605,7 @@ pub static RESOURCES: &[Resource] = &[
                 default: Default::Str(""),
                 doc: "Called party transformation mask.",
             },
-            text("calling_party_mask", 50, TextRule::Pattern, "Calling party transformation mask."),
+            text("calling_party_mask", 50, TextRule::Mask, "Calling party transformation mask."),
         ],
         rules: &[],
         doc: "Translation patterns: change the dialled number and analyse it again.",
@@ -997,7 +988,7 @@ pub static RESOURCES: &[Resource] = &[
             },
             text("label", 30, TextRule::Any, "Text beside the button."),
             text("display_name", 50, TextRule::Any, "Caller name shown to the called party."),
-            text("external_mask", 50, TextRule::Pattern, "External phone number mask."),
+            text("external_mask", 50, TextRule::Mask, "External phone number mask."),
         ],
         rules: &[Rule::ExactlyOne(&["device", "device_profile"])],
         doc: "Line appearances: a directory number on a device or device profile button.",
@@ -1094,5 +1085,54 @@ pub static RESOURCES: &[Resource] = &[
         ],
         rules: &[],
         doc: "Application users: programs (and administrators) that use the APIs.",
+    },
+    Resource {
+        name: "forced-authorization-codes",
+        singular: "forced authorization code",
+        table: "forced_authorization_code",
+        key: &["name"],
+        fields: &[
+            name_field("Authorization code name (recorded in call detail records)."),
+            Field {
+                name: "code",
+                column: "code",
+                kind: Kind::Text {
+                    max: 16,
+                    rule: TextRule::Digits,
+                },
+                default: Default::Required,
+                doc: "The code users enter after '#'.",
+            },
+            Field {
+                name: "authorization_level",
+                column: "authorization_level",
+                kind: Kind::Int { min: 0, max: 255 },
+                default: Default::Int(0),
+                doc: "Level; a route pattern requiring level N accepts codes of level N or more.",
+            },
+        ],
+        rules: &[],
+        doc: "Forced Authorization Codes (FAC).",
+    },
+    Resource {
+        name: "client-matter-codes",
+        singular: "client matter code",
+        table: "client_matter_code",
+        key: &["code"],
+        fields: &[
+            Field {
+                name: "code",
+                column: "code",
+                kind: Kind::Text {
+                    max: 16,
+                    rule: TextRule::Digits,
+                },
+                default: Default::Required,
+                doc: "The code users enter after '#'.",
+            },
+            DESCRIPTION,
+        ],
+        rules: &[],
+        doc: "Client Matter Codes (CMC) for billing calls to clients.",
     },
 ];

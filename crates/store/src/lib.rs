@@ -7,6 +7,7 @@
 pub mod bulk;
 pub mod catalogue;
 pub mod parameters;
+pub mod plan;
 pub mod records;
 pub mod secrets;
 
@@ -83,6 +84,10 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     ctx: WriteContext,
+    /// SQLite has one writer. A transaction that reads and then writes fails with "database is
+    /// locked" when another writer committed in between, so on SQLite this node's write
+    /// transactions take turns (readers never wait: WAL).
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -128,7 +133,16 @@ impl Store {
             ctx: WriteContext {
                 realm: realm.to_string(),
             },
+            writer: Default::default(),
         })
+    }
+
+    /// Hold this while a write transaction runs (a no-op on PostgreSQL).
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.writer.lock().await),
+            Backend::Postgres => None,
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -161,6 +175,7 @@ impl Store {
             Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send + 'c>,
         >,
     {
+        let _turn = self.write_turn().await;
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin().await?;
         let out = f(&mut tx).await;

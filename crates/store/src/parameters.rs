@@ -370,6 +370,7 @@ impl Store {
             Val::Text(p.name.into()),
             Val::Text(text),
         ];
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await?;
         query_with(
             "DELETE FROM parameter WHERE scope = $1 AND name = $2",

@@ -90,13 +90,16 @@ fn check_text(field: &Field, max: usize, rule: TextRule, s: &str) -> Result<(), 
             }
         }
         TextRule::Pattern => {
+            dialtone_dialplan::Pattern::parse(s).map_err(|e| invalid(name, e.to_string()))?;
+        }
+        TextRule::Mask => {
             if let Some(c) = s
                 .chars()
-                .find(|c| !(c.is_ascii_digit() || "*#+X[]^-!?.\\@ABCD".contains(*c)))
+                .find(|c| !(c.is_ascii_digit() || "*#Xx".contains(*c)))
             {
                 return Err(invalid(
                     name,
-                    format!("'{c}' is not a dial plan pattern character"),
+                    format!("'{c}' is not a mask character (0-9 * # X)"),
                 ));
             }
         }
@@ -753,6 +756,13 @@ fn check_rules(res: &Resource, merged: &Map<String, Value>) -> Result<(), StoreE
     Ok(())
 }
 
+/// Resources whose patterns share one namespace per partition.
+const PATTERN_NAMESPACE: &[&str] = &[
+    "directory-numbers",
+    "route-patterns",
+    "translation-patterns",
+];
+
 /// Refuse a write whose natural key another row already has.
 async fn check_unique(
     conn: &mut AnyConnection,
@@ -782,6 +792,29 @@ async fn check_unique(
                     describe_key(&key_value)
                 ),
             });
+        }
+    }
+    // Numbers, route patterns and translation patterns share one namespace per partition, as
+    // in Unified CM: the dial plan could not tell two equal patterns in a partition apart.
+    if PATTERN_NAMESPACE.contains(&res.name) {
+        for other in PATTERN_NAMESPACE.iter().filter(|n| **n != res.name) {
+            let other = target(other);
+            // A key the other resource could not even hold (9.! as a number) is not there.
+            let found = match find_id(conn, other, &key_value, res.key[0]).await {
+                Ok(found) => found,
+                Err(StoreError::Invalid { .. }) => None,
+                Err(e) => return Err(e),
+            };
+            if found.is_some() {
+                return Err(StoreError::Conflict {
+                    field: res.key[0].to_string(),
+                    message: format!(
+                        "a {} {} already exists in that partition",
+                        other.singular,
+                        describe_key(&key_value)
+                    ),
+                });
+            }
         }
     }
     Ok(())

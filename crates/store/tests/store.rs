@@ -684,3 +684,163 @@ on_every_backend!(defaults_are_valid_values, |store| {
             .unwrap_or_else(|e| panic!("{kind}: {e}"));
     }
 });
+
+// Writers at once (as API clients are) all succeed: none gets "database is locked".
+on_every_backend!(concurrent_writers_all_succeed, |store| {
+    store
+        .create(r("partitions"), &json!({"name": "P"}))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for j in 0..10 {
+                    store
+                        .create(
+                            r("directory-numbers"),
+                            &json!({"pattern": format!("{}", 10000 + i * 100 + j), "partition": "P"}),
+                        )
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let page = store
+        .list(
+            r("directory-numbers"),
+            &ListQuery {
+                limit: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.total, 160);
+});
+
+// One namespace per partition across numbers, route and translation patterns; patterns are
+// checked by the dial plan's own parser.
+on_every_backend!(patterns_share_a_namespace_and_are_parsed, |store| {
+    basic_plan(&store).await;
+    store
+        .create(r("route-lists"), &json!({"name": "RL"}))
+        .await
+        .unwrap();
+    let e = store
+        .create(
+            r("route-patterns"),
+            &json!({"pattern": "1000", "partition": "Internal_PT", "route_list": "RL"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");
+    let e = store
+        .create(
+            r("translation-patterns"),
+            &json!({"pattern": "9.1[2-", "partition": "Internal_PT"}),
+        )
+        .await
+        .unwrap_err();
+    let StoreError::Invalid { field, message } = e else {
+        panic!()
+    };
+    assert_eq!(field, "pattern");
+    assert!(message.contains("position 3"), "{message}");
+    let e = store
+        .create(
+            r("route-patterns"),
+            &json!({"pattern": "9.!", "route_list": "RL", "called_party_mask": "9.X"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(&e), "called_party_mask");
+    store
+        .create(
+            r("route-patterns"),
+            &json!({"pattern": "1000", "partition": null, "route_list": "RL"}),
+        )
+        .await
+        .unwrap();
+});
+
+// The snapshot the dial plan compiles from, routing through the Local Route Group with a FAC.
+on_every_backend!(dial_plan_snapshot_compiles_and_routes, |store| {
+    use dialtone_dialplan::{Mode, Outcome, Plan, Request, Target, TrunkChoice};
+    basic_plan(&store).await;
+    let setup = [
+        ("partitions", json!({"name": "PSTN_PT"})),
+        (
+            "sip-trunks",
+            json!({"name": "GW", "destination_host": "192.0.2.1"}),
+        ),
+        (
+            "route-groups",
+            json!({"name": "Branch_RG", "trunks": ["GW"]}),
+        ),
+        (
+            "route-lists",
+            json!({"name": "RL", "route_groups": ["Standard Local Route Group"]}),
+        ),
+        (
+            "route-patterns",
+            json!({"pattern": "9.!", "partition": "PSTN_PT", "route_list": "RL",
+            "discard_digits": "PreDot", "require_fac": true, "authorization_level": 3}),
+        ),
+        (
+            "forced-authorization-codes",
+            json!({"name": "Sales", "code": "4321", "authorization_level": 5}),
+        ),
+    ];
+    for (kind, body) in setup {
+        store
+            .create(r(kind), &body)
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+    }
+    store
+        .update(
+            r("calling-search-spaces"),
+            "Internal_CSS",
+            &json!({"partitions": ["Internal_PT", "PSTN_PT"]}),
+        )
+        .await
+        .unwrap();
+    store
+        .update(
+            r("device-pools"),
+            "Default",
+            &json!({"local_route_group": "Branch_RG"}),
+        )
+        .await
+        .unwrap();
+    let plan = Plan::compile(&store.dial_plan().await.unwrap()).unwrap();
+    let lrg = store.local_route_group("Default").await.unwrap();
+    assert_eq!(lrg.as_deref(), Some("Branch_RG"));
+    let css = ["Internal_CSS"];
+    let req = |dialled| Request {
+        dialled,
+        calling: "1000",
+        css: &css,
+        local_route_group: lrg.as_deref(),
+        external_mask: None,
+        mode: Mode::EnBloc,
+    };
+    match plan.analyse(&req("95551234#4321")) {
+        Outcome::Route(d) => {
+            assert_eq!(d.called, "5551234");
+            assert_eq!(d.fac, Some(("Sales".into(), 5)));
+            let expected = vec![TrunkChoice {
+                trunk: "GW".into(),
+                route_group: "Branch_RG".into(),
+            }];
+            assert_eq!(d.target, Target::Trunks { trunks: expected });
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(plan.analyse(&req("1000")), Outcome::Route(_)));
+});
