@@ -515,7 +515,13 @@ impl Plan {
 
     /// Partitions searched for these calling search spaces: each CSS's partitions in order,
     /// first occurrence kept, then the patterns in no partition (every CSS reaches those).
-    fn search(&self, css: &[&str], notes: &mut Vec<String>) -> Vec<u32> {
+    fn search<'s>(&'s self, css: &[&str], notes: &mut Vec<String>) -> std::borrow::Cow<'s, [u32]> {
+        // One calling search space (the common case) needs no merging: borrow it.
+        if let [only] = css {
+            if let Some(parts) = self.css.get(*only) {
+                return std::borrow::Cow::Borrowed(parts.as_slice());
+            }
+        }
         let mut out: Vec<u32> = Vec::new();
         for name in css {
             match self.css.get(*name) {
@@ -529,19 +535,11 @@ impl Plan {
                 None => notes.push(format!("no calling search space named {name}")),
             }
         }
-        out
+        std::borrow::Cow::Owned(out)
     }
 
     fn run(&self, req: &Request, ex: &mut Option<Explanation>) -> Outcome {
-        let css_owned: Vec<String> = req.css.iter().map(|s| s.to_string()).collect();
-        self.analyse_number(
-            req,
-            req.dialled,
-            req.calling,
-            &css_owned.iter().map(String::as_str).collect::<Vec<_>>(),
-            Vec::new(),
-            ex,
-        )
+        self.analyse_number(req, req.dialled, req.calling, req.css, Vec::new(), ex)
     }
 
     fn considered(&self, id: u32, len: usize) -> Considered {
@@ -558,13 +556,17 @@ impl Plan {
 
     /// Candidates matching `number` completely, best first, and whether more digits could match.
     fn candidates(&self, number: &str, search: &[u32]) -> (Vec<u32>, bool) {
-        let Some(syms) = number
-            .chars()
-            .map(pattern::symbol)
-            .collect::<Option<Vec<u8>>>()
-        else {
-            return (Vec::new(), false);
-        };
+        // Dialled strings live on the stack; anything longer than a pattern can be matches nothing.
+        let mut buf = [0u8; pattern::MAX_ELEMENTS * 4];
+        let mut len = 0;
+        for c in number.chars() {
+            match (pattern::symbol(c), buf.get_mut(len)) {
+                (Some(sym), Some(slot)) => *slot = sym,
+                _ => return (Vec::new(), false),
+            }
+            len += 1;
+        }
+        let syms = &buf[..len];
         let mut more = false;
         let mut ranked: Vec<(u32, usize)> = Vec::new();
         let mut found = Vec::new();
@@ -576,7 +578,7 @@ impl Plan {
             .enumerate()
         {
             found.clear();
-            self.tries[p as usize].walk(0, &syms, 0, &mut found, &mut more);
+            self.tries[p as usize].walk(0, syms, 0, &mut found, &mut more);
             found.sort_unstable();
             found.dedup();
             ranked.extend(found.iter().map(|id| (*id, rank)));

@@ -297,36 +297,36 @@ impl Pattern {
     }
 
     /// For a string the pattern matches, how many of its leading characters the elements
-    /// before the `.` consumed (None without a dot or without a match).
+    /// before the `.` consumed (None without a dot or without a match). The shortest such
+    /// PreDot part wins, like Cisco's leftmost reading.
     pub fn predot_length(&self, dialled: &str) -> Option<usize> {
         let cut = self.predot?;
-        let syms: Vec<u8> = dialled.chars().map(symbol).collect::<Option<_>>()?;
-        // Shortest PreDot part that still lets the rest match, like Cisco's leftmost reading.
-        (0..=syms.len()).find(|&k| {
-            self.match_range(&syms[..k], 0, cut)
-                && self.match_range(&syms[k..], cut, self.elements.len())
-        })
-    }
-
-    /// Whether elements[from..to] match `syms` exactly.
-    fn match_range(&self, syms: &[u8], from: usize, to: usize) -> bool {
-        let sub = Pattern {
-            text: String::new(),
-            elements: self.elements[from..to].to_vec(),
-            predot: None,
-        };
-        if sub.elements.is_empty() {
-            return syms.is_empty();
+        let n = self.elements.len();
+        let mut syms = [0u8; 64];
+        let mut len = 0;
+        for c in dialled.chars() {
+            *syms.get_mut(len)? = symbol(c)?;
+            len += 1;
         }
-        let n = sub.elements.len();
-        let mut s = sub.start();
-        for &sym in syms {
-            s = sub.step(s, sym);
-            if s == 0 {
-                return false;
+        let syms = &syms[..len];
+        // Walk the whole pattern once; wherever the PreDot part can end (position `cut` is
+        // reachable), try whether the rest matches from there.
+        let mut s = self.start();
+        for k in 0..=len {
+            if s & (1 << cut) != 0 {
+                let mut t = self.closure(1 << cut);
+                for &sym in &syms[k..] {
+                    t = self.step(t, sym);
+                }
+                if t & (1 << n) != 0 {
+                    return Some(k);
+                }
+            }
+            if k < len {
+                s = self.step(s, syms[k]);
             }
         }
-        s & (1 << n) != 0
+        None
     }
 }
 

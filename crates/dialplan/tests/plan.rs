@@ -752,3 +752,55 @@ mod brute_force {
         }
     }
 }
+
+mod no_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+        /// Any text is either a pattern or a positioned error, never a panic.
+        #[test]
+        fn any_pattern_text(text in "\\PC{0,40}") {
+            match Pattern::parse(&text) {
+                Ok(p) => {
+                    let _ = p.matches("0123456789*#+");
+                    let _ = p.count_at(5);
+                }
+                Err(e) => prop_assert!(e.position <= text.chars().count()),
+            }
+        }
+
+        /// Any dialled string gets an answer, codes and strange characters included.
+        #[test]
+        fn any_dialled_string(dialled in "[0-9*#+a\\-\u{e9}]{0,24}", overlap in any::<bool>()) {
+            let (groups, lists) = pstn_groups();
+            let mut intl = route("9.011!", "PSTN", "PSTN_RL", Manipulation { discard: Discard::PreDot, ..Default::default() });
+            if let EntryKind::Route { fac_level, cmc, .. } = &mut intl.kind {
+                *fac_level = Some(1);
+                *cmc = true;
+            }
+            let cfg = PlanConfig {
+                partitions: vec!["PSTN".into(), "I".into()],
+                calling_search_spaces: vec![css("U", &["I", "PSTN"])],
+                route_groups: groups,
+                route_lists: lists,
+                entries: vec![
+                    intl,
+                    route("9.!#", "PSTN", "LRG_RL", Manipulation { discard: Discard::PreDotTrailingHash, called_mask: "X#X".into(), ..Default::default() }),
+                    dn("1XXX", Some("I")),
+                    EntryDef { pattern: "*X?".into(), partition: None, kind: EntryKind::Translation {
+                        css: Some("U".into()), blocked: false, urgent: false,
+                        manipulation: Manipulation { called_mask: "1XXX".into(), ..Default::default() } } },
+                ],
+                forced_authorization_codes: vec![ForcedAuthorizationCode { code: "1".into(), name: "a".into(), level: 1 }],
+                client_matter_codes: vec!["2".into()],
+            };
+            let plan = Plan::compile(&cfg).unwrap();
+            let css: &[&str] = &["U", "missing"];
+            let mut r = req(&dialled, css);
+            r.mode = if overlap { Mode::Overlap } else { Mode::EnBloc };
+            let _ = plan.explain(&r);
+        }
+    }
+}

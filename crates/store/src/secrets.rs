@@ -24,7 +24,7 @@ use subtle::ConstantTimeEq;
 /// argon2id memory cost in KiB, passes and lanes: about 1 ms of CPU per verification on the
 /// machines we measured (see `bench/`).
 pub const ARGON2_MEMORY_KIB: u32 = 1024;
-pub const ARGON2_PASSES: u32 = 2;
+pub const ARGON2_PASSES: u32 = 3;
 pub const ARGON2_LANES: u32 = 1;
 
 fn argon2() -> Argon2<'static> {
