@@ -1,0 +1,276 @@
+//! Header names (with compact forms) and the typed headers decoded on demand.
+
+use crate::uri::{param, Host, Uri, UriError};
+
+/// Headers the stack reads; everything else is `Other` and kept as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Name {
+    Via,
+    From,
+    To,
+    CallId,
+    CSeq,
+    Contact,
+    MaxForwards,
+    ContentLength,
+    ContentType,
+    Route,
+    RecordRoute,
+    Authorization,
+    WwwAuthenticate,
+    ProxyAuthorization,
+    ProxyAuthenticate,
+    Supported,
+    Require,
+    ProxyRequire,
+    Unsupported,
+    Expires,
+    UserAgent,
+    Allow,
+    Event,
+    Other,
+}
+
+impl Name {
+    pub fn from_bytes(b: &[u8]) -> Name {
+        let eq = |s: &str| b.eq_ignore_ascii_case(s.as_bytes());
+        match b.len() {
+            1 => match b[0].to_ascii_lowercase() {
+                b'v' => Name::Via,
+                b'f' => Name::From,
+                b't' => Name::To,
+                b'i' => Name::CallId,
+                b'm' => Name::Contact,
+                b'l' => Name::ContentLength,
+                b'c' => Name::ContentType,
+                b'k' => Name::Supported,
+                b'o' => Name::Event,
+                _ => Name::Other,
+            },
+            _ if eq("Via") => Name::Via,
+            _ if eq("From") => Name::From,
+            _ if eq("To") => Name::To,
+            _ if eq("Call-ID") => Name::CallId,
+            _ if eq("CSeq") => Name::CSeq,
+            _ if eq("Contact") => Name::Contact,
+            _ if eq("Max-Forwards") => Name::MaxForwards,
+            _ if eq("Content-Length") => Name::ContentLength,
+            _ if eq("Content-Type") => Name::ContentType,
+            _ if eq("Route") => Name::Route,
+            _ if eq("Record-Route") => Name::RecordRoute,
+            _ if eq("Authorization") => Name::Authorization,
+            _ if eq("WWW-Authenticate") => Name::WwwAuthenticate,
+            _ if eq("Proxy-Authorization") => Name::ProxyAuthorization,
+            _ if eq("Proxy-Authenticate") => Name::ProxyAuthenticate,
+            _ if eq("Supported") => Name::Supported,
+            _ if eq("Require") => Name::Require,
+            _ if eq("Proxy-Require") => Name::ProxyRequire,
+            _ if eq("Unsupported") => Name::Unsupported,
+            _ if eq("Expires") => Name::Expires,
+            _ if eq("User-Agent") => Name::UserAgent,
+            _ if eq("Allow") => Name::Allow,
+            _ if eq("Event") => Name::Event,
+            _ => Name::Other,
+        }
+    }
+
+    /// Headers whose values form a comma-separated list (several may share one line).
+    pub fn is_list(self) -> bool {
+        matches!(
+            self,
+            Name::Via
+                | Name::Contact
+                | Name::Route
+                | Name::RecordRoute
+                | Name::Supported
+                | Name::Require
+                | Name::ProxyRequire
+                | Name::Unsupported
+                | Name::Allow
+        )
+    }
+
+    /// The canonical spelling, for messages we write.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Name::Via => "Via",
+            Name::From => "From",
+            Name::To => "To",
+            Name::CallId => "Call-ID",
+            Name::CSeq => "CSeq",
+            Name::Contact => "Contact",
+            Name::MaxForwards => "Max-Forwards",
+            Name::ContentLength => "Content-Length",
+            Name::ContentType => "Content-Type",
+            Name::Route => "Route",
+            Name::RecordRoute => "Record-Route",
+            Name::Authorization => "Authorization",
+            Name::WwwAuthenticate => "WWW-Authenticate",
+            Name::ProxyAuthorization => "Proxy-Authorization",
+            Name::ProxyAuthenticate => "Proxy-Authenticate",
+            Name::Supported => "Supported",
+            Name::Require => "Require",
+            Name::ProxyRequire => "Proxy-Require",
+            Name::Unsupported => "Unsupported",
+            Name::Expires => "Expires",
+            Name::UserAgent => "User-Agent",
+            Name::Allow => "Allow",
+            Name::Event => "Event",
+            Name::Other => "",
+        }
+    }
+}
+
+/// `"Display" <uri>;params` or `uri;params` (From, To, Contact, Route, Record-Route).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameAddr<'a> {
+    /// The display name, without quotes (escapes kept).
+    pub display: Option<&'a str>,
+    /// The URI as written; any scheme is allowed here (RFC 4475 3.3.4), `uri()` decodes it.
+    pub uri_str: &'a str,
+    /// Header parameters (`tag=..;expires=..`) without the leading `;`.
+    pub params: &'a str,
+}
+
+impl<'a> NameAddr<'a> {
+    pub fn parse(v: &'a str) -> Option<NameAddr<'a>> {
+        let v = v.trim();
+        let (display, rest) = if let Some(q) = v.strip_prefix('"') {
+            // Quoted display name, with backslash escapes.
+            let bytes = q.as_bytes();
+            let mut i = 0;
+            while i < bytes.len() && bytes[i] != b'"' {
+                if bytes[i] == b'\\' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            if i >= bytes.len() {
+                return None;
+            }
+            (Some(&q[..i]), q[i + 1..].trim_start())
+        } else if let Some(lt) = v.find('<') {
+            let d = v[..lt].trim();
+            // An unquoted display name is tokens and white space only.
+            if !d
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b" \t-.!%*_+`'~".contains(&b))
+            {
+                return None;
+            }
+            (if d.is_empty() { None } else { Some(d) }, &v[lt..])
+        } else {
+            (None, v)
+        };
+        if let Some(inner) = rest.strip_prefix('<') {
+            let gt = inner.find('>')?;
+            let uri_str = inner[..gt].trim();
+            check_uri_syntax(uri_str)?;
+            let after = inner[gt + 1..].trim();
+            let params = match after {
+                "" => "",
+                p => p.strip_prefix(';')?.trim(),
+            };
+            Some(NameAddr {
+                display,
+                uri_str,
+                params,
+            })
+        } else {
+            if display.is_some() {
+                return None;
+            }
+            // addr-spec: parameters after the URI belong to the header (RFC 3261 20.10), and
+            // it may not carry '?' headers or ',' (those need the <> form).
+            let (u, params) = rest.split_once(';').unwrap_or((rest, ""));
+            let uri_str = u.trim();
+            if uri_str.contains(['?', ',']) {
+                return None;
+            }
+            check_uri_syntax(uri_str)?;
+            Some(NameAddr {
+                display,
+                uri_str,
+                params: params.trim(),
+            })
+        }
+    }
+
+    /// The URI, decoded (an error for schemes other than sip, sips and tel).
+    pub fn uri(&self) -> Result<Uri<'a>, UriError> {
+        Uri::parse(self.uri_str)
+    }
+
+    pub fn param(&self, name: &str) -> Option<&'a str> {
+        param(self.params, name)
+    }
+
+    pub fn tag(&self) -> Option<&'a str> {
+        self.param("tag").filter(|t| !t.is_empty())
+    }
+}
+
+/// A URI of any scheme must at least look like one: `scheme:rest` without white space; a
+/// SIP/SIPS/tel URI must parse fully.
+fn check_uri_syntax(u: &str) -> Option<()> {
+    match Uri::parse(u) {
+        Ok(_) | Err(UriError::UnsupportedScheme) => {}
+        Err(UriError::Malformed(_)) => return None,
+    }
+    (!u.bytes().any(|b| b <= b' ')).then_some(())
+}
+
+/// One Via value: `SIP/2.0/UDP host:port;branch=...;received=...;rport`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Via<'a> {
+    pub transport: &'a str,
+    pub host: Host<'a>,
+    pub port: Option<u16>,
+    pub params: &'a str,
+}
+
+/// The branch prefix of RFC 3261 transactions.
+pub const MAGIC_COOKIE: &str = "z9hG4bK";
+
+impl<'a> Via<'a> {
+    pub fn parse(v: &'a str) -> Option<Via<'a>> {
+        let mut parts = v.splitn(3, '/');
+        let proto = parts.next()?.trim();
+        let version = parts.next()?.trim();
+        let rest = parts.next()?.trim_start();
+        if !proto.eq_ignore_ascii_case("SIP") || version != "2.0" {
+            return None;
+        }
+        let t_end = rest
+            .find(|c: char| c.is_ascii_whitespace())
+            .unwrap_or(rest.len());
+        let transport = &rest[..t_end];
+        if transport.is_empty() || !transport.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return None;
+        }
+        let rest = rest[t_end..].trim_start();
+        let (sent_by, params) = rest.split_once(';').unwrap_or((rest, ""));
+        let sent_by = sent_by.trim();
+        // Reuse the URI host grammar for sent-by.
+        let fake = Uri::parse_host_port(sent_by)?;
+        Some(Via {
+            transport,
+            host: fake.0,
+            port: fake.1,
+            params: params.trim(),
+        })
+    }
+
+    pub fn param(&self, name: &str) -> Option<&'a str> {
+        param(self.params, name)
+    }
+
+    pub fn branch(&self) -> Option<&'a str> {
+        self.param("branch").filter(|b| !b.is_empty())
+    }
+
+    /// `Some(None)` for a bare `rport` (asking for it), `Some(Some(p))` once filled in.
+    pub fn rport(&self) -> Option<Option<u16>> {
+        self.param("rport").map(|p| p.parse().ok())
+    }
+}
