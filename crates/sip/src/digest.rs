@@ -116,6 +116,9 @@ pub enum Verdict {
 /// (bounded) to refuse replays.
 pub struct Authenticator {
     realm: String,
+    /// Algorithms offered, in order of preference. Some clients (sipp, older phones) read only
+    /// the first challenge, so deployments with MD5-only phones put MD5 first.
+    offer: Vec<Algorithm>,
     key: [u8; 32],
     nonce_lifetime: Duration,
     counts: Mutex<HashMap<String, (u32, u64)>>,
@@ -135,11 +138,20 @@ impl Authenticator {
         rand::thread_rng().fill_bytes(&mut key);
         Authenticator {
             realm: realm.to_string(),
+            offer: vec![Algorithm::Sha256, Algorithm::Md5],
             key,
             nonce_lifetime,
             counts: Mutex::new(HashMap::new()),
             max_tracked: 200_000,
         }
+    }
+
+    /// Offer these algorithms, in this order (RFC 8760's default is SHA-256, then MD5).
+    pub fn offering(mut self, algorithms: &[Algorithm]) -> Self {
+        if !algorithms.is_empty() {
+            self.offer = algorithms.to_vec();
+        }
+        self
     }
 
     pub fn realm(&self) -> &str {
@@ -176,10 +188,10 @@ impl Authenticator {
         Some(u64::from_be_bytes(raw[..8].try_into().ok()?))
     }
 
-    /// `WWW-Authenticate` values offering SHA-256 first, then MD5 (RFC 8760).
+    /// `WWW-Authenticate` values, one per offered algorithm, in order of preference.
     pub fn challenges(&self, stale: bool) -> Vec<String> {
         let nonce = self.new_nonce();
-        [Algorithm::Sha256, Algorithm::Md5]
+        self.offer
             .iter()
             .map(|a| {
                 format!(

@@ -10,6 +10,7 @@
 
 pub mod build;
 pub mod digest;
+pub mod endpoint;
 pub mod header;
 pub mod message;
 pub mod uri;

@@ -76,8 +76,16 @@ pub(crate) struct HeaderIdx {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum StartLine {
-    Request { method: Range<u32>, uri: Range<u32> },
-    Response { code: u16, reason: Range<u32> },
+    Request {
+        method: Range<u32>,
+        uri: Range<u32>,
+        /// Not SIP/2.0: still parsed, so the request can be answered 505.
+        other_version: bool,
+    },
+    Response {
+        code: u16,
+        reason: Range<u32>,
+    },
 }
 
 /// A parsed SIP request or response.
@@ -210,6 +218,13 @@ impl Message {
     /// Check what every request and response must carry (RFC 3261 section 8.1.1), so later
     /// layers can rely on it. Returns the error a request deserves otherwise.
     pub fn validate(&self) -> Result<(), ParseError> {
+        if let StartLine::Request {
+            other_version: true,
+            ..
+        } = self.start
+        {
+            return Err(ParseError::Version);
+        }
         for (name, what) in [
             (Name::To, "To"),
             (Name::From, "From"),
@@ -439,16 +454,13 @@ fn parse_start_line(b: &[u8], s: usize, e: usize) -> Result<StartLine, ParseErro
         // Trailing white space on the Request-Line (RFC 4475 3.1.2.10).
         return Err(ParseError::StartLine);
     }
-    if version != b"SIP/2.0" {
-        return Err(if version.starts_with(b"SIP/") {
-            ParseError::Version
-        } else {
-            ParseError::StartLine
-        });
+    if !version.starts_with(b"SIP/") {
+        return Err(ParseError::StartLine);
     }
     Ok(StartLine::Request {
         method: s as u32..(s + sp1) as u32,
         uri: (s + sp1 + 1) as u32..(s + sp2) as u32,
+        other_version: version != b"SIP/2.0",
     })
 }
 

@@ -1,0 +1,978 @@
+//! Transports (UDP, TCP) and transactions (RFC 3261 section 17 with RFC 6026).
+//!
+//! Every transaction is a small task driven by its own timers (tokio's timer wheel); the
+//! tables that route messages to them are sharded by key, so no lock is shared by the whole
+//! message path. New requests reach the transaction user through a bounded queue: when it is
+//! full, the request is answered 503 with Retry-After at once and no state is kept.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+use crate::build;
+use crate::header::Name;
+use crate::message::{Limits, Message, ParseError};
+
+/// Every timer of RFC 3261 section 17, configurable so tests need not wait out defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct Timers {
+    /// Round-trip estimate (default 500 ms).
+    pub t1: Duration,
+    /// Longest retransmission interval for non-INVITE requests and INVITE responses (4 s).
+    pub t2: Duration,
+    /// Longest time a message stays in the network (5 s).
+    pub t4: Duration,
+    /// Timer D: how long an INVITE client transaction absorbs final responses (32 s).
+    pub d: Duration,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            t4: Duration::from_secs(5),
+            d: Duration::from_secs(32),
+        }
+    }
+}
+
+impl Timers {
+    /// 64*T1: timers B, F, H, J, L and M.
+    pub fn long(&self) -> Duration {
+        self.t1 * 64
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub timers: Timers,
+    pub limits: Limits,
+    /// Live transactions at most; past it, new requests get 503.
+    pub max_transactions: usize,
+    /// New requests waiting for the transaction user at most; past it, 503.
+    pub queue: usize,
+    /// Seconds advertised in Retry-After when overloaded.
+    pub retry_after: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            timers: Timers::default(),
+            limits: Limits::default(),
+            max_transactions: 200_000,
+            queue: 4096,
+            retry_after: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+        }
+    }
+
+    fn reliable(self) -> bool {
+        self != Transport::Udp
+    }
+}
+
+/// Where a message came from, and so where its answers go (symmetric response routing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    pub transport: Transport,
+    pub addr: SocketAddr,
+}
+
+/// What the transaction user receives.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A new request with its server transaction (answer through it).
+    Request(ServerTransaction),
+    /// An ACK for a 2xx (it has no transaction of its own, RFC 3261 17.1.1.3).
+    Ack { message: Arc<Message>, peer: Peer },
+}
+
+enum ServerEvent {
+    Retransmission,
+    Ack,
+    Respond(Bytes, u16),
+}
+
+enum ClientEvent {
+    Response(Arc<Message>),
+}
+
+/// A handle on a server transaction, for the transaction user to answer through.
+#[derive(Debug, Clone)]
+pub struct ServerTransaction {
+    pub request: Arc<Message>,
+    pub peer: Peer,
+    events: mpsc::Sender<ServerEventBox>,
+}
+
+/// Events travel boxed so the channel's slot stays small.
+struct ServerEventBox(ServerEvent);
+
+impl std::fmt::Debug for ServerEventBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerEvent")
+    }
+}
+
+impl ServerTransaction {
+    /// Send a response (built with [`build::response`]). Provisional responses may precede
+    /// one final response; a 2xx to an INVITE is retransmitted until its ACK arrives.
+    pub async fn respond(&self, response: Bytes) {
+        let code = status_of(&response).unwrap_or(500);
+        let _ = self
+            .events
+            .send(ServerEventBox(ServerEvent::Respond(response, code)))
+            .await;
+    }
+
+    /// Build and send a response with no body; `to_tag` is added to the To when needed.
+    pub async fn reply(&self, code: u16, to_tag: Option<&str>) {
+        let r = build::response(&self.request, code, Some(self.peer.addr), to_tag).finish();
+        self.respond(r).await;
+    }
+}
+
+fn status_of(b: &[u8]) -> Option<u16> {
+    let s = std::str::from_utf8(b.get(8..11)?).ok()?;
+    b.starts_with(b"SIP/2.0 ").then(|| s.parse().ok()).flatten()
+}
+
+/// A client transaction: responses arrive on `responses`; the channel closes after the final
+/// response, or without one on timeout (Timer B or F) or transport failure.
+pub struct ClientTransaction {
+    pub responses: mpsc::Receiver<Arc<Message>>,
+}
+
+struct Sharded<T> {
+    shards: Vec<Mutex<HashMap<String, T>>>,
+}
+
+impl<T> Sharded<T> {
+    fn new(n: usize) -> Self {
+        Sharded {
+            shards: (0..n).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
+    }
+
+    fn shard(&self, key: &str) -> &Mutex<HashMap<String, T>> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        &self.shards[(h.finish() as usize) % self.shards.len()]
+    }
+
+    fn with<R>(&self, key: &str, f: impl FnOnce(&mut HashMap<String, T>) -> R) -> R {
+        let mut g = self.shard(key).lock().expect("transaction shard lock");
+        f(&mut g)
+    }
+}
+
+struct Inner {
+    config: Config,
+    udp: Option<Arc<UdpSocket>>,
+    udp_addr: Option<SocketAddr>,
+    tcp_addr: Option<SocketAddr>,
+    /// Open streams by remote address: a writer each (connection reuse).
+    streams: Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>,
+    server: Sharded<mpsc::Sender<ServerEventBox>>,
+    /// INVITE server transactions whose 2xx awaits its ACK, by Call-ID and CSeq number.
+    accepted: Sharded<mpsc::Sender<ServerEventBox>>,
+    /// Requests in progress by (Call-ID, From tag, CSeq): the branch that owns each, to spot
+    /// merged requests (482).
+    merged: Sharded<String>,
+    client: Sharded<mpsc::Sender<ClientEvent>>,
+    live: AtomicU64,
+    incoming: mpsc::Sender<Incoming>,
+}
+
+/// One SIP endpoint: its transports and transaction tables.
+#[derive(Clone)]
+pub struct Endpoint {
+    inner: Arc<Inner>,
+}
+
+impl Endpoint {
+    /// Bind UDP and TCP on `udp` / `tcp` (port 0 for any) and start receiving. New requests
+    /// arrive on the returned receiver.
+    pub async fn bind(
+        udp: Option<SocketAddr>,
+        tcp: Option<SocketAddr>,
+        config: Config,
+    ) -> std::io::Result<(Endpoint, mpsc::Receiver<Incoming>)> {
+        let (tx, rx) = mpsc::channel(config.queue.max(1));
+        let udp_sock = match udp {
+            Some(a) => Some(Arc::new(UdpSocket::bind(a).await?)),
+            None => None,
+        };
+        let listener = match tcp {
+            Some(a) => Some(TcpListener::bind(a).await?),
+            None => None,
+        };
+        let inner = Arc::new(Inner {
+            udp_addr: udp_sock.as_ref().map(|s| s.local_addr()).transpose()?,
+            tcp_addr: listener.as_ref().map(|l| l.local_addr()).transpose()?,
+            udp: udp_sock.clone(),
+            streams: Mutex::new(HashMap::new()),
+            server: Sharded::new(64),
+            accepted: Sharded::new(64),
+            merged: Sharded::new(64),
+            client: Sharded::new(64),
+            live: AtomicU64::new(0),
+            incoming: tx,
+            config,
+        });
+        let ep = Endpoint { inner };
+        if let Some(sock) = udp_sock {
+            let ep2 = ep.clone();
+            tokio::spawn(async move { ep2.udp_loop(sock).await });
+        }
+        if let Some(l) = listener {
+            let ep2 = ep.clone();
+            tokio::spawn(async move { ep2.accept_loop(l).await });
+        }
+        Ok((ep, rx))
+    }
+
+    pub fn local_addr(&self, transport: Transport) -> Option<SocketAddr> {
+        match transport {
+            Transport::Udp => self.inner.udp_addr,
+            Transport::Tcp => self.inner.tcp_addr,
+        }
+    }
+
+    pub fn timers(&self) -> Timers {
+        self.inner.config.timers
+    }
+
+    async fn udp_loop(&self, sock: Arc<UdpSocket>) {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let (n, from) = match sock.recv_from(&mut buf).await {
+                Ok(v) => v,
+                // ICMP errors surface here on some systems; keep serving.
+                Err(_) => continue,
+            };
+            let data = &buf[..n];
+            if data.iter().all(|b| *b == b'\r' || *b == b'\n') {
+                continue; // keep-alive
+            }
+            self.received(
+                Bytes::copy_from_slice(data),
+                Peer {
+                    transport: Transport::Udp,
+                    addr: from,
+                },
+            );
+        }
+    }
+
+    async fn accept_loop(&self, listener: TcpListener) {
+        loop {
+            let Ok((stream, addr)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            self.start_stream(stream, addr);
+        }
+    }
+
+    fn start_stream(&self, stream: TcpStream, addr: SocketAddr) -> mpsc::Sender<Bytes> {
+        let (mut rd, mut wr) = stream.into_split();
+        let (tx, mut rx) = mpsc::channel::<Bytes>(1024);
+        self.inner
+            .streams
+            .lock()
+            .expect("streams lock")
+            .insert(addr, tx.clone());
+        tokio::spawn(async move {
+            while let Some(b) = rx.recv().await {
+                if wr.write_all(&b).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let ep = self.clone();
+        let keepalive = tx.clone();
+        tokio::spawn(async move {
+            let mut buf = BytesMut::with_capacity(8192);
+            let limits = ep.inner.config.limits;
+            'conn: loop {
+                loop {
+                    match frame(&buf, &limits) {
+                        Ok(Frame::Message(len)) => {
+                            let msg = buf.split_to(len).freeze();
+                            ep.received(
+                                msg,
+                                Peer {
+                                    transport: Transport::Tcp,
+                                    addr,
+                                },
+                            );
+                        }
+                        Ok(Frame::KeepAlive(len)) => {
+                            buf.advance(len);
+                            // RFC 5626: a double CRLF ping gets a single CRLF pong.
+                            let _ = keepalive.try_send(Bytes::from_static(b"\r\n"));
+                        }
+                        Ok(Frame::Skip(len)) => buf.advance(len),
+                        Ok(Frame::Partial) => break,
+                        Err(_) => break 'conn, // unframeable stream: drop the connection
+                    }
+                }
+                match rd.read_buf(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+            ep.inner.streams.lock().expect("streams lock").remove(&addr);
+        });
+        tx
+    }
+
+    /// Send bytes to a peer: UDP datagram, or over the stream to it (opened when needed).
+    pub async fn send_to(&self, peer: Peer, bytes: Bytes) -> std::io::Result<()> {
+        match peer.transport {
+            Transport::Udp => {
+                let sock = self
+                    .inner
+                    .udp
+                    .as_ref()
+                    .ok_or_else(|| std::io::Error::other("no UDP transport"))?;
+                sock.send_to(&bytes, peer.addr).await.map(|_| ())
+            }
+            Transport::Tcp => {
+                let existing = self
+                    .inner
+                    .streams
+                    .lock()
+                    .expect("streams lock")
+                    .get(&peer.addr)
+                    .cloned();
+                let tx = match existing {
+                    Some(tx) => tx,
+                    None => {
+                        let s = TcpStream::connect(peer.addr).await?;
+                        let _ = s.set_nodelay(true);
+                        self.start_stream(s, peer.addr)
+                    }
+                };
+                tx.send(bytes)
+                    .await
+                    .map_err(|_| std::io::Error::other("connection closed"))
+            }
+        }
+    }
+
+    fn send_now(&self, peer: Peer, bytes: Bytes) {
+        let ep = self.clone();
+        tokio::spawn(async move {
+            let _ = ep.send_to(peer, bytes).await;
+        });
+    }
+
+    /// A message arrived: parse it and route it to its transaction or the transaction user.
+    fn received(&self, data: Bytes, peer: Peer) {
+        let msg = match Message::parse_with(data, &self.inner.config.limits) {
+            Ok(m) => m,
+            // Too broken to answer: drop it (RFC 3261 18.3), keep serving.
+            Err(_) => return,
+        };
+        if let Err(e) = msg.validate() {
+            if msg.is_request() && msg.method() != Some("ACK") && msg.top_via().is_some() {
+                let r = build::response(&msg, e.status(), Some(peer.addr), None)
+                    .header("Warning", &format!("399 dialtone \"{e}\""))
+                    .finish();
+                self.send_now(peer, r);
+            }
+            return;
+        }
+        if msg.is_request() {
+            self.request(msg, peer);
+        } else {
+            self.response(msg);
+        }
+    }
+
+    fn server_key(msg: &Message) -> Option<String> {
+        let via = msg.top_via()?;
+        let method = match msg.method()? {
+            "ACK" => "INVITE",
+            m => m,
+        };
+        Some(format!(
+            "{}|{}:{}|{method}",
+            via.branch().unwrap_or(""),
+            via.host,
+            via.port.unwrap_or(0)
+        ))
+    }
+
+    fn request(&self, msg: Message, peer: Peer) {
+        let Some(key) = Self::server_key(&msg) else {
+            return;
+        };
+        let is_ack = msg.method() == Some("ACK");
+        // A retransmission or an ACK for a non-2xx final: its transaction absorbs it.
+        let existing = self.inner.server.with(&key, |m| m.get(&key).cloned());
+        if let Some(tx) = existing {
+            let ev = if is_ack {
+                ServerEvent::Ack
+            } else {
+                ServerEvent::Retransmission
+            };
+            let _ = tx.try_send(ServerEventBox(ev));
+            return;
+        }
+        let msg = Arc::new(msg);
+        if is_ack {
+            // An ACK for a 2xx: stop that 2xx's retransmissions, and tell the user.
+            if let (Some(cid), Some((n, _))) = (msg.call_id(), msg.cseq()) {
+                let k = format!("{cid}|{n}");
+                if let Some(tx) = self.inner.accepted.with(&k, |m| m.get(&k).cloned()) {
+                    let _ = tx.try_send(ServerEventBox(ServerEvent::Ack));
+                }
+            }
+            let _ = self
+                .inner
+                .incoming
+                .try_send(Incoming::Ack { message: msg, peer });
+            return;
+        }
+        // Merged request (RFC 3261 8.2.2.2): same From tag, Call-ID and CSeq, another branch.
+        let branch_key = key.clone();
+        let merge_key = match (
+            msg.to().map(|t| t.tag().is_none()),
+            msg.from().and_then(|f| f.tag()),
+            msg.call_id(),
+            msg.cseq(),
+        ) {
+            (Some(true), Some(ftag), Some(cid), Some((n, m))) => {
+                Some(format!("{cid}|{ftag}|{n}|{m}"))
+            }
+            _ => None,
+        };
+        if let Some(mk) = &merge_key {
+            let clash = self.inner.merged.with(mk, |m| match m.get(mk) {
+                Some(owner) => owner != &branch_key,
+                None => {
+                    m.insert(mk.clone(), branch_key.clone());
+                    false
+                }
+            });
+            if clash {
+                let r = build::response(&msg, 482, Some(peer.addr), Some(&build::token())).finish();
+                self.send_now(peer, r);
+                return;
+            }
+        }
+        if self.inner.live.load(Ordering::Relaxed) as usize >= self.inner.config.max_transactions {
+            self.overloaded(&msg, peer, merge_key.as_deref());
+            return;
+        }
+        let (etx, erx) = mpsc::channel(8);
+        let st = ServerTransaction {
+            request: msg.clone(),
+            peer,
+            events: etx.clone(),
+        };
+        if self.inner.incoming.try_send(Incoming::Request(st)).is_err() {
+            self.overloaded(&msg, peer, merge_key.as_deref());
+            return;
+        }
+        self.inner.server.with(&key, |m| m.insert(key.clone(), etx));
+        self.inner.live.fetch_add(1, Ordering::Relaxed);
+        let ep = self.clone();
+        let invite = msg.method() == Some("INVITE");
+        tokio::spawn(async move {
+            if invite {
+                ep.invite_server(msg, peer, erx).await;
+            } else {
+                ep.non_invite_server(peer, erx).await;
+            }
+            ep.inner.server.with(&key, |m| m.remove(&key));
+            if let Some(mk) = merge_key {
+                ep.inner.merged.with(&mk, |m| m.remove(&mk));
+            }
+            ep.inner.live.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+
+    fn overloaded(&self, msg: &Message, peer: Peer, merge_key: Option<&str>) {
+        if let Some(mk) = merge_key {
+            self.inner.merged.with(mk, |m| m.remove(mk));
+        }
+        let r = build::response(msg, 503, Some(peer.addr), Some(&build::token()))
+            .header("Retry-After", &self.inner.config.retry_after.to_string())
+            .finish();
+        self.send_now(peer, r);
+    }
+
+    /// INVITE server transaction (RFC 3261 17.2.1 with RFC 6026's Accepted state).
+    async fn invite_server(
+        &self,
+        req: Arc<Message>,
+        peer: Peer,
+        mut rx: mpsc::Receiver<ServerEventBox>,
+    ) {
+        let t = self.inner.config.timers;
+        let reliable = peer.transport.reliable();
+        // 100 Trying at once, so the client stops retransmitting (17.2.1).
+        let trying = build::response(&req, 100, Some(peer.addr), None).finish();
+        let _ = self.send_to(peer, trying.clone()).await;
+        let mut last = trying;
+        // Proceeding: wait for the user's final response.
+        let code = loop {
+            match rx.recv().await {
+                None => return,
+                Some(ServerEventBox(ServerEvent::Retransmission)) => {
+                    let _ = self.send_to(peer, last.clone()).await;
+                }
+                Some(ServerEventBox(ServerEvent::Ack)) => {}
+                Some(ServerEventBox(ServerEvent::Respond(r, code))) => {
+                    let _ = self.send_to(peer, r.clone()).await;
+                    last = r;
+                    if code >= 200 {
+                        break code;
+                    }
+                }
+            }
+        };
+        if (200..300).contains(&code) {
+            // Accepted: absorb INVITE retransmissions, retransmit the 2xx until its ACK
+            // (the UAS core's duty, done here for it), for Timer L.
+            let k = match (req.call_id(), req.cseq()) {
+                (Some(c), Some((n, _))) => format!("{c}|{n}"),
+                _ => return,
+            };
+            let (atx, mut arx) = mpsc::channel(4);
+            self.inner.accepted.with(&k, |m| m.insert(k.clone(), atx));
+            let deadline = tokio::time::Instant::now() + t.long();
+            let mut interval = t.t1;
+            let mut acked = reliable;
+            loop {
+                let wake = if acked {
+                    deadline
+                } else {
+                    (tokio::time::Instant::now() + interval).min(deadline)
+                };
+                tokio::select! {
+                    ev = rx.recv() => match ev {
+                        Some(ServerEventBox(ServerEvent::Retransmission)) => {
+                            if !acked { let _ = self.send_to(peer, last.clone()).await; }
+                        }
+                        Some(_) => {}
+                        None => break,
+                    },
+                    ev = arx.recv() => if ev.is_some() { acked = true },
+                    _ = tokio::time::sleep_until(wake) => {
+                        if tokio::time::Instant::now() >= deadline { break; }
+                        let _ = self.send_to(peer, last.clone()).await;
+                        interval = (interval * 2).min(t.t2);
+                    }
+                }
+            }
+            self.inner.accepted.with(&k, |m| m.remove(&k));
+            return;
+        }
+        // Completed: retransmit the final response (Timer G, UDP) until ACK or Timer H.
+        let h = tokio::time::Instant::now() + t.long();
+        let mut g = t.t1;
+        loop {
+            let wake = if reliable {
+                h
+            } else {
+                (tokio::time::Instant::now() + g).min(h)
+            };
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    Some(ServerEventBox(ServerEvent::Retransmission)) => {
+                        let _ = self.send_to(peer, last.clone()).await;
+                    }
+                    Some(ServerEventBox(ServerEvent::Ack)) => break,
+                    Some(_) => {}
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(wake) => {
+                    if tokio::time::Instant::now() >= h { return; } // Timer H: no ACK came
+                    let _ = self.send_to(peer, last.clone()).await;
+                    g = (g * 2).min(t.t2);
+                }
+            }
+        }
+        // Confirmed: absorb ACK retransmissions for Timer I.
+        if !reliable {
+            let i = tokio::time::sleep(t.t4);
+            tokio::pin!(i);
+            loop {
+                tokio::select! {
+                    ev = rx.recv() => if ev.is_none() { return },
+                    _ = &mut i => return,
+                }
+            }
+        }
+    }
+
+    /// Non-INVITE server transaction (RFC 3261 17.2.2).
+    async fn non_invite_server(&self, peer: Peer, mut rx: mpsc::Receiver<ServerEventBox>) {
+        let t = self.inner.config.timers;
+        let mut last: Option<Bytes> = None;
+        // Trying / Proceeding.
+        loop {
+            match rx.recv().await {
+                None => return,
+                Some(ServerEventBox(ServerEvent::Retransmission)) => {
+                    if let Some(r) = &last {
+                        let _ = self.send_to(peer, r.clone()).await;
+                    }
+                }
+                Some(ServerEventBox(ServerEvent::Ack)) => {}
+                Some(ServerEventBox(ServerEvent::Respond(r, code))) => {
+                    let _ = self.send_to(peer, r.clone()).await;
+                    last = Some(r);
+                    if code >= 200 {
+                        break;
+                    }
+                }
+            }
+        }
+        // Completed: answer retransmissions with the final response for Timer J.
+        if peer.transport.reliable() {
+            return;
+        }
+        let j = tokio::time::sleep(t.long());
+        tokio::pin!(j);
+        loop {
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    Some(ServerEventBox(ServerEvent::Retransmission)) => {
+                        if let Some(r) = &last { let _ = self.send_to(peer, r.clone()).await; }
+                    }
+                    Some(_) => {}
+                    None => return,
+                },
+                _ = &mut j => return,
+            }
+        }
+    }
+
+    fn client_key(branch: &str, method: &str) -> String {
+        let method = if method == "ACK" { "INVITE" } else { method };
+        format!("{branch}|{method}")
+    }
+
+    fn response(&self, msg: Message) {
+        let (Some(via), Some((_, method))) = (msg.top_via(), msg.cseq()) else {
+            return;
+        };
+        let Some(branch) = via.branch() else { return };
+        let key = Self::client_key(branch, method);
+        if let Some(tx) = self.inner.client.with(&key, |m| m.get(&key).cloned()) {
+            let _ = tx.try_send(ClientEvent::Response(Arc::new(msg)));
+        }
+        // A response matching no transaction is dropped (RFC 3261 17.1.3 / 18.1.2).
+    }
+
+    /// Start a client transaction for `request`, whose top Via must carry a fresh branch
+    /// (see [`Endpoint::via`]).
+    pub async fn send_request(
+        &self,
+        request: Bytes,
+        peer: Peer,
+    ) -> std::io::Result<ClientTransaction> {
+        let msg = Message::parse(request.clone())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let (branch, method) = match (
+            msg.top_via().and_then(|v| v.branch().map(str::to_string)),
+            msg.method(),
+        ) {
+            (Some(b), Some(m)) => (b, m.to_string()),
+            _ => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "a request needs a top Via with a branch",
+                ))
+            }
+        };
+        let key = Self::client_key(&branch, &method);
+        let (etx, erx) = mpsc::channel(16);
+        let (rtx, rrx) = mpsc::channel(16);
+        self.inner.client.with(&key, |m| m.insert(key.clone(), etx));
+        self.send_to(peer, request.clone()).await?;
+        let ep = self.clone();
+        let msg = Arc::new(msg);
+        tokio::spawn(async move {
+            if method == "INVITE" {
+                ep.invite_client(msg, request, peer, erx, rtx).await;
+            } else {
+                ep.non_invite_client(request, peer, erx, rtx).await;
+            }
+            ep.inner.client.with(&key, |m| m.remove(&key));
+        });
+        Ok(ClientTransaction { responses: rrx })
+    }
+
+    /// A Via header value for a new request from this endpoint over `transport`.
+    pub fn via(&self, transport: Transport) -> String {
+        let addr = self
+            .local_addr(transport)
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        format!(
+            "SIP/2.0/{} {addr};branch={};rport",
+            transport.as_str(),
+            build::branch()
+        )
+    }
+
+    async fn non_invite_client(
+        &self,
+        request: Bytes,
+        peer: Peer,
+        mut rx: mpsc::Receiver<ClientEvent>,
+        out: mpsc::Sender<Arc<Message>>,
+    ) {
+        let t = self.inner.config.timers;
+        let f = tokio::time::Instant::now() + t.long();
+        let mut e = t.t1;
+        let reliable = peer.transport.reliable();
+        loop {
+            let wake = if reliable {
+                f
+            } else {
+                (tokio::time::Instant::now() + e).min(f)
+            };
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    Some(ClientEvent::Response(r)) => {
+                        let code = r.status().unwrap_or(0);
+                        let _ = out.send(r).await;
+                        if code >= 200 { break; }
+                        e = t.t2; // Proceeding: retransmit at T2
+                    }
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(wake) => {
+                    if tokio::time::Instant::now() >= f { return; } // Timer F
+                    let _ = self.send_to(peer, request.clone()).await;
+                    e = (e * 2).min(t.t2);
+                }
+            }
+        }
+        drop(out);
+        // Completed: absorb retransmitted finals for Timer K.
+        if !reliable {
+            let k = tokio::time::sleep(t.t4);
+            tokio::pin!(k);
+            loop {
+                tokio::select! {
+                    ev = rx.recv() => if ev.is_none() { return },
+                    _ = &mut k => return,
+                }
+            }
+        }
+    }
+
+    async fn invite_client(
+        &self,
+        req: Arc<Message>,
+        request: Bytes,
+        peer: Peer,
+        mut rx: mpsc::Receiver<ClientEvent>,
+        out: mpsc::Sender<Arc<Message>>,
+    ) {
+        let t = self.inner.config.timers;
+        let reliable = peer.transport.reliable();
+        let b = tokio::time::Instant::now() + t.long();
+        let mut a = t.t1;
+        let mut proceeding = false;
+        let final_response = loop {
+            let wake = if reliable || proceeding {
+                b
+            } else {
+                (tokio::time::Instant::now() + a).min(b)
+            };
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    Some(ClientEvent::Response(r)) => {
+                        let code = r.status().unwrap_or(0);
+                        let _ = out.send(r.clone()).await;
+                        if code >= 200 { break r; }
+                        proceeding = true;
+                    }
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(wake) => {
+                    if tokio::time::Instant::now() >= b && !proceeding { return; } // Timer B
+                    if !proceeding {
+                        let _ = self.send_to(peer, request.clone()).await;
+                        a *= 2;
+                    }
+                }
+            }
+        };
+        let code = final_response.status().unwrap_or(0);
+        if (200..300).contains(&code) {
+            // Accepted (RFC 6026): further 2xx (forks, retransmissions) go to the user for
+            // Timer M; the user sends the ACK for a 2xx itself.
+            let m = tokio::time::sleep(t.long());
+            tokio::pin!(m);
+            loop {
+                tokio::select! {
+                    ev = rx.recv() => match ev {
+                        Some(ClientEvent::Response(r)) => { let _ = out.send(r).await; }
+                        None => return,
+                    },
+                    _ = &mut m => return,
+                }
+            }
+        }
+        // Completed: ACK the non-2xx final (same branch), again for every retransmission,
+        // for Timer D.
+        let ack = ack_for(&req, &final_response);
+        let _ = self.send_to(peer, ack.clone()).await;
+        drop(out);
+        if reliable {
+            return;
+        }
+        let d = tokio::time::sleep(t.d);
+        tokio::pin!(d);
+        loop {
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    Some(ClientEvent::Response(_)) => { let _ = self.send_to(peer, ack.clone()).await; }
+                    None => return,
+                },
+                _ = &mut d => return,
+            }
+        }
+    }
+}
+
+/// The ACK for a non-2xx final response (RFC 3261 17.1.1.3): same Request-URI, top Via,
+/// From, Call-ID and Route as the INVITE, the To of the response, CSeq number with ACK.
+pub fn ack_for(invite: &Message, response: &Message) -> Bytes {
+    let mut b = build::request("ACK", invite.request_uri_str().unwrap_or(""));
+    if let Some(v) = invite.values(Name::Via).next() {
+        b = b.header("Via", v);
+    }
+    for (name, value) in [
+        ("From", invite.value(Name::From)),
+        ("To", response.value(Name::To)),
+        ("Call-ID", invite.call_id()),
+    ] {
+        if let Some(v) = value {
+            b = b.header(name, v);
+        }
+    }
+    if let Some((n, _)) = invite.cseq() {
+        b = b.header("CSeq", &format!("{n} ACK"));
+    }
+    for r in invite.values(Name::Route) {
+        b = b.header("Route", r);
+    }
+    b.header("Max-Forwards", "70").finish()
+}
+
+/// What the front of a stream buffer holds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// A whole message of this many bytes.
+    Message(usize),
+    /// A CRLF CRLF keep-alive ping of this many bytes (answered with CRLF).
+    KeepAlive(usize),
+    /// Bytes to pass over (a lone CRLF).
+    Skip(usize),
+    /// Not enough bytes yet.
+    Partial,
+}
+
+/// Frame one message off a stream (RFC 3261 18.3): Content-Length is required.
+pub fn frame(buf: &[u8], limits: &Limits) -> Result<Frame, ParseError> {
+    if buf.starts_with(b"\r\n\r\n") {
+        return Ok(Frame::KeepAlive(4));
+    }
+    if buf.starts_with(b"\r\n") {
+        // A lone CRLF (a pong, or padding before a message) is skipped; wait while it could
+        // still become a ping.
+        return Ok(if b"\r\n\r\n".starts_with(buf) {
+            Frame::Partial
+        } else {
+            Frame::Skip(2)
+        });
+    }
+    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        if buf.len() > limits.max_message {
+            return Err(ParseError::TooLarge(limits.max_message));
+        }
+        return Ok(Frame::Partial);
+    };
+    let head = &buf[..end + 2];
+    let mut length = None;
+    for line in head.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let name = Name::from_bytes(line[..colon].trim_ascii());
+        if name == Name::ContentLength {
+            let v = std::str::from_utf8(line[colon + 1..].trim_ascii())
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .ok_or(ParseError::ContentLength)?;
+            if length.replace(v).is_some() {
+                return Err(ParseError::ContentLength);
+            }
+        }
+    }
+    let length = length.ok_or(ParseError::Missing("Content-Length"))?;
+    let total = end + 4 + length;
+    if total > limits.max_message {
+        return Err(ParseError::TooLarge(limits.max_message));
+    }
+    Ok(if buf.len() >= total {
+        Frame::Message(total)
+    } else {
+        Frame::Partial
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_streams() {
+        let l = Limits::default();
+        let m = b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 3\r\n\r\nabcOPTIONS";
+        assert_eq!(frame(m, &l), Ok(Frame::Message(m.len() - 7)));
+        assert_eq!(frame(&m[..30], &l), Ok(Frame::Partial));
+        assert_eq!(frame(b"\r\n\r\nOPT", &l), Ok(Frame::KeepAlive(4)));
+        let no_cl = b"OPTIONS sip:a@b SIP/2.0\r\nTo: x\r\n\r\n";
+        assert_eq!(frame(no_cl, &l), Err(ParseError::Missing("Content-Length")));
+        let big = b"OPTIONS sip:a@b SIP/2.0\r\nl: 99999999\r\n\r\n";
+        assert_eq!(frame(big, &l), Err(ParseError::TooLarge(l.max_message)));
+    }
+}

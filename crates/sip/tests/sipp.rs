@@ -1,0 +1,397 @@
+//! sipp (Debian's sip-tester) drives a minimal server built from this crate: a registrar that
+//! challenges with digest and a UAS that answers INVITEs, over UDP with 10% loss (so the
+//! retransmission timers work) and over TCP. The scenarios are copies of the anchor kit's.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use dialtone_sip::build;
+use dialtone_sip::digest::{Algorithm, Authenticator, Credentials, StoredCredentials, Verdict};
+use dialtone_sip::endpoint::{Config, Endpoint, Incoming, Peer, Timers, Transport};
+use dialtone_sip::Name;
+
+const REALM: &str = "dialtone";
+
+fn ha1s(user: &str, password: &str) -> StoredCredentials {
+    let (md5, sha) = {
+        use md5::Digest;
+        let input = format!("{user}:{REALM}:{password}");
+        (
+            hex::encode(md5::Md5::digest(input.as_bytes())),
+            hex::encode(sha2::Sha256::digest(input.as_bytes())),
+        )
+    };
+    StoredCredentials {
+        ha1_md5: Some(md5),
+        ha1_sha256: Some(sha),
+    }
+}
+
+/// The test server: registrar with digest for u000001..u000999 (password pwNNNNNN) and a UAS.
+async fn serve(mut rx: tokio::sync::mpsc::Receiver<Incoming>) {
+    // sipp 3.6 reads only the first challenge and speaks only MD5.
+    let auth = Arc::new(
+        Authenticator::new(REALM, Duration::from_secs(30))
+            .offering(&[Algorithm::Md5, Algorithm::Sha256]),
+    );
+    let users: HashMap<String, StoredCredentials> = (1..1000)
+        .map(|i| {
+            let u = format!("u{i:06}");
+            let p = format!("pw{i:06}");
+            let c = ha1s(&u, &p);
+            (u, c)
+        })
+        .collect();
+    let users = Arc::new(users);
+    while let Some(inc) = rx.recv().await {
+        let Incoming::Request(tx) = inc else { continue };
+        let auth = auth.clone();
+        let users = users.clone();
+        tokio::spawn(async move {
+            let req = tx.request.clone();
+            let tag = build::token();
+            match req.method().unwrap_or("") {
+                "REGISTER" => {
+                    let verdict = req
+                        .value(Name::Authorization)
+                        .and_then(Credentials::parse)
+                        .map(|c| match users.get(c.username) {
+                            Some(stored) => auth.verify("REGISTER", &c, stored),
+                            None => Verdict::Invalid("unknown user"),
+                        });
+                    match verdict {
+                        Some(Verdict::Valid) => {
+                            let contact = req.value(Name::Contact).unwrap_or("").to_string();
+                            let r = build::response(&req, 200, Some(tx.peer.addr), Some(&tag))
+                                .header("Contact", &format!("{contact};expires=3600"))
+                                .finish();
+                            tx.respond(r).await;
+                        }
+                        other => {
+                            let challenges = auth.challenges(other == Some(Verdict::Stale));
+                            let mut b = build::response(&req, 401, Some(tx.peer.addr), Some(&tag));
+                            for c in &challenges {
+                                b = b.header("WWW-Authenticate", c);
+                            }
+                            tx.respond(b.finish()).await;
+                        }
+                    }
+                }
+                "INVITE" => {
+                    let ringing =
+                        build::response(&req, 180, Some(tx.peer.addr), Some(&tag)).finish();
+                    tx.respond(ringing).await;
+                    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n";
+                    let ok = build::response(&req, 200, Some(tx.peer.addr), Some(&tag))
+                        .header("Contact", "<sip:uas@127.0.0.1>")
+                        .body("application/sdp", Bytes::from_static(sdp.as_bytes()))
+                        .finish();
+                    tx.respond(ok).await;
+                }
+                "BYE" | "OPTIONS" | "CANCEL" => tx.reply(200, Some(&tag)).await,
+                _ => tx.reply(501, Some(&tag)).await,
+            }
+        });
+    }
+}
+
+struct Server {
+    udp: SocketAddr,
+    tcp: SocketAddr,
+    _rt: tokio::runtime::Runtime,
+    endpoint: Endpoint,
+}
+
+fn start(timers: Timers) -> Server {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = Config {
+        timers,
+        ..Config::default()
+    };
+    let (endpoint, rx) = rt
+        .block_on(Endpoint::bind(
+            Some("127.0.0.1:0".parse().unwrap()),
+            Some("127.0.0.1:0".parse().unwrap()),
+            config,
+        ))
+        .unwrap();
+    rt.spawn(serve(rx));
+    Server {
+        udp: endpoint.local_addr(Transport::Udp).unwrap(),
+        tcp: endpoint.local_addr(Transport::Tcp).unwrap(),
+        _rt: rt,
+        endpoint,
+    }
+}
+
+fn fast_timers() -> Timers {
+    Timers {
+        t1: Duration::from_millis(100),
+        t2: Duration::from_millis(400),
+        t4: Duration::from_millis(500),
+        d: Duration::from_millis(500),
+    }
+}
+
+fn scenario(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sipp")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Run sipp to completion; returns (exit success, its stderr/stdout for the message).
+fn sipp(args: &[&str], dir: &Path) -> (bool, String) {
+    let out = Command::new("timeout")
+        .arg("120")
+        .arg("sipp")
+        .args(args)
+        .arg("-nostdin")
+        .current_dir(dir)
+        .output()
+        .expect("sipp is installed (Debian package sip-tester; scripts/test installs it)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if std::env::var_os("DIALTONE_SHOW_SIPP").is_some() {
+        eprintln!("{text}");
+    }
+    (out.status.success(), text)
+}
+
+fn users_csv(dir: &Path, n: usize) -> String {
+    let mut s = String::from("SEQUENTIAL\n");
+    for i in 1..=n {
+        s.push_str(&format!(
+            "u{i:06};pw{i:06};[authentication username=u{i:06} password=pw{i:06}]\n"
+        ));
+    }
+    let p = dir.join("users.csv");
+    std::fs::write(&p, s).unwrap();
+    p.display().to_string()
+}
+
+fn common<'a>(target: &'a str, transport: &'a str) -> Vec<&'a str> {
+    vec![
+        target,
+        "-i",
+        "127.0.0.1",
+        "-p",
+        "0",
+        "-t",
+        transport,
+        "-timeout",
+        "100s",
+    ]
+}
+
+#[test]
+fn register_with_digest_over_udp_with_ten_percent_loss() {
+    let server = start(fast_timers());
+    let dir = tempfile::tempdir().unwrap();
+    let csv = users_csv(dir.path(), 300);
+    let target = server.udp.to_string();
+    let scen = scenario("reg-auth.xml");
+    let mut args = common(&target, "u1");
+    args.extend([
+        "-sf", &scen, "-inf", &csv, "-m", "300", "-r", "100", "-l", "100", "-lost", "10",
+    ]);
+    let (ok, text) = sipp(&args, dir.path());
+    assert!(ok, "sipp failed:\n{text}");
+}
+
+#[test]
+fn register_with_digest_over_tcp() {
+    let server = start(fast_timers());
+    let dir = tempfile::tempdir().unwrap();
+    let csv = users_csv(dir.path(), 300);
+    let target = server.tcp.to_string();
+    let scen = scenario("reg-auth.xml");
+    let mut args = common(&target, "t1");
+    args.extend([
+        "-sf", &scen, "-inf", &csv, "-m", "300", "-r", "200", "-l", "100",
+    ]);
+    let (ok, text) = sipp(&args, dir.path());
+    assert!(ok, "sipp failed:\n{text}");
+}
+
+#[test]
+fn invite_calls_over_udp_with_ten_percent_loss() {
+    let server = start(fast_timers());
+    let dir = tempfile::tempdir().unwrap();
+    let target = server.udp.to_string();
+    let scen = scenario("uac-call.xml");
+    let mut args = common(&target, "u1");
+    args.extend([
+        "-sf", &scen, "-s", "uas", "-m", "200", "-r", "50", "-l", "100", "-lost", "10",
+    ]);
+    let (ok, text) = sipp(&args, dir.path());
+    assert!(ok, "sipp failed:\n{text}");
+}
+
+#[test]
+fn invite_calls_over_tcp() {
+    let server = start(fast_timers());
+    let dir = tempfile::tempdir().unwrap();
+    let target = server.tcp.to_string();
+    let scen = scenario("uac-call.xml");
+    let mut args = common(&target, "t1");
+    args.extend([
+        "-sf", &scen, "-s", "uas", "-m", "200", "-r", "100", "-l", "100",
+    ]);
+    let (ok, text) = sipp(&args, dir.path());
+    assert!(ok, "sipp failed:\n{text}");
+}
+
+/// Our client transactions against a sipp UAS: INVITE, 180, 200, our ACK and BYE.
+#[test]
+fn our_uac_calls_a_sipp_uas() {
+    let server = start(fast_timers());
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap().port()
+    };
+    let scen = scenario("uas-call.xml");
+    let dir_path = dir.path().to_path_buf();
+    let port_s = port.to_string();
+    let uas = std::thread::spawn(move || {
+        sipp(
+            &[
+                "-sf",
+                &scen,
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port_s,
+                "-m",
+                "1",
+                "-timeout",
+                "30s",
+            ],
+            &dir_path,
+        )
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let ep = server.endpoint.clone();
+    let peer = Peer {
+        transport: Transport::Udp,
+        addr: format!("127.0.0.1:{port}").parse().unwrap(),
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async move {
+        let call_id = format!("{}@dialtone", build::token());
+        let uri = format!("sip:uas@127.0.0.1:{port}");
+        let from = format!("<sip:test@127.0.0.1>;tag={}", build::token());
+        let local = ep.local_addr(Transport::Udp).unwrap();
+        let invite = build::request("INVITE", &uri)
+            .header("Via", &ep.via(Transport::Udp))
+            .header("From", &from)
+            .header("To", &format!("<{uri}>"))
+            .header("Call-ID", &call_id)
+            .header("CSeq", "1 INVITE")
+            .header("Contact", &format!("<sip:test@{local}>"))
+            .header("Max-Forwards", "70")
+            .body("application/sdp", Bytes::from_static(b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\n"))
+            .finish();
+        let mut tx = ep.send_request(invite, peer).await.unwrap();
+        let mut codes = Vec::new();
+        let mut ok = None;
+        while let Some(r) = tokio::time::timeout(Duration::from_secs(10), tx.responses.recv())
+            .await
+            .expect("responses arrive")
+        {
+            codes.push(r.status().unwrap());
+            if r.status() == Some(200) {
+                ok = Some(r);
+                break;
+            }
+        }
+        assert_eq!(codes.last(), Some(&200), "{codes:?}");
+        let ok = ok.unwrap();
+        let to = ok.value(Name::To).unwrap().to_string();
+        // The ACK for a 2xx is the user's: a new transaction-less request.
+        let ack = build::request("ACK", &uri)
+            .header("Via", &ep.via(Transport::Udp))
+            .header("From", &from)
+            .header("To", &to)
+            .header("Call-ID", &call_id)
+            .header("CSeq", "1 ACK")
+            .header("Max-Forwards", "70")
+            .finish();
+        ep.send_to(peer, ack).await.unwrap();
+        let bye = build::request("BYE", &uri)
+            .header("Via", &ep.via(Transport::Udp))
+            .header("From", &from)
+            .header("To", &to)
+            .header("Call-ID", &call_id)
+            .header("CSeq", "2 BYE")
+            .header("Max-Forwards", "70")
+            .finish();
+        let mut tx = ep.send_request(bye, peer).await.unwrap();
+        let r = tokio::time::timeout(Duration::from_secs(10), tx.responses.recv())
+            .await
+            .expect("BYE answered")
+            .expect("a response");
+        assert_eq!(r.status(), Some(200));
+    });
+    let (ok, text) = uas.join().unwrap();
+    assert!(ok, "sipp UAS failed:\n{text}");
+}
+
+/// Malformed requests get their error response and the server keeps serving.
+#[test]
+fn malformed_requests_are_answered_and_serving_goes_on() {
+    let server = start(fast_timers());
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let send = |text: &str| {
+        sock.send_to(text.replace('\n', "\r\n").as_bytes(), server.udp)
+            .unwrap();
+    };
+    let recv = || {
+        let mut buf = [0u8; 4096];
+        let (n, _) = sock.recv_from(&mut buf).expect("an answer");
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    };
+    let base = "OPTIONS sip:x@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKm1\nFrom: <sip:a@b>;tag=1\nTo: <sip:x@127.0.0.1>\nCall-ID: m1\nCSeq: 1 OPTIONS\nMax-Forwards: 70\nContent-Length: 0\n\n";
+    send(&base.replace("SIP/2.0\nVia", "SIP/3.0\nVia"));
+    assert!(recv().starts_with("SIP/2.0 505"), "unknown version -> 505");
+    send(
+        &base
+            .replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE")
+            .replace("z9hG4bKm1", "z9hG4bKm2"),
+    );
+    assert!(recv().starts_with("SIP/2.0 400"), "CSeq mismatch -> 400");
+    send(
+        &base
+            .replace("sip:x@127.0.0.1 SIP", "mailto:x@127.0.0.1 SIP")
+            .replace("z9hG4bKm1", "z9hG4bKm3"),
+    );
+    assert!(
+        recv().starts_with("SIP/2.0 416"),
+        "unsupported scheme -> 416"
+    );
+    send("\u{0}\u{1}garbage\n\n");
+    send(&base.replace("z9hG4bKm1", "z9hG4bKm4"));
+    assert!(recv().starts_with("SIP/2.0 200"), "still serving");
+    // A merged request: the same From tag, Call-ID and CSeq as the transaction just
+    // answered (still absorbing retransmissions), on another branch.
+    send(&base.replace("z9hG4bKm1", "z9hG4bKm6"));
+    assert!(recv().starts_with("SIP/2.0 482"), "merged request -> 482");
+    // A retransmission of the answered request gets the same answer again.
+    send(&base.replace("z9hG4bKm1", "z9hG4bKm4"));
+    assert!(recv().starts_with("SIP/2.0 200"), "retransmission absorbed");
+}
