@@ -34,6 +34,7 @@ pub enum Name {
 impl Name {
     pub fn from_bytes(b: &[u8]) -> Name {
         let eq = |s: &str| b.eq_ignore_ascii_case(s.as_bytes());
+        // Dispatch on length first: one comparison per header instead of a chain of them.
         match b.len() {
             1 => match b[0].to_ascii_lowercase() {
                 b'v' => Name::Via,
@@ -47,29 +48,29 @@ impl Name {
                 b'o' => Name::Event,
                 _ => Name::Other,
             },
-            _ if eq("Via") => Name::Via,
-            _ if eq("From") => Name::From,
-            _ if eq("To") => Name::To,
-            _ if eq("Call-ID") => Name::CallId,
-            _ if eq("CSeq") => Name::CSeq,
-            _ if eq("Contact") => Name::Contact,
-            _ if eq("Max-Forwards") => Name::MaxForwards,
-            _ if eq("Content-Length") => Name::ContentLength,
-            _ if eq("Content-Type") => Name::ContentType,
-            _ if eq("Route") => Name::Route,
-            _ if eq("Record-Route") => Name::RecordRoute,
-            _ if eq("Authorization") => Name::Authorization,
-            _ if eq("WWW-Authenticate") => Name::WwwAuthenticate,
-            _ if eq("Proxy-Authorization") => Name::ProxyAuthorization,
-            _ if eq("Proxy-Authenticate") => Name::ProxyAuthenticate,
-            _ if eq("Supported") => Name::Supported,
-            _ if eq("Require") => Name::Require,
-            _ if eq("Proxy-Require") => Name::ProxyRequire,
-            _ if eq("Unsupported") => Name::Unsupported,
-            _ if eq("Expires") => Name::Expires,
-            _ if eq("User-Agent") => Name::UserAgent,
-            _ if eq("Allow") => Name::Allow,
-            _ if eq("Event") => Name::Event,
+            2 if eq("To") => Name::To,
+            3 if eq("Via") => Name::Via,
+            4 if eq("From") => Name::From,
+            4 if eq("CSeq") => Name::CSeq,
+            5 if eq("Route") => Name::Route,
+            5 if eq("Allow") => Name::Allow,
+            5 if eq("Event") => Name::Event,
+            7 if eq("Call-ID") => Name::CallId,
+            7 if eq("Contact") => Name::Contact,
+            7 if eq("Require") => Name::Require,
+            7 if eq("Expires") => Name::Expires,
+            9 if eq("Supported") => Name::Supported,
+            10 if eq("User-Agent") => Name::UserAgent,
+            11 if eq("Unsupported") => Name::Unsupported,
+            12 if eq("Max-Forwards") => Name::MaxForwards,
+            12 if eq("Content-Type") => Name::ContentType,
+            12 if eq("Record-Route") => Name::RecordRoute,
+            13 if eq("Authorization") => Name::Authorization,
+            13 if eq("Proxy-Require") => Name::ProxyRequire,
+            14 if eq("Content-Length") => Name::ContentLength,
+            16 if eq("WWW-Authenticate") => Name::WwwAuthenticate,
+            18 if eq("Proxy-Authenticate") => Name::ProxyAuthenticate,
+            19 if eq("Proxy-Authorization") => Name::ProxyAuthorization,
             _ => Name::Other,
         }
     }
@@ -210,14 +211,18 @@ impl<'a> NameAddr<'a> {
     }
 }
 
-/// A URI of any scheme must at least look like one: `scheme:rest` without white space; a
-/// SIP/SIPS/tel URI must parse fully.
+/// A URI of any scheme must at least look like one: `scheme:rest`, with no white space or
+/// control characters. The full decoding waits until someone asks (`NameAddr::uri`).
 fn check_uri_syntax(u: &str) -> Option<()> {
-    match Uri::parse(u) {
-        Ok(_) | Err(UriError::UnsupportedScheme) => {}
-        Err(UriError::Malformed(_)) => return None,
-    }
-    (!u.bytes().any(|b| b <= b' ')).then_some(())
+    let (scheme, rest) = u.split_once(':')?;
+    let scheme_ok = scheme
+        .as_bytes()
+        .first()
+        .is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    (scheme_ok && !rest.is_empty() && !u.bytes().any(|b| b <= b' ' || b == 0x7f)).then_some(())
 }
 
 /// One Via value: `SIP/2.0/UDP host:port;branch=...;received=...;rport`.
@@ -272,5 +277,46 @@ impl<'a> Via<'a> {
     /// `Some(None)` for a bare `rport` (asking for it), `Some(Some(p))` once filled in.
     pub fn rport(&self) -> Option<Option<u16>> {
         self.param("rport").map(|p| p.parse().ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_round_trips_in_any_case() {
+        for n in [
+            Name::Via,
+            Name::From,
+            Name::To,
+            Name::CallId,
+            Name::CSeq,
+            Name::Contact,
+            Name::MaxForwards,
+            Name::ContentLength,
+            Name::ContentType,
+            Name::Route,
+            Name::RecordRoute,
+            Name::Authorization,
+            Name::WwwAuthenticate,
+            Name::ProxyAuthorization,
+            Name::ProxyAuthenticate,
+            Name::Supported,
+            Name::Require,
+            Name::ProxyRequire,
+            Name::Unsupported,
+            Name::Expires,
+            Name::UserAgent,
+            Name::Allow,
+            Name::Event,
+        ] {
+            assert_eq!(Name::from_bytes(n.as_str().as_bytes()), n, "{}", n.as_str());
+            assert_eq!(
+                Name::from_bytes(n.as_str().to_ascii_uppercase().as_bytes()),
+                n
+            );
+        }
+        assert_eq!(Name::from_bytes(b"X-Cisco-Foo"), Name::Other);
     }
 }

@@ -97,8 +97,24 @@ pub struct Message {
     body: Range<u32>,
 }
 
+/// RFC 3261 token characters, as a table: header names are checked byte by byte.
+const TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
+
 fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+    TOKEN[b as usize]
 }
 
 fn trim_span(buf: &[u8], mut s: usize, mut e: usize) -> (usize, usize) {
@@ -124,7 +140,7 @@ fn line_end(buf: &[u8], from: usize) -> Option<(usize, usize)> {
 }
 
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|b| *b == needle)
+    memchr::memchr(needle, hay)
 }
 
 impl Message {
@@ -149,7 +165,7 @@ impl Message {
         let (end, next) = line_end(b, pos).ok_or(ParseError::Unterminated)?;
         let start = parse_start_line(b, pos, end)?;
         pos = next;
-        let mut headers: Vec<HeaderIdx> = Vec::with_capacity(16);
+        let mut headers: Vec<HeaderIdx> = Vec::with_capacity(24);
         loop {
             let (end, next) = line_end(b, pos).ok_or(ParseError::Unterminated)?;
             if end == pos {
@@ -240,8 +256,13 @@ impl Message {
                 return Err(ParseError::Bad(what));
             }
         }
-        self.from().ok_or(ParseError::Bad("From"))?;
-        self.to().ok_or(ParseError::Bad("To"))?;
+        // From and To may name any scheme (RFC 4475 3.3.4), but a SIP one must be well formed.
+        for (addr, what) in [(self.from(), "From"), (self.to(), "To")] {
+            match addr.ok_or(ParseError::Bad(what))?.uri() {
+                Ok(_) | Err(UriError::UnsupportedScheme) => {}
+                Err(UriError::Malformed(_)) => return Err(ParseError::Bad(what)),
+            }
+        }
         let (_, cseq_method) = self.cseq().ok_or(ParseError::Bad("CSeq"))?;
         if let Some(m) = self.method() {
             if cseq_method != m {
