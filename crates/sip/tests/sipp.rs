@@ -2,103 +2,19 @@
 //! challenges with digest and a UAS that answers INVITEs, over UDP with 10% loss (so the
 //! retransmission timers work) and over TCP. The scenarios are copies of the anchor kit's.
 
-use std::collections::HashMap;
+#[path = "support/testserver.rs"]
+mod testserver;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use dialtone_sip::build;
-use dialtone_sip::digest::{Algorithm, Authenticator, Credentials, StoredCredentials, Verdict};
-use dialtone_sip::endpoint::{Config, Endpoint, Incoming, Peer, Timers, Transport};
+use dialtone_sip::endpoint::{Config, Endpoint, Peer, Timers, Transport};
 use dialtone_sip::Name;
-
-const REALM: &str = "dialtone";
-
-fn ha1s(user: &str, password: &str) -> StoredCredentials {
-    let (md5, sha) = {
-        use md5::Digest;
-        let input = format!("{user}:{REALM}:{password}");
-        (
-            hex::encode(md5::Md5::digest(input.as_bytes())),
-            hex::encode(sha2::Sha256::digest(input.as_bytes())),
-        )
-    };
-    StoredCredentials {
-        ha1_md5: Some(md5),
-        ha1_sha256: Some(sha),
-    }
-}
-
-/// The test server: registrar with digest for u000001..u000999 (password pwNNNNNN) and a UAS.
-async fn serve(mut rx: tokio::sync::mpsc::Receiver<Incoming>) {
-    // sipp 3.6 reads only the first challenge and speaks only MD5.
-    let auth = Arc::new(
-        Authenticator::new(REALM, Duration::from_secs(30))
-            .offering(&[Algorithm::Md5, Algorithm::Sha256]),
-    );
-    let users: HashMap<String, StoredCredentials> = (1..1000)
-        .map(|i| {
-            let u = format!("u{i:06}");
-            let p = format!("pw{i:06}");
-            let c = ha1s(&u, &p);
-            (u, c)
-        })
-        .collect();
-    let users = Arc::new(users);
-    while let Some(inc) = rx.recv().await {
-        let Incoming::Request(tx) = inc else { continue };
-        let auth = auth.clone();
-        let users = users.clone();
-        tokio::spawn(async move {
-            let req = tx.request.clone();
-            let tag = build::token();
-            match req.method().unwrap_or("") {
-                "REGISTER" => {
-                    let verdict = req
-                        .value(Name::Authorization)
-                        .and_then(Credentials::parse)
-                        .map(|c| match users.get(c.username) {
-                            Some(stored) => auth.verify("REGISTER", &c, stored),
-                            None => Verdict::Invalid("unknown user"),
-                        });
-                    match verdict {
-                        Some(Verdict::Valid) => {
-                            let contact = req.value(Name::Contact).unwrap_or("").to_string();
-                            let r = build::response(&req, 200, Some(tx.peer.addr), Some(&tag))
-                                .header("Contact", &format!("{contact};expires=3600"))
-                                .finish();
-                            tx.respond(r).await;
-                        }
-                        other => {
-                            let challenges = auth.challenges(other == Some(Verdict::Stale));
-                            let mut b = build::response(&req, 401, Some(tx.peer.addr), Some(&tag));
-                            for c in &challenges {
-                                b = b.header("WWW-Authenticate", c);
-                            }
-                            tx.respond(b.finish()).await;
-                        }
-                    }
-                }
-                "INVITE" => {
-                    let ringing =
-                        build::response(&req, 180, Some(tx.peer.addr), Some(&tag)).finish();
-                    tx.respond(ringing).await;
-                    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n";
-                    let ok = build::response(&req, 200, Some(tx.peer.addr), Some(&tag))
-                        .header("Contact", "<sip:uas@127.0.0.1>")
-                        .body("application/sdp", Bytes::from_static(sdp.as_bytes()))
-                        .finish();
-                    tx.respond(ok).await;
-                }
-                "BYE" | "OPTIONS" | "CANCEL" => tx.reply(200, Some(&tag)).await,
-                _ => tx.reply(501, Some(&tag)).await,
-            }
-        });
-    }
-}
+use testserver::serve;
 
 struct Server {
     udp: SocketAddr,
@@ -206,7 +122,20 @@ fn register_with_digest_over_udp_with_ten_percent_loss() {
     let scen = scenario("reg-auth.xml");
     let mut args = common(&target, "u1");
     args.extend([
-        "-sf", &scen, "-inf", &csv, "-m", "300", "-r", "100", "-l", "100", "-lost", "10",
+        "-sf",
+        &scen,
+        "-inf",
+        &csv,
+        "-m",
+        "300",
+        "-r",
+        "100",
+        "-l",
+        "100",
+        "-lost",
+        "10",
+        "-max_retrans",
+        "10",
     ]);
     let (ok, text) = sipp(&args, dir.path());
     assert!(ok, "sipp failed:\n{text}");
@@ -235,7 +164,20 @@ fn invite_calls_over_udp_with_ten_percent_loss() {
     let scen = scenario("uac-call.xml");
     let mut args = common(&target, "u1");
     args.extend([
-        "-sf", &scen, "-s", "uas", "-m", "200", "-r", "50", "-l", "100", "-lost", "10",
+        "-sf",
+        &scen,
+        "-s",
+        "uas",
+        "-m",
+        "200",
+        "-r",
+        "50",
+        "-l",
+        "100",
+        "-lost",
+        "10",
+        "-max_retrans",
+        "10",
     ]);
     let (ok, text) = sipp(&args, dir.path());
     assert!(ok, "sipp failed:\n{text}");
