@@ -499,23 +499,27 @@ fn sip_register_rows() -> Vec<Row> {
     for rate in [
         2000u32, 4000, 6000, 8000, 10000, 12000, 14000, 16000, 20000, 24000,
     ] {
-        let Some((achieved, failed)) = sipp_step(&args, rate, 5, dir.path()) else {
+        let Some((achieved, failed)) = sipp_step(&args, rate, 10, dir.path()) else {
             break;
         };
-        let ok = failed as f64 <= (rate * 5) as f64 * 0.001;
+        let ok = failed as f64 <= (rate * 10) as f64 * 0.001;
         eprintln!("REGISTER+digest step {rate}/s: achieved {achieved:.0}/s, failed {failed}");
         if !ok || achieved < rate as f64 * 0.9 {
             break;
         }
         best = achieved;
     }
+    let held = endpoint.transactions();
+    let rss_mb = rss_bytes() as f64 / 1e6;
     drop(endpoint);
     vec![Row {
         name: "SIP: digest REGISTERs/s through transactions (sipp UDP client, highest clean step)",
         median: best,
         unit: "reg/s",
         target: "-",
-        anchor: "Kamailio kit figure: 19,600/s (not this run)".into(),
+        anchor: format!(
+            "Kamailio kit figure: 19,600/s (not this run); {held} transactions held, RSS {rss_mb:.0} MB"
+        ),
     }]
 }
 

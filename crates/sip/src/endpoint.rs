@@ -56,8 +56,11 @@ impl Timers {
 pub struct Config {
     pub timers: Timers,
     pub limits: Limits,
-    /// Live transactions at most; past it, new requests get 503.
+    /// Running server transactions at most; past it, new requests get 503.
     pub max_transactions: usize,
+    /// Completed non-INVITE transactions held to absorb retransmissions, at most; past it the
+    /// oldest go first (a very late retransmission may then be taken for a new request).
+    pub max_completed: usize,
     /// New requests waiting for the transaction user at most; past it, 503.
     pub queue: usize,
     /// Seconds advertised in Retry-After when overloaded.
@@ -70,6 +73,7 @@ impl Default for Config {
             timers: Timers::default(),
             limits: Limits::default(),
             max_transactions: 200_000,
+            max_completed: 1_000_000,
             queue: 4096,
             retry_after: 5,
         }
@@ -190,6 +194,9 @@ impl<T> Sharded<T> {
     }
 }
 
+/// (expires at, transaction key, merged-request key) in expiry order.
+type ExpiryQueue = std::collections::VecDeque<(tokio::time::Instant, String, Option<String>)>;
+
 struct Inner {
     config: Config,
     udp: Option<Arc<UdpSocket>>,
@@ -204,7 +211,16 @@ struct Inner {
     /// merged requests (482).
     merged: Sharded<String>,
     client: Sharded<mpsc::Sender<ClientEvent>>,
+    /// Completed non-INVITE server transactions over UDP: only the final response is kept,
+    /// to answer retransmissions until Timer J (no task, no request).
+    completed: Sharded<(Bytes, Peer)>,
+    /// Per shard, when each completed entry expires. Every entry lives the same Timer J, so
+    /// each queue is in expiry order and sweeping costs only what expires.
+    expiries: Vec<Mutex<ExpiryQueue>>,
+    /// Running server transactions.
     live: AtomicU64,
+    /// Completed entries held.
+    held: AtomicU64,
     incoming: mpsc::Sender<Incoming>,
 }
 
@@ -240,11 +256,29 @@ impl Endpoint {
             accepted: Sharded::new(64),
             merged: Sharded::new(64),
             client: Sharded::new(64),
+            completed: Sharded::new(64),
+            expiries: (0..64).map(|_| Mutex::new(Default::default())).collect(),
             live: AtomicU64::new(0),
+            held: AtomicU64::new(0),
             incoming: tx,
             config,
         });
         let ep = Endpoint { inner };
+        let sweeper = Arc::downgrade(&ep.inner);
+        tokio::spawn(async move {
+            loop {
+                let Some(inner) = sweeper.upgrade() else {
+                    return;
+                };
+                let every = inner.config.timers.t1.min(Duration::from_secs(1));
+                drop(inner);
+                tokio::time::sleep(every).await;
+                let Some(inner) = sweeper.upgrade() else {
+                    return;
+                };
+                Endpoint { inner }.sweep();
+            }
+        });
         if let Some(sock) = udp_sock {
             let ep2 = ep.clone();
             tokio::spawn(async move { ep2.udp_loop(sock).await });
@@ -254,6 +288,39 @@ impl Endpoint {
             tokio::spawn(async move { ep2.accept_loop(l).await });
         }
         Ok((ep, rx))
+    }
+
+    fn sweep(&self) {
+        let now = tokio::time::Instant::now();
+        for shard in 0..self.inner.expiries.len() {
+            while self.expire_one(shard, |at| at <= now) {}
+        }
+    }
+
+    /// Drop the oldest completed entry of a shard if `due` says so; whether one went.
+    fn expire_one(&self, shard: usize, due: impl Fn(tokio::time::Instant) -> bool) -> bool {
+        let popped = {
+            let mut q = self.inner.expiries[shard].lock().expect("expiry lock");
+            match q.front() {
+                Some((at, _, _)) if due(*at) => q.pop_front(),
+                _ => None,
+            }
+        };
+        let Some((_, key, merge_key)) = popped else {
+            return false;
+        };
+        self.inner.completed.with(&key, |m| m.remove(&key));
+        if let Some(mk) = merge_key {
+            self.inner.merged.with(&mk, |m| m.remove(&mk));
+        }
+        self.inner.held.fetch_sub(1, Ordering::Relaxed);
+        true
+    }
+
+    /// How many server transactions are held (running, or completed and absorbing
+    /// retransmissions), for tests and metrics.
+    pub fn transactions(&self) -> u64 {
+        self.inner.live.load(Ordering::Relaxed) + self.inner.held.load(Ordering::Relaxed)
     }
 
     pub fn local_addr(&self, transport: Transport) -> Option<SocketAddr> {
@@ -446,6 +513,12 @@ impl Endpoint {
             let _ = tx.try_send(ServerEventBox(ev));
             return;
         }
+        if !is_ack {
+            if let Some((resp, to)) = self.inner.completed.with(&key, |m| m.get(&key).cloned()) {
+                self.send_now(to, resp);
+                return;
+            }
+        }
         let msg = Arc::new(msg);
         if is_ack {
             // An ACK for a 2xx: stop that 2xx's retransmissions, and tell the user.
@@ -507,14 +580,26 @@ impl Endpoint {
         let ep = self.clone();
         let invite = msg.method() == Some("INVITE");
         tokio::spawn(async move {
-            if invite {
+            let keep = if invite {
                 ep.invite_server(msg, peer, erx).await;
+                None
             } else {
-                ep.non_invite_server(peer, erx).await;
-            }
+                ep.non_invite_server(peer, erx).await
+            };
+            // The completed entry goes in before the running one comes out, so a
+            // retransmission arriving in between is never taken for a new request.
+            let keep = match keep {
+                Some(last) => {
+                    ep.hold_completed(key.clone(), merge_key.clone(), last, peer);
+                    true
+                }
+                None => false,
+            };
             ep.inner.server.with(&key, |m| m.remove(&key));
-            if let Some(mk) = merge_key {
-                ep.inner.merged.with(&mk, |m| m.remove(&mk));
+            if !keep {
+                if let Some(mk) = merge_key {
+                    ep.inner.merged.with(&mk, |m| m.remove(&mk));
+                }
             }
             ep.inner.live.fetch_sub(1, Ordering::Relaxed);
         });
@@ -635,14 +720,17 @@ impl Endpoint {
         }
     }
 
-    /// Non-INVITE server transaction (RFC 3261 17.2.2).
-    async fn non_invite_server(&self, peer: Peer, mut rx: mpsc::Receiver<ServerEventBox>) {
-        let t = self.inner.config.timers;
+    /// Non-INVITE server transaction (RFC 3261 17.2.2), Trying and Proceeding. Returns the
+    /// final response when the Completed state must be held (unreliable transports).
+    async fn non_invite_server(
+        &self,
+        peer: Peer,
+        mut rx: mpsc::Receiver<ServerEventBox>,
+    ) -> Option<Bytes> {
         let mut last: Option<Bytes> = None;
-        // Trying / Proceeding.
         loop {
             match rx.recv().await {
-                None => return,
+                None => return None,
                 Some(ServerEventBox(ServerEvent::Retransmission)) => {
                     if let Some(r) = &last {
                         let _ = self.send_to(peer, r.clone()).await;
@@ -651,31 +739,36 @@ impl Endpoint {
                 Some(ServerEventBox(ServerEvent::Ack)) => {}
                 Some(ServerEventBox(ServerEvent::Respond(r, code))) => {
                     let _ = self.send_to(peer, r.clone()).await;
-                    last = Some(r);
                     if code >= 200 {
-                        break;
+                        return (!peer.transport.reliable()).then_some(r);
                     }
+                    last = Some(r);
                 }
             }
         }
-        // Completed: answer retransmissions with the final response for Timer J.
-        if peer.transport.reliable() {
-            return;
+    }
+
+    /// Completed: keep only the final response to answer retransmissions until Timer J.
+    fn hold_completed(&self, key: String, merge_key: Option<String>, last: Bytes, peer: Peer) {
+        let until = tokio::time::Instant::now() + self.inner.config.timers.long();
+        let shard = {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            key.hash(&mut h);
+            (h.finish() as usize) % self.inner.expiries.len()
+        };
+        if self.inner.held.load(Ordering::Relaxed) as usize >= self.inner.config.max_completed {
+            // Evict the front of this shard's queue, or of the next one that has any.
+            let n = self.inner.expiries.len();
+            let _ = (0..n).any(|k| self.expire_one((shard + k) % n, |_| true));
         }
-        let j = tokio::time::sleep(t.long());
-        tokio::pin!(j);
-        loop {
-            tokio::select! {
-                ev = rx.recv() => match ev {
-                    Some(ServerEventBox(ServerEvent::Retransmission)) => {
-                        if let Some(r) = &last { let _ = self.send_to(peer, r.clone()).await; }
-                    }
-                    Some(_) => {}
-                    None => return,
-                },
-                _ = &mut j => return,
-            }
-        }
+        self.inner
+            .completed
+            .with(&key, |m| m.insert(key.clone(), (last, peer)));
+        self.inner.held.fetch_add(1, Ordering::Relaxed);
+        self.inner.expiries[shard]
+            .lock()
+            .expect("expiry lock")
+            .push_back((until, key, merge_key));
     }
 
     fn client_key(branch: &str, method: &str) -> String {

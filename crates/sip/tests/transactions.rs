@@ -1,0 +1,158 @@
+//! Transaction behaviour seen from the wire, with shrunken timers.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dialtone_sip::endpoint::{Config, Endpoint, Incoming, Timers, Transport};
+
+fn timers() -> Timers {
+    Timers {
+        t1: Duration::from_millis(10),
+        t2: Duration::from_millis(40),
+        t4: Duration::from_millis(50),
+        d: Duration::from_millis(50),
+    }
+}
+
+fn options(branch: &str, call_id: &str) -> String {
+    format!(
+        "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch={branch}\r\n\
+         From: <sip:a@b>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: {call_id}\r\nCSeq: 1 OPTIONS\r\n\
+         Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+#[tokio::test]
+async fn completed_transactions_absorb_retransmissions_then_go() {
+    let config = Config {
+        timers: timers(),
+        ..Config::default()
+    };
+    let (ep, mut rx) = Endpoint::bind(Some("127.0.0.1:0".parse().unwrap()), None, config)
+        .await
+        .unwrap();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let seen2 = seen.clone();
+    tokio::spawn(async move {
+        while let Some(inc) = rx.recv().await {
+            if let Incoming::Request(tx) = inc {
+                seen2.fetch_add(1, Ordering::SeqCst);
+                tx.reply(200, Some("t")).await;
+            }
+        }
+    });
+    let server = ep.local_addr(Transport::Udp).unwrap();
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut buf = [0u8; 2048];
+    for i in 0..50 {
+        sock.send_to(
+            options(&format!("z9hG4bK{i}"), &format!("c{i}")).as_bytes(),
+            server,
+        )
+        .await
+        .unwrap();
+        let (n, _) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf))
+            .await
+            .expect("answered")
+            .unwrap();
+        assert!(buf[..n].starts_with(b"SIP/2.0 200"));
+    }
+    assert_eq!(
+        ep.transactions(),
+        50,
+        "each holds its final response for Timer J"
+    );
+    // A retransmission gets the stored answer and does not reach the user again.
+    sock.send_to(options("z9hG4bK7", "c7").as_bytes(), server)
+        .await
+        .unwrap();
+    let (n, _) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf))
+        .await
+        .expect("answered again")
+        .unwrap();
+    assert!(buf[..n].starts_with(b"SIP/2.0 200"));
+    assert_eq!(seen.load(Ordering::SeqCst), 50);
+    // After Timer J (64*T1 = 640 ms) and a sweep, nothing is held.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(ep.transactions(), 0);
+}
+
+#[tokio::test]
+async fn overload_answers_503_with_retry_after() {
+    let config = Config {
+        timers: timers(),
+        queue: 2,
+        retry_after: 7,
+        ..Config::default()
+    };
+    // Nobody reads the queue: after two requests it is full.
+    let (ep, _rx) = Endpoint::bind(Some("127.0.0.1:0".parse().unwrap()), None, config)
+        .await
+        .unwrap();
+    let server = ep.local_addr(Transport::Udp).unwrap();
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for i in 0..5 {
+        sock.send_to(
+            options(&format!("z9hG4bKo{i}"), &format!("o{i}")).as_bytes(),
+            server,
+        )
+        .await
+        .unwrap();
+    }
+    let mut buf = [0u8; 2048];
+    let mut answers = Vec::new();
+    while let Ok(Ok((n, _))) =
+        tokio::time::timeout(Duration::from_millis(500), sock.recv_from(&mut buf)).await
+    {
+        answers.push(String::from_utf8_lossy(&buf[..n]).to_string());
+    }
+    assert_eq!(answers.len(), 3, "the three that did not fit: {answers:?}");
+    for a in &answers {
+        assert!(a.starts_with("SIP/2.0 503"), "{a}");
+        assert!(a.contains("Retry-After: 7\r\n"), "{a}");
+    }
+}
+
+#[tokio::test]
+async fn completed_entries_are_bounded_oldest_first() {
+    let config = Config {
+        timers: Timers {
+            t1: Duration::from_secs(10),
+            ..timers()
+        },
+        max_completed: 10,
+        ..Config::default()
+    };
+    let (ep, mut rx) = Endpoint::bind(Some("127.0.0.1:0".parse().unwrap()), None, config)
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        while let Some(inc) = rx.recv().await {
+            if let Incoming::Request(tx) = inc {
+                tx.reply(200, Some("t")).await;
+            }
+        }
+    });
+    let server = ep.local_addr(Transport::Udp).unwrap();
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut buf = [0u8; 2048];
+    for i in 0..25 {
+        sock.send_to(
+            options(&format!("z9hG4bKb{i}"), &format!("b{i}")).as_bytes(),
+            server,
+        )
+        .await
+        .unwrap();
+        tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf))
+            .await
+            .expect("answered")
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        ep.transactions(),
+        10,
+        "held entries stay within max_completed"
+    );
+}
