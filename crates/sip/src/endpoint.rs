@@ -130,6 +130,9 @@ enum ClientEvent {
 pub struct ServerTransaction {
     pub request: Arc<Message>,
     pub peer: Peer,
+    /// For a CANCEL: the INVITE transaction it cancels, when that is still running (same
+    /// branch, RFC 3261 9.2). Answer the CANCEL 200 and the INVITE 487.
+    pub cancels: Option<Box<ServerTransaction>>,
     events: mpsc::Sender<ServerEventBox>,
 }
 
@@ -204,7 +207,7 @@ struct Inner {
     tcp_addr: Option<SocketAddr>,
     /// Open streams by remote address: a writer each (connection reuse).
     streams: Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>,
-    server: Sharded<mpsc::Sender<ServerEventBox>>,
+    server: Sharded<ServerTransaction>,
     /// INVITE server transactions whose 2xx awaits its ACK, by Call-ID and CSeq number.
     accepted: Sharded<mpsc::Sender<ServerEventBox>>,
     /// Requests in progress by (Call-ID, From tag, CSeq): the branch that owns each, to spot
@@ -503,7 +506,10 @@ impl Endpoint {
         };
         let is_ack = msg.method() == Some("ACK");
         // A retransmission or an ACK for a non-2xx final: its transaction absorbs it.
-        let existing = self.inner.server.with(&key, |m| m.get(&key).cloned());
+        let existing = self
+            .inner
+            .server
+            .with(&key, |m| m.get(&key).map(|t| t.events.clone()));
         if let Some(tx) = existing {
             let ev = if is_ack {
                 ServerEvent::Ack
@@ -566,16 +572,33 @@ impl Endpoint {
             return;
         }
         let (etx, erx) = mpsc::channel(8);
+        let cancels = if msg.method() == Some("CANCEL") {
+            // The same key with INVITE for CANCEL (the key ends with the method).
+            let invite_key = format!("{}INVITE", &key[..key.len() - "CANCEL".len()]);
+            self.inner
+                .server
+                .with(&invite_key, |m| m.get(&invite_key).cloned())
+                .map(Box::new)
+        } else {
+            None
+        };
         let st = ServerTransaction {
             request: msg.clone(),
             peer,
+            cancels,
             events: etx.clone(),
+        };
+        let entry = ServerTransaction {
+            cancels: None,
+            ..st.clone()
         };
         if self.inner.incoming.try_send(Incoming::Request(st)).is_err() {
             self.overloaded(&msg, peer, merge_key.as_deref());
             return;
         }
-        self.inner.server.with(&key, |m| m.insert(key.clone(), etx));
+        self.inner
+            .server
+            .with(&key, |m| m.insert(key.clone(), entry));
         self.inner.live.fetch_add(1, Ordering::Relaxed);
         let ep = self.clone();
         let invite = msg.method() == Some("INVITE");

@@ -13,6 +13,7 @@ pub mod digest;
 pub mod endpoint;
 pub mod header;
 pub mod message;
+pub mod sdp;
 pub mod uri;
 
 pub use header::{Name, NameAddr, Via};

@@ -156,3 +156,79 @@ async fn completed_entries_are_bounded_oldest_first() {
         "held entries stay within max_completed"
     );
 }
+
+#[tokio::test]
+async fn cancel_finds_its_invite_and_the_487_is_acked() {
+    let config = Config {
+        timers: timers(),
+        ..Config::default()
+    };
+    let (ep, mut rx) = Endpoint::bind(Some("127.0.0.1:0".parse().unwrap()), None, config)
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        while let Some(inc) = rx.recv().await {
+            let Incoming::Request(tx) = inc else { continue };
+            match tx.request.method() {
+                Some("INVITE") => tx.reply(180, Some("uas")).await,
+                Some("CANCEL") => {
+                    let invite = tx.cancels.clone().expect("the INVITE it cancels");
+                    tx.reply(200, Some("uas")).await;
+                    invite.reply(487, Some("uas")).await;
+                }
+                _ => tx.reply(200, Some("uas")).await,
+            }
+        }
+    });
+    let server = ep.local_addr(Transport::Udp).unwrap();
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let request = |method: &str, cseq_method: &str| {
+        format!(
+            "{method} sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKcancel1\r\n\
+             From: <sip:a@b>;tag=1\r\nTo: <sip:x@127.0.0.1>{}\r\nCall-ID: cancel-1\r\nCSeq: 1 {cseq_method}\r\n\
+             Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            if method == "ACK" { ";tag=uas" } else { "" }
+        )
+    };
+    async fn read(sock: &tokio::net::UdpSocket) -> Vec<String> {
+        let mut buf = [0u8; 2048];
+        let mut got = Vec::new();
+        while let Ok(Ok((n, _))) =
+            tokio::time::timeout(Duration::from_millis(150), sock.recv_from(&mut buf)).await
+        {
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            let cseq = text
+                .lines()
+                .find(|l| l.starts_with("CSeq"))
+                .unwrap_or("")
+                .to_string();
+            got.push(format!("{} {cseq}", &text[8..11]));
+        }
+        got
+    }
+    sock.send_to(request("INVITE", "INVITE").as_bytes(), server)
+        .await
+        .unwrap();
+    let got = read(&sock).await;
+    assert!(got.contains(&"100 CSeq: 1 INVITE".to_string()), "{got:?}");
+    assert!(got.contains(&"180 CSeq: 1 INVITE".to_string()), "{got:?}");
+    sock.send_to(request("CANCEL", "CANCEL").as_bytes(), server)
+        .await
+        .unwrap();
+    let got = read(&sock).await;
+    assert!(got.contains(&"200 CSeq: 1 CANCEL".to_string()), "{got:?}");
+    assert!(got.contains(&"487 CSeq: 1 INVITE".to_string()), "{got:?}");
+    assert!(
+        got.iter().filter(|g| g.starts_with("487")).count() > 1,
+        "the 487 is retransmitted until the ACK (Timer G): {got:?}"
+    );
+    sock.send_to(request("ACK", "ACK").as_bytes(), server)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let after = read(&sock).await;
+    assert!(
+        after.is_empty(),
+        "the ACK stopped the retransmissions: {after:?}"
+    );
+}

@@ -90,7 +90,13 @@ pub async fn serve(mut rx: tokio::sync::mpsc::Receiver<Incoming>) {
                         .finish();
                     tx.respond(ok).await;
                 }
-                "BYE" | "OPTIONS" | "CANCEL" => tx.reply(200, Some(&tag)).await,
+                "CANCEL" => {
+                    tx.reply(200, Some(&tag)).await;
+                    if let Some(invite) = &tx.cancels {
+                        invite.reply(487, Some(&tag)).await;
+                    }
+                }
+                "BYE" | "OPTIONS" => tx.reply(200, Some(&tag)).await,
                 _ => tx.reply(501, Some(&tag)).await,
             }
         });
