@@ -11,6 +11,8 @@
 pub mod build;
 pub mod digest;
 pub mod endpoint;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod header;
 pub mod message;
 pub mod sdp;
