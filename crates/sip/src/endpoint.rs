@@ -84,6 +84,7 @@ impl Default for Config {
 pub enum Transport {
     Udp,
     Tcp,
+    Tls,
 }
 
 impl Transport {
@@ -91,6 +92,7 @@ impl Transport {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
         }
     }
 
@@ -205,8 +207,10 @@ struct Inner {
     udp: Option<Arc<UdpSocket>>,
     udp_addr: Option<SocketAddr>,
     tcp_addr: Option<SocketAddr>,
-    /// Open streams by remote address: a writer each (connection reuse).
-    streams: Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>,
+    tls_addr: Option<SocketAddr>,
+    tls_client: Option<Arc<rustls::ClientConfig>>,
+    /// Open streams by transport and remote address: a writer each (connection reuse).
+    streams: Mutex<HashMap<(Transport, SocketAddr), mpsc::Sender<Bytes>>>,
     server: Sharded<ServerTransaction>,
     /// INVITE server transactions whose 2xx awaits its ACK, by Call-ID and CSeq number.
     accepted: Sharded<mpsc::Sender<ServerEventBox>>,
@@ -227,6 +231,17 @@ struct Inner {
     incoming: mpsc::Sender<Incoming>,
 }
 
+/// Where an endpoint listens, and how it speaks TLS.
+#[derive(Clone, Default)]
+pub struct Listen {
+    pub udp: Option<SocketAddr>,
+    pub tcp: Option<SocketAddr>,
+    /// A TLS listener and its server configuration (certificate and key).
+    pub tls: Option<(SocketAddr, Arc<rustls::ServerConfig>)>,
+    /// How to open TLS connections to peers (trusted roots); none: no outbound TLS.
+    pub tls_client: Option<Arc<rustls::ClientConfig>>,
+}
+
 /// One SIP endpoint: its transports and transaction tables.
 #[derive(Clone)]
 pub struct Endpoint {
@@ -241,18 +256,46 @@ impl Endpoint {
         tcp: Option<SocketAddr>,
         config: Config,
     ) -> std::io::Result<(Endpoint, mpsc::Receiver<Incoming>)> {
+        Endpoint::bind_with(
+            Listen {
+                udp,
+                tcp,
+                ..Listen::default()
+            },
+            config,
+        )
+        .await
+    }
+
+    /// Bind every transport `listen` names and start receiving.
+    pub async fn bind_with(
+        listen: Listen,
+        config: Config,
+    ) -> std::io::Result<(Endpoint, mpsc::Receiver<Incoming>)> {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
-        let udp_sock = match udp {
+        let udp_sock = match listen.udp {
             Some(a) => Some(Arc::new(UdpSocket::bind(a).await?)),
             None => None,
         };
-        let listener = match tcp {
+        let listener = match listen.tcp {
             Some(a) => Some(TcpListener::bind(a).await?),
+            None => None,
+        };
+        let tls_listener = match &listen.tls {
+            Some((a, cfg)) => Some((
+                TcpListener::bind(a).await?,
+                tokio_rustls::TlsAcceptor::from(cfg.clone()),
+            )),
             None => None,
         };
         let inner = Arc::new(Inner {
             udp_addr: udp_sock.as_ref().map(|s| s.local_addr()).transpose()?,
             tcp_addr: listener.as_ref().map(|l| l.local_addr()).transpose()?,
+            tls_addr: tls_listener
+                .as_ref()
+                .map(|(l, _)| l.local_addr())
+                .transpose()?,
+            tls_client: listen.tls_client.clone(),
             udp: udp_sock.clone(),
             streams: Mutex::new(HashMap::new()),
             server: Sharded::new(64),
@@ -289,6 +332,10 @@ impl Endpoint {
         if let Some(l) = listener {
             let ep2 = ep.clone();
             tokio::spawn(async move { ep2.accept_loop(l).await });
+        }
+        if let Some((l, acceptor)) = tls_listener {
+            let ep2 = ep.clone();
+            tokio::spawn(async move { ep2.accept_tls_loop(l, acceptor).await });
         }
         Ok((ep, rx))
     }
@@ -330,6 +377,7 @@ impl Endpoint {
         match transport {
             Transport::Udp => self.inner.udp_addr,
             Transport::Tcp => self.inner.tcp_addr,
+            Transport::Tls => self.inner.tls_addr,
         }
     }
 
@@ -365,21 +413,50 @@ impl Endpoint {
                 continue;
             };
             let _ = stream.set_nodelay(true);
-            self.start_stream(stream, addr);
+            self.start_stream(stream, addr, Transport::Tcp);
         }
     }
 
-    fn start_stream(&self, stream: TcpStream, addr: SocketAddr) -> mpsc::Sender<Bytes> {
-        let (mut rd, mut wr) = stream.into_split();
+    async fn accept_tls_loop(&self, listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor) {
+        loop {
+            let Ok((stream, addr)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let ep = self.clone();
+            let acceptor = acceptor.clone();
+            // The handshake runs on its own task, bounded in time, so a slow or silent
+            // client never holds up the next one.
+            tokio::spawn(async move {
+                let hs =
+                    tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
+                if let Ok(Ok(tls)) = hs {
+                    ep.start_stream(tls, addr, Transport::Tls);
+                }
+            });
+        }
+    }
+
+    /// Serve one stream (TCP or TLS): frame messages off it, write what is queued to it.
+    fn start_stream<S>(
+        &self,
+        stream: S,
+        addr: SocketAddr,
+        transport: Transport,
+    ) -> mpsc::Sender<Bytes>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    {
+        let (mut rd, mut wr) = tokio::io::split(stream);
         let (tx, mut rx) = mpsc::channel::<Bytes>(1024);
         self.inner
             .streams
             .lock()
             .expect("streams lock")
-            .insert(addr, tx.clone());
+            .insert((transport, addr), tx.clone());
         tokio::spawn(async move {
             while let Some(b) = rx.recv().await {
-                if wr.write_all(&b).await.is_err() {
+                if wr.write_all(&b).await.is_err() || wr.flush().await.is_err() {
                     break;
                 }
             }
@@ -389,18 +466,13 @@ impl Endpoint {
         tokio::spawn(async move {
             let mut buf = BytesMut::with_capacity(8192);
             let limits = ep.inner.config.limits;
+            let peer = Peer { transport, addr };
             'conn: loop {
                 loop {
                     match frame(&buf, &limits) {
                         Ok(Frame::Message(len)) => {
                             let msg = buf.split_to(len).freeze();
-                            ep.received(
-                                msg,
-                                Peer {
-                                    transport: Transport::Tcp,
-                                    addr,
-                                },
-                            );
+                            ep.received(msg, peer);
                         }
                         Ok(Frame::KeepAlive(len)) => {
                             buf.advance(len);
@@ -417,7 +489,11 @@ impl Endpoint {
                     Ok(_) => {}
                 }
             }
-            ep.inner.streams.lock().expect("streams lock").remove(&addr);
+            ep.inner
+                .streams
+                .lock()
+                .expect("streams lock")
+                .remove(&(transport, addr));
         });
         tx
     }
@@ -433,26 +509,44 @@ impl Endpoint {
                     .ok_or_else(|| std::io::Error::other("no UDP transport"))?;
                 sock.send_to(&bytes, peer.addr).await.map(|_| ())
             }
-            Transport::Tcp => {
+            Transport::Tcp | Transport::Tls => {
                 let existing = self
                     .inner
                     .streams
                     .lock()
                     .expect("streams lock")
-                    .get(&peer.addr)
+                    .get(&(peer.transport, peer.addr))
                     .cloned();
                 let tx = match existing {
                     Some(tx) => tx,
-                    None => {
-                        let s = TcpStream::connect(peer.addr).await?;
-                        let _ = s.set_nodelay(true);
-                        self.start_stream(s, peer.addr)
-                    }
+                    None => self.connect(peer).await?,
                 };
                 tx.send(bytes)
                     .await
                     .map_err(|_| std::io::Error::other("connection closed"))
             }
+        }
+    }
+
+    /// Open a stream to a peer. TLS checks the peer's certificate for its address (a host
+    /// name arrives with RFC 3263 server location).
+    async fn connect(&self, peer: Peer) -> std::io::Result<mpsc::Sender<Bytes>> {
+        let s = TcpStream::connect(peer.addr).await?;
+        let _ = s.set_nodelay(true);
+        match peer.transport {
+            Transport::Tls => {
+                let cfg = self
+                    .inner
+                    .tls_client
+                    .clone()
+                    .ok_or_else(|| std::io::Error::other("no TLS client configuration"))?;
+                let name = rustls::pki_types::ServerName::IpAddress(peer.addr.ip().into());
+                let tls = tokio_rustls::TlsConnector::from(cfg)
+                    .connect(name, s)
+                    .await?;
+                Ok(self.start_stream(tls, peer.addr, Transport::Tls))
+            }
+            _ => Ok(self.start_stream(s, peer.addr, Transport::Tcp)),
         }
     }
 
