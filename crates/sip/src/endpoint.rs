@@ -85,6 +85,10 @@ pub enum Transport {
     Udp,
     Tcp,
     Tls,
+    /// WebSocket (RFC 7118), carried by a connection the HTTP layer accepted.
+    Ws,
+    /// Secure WebSocket.
+    Wss,
 }
 
 impl Transport {
@@ -93,6 +97,8 @@ impl Transport {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
             Transport::Tls => "TLS",
+            Transport::Ws => "WS",
+            Transport::Wss => "WSS",
         }
     }
 
@@ -229,6 +235,14 @@ struct Inner {
     /// Completed entries held.
     held: AtomicU64,
     incoming: mpsc::Sender<Incoming>,
+}
+
+/// The two halves of a WebSocket connection as the endpoint sees them.
+pub struct WebSocketLink {
+    /// Messages received on the WebSocket go in here; dropping it ends the connection.
+    pub inbound: mpsc::Sender<Bytes>,
+    /// Messages to write to the WebSocket come out here.
+    pub outbound: mpsc::Receiver<Bytes>,
 }
 
 /// Where an endpoint listens, and how it speaks TLS.
@@ -378,6 +392,8 @@ impl Endpoint {
             Transport::Udp => self.inner.udp_addr,
             Transport::Tcp => self.inner.tcp_addr,
             Transport::Tls => self.inner.tls_addr,
+            // WebSocket connections arrive through the HTTP listener, not our own socket.
+            Transport::Ws | Transport::Wss => None,
         }
     }
 
@@ -498,6 +514,43 @@ impl Endpoint {
         tx
     }
 
+    /// Take a WebSocket connection the HTTP layer accepted (subprotocol `sip`): push each
+    /// message received on it into `inbound`, and write each message from `outbound` to it.
+    /// Every WebSocket message holds one whole SIP message (RFC 7118 section 5).
+    pub fn websocket(&self, addr: SocketAddr, secure: bool) -> WebSocketLink {
+        let transport = if secure {
+            Transport::Wss
+        } else {
+            Transport::Ws
+        };
+        let (in_tx, mut in_rx) = mpsc::channel::<Bytes>(256);
+        let (out_tx, out_rx) = mpsc::channel::<Bytes>(1024);
+        self.inner
+            .streams
+            .lock()
+            .expect("streams lock")
+            .insert((transport, addr), out_tx);
+        let ep = self.clone();
+        tokio::spawn(async move {
+            let peer = Peer { transport, addr };
+            while let Some(msg) = in_rx.recv().await {
+                if msg.len() > ep.inner.config.limits.max_message {
+                    continue;
+                }
+                ep.received(msg, peer);
+            }
+            ep.inner
+                .streams
+                .lock()
+                .expect("streams lock")
+                .remove(&(transport, addr));
+        });
+        WebSocketLink {
+            inbound: in_tx,
+            outbound: out_rx,
+        }
+    }
+
     /// Send bytes to a peer: UDP datagram, or over the stream to it (opened when needed).
     pub async fn send_to(&self, peer: Peer, bytes: Bytes) -> std::io::Result<()> {
         match peer.transport {
@@ -509,7 +562,7 @@ impl Endpoint {
                     .ok_or_else(|| std::io::Error::other("no UDP transport"))?;
                 sock.send_to(&bytes, peer.addr).await.map(|_| ())
             }
-            Transport::Tcp | Transport::Tls => {
+            Transport::Tcp | Transport::Tls | Transport::Ws | Transport::Wss => {
                 let existing = self
                     .inner
                     .streams
@@ -519,6 +572,10 @@ impl Endpoint {
                     .cloned();
                 let tx = match existing {
                     Some(tx) => tx,
+                    // A WebSocket peer cannot be dialled back: its connection is gone.
+                    None if matches!(peer.transport, Transport::Ws | Transport::Wss) => {
+                        return Err(std::io::Error::other("WebSocket connection closed"))
+                    }
                     None => self.connect(peer).await?,
                 };
                 tx.send(bytes)
