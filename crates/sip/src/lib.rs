@@ -14,6 +14,7 @@ pub mod endpoint;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod header;
+pub mod locate;
 pub mod message;
 pub mod sdp;
 pub mod uri;
