@@ -182,25 +182,27 @@ pub struct ClientTransaction {
     pub responses: mpsc::Receiver<Arc<Message>>,
 }
 
-struct Sharded<T> {
-    shards: Vec<Mutex<HashMap<String, T>>>,
+/// A map split into shards by key hash, each behind its own lock: no lock is shared by the
+/// whole message path.
+struct Sharded<T, K = String> {
+    shards: Vec<Mutex<HashMap<K, T>>>,
 }
 
-impl<T> Sharded<T> {
+impl<T, K: Hash + Eq> Sharded<T, K> {
     fn new(n: usize) -> Self {
         Sharded {
             shards: (0..n).map(|_| Mutex::new(HashMap::new())).collect(),
         }
     }
 
-    fn shard(&self, key: &str) -> &Mutex<HashMap<String, T>> {
+    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> &Mutex<HashMap<K, T>> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         key.hash(&mut h);
         &self.shards[(h.finish() as usize) % self.shards.len()]
     }
 
-    fn with<R>(&self, key: &str, f: impl FnOnce(&mut HashMap<String, T>) -> R) -> R {
-        let mut g = self.shard(key).lock().expect("transaction shard lock");
+    fn with<Q: Hash + ?Sized, R>(&self, key: &Q, f: impl FnOnce(&mut HashMap<K, T>) -> R) -> R {
+        let mut g = self.shard(key).lock().expect("shard lock");
         f(&mut g)
     }
 }
@@ -216,7 +218,7 @@ struct Inner {
     tls_addr: Option<SocketAddr>,
     tls_client: Option<Arc<rustls::ClientConfig>>,
     /// Open streams by transport and remote address: a writer each (connection reuse).
-    streams: Mutex<HashMap<(Transport, SocketAddr), mpsc::Sender<Bytes>>>,
+    streams: Sharded<mpsc::Sender<Bytes>, (Transport, SocketAddr)>,
     server: Sharded<ServerTransaction>,
     /// INVITE server transactions whose 2xx awaits its ACK, by Call-ID and CSeq number.
     accepted: Sharded<mpsc::Sender<ServerEventBox>>,
@@ -311,7 +313,7 @@ impl Endpoint {
                 .transpose()?,
             tls_client: listen.tls_client.clone(),
             udp: udp_sock.clone(),
-            streams: Mutex::new(HashMap::new()),
+            streams: Sharded::new(64),
             server: Sharded::new(64),
             accepted: Sharded::new(64),
             merged: Sharded::new(64),
@@ -465,11 +467,9 @@ impl Endpoint {
     {
         let (mut rd, mut wr) = tokio::io::split(stream);
         let (tx, mut rx) = mpsc::channel::<Bytes>(1024);
-        self.inner
-            .streams
-            .lock()
-            .expect("streams lock")
-            .insert((transport, addr), tx.clone());
+        self.inner.streams.with(&(transport, addr), |m| {
+            m.insert((transport, addr), tx.clone())
+        });
         tokio::spawn(async move {
             while let Some(b) = rx.recv().await {
                 if wr.write_all(&b).await.is_err() || wr.flush().await.is_err() {
@@ -507,9 +507,7 @@ impl Endpoint {
             }
             ep.inner
                 .streams
-                .lock()
-                .expect("streams lock")
-                .remove(&(transport, addr));
+                .with(&(transport, addr), |m| m.remove(&(transport, addr)));
         });
         tx
     }
@@ -527,9 +525,7 @@ impl Endpoint {
         let (out_tx, out_rx) = mpsc::channel::<Bytes>(1024);
         self.inner
             .streams
-            .lock()
-            .expect("streams lock")
-            .insert((transport, addr), out_tx);
+            .with(&(transport, addr), |m| m.insert((transport, addr), out_tx));
         let ep = self.clone();
         tokio::spawn(async move {
             let peer = Peer { transport, addr };
@@ -541,9 +537,7 @@ impl Endpoint {
             }
             ep.inner
                 .streams
-                .lock()
-                .expect("streams lock")
-                .remove(&(transport, addr));
+                .with(&(transport, addr), |m| m.remove(&(transport, addr)));
         });
         WebSocketLink {
             inbound: in_tx,
@@ -563,13 +557,8 @@ impl Endpoint {
                 sock.send_to(&bytes, peer.addr).await.map(|_| ())
             }
             Transport::Tcp | Transport::Tls | Transport::Ws | Transport::Wss => {
-                let existing = self
-                    .inner
-                    .streams
-                    .lock()
-                    .expect("streams lock")
-                    .get(&(peer.transport, peer.addr))
-                    .cloned();
+                let key = (peer.transport, peer.addr);
+                let existing = self.inner.streams.with(&key, |m| m.get(&key).cloned());
                 let tx = match existing {
                     Some(tx) => tx,
                     // A WebSocket peer cannot be dialled back: its connection is gone.

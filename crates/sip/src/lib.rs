@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod build;
+pub mod dialog;
 pub mod digest;
 pub mod endpoint;
 #[doc(hidden)]

@@ -13,7 +13,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use dialtone_sip::build;
 use dialtone_sip::endpoint::{Config, Endpoint, Peer, Timers, Transport};
-use dialtone_sip::Name;
 use testserver::serve;
 
 struct Server {
@@ -248,6 +247,7 @@ fn our_uac_calls_a_sipp_uas() {
             .header("Max-Forwards", "70")
             .body("application/sdp", Bytes::from_static(b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\n"))
             .finish();
+        let invite_copy = invite.clone();
         let mut tx = ep.send_request(invite, peer).await.unwrap();
         let mut codes = Vec::new();
         let mut ok = None;
@@ -263,25 +263,12 @@ fn our_uac_calls_a_sipp_uas() {
         }
         assert_eq!(codes.last(), Some(&200), "{codes:?}");
         let ok = ok.unwrap();
-        let to = ok.value(Name::To).unwrap().to_string();
-        // The ACK for a 2xx is the user's: a new transaction-less request.
-        let ack = build::request("ACK", &uri)
-            .header("Via", &ep.via(Transport::Udp))
-            .header("From", &from)
-            .header("To", &to)
-            .header("Call-ID", &call_id)
-            .header("CSeq", "1 ACK")
-            .header("Max-Forwards", "70")
-            .finish();
+        // The dialog gives the ACK for the 2xx (a transaction-less request) and the BYE.
+        let sent = dialtone_sip::Message::parse(invite_copy).unwrap();
+        let mut dialog = dialtone_sip::dialog::Dialog::uac(&sent, &ok).expect("a dialog");
+        let ack = dialog.ack(1, &ep.via(Transport::Udp)).finish();
         ep.send_to(peer, ack).await.unwrap();
-        let bye = build::request("BYE", &uri)
-            .header("Via", &ep.via(Transport::Udp))
-            .header("From", &from)
-            .header("To", &to)
-            .header("Call-ID", &call_id)
-            .header("CSeq", "2 BYE")
-            .header("Max-Forwards", "70")
-            .finish();
+        let bye = dialog.request("BYE", &ep.via(Transport::Udp)).finish();
         let mut tx = ep.send_request(bye, peer).await.unwrap();
         let r = tokio::time::timeout(Duration::from_secs(10), tx.responses.recv())
             .await
