@@ -48,13 +48,11 @@ fn start(timers: Timers) -> Server {
     }
 }
 
-fn fast_timers() -> Timers {
-    Timers {
-        t1: Duration::from_millis(100),
-        t2: Duration::from_millis(400),
-        t4: Duration::from_millis(500),
-        d: Duration::from_millis(500),
-    }
+/// sipp retransmits on RFC 3261's timers (T1 = 500 ms, scenario retrans="500"), so the server
+/// must too: with a shorter T1 its Timer J would forget a transaction while sipp still
+/// retransmits the request, and the late copy would be taken for a new request.
+fn sipp_timers() -> Timers {
+    Timers::default()
 }
 
 fn scenario(name: &str) -> String {
@@ -114,7 +112,7 @@ fn common<'a>(target: &'a str, transport: &'a str) -> Vec<&'a str> {
 
 #[test]
 fn register_with_digest_over_udp_with_ten_percent_loss() {
-    let server = start(fast_timers());
+    let server = start(sipp_timers());
     let dir = tempfile::tempdir().unwrap();
     let csv = users_csv(dir.path(), 300);
     let target = server.udp.to_string();
@@ -142,7 +140,7 @@ fn register_with_digest_over_udp_with_ten_percent_loss() {
 
 #[test]
 fn register_with_digest_over_tcp() {
-    let server = start(fast_timers());
+    let server = start(sipp_timers());
     let dir = tempfile::tempdir().unwrap();
     let csv = users_csv(dir.path(), 300);
     let target = server.tcp.to_string();
@@ -157,7 +155,7 @@ fn register_with_digest_over_tcp() {
 
 #[test]
 fn invite_calls_over_udp_with_ten_percent_loss() {
-    let server = start(fast_timers());
+    let server = start(sipp_timers());
     let dir = tempfile::tempdir().unwrap();
     let target = server.udp.to_string();
     let scen = scenario("uac-call.xml");
@@ -184,7 +182,7 @@ fn invite_calls_over_udp_with_ten_percent_loss() {
 
 #[test]
 fn invite_calls_over_tcp() {
-    let server = start(fast_timers());
+    let server = start(sipp_timers());
     let dir = tempfile::tempdir().unwrap();
     let target = server.tcp.to_string();
     let scen = scenario("uac-call.xml");
@@ -199,7 +197,7 @@ fn invite_calls_over_tcp() {
 /// Our client transactions against a sipp UAS: INVITE, 180, 200, our ACK and BYE.
 #[test]
 fn our_uac_calls_a_sipp_uas() {
-    let server = start(fast_timers());
+    let server = start(sipp_timers());
     let dir = tempfile::tempdir().unwrap();
     let port = {
         let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -283,7 +281,7 @@ fn our_uac_calls_a_sipp_uas() {
 /// Malformed requests get their error response and the server keeps serving.
 #[test]
 fn malformed_requests_are_answered_and_serving_goes_on() {
-    let server = start(fast_timers());
+    let server = start(sipp_timers());
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let send = |text: &str| {
