@@ -110,88 +110,62 @@ fn common<'a>(target: &'a str, transport: &'a str) -> Vec<&'a str> {
     ]
 }
 
-#[test]
-fn register_with_digest_over_udp_with_ten_percent_loss() {
+/// Drive the test server with one of our scenario copies over `transport`; sipp must report
+/// every call successful.
+fn drive(transport: Transport, scenario_file: &str, extra: &[&str]) {
     let server = start(sipp_timers());
     let dir = tempfile::tempdir().unwrap();
     let csv = users_csv(dir.path(), 300);
-    let target = server.udp.to_string();
-    let scen = scenario("reg-auth.xml");
-    let mut args = common(&target, "u1");
-    args.extend([
-        "-sf",
-        &scen,
-        "-inf",
-        &csv,
-        "-m",
-        "300",
-        "-r",
-        "100",
-        "-l",
-        "100",
-        "-lost",
-        "10",
-        "-max_retrans",
-        "10",
-    ]);
+    let (target, flag) = match transport {
+        Transport::Udp => (server.udp, "u1"),
+        _ => (server.tcp, "t1"),
+    };
+    let target = target.to_string();
+    let scen = scenario(scenario_file);
+    let mut args = common(&target, flag);
+    args.extend(["-sf", scen.as_str(), "-inf", csv.as_str()]);
+    args.extend(extra);
     let (ok, text) = sipp(&args, dir.path());
     assert!(ok, "sipp failed:\n{text}");
+}
+
+/// 10% of the messages sipp sends or receives are lost; it may retransmit ten times.
+const LOSSY: &[&str] = &["-lost", "10", "-max_retrans", "10"];
+
+#[test]
+fn register_with_digest_over_udp_with_ten_percent_loss() {
+    drive(
+        Transport::Udp,
+        "reg-auth.xml",
+        &[&["-m", "300", "-r", "100", "-l", "100"], LOSSY].concat(),
+    );
 }
 
 #[test]
 fn register_with_digest_over_tcp() {
-    let server = start(sipp_timers());
-    let dir = tempfile::tempdir().unwrap();
-    let csv = users_csv(dir.path(), 300);
-    let target = server.tcp.to_string();
-    let scen = scenario("reg-auth.xml");
-    let mut args = common(&target, "t1");
-    args.extend([
-        "-sf", &scen, "-inf", &csv, "-m", "300", "-r", "200", "-l", "100",
-    ]);
-    let (ok, text) = sipp(&args, dir.path());
-    assert!(ok, "sipp failed:\n{text}");
+    drive(
+        Transport::Tcp,
+        "reg-auth.xml",
+        &["-m", "300", "-r", "200", "-l", "100"],
+    );
 }
 
 #[test]
 fn invite_calls_over_udp_with_ten_percent_loss() {
-    let server = start(sipp_timers());
-    let dir = tempfile::tempdir().unwrap();
-    let target = server.udp.to_string();
-    let scen = scenario("uac-call.xml");
-    let mut args = common(&target, "u1");
-    args.extend([
-        "-sf",
-        &scen,
-        "-s",
-        "uas",
-        "-m",
-        "200",
-        "-r",
-        "50",
-        "-l",
-        "100",
-        "-lost",
-        "10",
-        "-max_retrans",
-        "10",
-    ]);
-    let (ok, text) = sipp(&args, dir.path());
-    assert!(ok, "sipp failed:\n{text}");
+    drive(
+        Transport::Udp,
+        "uac-call.xml",
+        &[&["-s", "uas", "-m", "200", "-r", "50", "-l", "100"], LOSSY].concat(),
+    );
 }
 
 #[test]
 fn invite_calls_over_tcp() {
-    let server = start(sipp_timers());
-    let dir = tempfile::tempdir().unwrap();
-    let target = server.tcp.to_string();
-    let scen = scenario("uac-call.xml");
-    let mut args = common(&target, "t1");
-    args.extend([
-        "-sf", &scen, "-s", "uas", "-m", "200", "-r", "100", "-l", "100",
-    ]);
-    let (ok, text) = sipp(&args, dir.path());
-    assert!(ok, "sipp failed:\n{text}");
+    drive(
+        Transport::Tcp,
+        "uac-call.xml",
+        &["-s", "uas", "-m", "200", "-r", "100", "-l", "100"],
+    );
 }
 
 /// Our client transactions against a sipp UAS: INVITE, 180, 200, our ACK and BYE.

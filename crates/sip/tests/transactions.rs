@@ -15,6 +15,25 @@ fn timers() -> Timers {
     }
 }
 
+/// An endpoint on UDP whose user answers every request 200; and how many requests reached it.
+async fn replying(config: Config) -> (Endpoint, std::net::SocketAddr, Arc<AtomicUsize>) {
+    let (ep, mut rx) = Endpoint::bind(Some("127.0.0.1:0".parse().unwrap()), None, config)
+        .await
+        .unwrap();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        while let Some(inc) = rx.recv().await {
+            if let Incoming::Request(tx) = inc {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tx.reply(200, Some("t")).await;
+            }
+        }
+    });
+    let addr = ep.local_addr(Transport::Udp).unwrap();
+    (ep, addr, seen)
+}
+
 fn options(branch: &str, call_id: &str) -> String {
     format!(
         "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch={branch}\r\n\
@@ -29,20 +48,7 @@ async fn completed_transactions_absorb_retransmissions_then_go() {
         timers: timers(),
         ..Config::default()
     };
-    let (ep, mut rx) = Endpoint::bind(Some("127.0.0.1:0".parse().unwrap()), None, config)
-        .await
-        .unwrap();
-    let seen = Arc::new(AtomicUsize::new(0));
-    let seen2 = seen.clone();
-    tokio::spawn(async move {
-        while let Some(inc) = rx.recv().await {
-            if let Incoming::Request(tx) = inc {
-                seen2.fetch_add(1, Ordering::SeqCst);
-                tx.reply(200, Some("t")).await;
-            }
-        }
-    });
-    let server = ep.local_addr(Transport::Udp).unwrap();
+    let (ep, server, seen) = replying(config).await;
     let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let mut buf = [0u8; 2048];
     for i in 0..50 {
@@ -124,17 +130,7 @@ async fn completed_entries_are_bounded_oldest_first() {
         max_completed: 10,
         ..Config::default()
     };
-    let (ep, mut rx) = Endpoint::bind(Some("127.0.0.1:0".parse().unwrap()), None, config)
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        while let Some(inc) = rx.recv().await {
-            if let Incoming::Request(tx) = inc {
-                tx.reply(200, Some("t")).await;
-            }
-        }
-    });
-    let server = ep.local_addr(Transport::Udp).unwrap();
+    let (ep, server, _) = replying(config).await;
     let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let mut buf = [0u8; 2048];
     for i in 0..25 {
