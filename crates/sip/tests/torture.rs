@@ -555,3 +555,143 @@ l: 0
         ["timer", "100rel"]
     );
 }
+
+#[test]
+fn s3_1_1_3_to_5_escapes_in_uris_and_headers() {
+    // esc01: valid %-escaping in the Request-URI, From, To and Contact.
+    let esc01 = msg(
+        "
+INVITE sip:sips%3Auser%40example.com@example.net SIP/2.0
+To: sip:%75se%72@example.com
+From: <sip:I%20have%20spaces@example.net>;tag=938
+Max-Forwards: 87
+i: esc01.239409asdfakjkn23onasd0-3234
+CSeq: 234234 INVITE
+Via: SIP/2.0/UDP host5.example.net;branch=z9hG4bKkdjuw
+C: application/sdp
+Contact: <sip:cal%6Cer@host5.example.net;%6C%72;n%61me=v%61lue%25%34%31>
+Content-Length: {CL}
+",
+        SDP,
+    );
+    let m = Message::parse(esc01.clone()).unwrap();
+    assert_eq!(
+        m.request_uri().unwrap().unwrap().user,
+        Some("sips%3Auser%40example.com")
+    );
+    assert_eq!(outcome(esc01), 200);
+    // escnull: escaped NULs in user parts.
+    let escnull = msg(
+        "
+REGISTER sip:example.com SIP/2.0
+To: sip:null-%00-null@example.com
+From: sip:null-%00-null@example.com;tag=839923423
+Max-Forwards: 70
+Call-ID: escnull.39203ndfvkjdasfkq3w4otrq0adsfdfnavd
+CSeq: 14398234 REGISTER
+Via: SIP/2.0/UDP host5.example.com;branch=z9hG4bKkdjuw
+Contact: <sip:%00@host5.example.com>
+Contact: <sip:%00%00@host5.example.com>
+L:0
+",
+        "",
+    );
+    assert_eq!(outcome(escnull), 200);
+    // esc02: '%' used where it is not escaping, in places that allow it (Call-ID, tags).
+    let esc02 = msg(
+        "
+RE%47IST%45R sip:registrar.example.com SIP/2.0
+To: \"%Z%45\" <sip:resource@example.com>
+From: \"%Z%45\" <sip:resource@example.com>;tag=f232jadfj23
+Call-ID: esc02.asdfnqwo34rq23i34jrjasdcnl23nrlknsdf
+Via: SIP/2.0/TCP host.example.com;branch=z9hG4bK209%fzsnel234
+CSeq: 29344 RE%47IST%45R
+Max-Forwards: 70
+Contact: <sip:alias1@host1.example.com>
+C%6Fntact: <sip:alias2@host2.example.com>
+Contact: <sip:alias3@host3.example.com>
+l: 0
+",
+        "",
+    );
+    let m = Message::parse(esc02.clone()).unwrap();
+    assert_eq!(
+        m.method(),
+        Some("RE%47IST%45R"),
+        "methods are not unescaped"
+    );
+    assert_eq!(
+        m.values_named("C%6Fntact").count(),
+        1,
+        "an unknown header, not Contact"
+    );
+    assert_eq!(outcome(esc02), 200);
+}
+
+#[test]
+fn s3_1_1_11_mpart01_multipart_body() {
+    let body = "\r\n--boundary42\r\nContent-Type: application/sdp\r\n\r\nv=0\r\no=- 1 1 IN IP4 192.0.2.2\r\ns=-\r\nc=IN IP4 192.0.2.2\r\nt=0 0\r\nm=audio 49217 RTP/AVP 0\r\n\r\n--boundary42\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\nContent-Transfer-Encoding: binary\r\n\r\n\u{0}\u{1}\u{2}binary-signature\r\n--boundary42--\r\n";
+    let raw = msg(
+        "
+MESSAGE sip:kumiko@example.org SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.2:5060;branch=z9hG4bKkdjuw
+Max-Forwards: 70
+From: <sip:goma@example.org>;tag=1
+To: <sip:kumiko@example.org>
+Call-ID: mpart01.2309qnkwe08g
+CSeq: 1 MESSAGE
+Content-Type: multipart/signed;protocol=\"application/pkcs7-signature\";micalg=sha1;boundary=boundary42
+Content-Length: {CL}
+",
+        body,
+    );
+    let m = Message::parse(raw.clone()).unwrap();
+    assert_eq!(m.body().len(), body.len(), "the body is bytes, kept whole");
+    assert_eq!(outcome(raw), 200);
+}
+
+#[test]
+fn s3_1_2_5_scalarlg_response_with_overlarge_values_is_refused() {
+    let raw = msg(
+        "
+SIP/2.0 503 Service Unavailable
+Via: SIP/2.0/TCP host129.example.com;branch=z9hG4bKzzxdiwo34sw;received=192.0.2.129
+To: <sip:user@example.com>
+From: <sip:other@example.net>;tag=2easdjfejw
+CSeq: 9292394834772304023312 OPTIONS
+Call-ID: scalarlg.noase0of0234hn2qofoaf0232aewf2394r
+Retry-After: 949302838503028349304023988
+Warning: 1812 overture \"In Progress\"
+Content-Length: 0
+",
+        "",
+    );
+    let m = Message::parse(raw).unwrap();
+    assert!(m.validate().is_err(), "a client drops it");
+}
+
+#[test]
+fn s3_3_12_zeromf_and_s3_3_14_regescrt_and_s3_3_13_cparam() {
+    // Max-Forwards 0 on a request for us is fine; proxies alone answer 483.
+    assert_eq!(
+        outcome(options_with("Max-Forwards: 70", "Max-Forwards: 0")),
+        200
+    );
+    // An escaped Route header in a Contact inside <>.
+    let regescrt = options_with(
+        "l: 0",
+        "Contact: <sip:user@host129.example.com?Route=%3Csip:sip.example.com%3E>\nl: 0",
+    );
+    assert_eq!(outcome(regescrt), 200);
+    // Content-Type parameters, quoted and not.
+    let cparam = options_with(
+        "l: 0",
+        "Content-Type: application/sdp;charset=ISO-10646\nl: 0",
+    );
+    let m = Message::parse(cparam.clone()).unwrap();
+    assert_eq!(
+        m.value(Name::ContentType),
+        Some("application/sdp;charset=ISO-10646")
+    );
+    assert_eq!(outcome(cparam), 200);
+}
