@@ -18,6 +18,7 @@ pub struct Config {
     pub tls: TlsSection,
     pub api: ApiSection,
     pub admin: AdminSection,
+    pub sip: SipSection,
     pub log: LogSection,
 }
 
@@ -66,6 +67,32 @@ pub struct ApiSection {
 pub struct AdminSection {
     pub user_id: String,
     pub initial_password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipSection {
+    pub t1_ms: u64,
+    pub t2_ms: u64,
+    pub t4_ms: u64,
+    pub register_default_expires: u32,
+    pub register_min_expires: u32,
+    pub register_max_expires: u32,
+    pub digest_algorithms: String,
+}
+
+impl Default for SipSection {
+    fn default() -> Self {
+        SipSection {
+            t1_ms: 500,
+            t2_ms: 4000,
+            t4_ms: 5000,
+            register_default_expires: 3600,
+            register_min_expires: 60,
+            register_max_expires: 7200,
+            digest_algorithms: "MD5".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -154,6 +181,10 @@ pub const SECTIONS: &[(&str, &str)] = &[
         "Programmatic APIs (REST, and later WebDialer SOAP, the EM API and CTI). They carry credentials, so they answer over HTTPS only unless allow_over_http says otherwise.",
     ),
     ("admin", "The administrator account created at first start."),
+    (
+        "sip",
+        "SIP timers (RFC 3261 section 17) and registration limits. Tests shrink the timers; phones expect the defaults.",
+    ),
     ("log", "Logging."),
 ];
 
@@ -180,6 +211,13 @@ pub const FIELDS: &[FieldDoc] = &[
     FieldDoc { key: "api.credential_cache_seconds", default: "3600", doc: "How long a verified password is remembered (as a keyed MAC) before it is checked in full again." },
     FieldDoc { key: "admin.user_id", default: "\"admin\"", doc: "User ID of the administrator created at first start." },
     FieldDoc { key: "admin.initial_password", default: "\"\"", doc: "That administrator's password; empty to generate one and print it once." },
+    FieldDoc { key: "sip.t1_ms", default: "500", doc: "T1, the round-trip estimate, in milliseconds (RFC 3261 default 500)." },
+    FieldDoc { key: "sip.t2_ms", default: "4000", doc: "T2, the longest retransmission interval, in milliseconds (default 4000)." },
+    FieldDoc { key: "sip.t4_ms", default: "5000", doc: "T4, the longest a message stays in the network, in milliseconds (default 5000)." },
+    FieldDoc { key: "sip.register_default_expires", default: "3600", doc: "Seconds a registration lasts when the phone does not say." },
+    FieldDoc { key: "sip.register_min_expires", default: "60", doc: "Shortest registration granted, in seconds." },
+    FieldDoc { key: "sip.register_max_expires", default: "7200", doc: "Longest registration granted, in seconds." },
+    FieldDoc { key: "sip.digest_algorithms", default: "\"MD5\"", doc: "Digest algorithms the registrar offers, in order: \"MD5\", \"SHA-256\" or \"SHA-256,MD5\". Offer SHA-256 only where every phone supports it: some (baresip 1.x, many hardware phones) give up when any challenge names an algorithm they lack. Both hashes are stored, so changing this needs no password reset." },
     FieldDoc { key: "log.format", default: "\"text\"", doc: "\"text\" or \"json\"." },
     FieldDoc { key: "log.level", default: "\"info\"", doc: "Level or filter, e.g. \"info\" or \"info,dialtone_store=debug\" (RUST_LOG overrides it)." },
 ];
@@ -361,6 +399,21 @@ impl Config {
         if self.api.token_lifetime_minutes == 0 {
             return Err(err("api.token_lifetime_minutes", "must be at least 1"));
         }
+        if self.sip.t1_ms == 0 || self.sip.t2_ms < self.sip.t1_ms {
+            return Err(err("sip.t2_ms", "T1 must be at least 1 and T2 at least T1"));
+        }
+        if self.sip.register_min_expires > self.sip.register_max_expires {
+            return Err(err(
+                "sip.register_min_expires",
+                "must not exceed sip.register_max_expires",
+            ));
+        }
+        if self.digest_algorithms().is_empty() {
+            return Err(err(
+                "sip.digest_algorithms",
+                "must list MD5 and/or SHA-256, separated by commas",
+            ));
+        }
         if self.admin.user_id.trim().is_empty() {
             return Err(err("admin.user_id", "must not be empty"));
         }
@@ -370,6 +423,23 @@ impl Config {
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| err("log.level", e.to_string()))?;
         Ok(())
+    }
+
+    /// The digest algorithms to offer, parsed; empty when the setting is invalid.
+    pub fn digest_algorithms(&self) -> Vec<dialtone_sip::digest::Algorithm> {
+        let mut out = Vec::new();
+        for part in self.sip.digest_algorithms.split(',').map(str::trim) {
+            let a = match part.to_ascii_uppercase().as_str() {
+                "MD5" => dialtone_sip::digest::Algorithm::Md5,
+                "SHA-256" => dialtone_sip::digest::Algorithm::Sha256,
+                _ => return Vec::new(),
+            };
+            if out.contains(&a) {
+                return Vec::new();
+            }
+            out.push(a);
+        }
+        out
     }
 
     /// The database URL in effect.

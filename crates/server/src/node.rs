@@ -12,6 +12,9 @@ use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use axum::{Json, Router};
 use dialtone_admin::{AdminState, ApiSettings};
+use dialtone_callcontrol::registrar::Policy;
+use dialtone_callcontrol::Registrar;
+use dialtone_sip::endpoint::{Listen, Timers, Transport};
 use dialtone_store::catalogue::{self, ADMIN_ROLE};
 use dialtone_store::secrets::{random_password, CredentialCache};
 use dialtone_store::Store;
@@ -113,8 +116,20 @@ async fn https_only(State(url): State<Arc<String>>) -> impl IntoResponse {
     )
 }
 
+async fn registrations(
+    _admin: dialtone_admin::auth::Admin,
+    axum::Extension(registrar): axum::Extension<Arc<Registrar>>,
+) -> Json<serde_json::Value> {
+    Json(json!({ "items": registrar.bindings() }))
+}
+
 /// The routers for the HTTP and HTTPS listeners.
-fn routers(config: &Config, store: &Store, metrics: Arc<Metrics>) -> (Router, Router) {
+fn routers(
+    config: &Config,
+    store: &Store,
+    metrics: Arc<Metrics>,
+    registrar: Arc<Registrar>,
+) -> (Router, Router) {
     let https_base = format!(
         "https://{}:{}/api/v1",
         config.server.public_host, config.listen.https_port
@@ -135,7 +150,11 @@ fn routers(config: &Config, store: &Store, metrics: Arc<Metrics>) -> (Router, Ro
         .route("/health", get(health))
         .route("/ready", get(ready).with_state(store.clone()))
         .route("/metrics", get(metrics::render).with_state(metrics.clone()));
-    let api = dialtone_admin::router(admin_state);
+    let live = Router::new()
+        .route("/api/v1/registrations", get(registrations))
+        .with_state(admin_state.clone())
+        .layer(axum::Extension(registrar));
+    let api = dialtone_admin::router(admin_state).merge(live);
     let finish = |r: Router| {
         r.layer(DefaultBodyLimit::max(config.api.max_body_bytes as usize))
             .layer(axum::middleware::from_fn_with_state(
@@ -186,8 +205,47 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
 
     let (cert, key) = tls::certificate_files(&config)?;
     let tls_config = tls::server_config(&cert, &key)?;
+
+    // SIP: the endpoint on the configured ports, the registrar behind it.
+    let sip_addr = |port: u16| -> Result<SocketAddr> {
+        format!("{}:{port}", config.listen.address)
+            .parse()
+            .context("listen.address for SIP")
+    };
+    let t1 = Duration::from_millis(config.sip.t1_ms);
+    let (endpoint, sip_incoming) = dialtone_sip::endpoint::Endpoint::bind_with(
+        Listen {
+            udp: Some(sip_addr(config.listen.sip_udp_port)?),
+            tcp: Some(sip_addr(config.listen.sip_tcp_port)?),
+            tls: Some((sip_addr(config.listen.sip_tls_port)?, tls_config.clone())),
+            tls_client: None,
+        },
+        dialtone_sip::endpoint::Config {
+            timers: Timers {
+                t1,
+                t2: Duration::from_millis(config.sip.t2_ms),
+                t4: Duration::from_millis(config.sip.t4_ms),
+                d: (t1 * 64).max(Duration::from_millis(config.sip.t4_ms)),
+            },
+            ..Default::default()
+        },
+    )
+    .await
+    .context("binding the SIP listeners")?;
+    let registrar = Arc::new(Registrar::new(
+        store.clone(),
+        &config.server.sip_realm,
+        &config.digest_algorithms(),
+        Policy {
+            default_expires: config.sip.register_default_expires,
+            min_expires: config.sip.register_min_expires,
+            max_expires: config.sip.register_max_expires,
+        },
+    ));
+    tokio::spawn(dialtone_callcontrol::serve(sip_incoming, registrar.clone()));
+
     let metrics = Metrics::new();
-    let (http_router, https_router) = routers(&config, &store, metrics);
+    let (http_router, https_router) = routers(&config, &store, metrics, registrar);
 
     let http_listener = bind(&config, config.listen.http_port, "HTTP")?;
     let https_listener = bind(&config, config.listen.https_port, "HTTPS")?;
@@ -206,8 +264,26 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
     .serve(https_router.into_make_service());
 
     // One machine-readable line first: tests and scripts read the bound ports from it.
-    say!("dialtone: listening http={http_addr} https={https_addr}");
-    print_banner(&config, http_addr, https_addr, admin_password.as_deref());
+    let sip = |t| {
+        endpoint
+            .local_addr(t)
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    };
+    say!(
+        "dialtone: listening http={http_addr} https={https_addr} sip_udp={} sip_tcp={} sip_tls={}",
+        sip(Transport::Udp),
+        sip(Transport::Tcp),
+        sip(Transport::Tls)
+    );
+    let port_of = |t| endpoint.local_addr(t).map(|a| a.port()).unwrap_or(0);
+    print_banner(
+        &config,
+        http_addr,
+        https_addr,
+        (port_of(Transport::Udp), port_of(Transport::Tls)),
+        admin_password.as_deref(),
+    );
     if let Some(text) = &demo_credentials {
         let path = config.server.data_dir.join("demo-credentials");
         let mut text = text.clone();
@@ -245,19 +321,28 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
     Ok(())
 }
 
-fn print_banner(config: &Config, http: SocketAddr, https: SocketAddr, admin_pw: Option<&str>) {
+fn print_banner(
+    config: &Config,
+    http: SocketAddr,
+    https: SocketAddr,
+    sip: (u16, u16),
+    admin_pw: Option<&str>,
+) {
     let host = &config.server.public_host;
     say!(
         "\nDialtone {} - node {} is running.\n\
          \x20 Admin REST API  https://{host}:{}/api/v1   (OpenAPI: /api/v1/openapi.json)\n\
          \x20 HTTP            http://{host}:{}           (/health, /ready, /metrics)\n\
          \x20 Database        {}\n\
-         \x20 Not served yet: SIP (call control), config files and TFTP (provisioning).",
+         \x20 SIP             registrar on UDP and TCP {}, TLS {} (calls arrive with call control)\n\
+         \x20 Not served yet: config files and TFTP (provisioning).",
         env!("CARGO_PKG_VERSION"),
         config.server.node_name,
         https.port(),
         http.port(),
         config.database_url(),
+        sip.0,
+        sip.1,
     );
     let user = &config.admin.user_id;
     match admin_pw {

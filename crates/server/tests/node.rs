@@ -554,3 +554,161 @@ fn dialed_number_analyzer_over_the_stored_plan() {
     assert!(text.starts_with("ROUTE to line 1007"), "{text}");
     assert!(text.contains("chosen: 1007"), "{text}");
 }
+
+/// Run sipp from the node's data directory; true when every registration went as scripted.
+fn sipp_register(
+    node: &Node,
+    scenario: &str,
+    aor: &str,
+    user: &str,
+    password: &str,
+) -> (bool, String) {
+    let dir = node.dir.join("sipp");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("phone.csv"),
+        format!("SEQUENTIAL\n{aor};x;[authentication username={user} password={password}]\n"),
+    )
+    .unwrap();
+    let scen = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp/").to_string() + scenario;
+    let out = std::process::Command::new("timeout")
+        .args([
+            "60",
+            "sipp",
+            &node.sip_udp,
+            "-sf",
+            &scen,
+            "-inf",
+            "phone.csv",
+            "-m",
+            "1",
+        ])
+        .args(["-i", "127.0.0.1", "-p", "0", "-nostdin", "-timeout", "30s"])
+        .current_dir(&dir)
+        .output()
+        .expect("sipp is installed (scripts/test installs sip-tester)");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[test]
+fn demo_phones_register_with_their_stored_digest_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = client();
+    let node = Node::start(dir.path(), "", true);
+    let creds = std::fs::read_to_string(dir.path().join("data/demo-credentials")).unwrap();
+    let line = creds.lines().find(|l| l.starts_with("user1000 ")).unwrap();
+    let sip_password = line.split_whitespace().last().unwrap().to_string();
+
+    // Line-level registration of 1000 with the device's digest user and password.
+    let (ok, text) = sipp_register(&node, "reg-auth.xml", "1000", "user1000", &sip_password);
+    assert!(ok, "registration failed:\n{text}");
+    let v: Value = admin(c.get(node.api("/registrations")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{v}");
+    assert_eq!(items[0]["device"], "SEP00DE00001000");
+    assert_eq!(items[0]["aor"], "1000");
+    assert_eq!(items[0]["transport"], "UDP");
+    assert!(items[0]["expires_in"].as_u64().unwrap() > 3000);
+
+    // A line the device does not carry: 403.
+    let (ok, text) = sipp_register(&node, "reg-auth-403.xml", "1001", "user1000", &sip_password);
+    assert!(ok, "expected 403:\n{text}");
+    // A wrong password never gets past the challenge.
+    let (ok, _) = sipp_register(&node, "reg-auth.xml", "1000", "user1000", "wrong-password");
+    assert!(!ok, "a wrong password must not register");
+    let v: Value = admin(c.get(node.api("/registrations")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        v["items"].as_array().unwrap().len(),
+        1,
+        "nothing else was bound: {v}"
+    );
+}
+
+/// baresip, a real softphone, registers with a demo phone's credentials. (It found that
+/// offering SHA-256 beside MD5 makes libre give up, so the registrar offers MD5 by default.)
+#[test]
+fn baresip_registers_to_a_demo_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = client();
+    let node = Node::start(dir.path(), "", true);
+    let creds = std::fs::read_to_string(dir.path().join("data/demo-credentials")).unwrap();
+    let line = creds.lines().find(|l| l.starts_with("user1001 ")).unwrap();
+    let password = line.split_whitespace().last().unwrap();
+    let phone = dir.path().join("baresip");
+    std::fs::create_dir_all(&phone).unwrap();
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        phone.join("config"),
+        format!(
+            "poll_method\tepoll\nsip_listen\t127.0.0.1:{port}\nmodule_path\t/usr/lib/baresip/modules\n\
+             module_tmp\tuuid.so\nmodule_tmp\taccount.so\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        phone.join("accounts"),
+        format!(
+            "<sip:1001@{};transport=udp>;auth_user=user1001;auth_pass={password};regint=300\n",
+            node.sip_udp
+        ),
+    )
+    .unwrap();
+    /// Stops baresip however the test ends.
+    struct Phone(std::process::Child);
+    impl Drop for Phone {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let phone_process = Phone(
+        std::process::Command::new("baresip")
+            .arg("-f")
+            .arg(&phone)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("baresip is installed (scripts/test installs it)"),
+    );
+    let mut found = Value::Null;
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let v: Value = admin(c.get(node.api("/registrations")))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if let Some(b) = v["items"].as_array().and_then(|a| a.first()) {
+            found = b.clone();
+            break;
+        }
+    }
+    drop(phone_process);
+    assert_eq!(
+        found["device"], "SEP00DE00001001",
+        "baresip registered: {found}"
+    );
+    assert_eq!(found["aor"], "1001");
+    assert!(
+        found["user_agent"]
+            .as_str()
+            .unwrap_or("")
+            .contains("baresip"),
+        "{found}"
+    );
+}

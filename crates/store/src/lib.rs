@@ -358,3 +358,48 @@ pub fn now_ms() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+/// What the registrar needs to know of a device, found by its digest user name.
+#[derive(Debug, Clone)]
+pub struct DeviceCredentials {
+    pub device: String,
+    pub ha1_md5: Option<String>,
+    pub ha1_sha256: Option<String>,
+    /// The directory numbers of its line appearances, in button order.
+    pub lines: Vec<String>,
+}
+
+impl Store {
+    /// The device whose digest user name (or, without one, whose device name) is `user`.
+    pub async fn device_credentials(
+        &self,
+        user: &str,
+    ) -> Result<Option<DeviceCredentials>, StoreError> {
+        let row = records::query_with(
+            "SELECT id, name, digest_ha1_md5, digest_ha1_sha256 FROM device \
+             WHERE digest_user = $1 OR (digest_user IS NULL AND name = $1)",
+            &[Val::Text(user.into())],
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let id: String = row.try_get(0)?;
+        let lines = records::query_with(
+            "SELECT dn.pattern FROM line_appearance la \
+             JOIN directory_number dn ON dn.id = la.directory_number_id \
+             WHERE la.device_id = $1 ORDER BY la.line_index",
+            &[Val::Text(id)],
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| r.get::<String, _>(0))
+        .collect();
+        Ok(Some(DeviceCredentials {
+            device: row.try_get(1)?,
+            ha1_md5: row.try_get(2)?,
+            ha1_sha256: row.try_get(3)?,
+            lines,
+        }))
+    }
+}

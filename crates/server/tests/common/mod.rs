@@ -13,6 +13,8 @@ pub struct Node {
     pub child: Child,
     pub http: String,
     pub https: String,
+    /// SIP over UDP, as host:port.
+    pub sip_udp: String,
     pub dir: PathBuf,
     pub output: mpsc::Receiver<String>,
 }
@@ -23,7 +25,7 @@ pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
     std::fs::write(
         &path,
         format!(
-            "[server]\ndata_dir = \"{}\"\ndatabase = \"{db}\"\n[listen]\nhttp_port = 0\nhttps_port = 0\n\
+            "[server]\ndata_dir = \"{}\"\ndatabase = \"{db}\"\n[listen]\nhttp_port = 0\nhttps_port = 0\nsip_udp_port = 0\nsip_tcp_port = 0\nsip_tls_port = 0\n\
              [admin]\ninitial_password = \"{ADMIN_PASSWORD}\"\n[log]\nlevel = \"warn\"\n{extra}",
             dir.join("data").display()
         ),
@@ -68,17 +70,21 @@ impl Node {
             .unwrap_or_else(|| panic!("unexpected first line: {first}"));
         let mut http = String::new();
         let mut https = String::new();
+        let mut sip_udp = String::new();
         for part in rest.split(' ') {
             if let Some(a) = part.strip_prefix("http=") {
                 http = format!("http://{a}");
             } else if let Some(a) = part.strip_prefix("https=") {
                 https = format!("https://{a}");
+            } else if let Some(a) = part.strip_prefix("sip_udp=") {
+                sip_udp = a.to_string();
             }
         }
         Node {
             child,
             http,
             https,
+            sip_udp,
             dir: dir.to_path_buf(),
             output: rx,
         }
