@@ -116,6 +116,41 @@ async fn https_only(State(url): State<Arc<String>>) -> impl IntoResponse {
     )
 }
 
+/// SIP over WebSocket (RFC 7118) at /sip: the upgrade answers the `sip` subprotocol and the
+/// connection is handed to the SIP endpoint, one SIP message per WebSocket message.
+async fn sip_websocket(
+    ws: axum::extract::ws::WebSocketUpgrade,
+    axum::extract::ConnectInfo(addr): axum::extract::ConnectInfo<SocketAddr>,
+    State((endpoint, secure)): State<(dialtone_sip::endpoint::Endpoint, bool)>,
+) -> axum::response::Response {
+    use axum::extract::ws::Message;
+    use futures_util::{SinkExt, StreamExt};
+    ws.protocols(["sip"]).on_upgrade(move |socket| async move {
+        let (mut sink, mut stream) = socket.split();
+        let mut link = endpoint.websocket(addr, secure);
+        let writer = tokio::spawn(async move {
+            while let Some(out) = link.outbound.recv().await {
+                let text = String::from_utf8_lossy(&out).into_owned();
+                if sink.send(Message::Text(text.into())).await.is_err() {
+                    break;
+                }
+            }
+        });
+        while let Some(Ok(msg)) = stream.next().await {
+            let data = match msg {
+                Message::Text(t) => bytes::Bytes::from(t.as_str().to_owned()),
+                Message::Binary(b) => b,
+                Message::Close(_) => break,
+                _ => continue,
+            };
+            if link.inbound.send(data).await.is_err() {
+                break;
+            }
+        }
+        writer.abort();
+    })
+}
+
 async fn registrations(
     _admin: dialtone_admin::auth::Admin,
     axum::Extension(registrar): axum::Extension<Arc<Registrar>>,
@@ -129,6 +164,7 @@ fn routers(
     store: &Store,
     metrics: Arc<Metrics>,
     registrar: Arc<Registrar>,
+    endpoint: &dialtone_sip::endpoint::Endpoint,
 ) -> (Router, Router) {
     let https_base = format!(
         "https://{}:{}/api/v1",
@@ -162,7 +198,13 @@ fn routers(
                 metrics::track,
             ))
     };
-    let https = finish(phone_facing.clone().merge(api.clone()));
+    let ws = |secure: bool| {
+        Router::new()
+            .route("/sip", get(sip_websocket))
+            .with_state((endpoint.clone(), secure))
+    };
+    let https = finish(phone_facing.clone().merge(api.clone()).merge(ws(true)));
+    let phone_facing = phone_facing.merge(ws(false));
     let http = if config.api.allow_over_http {
         finish(phone_facing.merge(api))
     } else {
@@ -245,7 +287,7 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
     tokio::spawn(dialtone_callcontrol::serve(sip_incoming, registrar.clone()));
 
     let metrics = Metrics::new();
-    let (http_router, https_router) = routers(&config, &store, metrics, registrar);
+    let (http_router, https_router) = routers(&config, &store, metrics, registrar, &endpoint);
 
     let http_listener = bind(&config, config.listen.http_port, "HTTP")?;
     let https_listener = bind(&config, config.listen.https_port, "HTTPS")?;
@@ -255,13 +297,13 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
     let handle = axum_server::Handle::new();
     let http_server = axum_server::from_tcp(http_listener)
         .handle(handle.clone())
-        .serve(http_router.into_make_service());
+        .serve(http_router.into_make_service_with_connect_info::<SocketAddr>());
     let https_server = axum_server::from_tcp_rustls(
         https_listener,
         axum_server::tls_rustls::RustlsConfig::from_config(tls_config),
     )
     .handle(handle.clone())
-    .serve(https_router.into_make_service());
+    .serve(https_router.into_make_service_with_connect_info::<SocketAddr>());
 
     // One machine-readable line first: tests and scripts read the bound ports from it.
     let sip = |t| {

@@ -712,3 +712,47 @@ fn baresip_registers_to_a_demo_node() {
         "{found}"
     );
 }
+
+/// SIP over WebSocket at /sip on the HTTP port (RFC 7118), as WebRTC softphones connect.
+#[tokio::test(flavor = "multi_thread")]
+async fn sip_over_websocket_at_slash_sip() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let node = tokio::task::spawn_blocking(move || Node::start(&path, "", false))
+        .await
+        .unwrap();
+    let mut req = format!("{}/sip", node.http.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("sip"));
+    let (mut ws, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
+    assert_eq!(
+        resp.headers()
+            .get("Sec-WebSocket-Protocol")
+            .map(|v| v.as_bytes()),
+        Some(&b"sip"[..]),
+        "the server picks the sip subprotocol"
+    );
+    let options = "OPTIONS sip:dialtone SIP/2.0\r\nVia: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bKws9\r\n\
+                   From: <sip:web@dialtone>;tag=w9\r\nTo: <sip:dialtone>\r\nCall-ID: ws-node-1\r\n\
+                   CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n\r\n";
+    ws.send(Message::text(options)).await.unwrap();
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+        .await
+        .expect("answered")
+        .unwrap()
+        .unwrap();
+    let text = answer.into_text().unwrap();
+    assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text}");
+    assert!(
+        text.contains("Via: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bKws9"),
+        "{text}"
+    );
+    drop(node);
+}
