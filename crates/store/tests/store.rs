@@ -81,6 +81,20 @@ async fn basic_plan(store: &Store) {
         .unwrap();
 }
 
+/// The first `limit` records of a resource, unfiltered.
+async fn page(store: &Store, kind: &str, limit: i64) -> dialtone_store::ListPage {
+    store
+        .list(
+            r(kind),
+            &ListQuery {
+                limit,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+}
+
 fn field_of(e: &StoreError) -> String {
     match e {
         StoreError::Invalid { field, .. } | StoreError::Conflict { field, .. } => field.clone(),
@@ -108,16 +122,7 @@ on_every_backend!(create_shows_references_by_name_and_defaults, |store| {
     basic_plan(&store).await;
     let dn = store
         .get(r("directory-numbers"), &{
-            let page = store
-                .list(
-                    r("directory-numbers"),
-                    &ListQuery {
-                        limit: 10,
-                        ..Default::default()
-                    },
-                )
-                .await
-                .unwrap();
+            let page = page(&store, "directory-numbers", 10).await;
             page.items[0]["id"].as_str().unwrap().to_string()
         })
         .await
@@ -193,16 +198,7 @@ on_every_backend!(
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");
-        let page = store
-            .list(
-                r("directory-numbers"),
-                &ListQuery {
-                    limit: 10,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+        let page = page(&store, "directory-numbers", 10).await;
         assert_eq!(page.total, 2);
     }
 );
@@ -252,16 +248,7 @@ on_every_backend!(bad_values_name_the_field, |store| {
         "route_list",
         "a route pattern needs somewhere to go"
     );
-    let page = store
-        .list(
-            r("directory-numbers"),
-            &ListQuery {
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let page = page(&store, "directory-numbers", 10).await;
     assert_eq!(page.total, 1, "nothing was written");
     assert!(store.get(r("calling-search-spaces"), "Y").await.is_err());
 });
@@ -301,17 +288,7 @@ on_every_backend!(in_use_deletes_are_refused_naming_the_user, |store| {
         )
         .await
         .unwrap();
-    let dn_id = store
-        .list(
-            r("directory-numbers"),
-            &ListQuery {
-                limit: 1,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .items[0]["id"]
+    let dn_id = page(&store, "directory-numbers", 1).await.items[0]["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -321,16 +298,7 @@ on_every_backend!(in_use_deletes_are_refused_naming_the_user, |store| {
         .unwrap_err();
     assert!(matches!(e, StoreError::InUse { .. }));
     store.delete(r("devices"), "SEP001122334455").await.unwrap();
-    let las = store
-        .list(
-            r("line-appearances"),
-            &ListQuery {
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let las = page(&store, "line-appearances", 10).await;
     assert_eq!(las.total, 0);
     store.delete(r("directory-numbers"), &dn_id).await.unwrap();
 });
@@ -505,16 +473,7 @@ on_every_backend!(csv_import_is_all_or_nothing_with_line_and_column, |store| {
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert_eq!((errors[0].line, errors[0].column.as_str()), (3, "css"));
     assert_eq!((errors[1].line, errors[1].column.as_str()), (4, "model"));
-    let devices = store
-        .list(
-            r("devices"),
-            &ListQuery {
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let devices = page(&store, "devices", 10).await;
     assert_eq!(devices.total, 0, "a failed import keeps nothing");
     let good = bad
         .replace("Nope_CSS", "Internal_CSS")
@@ -710,16 +669,7 @@ on_every_backend!(concurrent_writers_all_succeed, |store| {
     for t in tasks {
         t.await.unwrap();
     }
-    let page = store
-        .list(
-            r("directory-numbers"),
-            &ListQuery {
-                limit: 1,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let page = page(&store, "directory-numbers", 1).await;
     assert_eq!(page.total, 160);
 });
 
