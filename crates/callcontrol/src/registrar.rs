@@ -157,9 +157,12 @@ impl Registrar {
         let key = (device.device.clone(), aor.clone());
         let now = Instant::now();
         let user_agent = req.value(Name::UserAgent).unwrap_or("").to_string();
-        {
+        // Update and read back this address-of-record's bindings under one lock: the answer
+        // lists only its own contacts, never a scan of every device's.
+        let current: Vec<String> = {
             let mut map = self.bindings.lock().expect("bindings lock");
             let list = map.entry(key.clone()).or_default();
+            list.retain(|b| b.until > now);
             for contact in req.values(Name::Contact) {
                 if contact.trim() == "*" {
                     if header_expires == Some(0) {
@@ -190,13 +193,13 @@ impl Registrar {
                     until: now + Duration::from_secs(granted as u64),
                 });
             }
-        }
-        let current: Vec<String> = self
-            .bindings()
-            .into_iter()
-            .filter(|b| (&b.device, &b.aor) == (&key.0, &key.1))
-            .map(|b| format!("<{}>;expires={}", b.contact, b.expires_in))
-            .collect();
+            list.iter()
+                .map(|b| {
+                    let left = b.until.saturating_duration_since(now).as_secs();
+                    format!("<{}>;expires={left}", b.contact)
+                })
+                .collect()
+        };
         let mut b = build::response(&req, 200, Some(tx.peer.addr), Some(&tag));
         for c in &current {
             b = b.header("Contact", c);

@@ -166,6 +166,17 @@ const DESCRIPTION: Field = Field {
     default: Default::Str(""),
     doc: "Free text for administrators.",
 };
+/// The digits of a Forced Authorization Code or Client Matter Code.
+const CODE: Field = Field {
+    name: "code",
+    column: "code",
+    kind: Kind::Text {
+        max: 16,
+        rule: TextRule::Digits,
+    },
+    default: Default::Required,
+    doc: "The code users enter after '#'.",
+};
 const PATTERN: Kind = Kind::Text {
     max: 50,
     rule: TextRule::Pattern,
@@ -1093,16 +1104,7 @@ pub static RESOURCES: &[Resource] = &[
         key: &["name"],
         fields: &[
             name_field("Authorization code name (recorded in call detail records)."),
-            Field {
-                name: "code",
-                column: "code",
-                kind: Kind::Text {
-                    max: 16,
-                    rule: TextRule::Digits,
-                },
-                default: Default::Required,
-                doc: "The code users enter after '#'.",
-            },
+            CODE,
             Field {
                 name: "authorization_level",
                 column: "authorization_level",
@@ -1120,16 +1122,7 @@ pub static RESOURCES: &[Resource] = &[
         table: "client_matter_code",
         key: &["code"],
         fields: &[
-            Field {
-                name: "code",
-                column: "code",
-                kind: Kind::Text {
-                    max: 16,
-                    rule: TextRule::Digits,
-                },
-                default: Default::Required,
-                doc: "The code users enter after '#'.",
-            },
+            CODE,
             DESCRIPTION,
         ],
         rules: &[],
