@@ -305,6 +305,24 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
     .handle(handle.clone())
     .serve(https_router.into_make_service_with_connect_info::<SocketAddr>());
 
+    // The credentials file is complete before the listening line, which tells readers that
+    // everything the node prepared at start-up is in place.
+    let demo_credentials = match demo_credentials {
+        Some(text) => {
+            let path = config.server.data_dir.join("demo-credentials");
+            let mut text = text.clone();
+            if let Some(pw) = &admin_password {
+                text.push_str(&format!(
+                    "administrator {}  password {pw}\n",
+                    config.admin.user_id
+                ));
+            }
+            tls::write_private(&path, text.as_bytes())?;
+            Some((path, text))
+        }
+        None => None,
+    };
+
     // One machine-readable line first: tests and scripts read the bound ports from it.
     let sip = |t| {
         endpoint
@@ -326,16 +344,7 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         (port_of(Transport::Udp), port_of(Transport::Tls)),
         admin_password.as_deref(),
     );
-    if let Some(text) = &demo_credentials {
-        let path = config.server.data_dir.join("demo-credentials");
-        let mut text = text.clone();
-        if let Some(pw) = &admin_password {
-            text.push_str(&format!(
-                "administrator {}  password {pw}\n",
-                config.admin.user_id
-            ));
-        }
-        tls::write_private(&path, text.as_bytes())?;
+    if let Some((path, text)) = &demo_credentials {
         say!(
             "\nDemo company loaded. Its credentials (also in {}):\n",
             path.display()
