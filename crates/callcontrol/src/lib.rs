@@ -1,30 +1,54 @@
-//! Call control: the only crate that maps SIP to devices, lines and (soon) calls.
+//! Call control: the only crate that maps SIP to devices, lines and calls.
 //!
-//! Today it holds the registrar; the back-to-back user agent, line features and the CTI
-//! interface (issues 5 and 6) grow here. Requests it does not handle yet are answered
-//! 501 Not Implemented, so a phone learns at once rather than timing out.
+//! The registrar binds devices' contacts; the back-to-back user agent (`calls`) runs every
+//! call as a task of its own, routed by the dial plan and the called line's features
+//! (`routing`); the directory is the configuration snapshot both read. Methods no part
+//! handles are answered 501 Not Implemented, so a phone learns at once.
 #![forbid(unsafe_code)]
 
+pub mod calls;
+pub mod directory;
 pub mod registrar;
+pub mod routing;
 
 use std::sync::Arc;
 
 use dialtone_sip::endpoint::Incoming;
 use tokio::sync::mpsc;
 
+pub use calls::{CallConfig, CallView, Calls};
+pub use directory::Directory;
 pub use registrar::{Binding, Registrar};
 
 /// Serve the requests an endpoint receives until it closes.
-pub async fn serve(mut incoming: mpsc::Receiver<Incoming>, registrar: Arc<Registrar>) {
+pub async fn serve(
+    mut incoming: mpsc::Receiver<Incoming>,
+    registrar: Arc<Registrar>,
+    calls: Calls,
+) {
     while let Some(inc) = incoming.recv().await {
-        let Incoming::Request(tx) = inc else { continue };
         let registrar = registrar.clone();
-        tokio::spawn(async move {
-            match tx.request.method().unwrap_or("") {
-                "REGISTER" => registrar.register(tx).await,
-                "OPTIONS" => tx.reply(200, Some(&dialtone_sip::build::token())).await,
-                _ => tx.reply(501, Some(&dialtone_sip::build::token())).await,
+        let calls = calls.clone();
+        match inc {
+            Incoming::Ack { message, .. } => {
+                tokio::spawn(async move { calls.ack(message).await });
             }
-        });
+            Incoming::Request(tx) => {
+                tokio::spawn(async move {
+                    let in_dialog = tx.request.to().and_then(|t| t.tag()).is_some();
+                    match tx.request.method().unwrap_or("") {
+                        "REGISTER" => registrar.register(tx).await,
+                        "CANCEL" => calls.in_dialog(tx).await,
+                        _ if in_dialog => calls.in_dialog(tx).await,
+                        "INVITE" => calls.invite(tx).await,
+                        "OPTIONS" => tx.reply(200, Some(&dialtone_sip::build::token())).await,
+                        "BYE" | "UPDATE" | "INFO" | "PRACK" => {
+                            tx.reply(481, Some(&dialtone_sip::build::token())).await
+                        }
+                        _ => tx.reply(501, Some(&dialtone_sip::build::token())).await,
+                    }
+                });
+            }
+        }
     }
 }

@@ -1,19 +1,24 @@
 //! The registrar: devices register with digest credentials from the store.
 //!
-//! The device is found from the digest user name. The address-of-record names either one of
-//! the device's lines (Cisco phones register each line) or the device itself (its digest user
-//! or device name); a line the device does not carry gets 403. Bindings live in memory with
-//! their expiry: registrations are soft state that phones refresh.
+//! The device is found from the Contact's Cisco device-name parameter or the MAC in its
+//! `+sip.instance`, else from the digest user name, else from an address-of-record naming a
+//! device; its digest credentials must then verify. The address-of-record names either one of
+//! the device's lines (Cisco phones register each line) or the device itself; a line the
+//! device does not carry gets 403. Bindings live in memory with their expiry: registrations
+//! are soft state that phones refresh. Devices come from the directory snapshot, so a REGISTER
+//! never waits on SQL.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dialtone_sip::build;
 use dialtone_sip::digest::{Authenticator, Credentials, StoredCredentials, Verdict};
-use dialtone_sip::endpoint::ServerTransaction;
-use dialtone_sip::Name;
-use dialtone_store::Store;
+use dialtone_sip::endpoint::{Peer, ServerTransaction};
+use dialtone_sip::{Message, Name, NameAddr};
+use dialtone_store::directory::DeviceConfig;
+
+use crate::directory::{Directory, LineKey, Snapshot};
 use serde::Serialize;
 
 /// Registration limits (seconds).
@@ -48,13 +53,66 @@ pub struct Binding {
     pub expires_in: u64,
     #[serde(skip)]
     until: Instant,
+    /// Where requests for this contact go: the address the REGISTER came from, over the same
+    /// transport (NAT traversal and connection reuse).
+    #[serde(skip)]
+    pub peer: Peer,
+    /// The Contact's own address, for a stream transport whose connection has closed.
+    #[serde(skip)]
+    pub contact_peer: Option<Peer>,
 }
 
 pub struct Registrar {
-    store: Store,
+    directory: Arc<Directory>,
     auth: Authenticator,
     policy: Policy,
     bindings: Mutex<HashMap<(String, String), Vec<Binding>>>,
+}
+
+/// The MAC address in a `+sip.instance` of the form `<urn:uuid:00000000-0000-0000-0000-MAC>`.
+fn instance_mac(contact: &NameAddr) -> Option<String> {
+    let v = contact.param("+sip.instance")?.trim_matches('"');
+    let uuid = v.strip_prefix('<')?.strip_suffix('>')?;
+    let uuid = uuid.strip_prefix("urn:uuid:").unwrap_or(uuid);
+    let mac = uuid.strip_prefix("00000000-0000-0000-0000-")?;
+    (mac.len() == 12 && mac.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| mac.to_ascii_uppercase())
+}
+
+/// Which device sent a REGISTER (INTERFACES.md section 5a): the Contact's device name, the MAC
+/// in its instance id, the digest user, or an address-of-record naming a device.
+fn identify<'s>(
+    snapshot: &'s Snapshot,
+    req: &Message,
+    digest_user: &str,
+) -> Option<&'s Arc<DeviceConfig>> {
+    for contact in req.contacts().flatten() {
+        if let Some(name) = contact.param("+u.sip!devicename.ccm.cisco.com") {
+            if let Some(d) = snapshot.device(name.trim_matches('"')) {
+                return Some(d);
+            }
+        }
+        if let Some(mac) = instance_mac(&contact) {
+            if let Some(d) = snapshot.device(&format!("SEP{mac}")) {
+                return Some(d);
+            }
+        }
+    }
+    if let Some(d) = snapshot.device_by_digest_user(digest_user) {
+        return Some(d);
+    }
+    let aor = req.to()?.uri().ok()?.user?;
+    snapshot.device(aor)
+}
+
+fn contact_addr(uri: &str) -> Option<std::net::SocketAddr> {
+    let u = dialtone_sip::Uri::parse(uri).ok()?;
+    let ip: std::net::IpAddr = match u.host? {
+        dialtone_sip::Host::V4(a) => a.into(),
+        dialtone_sip::Host::V6(a) => a.into(),
+        dialtone_sip::Host::Name(_) => return None,
+    };
+    Some(std::net::SocketAddr::new(ip, u.port.unwrap_or(5060)))
 }
 
 fn contact_uri(v: &str) -> Option<String> {
@@ -65,13 +123,13 @@ impl Registrar {
     /// `algorithms`: what to offer, in order. Many phones read only the first challenge or
     /// give up on an algorithm they lack, hence the choice is the administrator's.
     pub fn new(
-        store: Store,
+        directory: Arc<Directory>,
         realm: &str,
         algorithms: &[dialtone_sip::digest::Algorithm],
         policy: Policy,
     ) -> Registrar {
         Registrar {
-            store,
+            directory,
             auth: Authenticator::new(realm, Duration::from_secs(300)).offering(algorithms),
             policy,
             bindings: Mutex::new(HashMap::new()),
@@ -98,6 +156,33 @@ impl Registrar {
         out
     }
 
+    /// The live contacts of every device that carries `line`, whether the device registered
+    /// the line itself or registered as a whole: where a call to the line rings.
+    pub fn contacts(&self, snapshot: &Snapshot, line: &LineKey) -> Vec<Binding> {
+        let Some(l) = snapshot.line(line) else {
+            return Vec::new();
+        };
+        let now = Instant::now();
+        let map = self.bindings.lock().expect("bindings lock");
+        let mut out = Vec::new();
+        for device in &l.devices {
+            for aor in [&line.number, device] {
+                if let Some(list) = map.get(&(device.clone(), aor.clone())) {
+                    out.extend(list.iter().filter(|b| b.until > now).cloned());
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether `device` has any live binding.
+    pub fn is_registered(&self, device: &str) -> bool {
+        let now = Instant::now();
+        let map = self.bindings.lock().expect("bindings lock");
+        map.iter()
+            .any(|((d, _), list)| d == device && list.iter().any(|b| b.until > now))
+    }
+
     async fn challenge(&self, tx: &ServerTransaction, stale: bool) {
         let mut b = build::response(&tx.request, 401, Some(tx.peer.addr), Some(&build::token()));
         for c in self.auth.challenges(stale) {
@@ -111,21 +196,20 @@ impl Registrar {
         let Some(creds) = req.value(Name::Authorization).and_then(Credentials::parse) else {
             return self.challenge(&tx, false).await;
         };
-        let device = match self.store.device_credentials(creds.username).await {
-            Ok(Some(d)) => d,
-            Ok(None) => return self.challenge(&tx, false).await,
-            Err(e) => {
-                tracing::error!(error = %e, "registrar: store unavailable");
-                let r = build::response(&req, 503, Some(tx.peer.addr), Some(&build::token()))
-                    .header("Retry-After", "5")
-                    .finish();
-                return tx.respond(r).await;
-            }
+        let snapshot = self.directory.get();
+        let Some(device) = identify(&snapshot, &req, creds.username) else {
+            return self.challenge(&tx, false).await;
         };
+        // The credentials must be this device's own: one phone's secret never registers another.
+        let digest_user = device.digest_user.as_deref().unwrap_or(&device.name);
         let stored = StoredCredentials {
             ha1_md5: device.ha1_md5.clone(),
             ha1_sha256: device.ha1_sha256.clone(),
         };
+        if digest_user != creds.username {
+            tracing::info!(user = creds.username, device = %device.name, "registration refused: credentials of another device");
+            return self.challenge(&tx, false).await;
+        }
         match self.auth.verify("REGISTER", &creds, &stored) {
             Verdict::Valid => {}
             Verdict::Stale => return self.challenge(&tx, true).await,
@@ -134,16 +218,17 @@ impl Registrar {
                 return self.challenge(&tx, false).await;
             }
         }
+        let device = device.clone();
         let tag = build::token();
         // The address-of-record: a line the device carries, or the device itself.
         let aor_user = req
             .to()
             .and_then(|t| t.uri().ok().and_then(|u| u.user.map(str::to_string)))
             .unwrap_or_default();
-        let aor = if device.lines.contains(&aor_user) {
+        let aor = if device.lines.iter().any(|l| l.pattern == aor_user) {
             aor_user
-        } else if aor_user == creds.username || aor_user == device.device {
-            device.device.clone()
+        } else if aor_user == creds.username || aor_user == device.name {
+            device.name.clone()
         } else {
             let r = build::response(&req, 403, Some(tx.peer.addr), Some(&tag))
                 .header(
@@ -154,7 +239,7 @@ impl Registrar {
             return tx.respond(r).await;
         };
         let header_expires = req.expires();
-        let key = (device.device.clone(), aor.clone());
+        let key = (device.name.clone(), aor.clone());
         let now = Instant::now();
         let user_agent = req.value(Name::UserAgent).unwrap_or("").to_string();
         // Update and read back this address-of-record's bindings under one lock: the answer
@@ -178,12 +263,16 @@ impl Registrar {
                     .or(header_expires)
                     .unwrap_or(self.policy.default_expires);
                 list.retain(|b| b.contact != uri);
+                let contact_peer = contact_addr(&uri).map(|addr| Peer {
+                    transport: tx.peer.transport,
+                    addr,
+                });
                 if asked == 0 {
                     continue;
                 }
                 let granted = asked.clamp(self.policy.min_expires, self.policy.max_expires);
                 list.push(Binding {
-                    device: device.device.clone(),
+                    device: device.name.clone(),
                     aor: aor.clone(),
                     contact: uri,
                     transport: tx.peer.transport.as_str(),
@@ -191,6 +280,8 @@ impl Registrar {
                     user_agent: user_agent.clone(),
                     expires_in: granted as u64,
                     until: now + Duration::from_secs(granted as u64),
+                    peer: tx.peer,
+                    contact_peer,
                 });
             }
             list.iter()
@@ -204,7 +295,7 @@ impl Registrar {
         for c in &current {
             b = b.header("Contact", c);
         }
-        tracing::info!(device = %device.device, aor = %aor, contacts = current.len(), "registered");
+        tracing::info!(device = %device.name, aor = %aor, contacts = current.len(), "registered");
         tx.respond(b.finish()).await;
     }
 }

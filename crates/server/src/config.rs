@@ -79,6 +79,11 @@ pub struct SipSection {
     pub register_min_expires: u32,
     pub register_max_expires: u32,
     pub digest_algorithms: String,
+    pub session_expires: u32,
+    pub min_session_expires: u32,
+    pub max_ringing_seconds: u32,
+    pub trunk_failover_ms: u64,
+    pub forward_max_hops: u32,
 }
 
 impl Default for SipSection {
@@ -91,6 +96,11 @@ impl Default for SipSection {
             register_min_expires: 60,
             register_max_expires: 7200,
             digest_algorithms: "MD5".into(),
+            session_expires: 1800,
+            min_session_expires: 90,
+            max_ringing_seconds: 180,
+            trunk_failover_ms: 2000,
+            forward_max_hops: 12,
         }
     }
 }
@@ -218,6 +228,11 @@ pub const FIELDS: &[FieldDoc] = &[
     FieldDoc { key: "sip.register_min_expires", default: "60", doc: "Shortest registration granted, in seconds." },
     FieldDoc { key: "sip.register_max_expires", default: "7200", doc: "Longest registration granted, in seconds." },
     FieldDoc { key: "sip.digest_algorithms", default: "\"MD5\"", doc: "Digest algorithms the registrar offers, in order: \"MD5\", \"SHA-256\" or \"SHA-256,MD5\". Offer SHA-256 only where every phone supports it: some (baresip 1.x, many hardware phones) give up when any challenge names an algorithm they lack. Both hashes are stored, so changing this needs no password reset." },
+    FieldDoc { key: "sip.session_expires", default: "1800", doc: "Session interval in seconds Dialtone asks of called phones and trunks (RFC 4028 session timers), so calls whose far end vanished are cleaned up; 0 turns it off." },
+    FieldDoc { key: "sip.min_session_expires", default: "90", doc: "Shortest session interval accepted from a caller, in seconds; shorter ones get 422 with Min-SE (RFC 4028 says 90; lower only in tests)." },
+    FieldDoc { key: "sip.max_ringing_seconds", default: "180", doc: "A call that nobody answers (and no forward takes) is given up after this many seconds with 480." },
+    FieldDoc { key: "sip.trunk_failover_ms", default: "2000", doc: "A trunk that gives no provisional answer within this many milliseconds is skipped for the next trunk of the route list." },
+    FieldDoc { key: "sip.forward_max_hops", default: "12", doc: "Most times one call may be forwarded (Unified CM's Forward Maximum Hop Count); a longer chain is a loop and fails with 482." },
     FieldDoc { key: "log.format", default: "\"text\"", doc: "\"text\" or \"json\"." },
     FieldDoc { key: "log.level", default: "\"info\"", doc: "Level or filter, e.g. \"info\" or \"info,dialtone_store=debug\" (RUST_LOG overrides it)." },
 ];
@@ -407,6 +422,16 @@ impl Config {
                 "sip.register_min_expires",
                 "must not exceed sip.register_max_expires",
             ));
+        }
+        if self.sip.session_expires != 0 && self.sip.session_expires < self.sip.min_session_expires
+        {
+            return Err(err(
+                "sip.session_expires",
+                "must be 0 or at least sip.min_session_expires",
+            ));
+        }
+        if self.sip.min_session_expires == 0 {
+            return Err(err("sip.min_session_expires", "must be at least 1"));
         }
         if self.digest_algorithms().is_empty() {
             return Err(err(

@@ -13,7 +13,7 @@ use axum::routing::{any, get};
 use axum::{Json, Router};
 use dialtone_admin::{AdminState, ApiSettings};
 use dialtone_callcontrol::registrar::Policy;
-use dialtone_callcontrol::Registrar;
+use dialtone_callcontrol::{CallConfig, Calls, Directory, Registrar};
 use dialtone_sip::endpoint::{Listen, Timers, Transport};
 use dialtone_store::catalogue::{self, ADMIN_ROLE};
 use dialtone_store::secrets::{random_password, CredentialCache};
@@ -158,12 +158,34 @@ async fn registrations(
     Json(json!({ "items": registrar.bindings() }))
 }
 
+async fn live_calls(
+    _admin: dialtone_admin::auth::Admin,
+    axum::Extension(calls): axum::Extension<Calls>,
+) -> Json<serde_json::Value> {
+    Json(json!({ "items": calls.live() }))
+}
+
+#[derive(serde::Deserialize)]
+struct RecordsQuery {
+    limit: Option<u32>,
+}
+
+async fn call_records(
+    _admin: dialtone_admin::auth::Admin,
+    axum::extract::State(state): axum::extract::State<AdminState>,
+    axum::extract::Query(q): axum::extract::Query<RecordsQuery>,
+) -> Result<Json<serde_json::Value>, dialtone_admin::ApiError> {
+    let items = state.store.call_records(q.limit.unwrap_or(100)).await?;
+    Ok(Json(json!({ "items": items })))
+}
+
 /// The routers for the HTTP and HTTPS listeners.
 fn routers(
     config: &Config,
     store: &Store,
     metrics: Arc<Metrics>,
     registrar: Arc<Registrar>,
+    calls: Calls,
     endpoint: &dialtone_sip::endpoint::Endpoint,
 ) -> (Router, Router) {
     let https_base = format!(
@@ -188,8 +210,11 @@ fn routers(
         .route("/metrics", get(metrics::render).with_state(metrics.clone()));
     let live = Router::new()
         .route("/api/v1/registrations", get(registrations))
+        .route("/api/v1/calls", get(live_calls))
+        .route("/api/v1/call-records", get(call_records))
         .with_state(admin_state.clone())
-        .layer(axum::Extension(registrar));
+        .layer(axum::Extension(registrar))
+        .layer(axum::Extension(calls));
     let api = dialtone_admin::router(admin_state).merge(live);
     let finish = |r: Router| {
         r.layer(DefaultBodyLimit::max(config.api.max_body_bytes as usize))
@@ -274,8 +299,11 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
     )
     .await
     .context("binding the SIP listeners")?;
+    let directory = Directory::load(&store)
+        .await
+        .map_err(|e| anyhow::anyhow!("loading the call-control snapshot: {e}"))?;
     let registrar = Arc::new(Registrar::new(
-        store.clone(),
+        directory.clone(),
         &config.server.sip_realm,
         &config.digest_algorithms(),
         Policy {
@@ -284,10 +312,41 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
             max_expires: config.sip.register_max_expires,
         },
     ));
-    tokio::spawn(dialtone_callcontrol::serve(sip_incoming, registrar.clone()));
+    // Call detail records are written by one task, in order; a call's end never waits on it.
+    let (records_tx, mut records_rx) = tokio::sync::mpsc::channel(10_000);
+    let record_store = store.clone();
+    tokio::spawn(async move {
+        while let Some(r) = records_rx.recv().await {
+            if let Err(e) = record_store.record_call(&r).await {
+                tracing::error!(error = %e, call_id = %r.call_id, "call detail record not written");
+            }
+        }
+    });
+    let calls = Calls::new(
+        endpoint.clone(),
+        directory,
+        registrar.clone(),
+        &config.server.sip_realm,
+        &config.digest_algorithms(),
+        CallConfig {
+            host: config.server.public_host.clone(),
+            max_forward_hops: config.sip.forward_max_hops as usize,
+            max_ringing: Duration::from_secs(config.sip.max_ringing_seconds as u64),
+            trunk_failover: Duration::from_millis(config.sip.trunk_failover_ms),
+            session_expires: config.sip.session_expires,
+            min_session_expires: config.sip.min_session_expires,
+        },
+        records_tx,
+    );
+    tokio::spawn(dialtone_callcontrol::serve(
+        sip_incoming,
+        registrar.clone(),
+        calls.clone(),
+    ));
 
     let metrics = Metrics::new();
-    let (http_router, https_router) = routers(&config, &store, metrics, registrar, &endpoint);
+    let (http_router, https_router) =
+        routers(&config, &store, metrics, registrar, calls, &endpoint);
 
     let http_listener = bind(&config, config.listen.http_port, "HTTP")?;
     let https_listener = bind(&config, config.listen.https_port, "HTTPS")?;

@@ -102,7 +102,7 @@ impl Transport {
         }
     }
 
-    fn reliable(self) -> bool {
+    pub fn reliable(self) -> bool {
         self != Transport::Udp
     }
 }
@@ -546,6 +546,12 @@ impl Endpoint {
     }
 
     /// Send bytes to a peer: UDP datagram, or over the stream to it (opened when needed).
+    /// Whether a stream connection to `peer` is open (always false for UDP).
+    pub fn has_stream(&self, peer: Peer) -> bool {
+        let key = (peer.transport, peer.addr);
+        peer.transport.reliable() && self.inner.streams.with(&key, |m| m.contains_key(&key))
+    }
+
     pub async fn send_to(&self, peer: Peer, bytes: Bytes) -> std::io::Result<()> {
         match peer.transport {
             Transport::Udp => {

@@ -319,6 +319,7 @@ impl Store {
         }
         if errors.is_empty() {
             tx.commit().await.map_err(StoreError::from)?;
+            self.changed();
             Ok(total)
         } else {
             tx.rollback().await.map_err(StoreError::from)?;

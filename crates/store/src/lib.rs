@@ -5,7 +5,9 @@
 #![forbid(unsafe_code)]
 
 pub mod bulk;
+pub mod calls;
 pub mod catalogue;
+pub mod directory;
 pub mod parameters;
 pub mod plan;
 pub mod records;
@@ -88,6 +90,9 @@ pub struct Store {
     /// locked" when another writer committed in between, so on SQLite this node's write
     /// transactions take turns (readers never wait: WAL).
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Counts committed configuration writes made through this handle (and its clones), so
+    /// snapshots built from the store know when to rebuild.
+    changes: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Store {
@@ -134,6 +139,7 @@ impl Store {
                 realm: realm.to_string(),
             },
             writer: Default::default(),
+            changes: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
         })
     }
 
@@ -143,6 +149,15 @@ impl Store {
             Backend::Sqlite => Some(self.writer.lock().await),
             Backend::Postgres => None,
         }
+    }
+
+    /// Watch committed configuration changes (the value counts them).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    pub(crate) fn changed(&self) {
+        self.changes.send_modify(|n| *n += 1);
     }
 
     pub fn backend(&self) -> Backend {
@@ -182,6 +197,7 @@ impl Store {
         match out {
             Ok(v) => {
                 tx.commit().await?;
+                self.changed();
                 Ok(v)
             }
             Err(e) => {

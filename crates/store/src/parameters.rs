@@ -385,6 +385,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.changed();
         self.parameter(scope, name).await
     }
 
@@ -396,6 +397,7 @@ impl Store {
         )
         .execute(self.pool())
         .await?;
+        self.changed();
         self.parameter(scope, name).await
     }
 }

@@ -38,41 +38,37 @@ fn manipulation(
     })
 }
 
-impl Store {
-    /// Read the dial plan configuration as one consistent snapshot.
-    pub async fn dial_plan(&self) -> Result<PlanConfig, StoreError> {
-        let mut conn = self.pool().acquire().await?;
-        let mut tx = conn.begin().await?;
-        let c: &mut AnyConnection = &mut tx;
-        let mut cfg = PlanConfig::default();
-        for r in sqlx::query("SELECT name FROM partition ORDER BY name")
-            .fetch_all(&mut *c)
-            .await?
-        {
-            cfg.partitions.push(r.try_get(0)?);
-        }
-        let css = ordered_lists(
-            c,
-            "SELECT s.name, p.name FROM calling_search_space s \
+/// The dial plan configuration, read on a connection inside the caller's transaction.
+pub(crate) async fn dial_plan_in(c: &mut AnyConnection) -> Result<PlanConfig, StoreError> {
+    let mut cfg = PlanConfig::default();
+    for r in sqlx::query("SELECT name FROM partition ORDER BY name")
+        .fetch_all(&mut *c)
+        .await?
+    {
+        cfg.partitions.push(r.try_get(0)?);
+    }
+    let css = ordered_lists(
+        c,
+        "SELECT s.name, p.name FROM calling_search_space s \
              JOIN calling_search_space_partitions m ON m.owner_id = s.id \
              JOIN partition p ON p.id = m.target_id ORDER BY s.name, m.position",
-        )
-        .await?;
-        for r in sqlx::query("SELECT name FROM calling_search_space ORDER BY name")
-            .fetch_all(&mut *c)
-            .await?
-        {
-            let name: String = r.try_get(0)?;
-            let parts = css.get(&name).cloned().unwrap_or_default();
-            cfg.calling_search_spaces.push((name, parts));
-        }
-        let trunks = ordered_lists(
-            c,
-            "SELECT g.name, t.name FROM route_group g JOIN route_group_trunks m ON m.owner_id = g.id \
+    )
+    .await?;
+    for r in sqlx::query("SELECT name FROM calling_search_space ORDER BY name")
+        .fetch_all(&mut *c)
+        .await?
+    {
+        let name: String = r.try_get(0)?;
+        let parts = css.get(&name).cloned().unwrap_or_default();
+        cfg.calling_search_spaces.push((name, parts));
+    }
+    let trunks = ordered_lists(
+        c,
+        "SELECT g.name, t.name FROM route_group g JOIN route_group_trunks m ON m.owner_id = g.id \
              JOIN sip_trunk t ON t.id = m.target_id ORDER BY g.name, m.position",
-        )
-        .await?;
-        for r in sqlx::query(
+    )
+    .await?;
+    for r in sqlx::query(
             "SELECT name, CAST(CASE WHEN is_local THEN 1 ELSE 0 END AS BIGINT) FROM route_group ORDER BY name",
         )
         .fetch_all(&mut *c)
@@ -85,21 +81,21 @@ impl Store {
                 name,
             });
         }
-        let groups = ordered_lists(
+    let groups = ordered_lists(
             c,
             "SELECT l.name, g.name FROM route_list l JOIN route_list_route_groups m ON m.owner_id = l.id \
              JOIN route_group g ON g.id = m.target_id ORDER BY l.name, m.position",
         )
         .await?;
-        for r in sqlx::query("SELECT name FROM route_list ORDER BY name")
-            .fetch_all(&mut *c)
-            .await?
-        {
-            let name: String = r.try_get(0)?;
-            cfg.route_lists
-                .push((name.clone(), groups.get(&name).cloned().unwrap_or_default()));
-        }
-        for r in sqlx::query(
+    for r in sqlx::query("SELECT name FROM route_list ORDER BY name")
+        .fetch_all(&mut *c)
+        .await?
+    {
+        let name: String = r.try_get(0)?;
+        cfg.route_lists
+            .push((name.clone(), groups.get(&name).cloned().unwrap_or_default()));
+    }
+    for r in sqlx::query(
             "SELECT d.pattern, p.name FROM directory_number d LEFT JOIN partition p ON p.id = d.partition_id ORDER BY d.pattern",
         )
         .fetch_all(&mut *c)
@@ -111,7 +107,7 @@ impl Store {
                 kind: EntryKind::DirectoryNumber,
             });
         }
-        for r in sqlx::query(
+    for r in sqlx::query(
             "SELECT rp.pattern, p.name, l.name, t.name, \
                     CAST(CASE WHEN rp.blocked THEN 1 ELSE 0 END AS BIGINT), \
                     CAST(CASE WHEN rp.urgent THEN 1 ELSE 0 END AS BIGINT), \
@@ -145,7 +141,7 @@ impl Store {
                 },
             });
         }
-        for r in sqlx::query(
+    for r in sqlx::query(
             "SELECT tp.pattern, p.name, s.name, \
                     CAST(CASE WHEN tp.blocked THEN 1 ELSE 0 END AS BIGINT), \
                     CAST(CASE WHEN tp.urgent THEN 1 ELSE 0 END AS BIGINT), \
@@ -167,24 +163,32 @@ impl Store {
                 },
             });
         }
-        for r in
-            sqlx::query("SELECT code, name, authorization_level FROM forced_authorization_code")
-                .fetch_all(&mut *c)
-                .await?
-        {
-            cfg.forced_authorization_codes
-                .push(ForcedAuthorizationCode {
-                    code: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                    level: r.try_get::<i64, _>(2)? as u32,
-                });
-        }
-        for r in sqlx::query("SELECT code FROM client_matter_code")
-            .fetch_all(&mut *c)
-            .await?
-        {
-            cfg.client_matter_codes.push(r.try_get(0)?);
-        }
+    for r in sqlx::query("SELECT code, name, authorization_level FROM forced_authorization_code")
+        .fetch_all(&mut *c)
+        .await?
+    {
+        cfg.forced_authorization_codes
+            .push(ForcedAuthorizationCode {
+                code: r.try_get(0)?,
+                name: r.try_get(1)?,
+                level: r.try_get::<i64, _>(2)? as u32,
+            });
+    }
+    for r in sqlx::query("SELECT code FROM client_matter_code")
+        .fetch_all(&mut *c)
+        .await?
+    {
+        cfg.client_matter_codes.push(r.try_get(0)?);
+    }
+    Ok(cfg)
+}
+
+impl Store {
+    /// Read the dial plan configuration as one consistent snapshot.
+    pub async fn dial_plan(&self) -> Result<PlanConfig, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin().await?;
+        let cfg = dial_plan_in(&mut tx).await?;
         tx.commit().await?;
         Ok(cfg)
     }

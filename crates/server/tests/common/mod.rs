@@ -15,6 +15,8 @@ pub struct Node {
     pub https: String,
     /// SIP over UDP, as host:port.
     pub sip_udp: String,
+    /// SIP over TCP, as host:port.
+    pub sip_tcp: String,
     pub dir: PathBuf,
     pub output: mpsc::Receiver<String>,
 }
@@ -71,6 +73,7 @@ impl Node {
         let mut http = String::new();
         let mut https = String::new();
         let mut sip_udp = String::new();
+        let mut sip_tcp = String::new();
         for part in rest.split(' ') {
             if let Some(a) = part.strip_prefix("http=") {
                 http = format!("http://{a}");
@@ -78,6 +81,8 @@ impl Node {
                 https = format!("https://{a}");
             } else if let Some(a) = part.strip_prefix("sip_udp=") {
                 sip_udp = a.to_string();
+            } else if let Some(a) = part.strip_prefix("sip_tcp=") {
+                sip_tcp = a.to_string();
             }
         }
         Node {
@@ -85,6 +90,7 @@ impl Node {
             http,
             https,
             sip_udp,
+            sip_tcp,
             dir: dir.to_path_buf(),
             output: rx,
         }
@@ -143,4 +149,152 @@ pub fn client() -> reqwest::blocking::Client {
 
 pub fn admin(rb: reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder {
     rb.basic_auth("admin", Some(ADMIN_PASSWORD))
+}
+
+/// A demo phone's SIP digest password, from the credentials file the demo writes.
+pub fn demo_password(node: &Node, user: &str) -> String {
+    let creds = std::fs::read_to_string(node.dir.join("data/demo-credentials")).unwrap();
+    let line = creds
+        .lines()
+        .find(|l| l.starts_with(&format!("{user} ")))
+        .unwrap_or_else(|| panic!("{user} in demo-credentials"));
+    line.split_whitespace().last().unwrap().to_string()
+}
+
+/// A port free on 127.0.0.1 for both UDP and TCP (sipp binds it next).
+pub fn free_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// SIP transports as sipp names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sip {
+    Udp,
+    Tcp,
+}
+
+impl Sip {
+    pub fn flag(self) -> &'static str {
+        match self {
+            Sip::Udp => "u1",
+            Sip::Tcp => "t1",
+        }
+    }
+    pub fn server(self, node: &Node) -> &str {
+        match self {
+            Sip::Udp => &node.sip_udp,
+            Sip::Tcp => &node.sip_tcp,
+        }
+    }
+}
+
+/// One sipp process running a scenario from tests/sipp, killed when dropped.
+pub struct Sipp {
+    child: Option<Child>,
+    pub name: String,
+}
+
+impl Sipp {
+    /// Start `scenario` against the node on `port` (0: any). `csv` lines become `-inf`
+    /// fields (SEQUENTIAL); `extra` adds sipp arguments.
+    pub fn start(
+        node: &Node,
+        transport: Sip,
+        scenario: &str,
+        port: u16,
+        csv: &[&str],
+        extra: &[&str],
+    ) -> Sipp {
+        let dir = node.dir.join("sipp");
+        std::fs::create_dir_all(&dir).unwrap();
+        let name = format!(
+            "{}-{port}-{}",
+            scenario.trim_end_matches(".xml"),
+            free_port()
+        );
+        let mut cmd = Command::new("timeout");
+        cmd.args(["60", "sipp", transport.server(node), "-sf"])
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp/").to_string() + scenario)
+            .args([
+                "-t",
+                transport.flag(),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .args([
+                "-nostdin",
+                "-timeout",
+                "40s",
+                "-timeout_error",
+                "-trace_err",
+            ])
+            .args(["-error_file", &format!("{name}.err")]);
+        if !csv.is_empty() {
+            let file = dir.join(format!("{name}.csv"));
+            std::fs::write(&file, format!("SEQUENTIAL\n{}\n", csv.join("\n"))).unwrap();
+            cmd.arg("-inf").arg(&file);
+        }
+        cmd.args(extra)
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let child = cmd
+            .spawn()
+            .expect("sipp is installed (scripts/test installs sip-tester)");
+        Sipp {
+            child: Some(child),
+            name: format!("{}/{name}", dir.display()),
+        }
+    }
+
+    /// Wait for sipp to end: whether every call succeeded, and what it printed.
+    pub fn finish(mut self) -> (bool, String) {
+        let child = self.child.take().unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = std::fs::read_to_string(format!("{}.err", self.name)).unwrap_or_default();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr)
+            + &err;
+        (out.status.success(), text)
+    }
+
+    /// Run to the end and insist it succeeded.
+    pub fn expect_success(self, what: &str) {
+        let (ok, text) = self.finish();
+        assert!(ok, "{what} failed:\n{text}");
+    }
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Register a demo line from sipp bound to `port`, so calls to it reach a scenario that
+/// sipp runs on the same port next.
+pub fn register_line(node: &Node, transport: Sip, port: u16, line: &str, user: &str) {
+    let pw = demo_password(node, user);
+    let auth = format!("{line};x;[authentication username={user} password={pw}]");
+    Sipp::start(
+        node,
+        transport,
+        "reg-auth.xml",
+        port,
+        &[&auth],
+        &["-m", "1"],
+    )
+    .expect_success(&format!("registering {line} on port {port}"));
 }

@@ -1,0 +1,1594 @@
+//! The back-to-back user agent. Every call is one task (an actor) owning its legs: the
+//! caller's leg, where Dialtone is the UAS, and the called leg, where it is the UAC (while
+//! ringing, one fork per registered contact of the called line). Messages for a call reach
+//! its task through a sharded Call-ID table, so calls never share a lock on the message path.
+//! SDP passes through untouched: media flows phone to phone.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use dialtone_dialplan::Decision;
+use dialtone_sip::build::{self, Builder};
+use dialtone_sip::dialog::Dialog;
+use dialtone_sip::digest::{Authenticator, Credentials, StoredCredentials, Verdict};
+use dialtone_sip::endpoint::{Endpoint, Peer, ServerTransaction, Transport};
+use dialtone_sip::sdp::{self, Direction};
+use dialtone_sip::{Message, Name};
+use dialtone_store::calls::CallRecord;
+use dialtone_store::directory::TrunkConfig;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::directory::{Directory, LineKey};
+use crate::registrar::Registrar;
+use crate::routing::{Caller, Chain, Load, Reason, Router, Routing};
+
+/// Call control's tunables; every timer is here so tests never wait out defaults.
+#[derive(Debug, Clone)]
+pub struct CallConfig {
+    /// The host in the URIs Dialtone writes (From, To, Contact): `server.public_host`.
+    pub host: String,
+    /// Most forwarding hops one call may take.
+    pub max_forward_hops: usize,
+    /// A call nobody answers is given up after this long (480).
+    pub max_ringing: Duration,
+    /// A trunk that sends no provisional answer in this time is skipped for the next one.
+    pub trunk_failover: Duration,
+    /// Session-Expires Dialtone asks of called legs (RFC 4028); zero turns it off.
+    pub session_expires: u32,
+    /// The shortest session interval accepted from a caller (422 below it).
+    pub min_session_expires: u32,
+}
+
+impl Default for CallConfig {
+    fn default() -> Self {
+        CallConfig {
+            host: "127.0.0.1".into(),
+            max_forward_hops: 12,
+            max_ringing: Duration::from_secs(180),
+            trunk_failover: Duration::from_secs(2),
+            session_expires: 1800,
+            min_session_expires: 90,
+        }
+    }
+}
+
+/// A live call as the admin API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallView {
+    pub id: u64,
+    pub state: &'static str,
+    pub calling: String,
+    pub called: String,
+    pub calling_device: Option<String>,
+    pub called_device: Option<String>,
+    pub trunk: Option<String>,
+    /// Which side put the call on hold, if any.
+    pub held_by: Option<&'static str>,
+    pub seconds: u64,
+}
+
+const SHARDS: usize = 64;
+
+struct Inner {
+    endpoint: Endpoint,
+    directory: Arc<Directory>,
+    registrar: Arc<Registrar>,
+    auth: Authenticator,
+    config: CallConfig,
+    routes: Vec<Mutex<HashMap<String, mpsc::Sender<Event>>>>,
+    line_load: Mutex<HashMap<LineKey, u32>>,
+    live: Mutex<HashMap<u64, (CallView, Instant)>>,
+    next_id: AtomicU64,
+    records: mpsc::Sender<CallRecord>,
+}
+
+impl Load for Inner {
+    fn calls_on(&self, line: &LineKey) -> u32 {
+        self.line_load
+            .lock()
+            .expect("line load")
+            .get(line)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// Call control's handle: cheap to clone.
+#[derive(Clone)]
+pub struct Calls {
+    inner: Arc<Inner>,
+}
+
+enum Event {
+    Request(ServerTransaction),
+    Ack(Arc<Message>),
+    Response { tx: u64, msg: Arc<Message> },
+    Finished { tx: u64 },
+}
+
+impl Calls {
+    /// `records` receives each call's detail record when it ends (the node writes them).
+    pub fn new(
+        endpoint: Endpoint,
+        directory: Arc<Directory>,
+        registrar: Arc<Registrar>,
+        realm: &str,
+        algorithms: &[dialtone_sip::digest::Algorithm],
+        config: CallConfig,
+        records: mpsc::Sender<CallRecord>,
+    ) -> Calls {
+        Calls {
+            inner: Arc::new(Inner {
+                endpoint,
+                directory,
+                registrar,
+                auth: Authenticator::new(realm, Duration::from_secs(300)).offering(algorithms),
+                config,
+                routes: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+                line_load: Mutex::new(HashMap::new()),
+                live: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(1),
+                records,
+            }),
+        }
+    }
+
+    /// The calls in progress.
+    pub fn live(&self) -> Vec<CallView> {
+        let live = self.inner.live.lock().expect("live calls");
+        let mut out: Vec<CallView> = live
+            .values()
+            .map(|(v, since)| CallView {
+                seconds: since.elapsed().as_secs(),
+                ..v.clone()
+            })
+            .collect();
+        out.sort_by_key(|v| v.id);
+        out
+    }
+
+    /// A new INVITE (no To tag).
+    pub async fn invite(&self, tx: ServerTransaction) {
+        self.inner.clone().invite(tx).await
+    }
+
+    /// A request inside a call (or a CANCEL): to its call, or 481.
+    pub async fn in_dialog(&self, tx: ServerTransaction) {
+        let sender = tx.request.call_id().and_then(|c| self.inner.route_of(c));
+        match sender {
+            Some(s) => {
+                if let Err(mpsc::error::SendError(Event::Request(tx))) =
+                    s.send(Event::Request(tx)).await
+                {
+                    tx.reply(481, None).await;
+                }
+            }
+            None => tx.reply(481, Some(&build::token())).await,
+        }
+    }
+
+    /// An ACK for a 2xx: to its call, if it still exists.
+    pub async fn ack(&self, message: Arc<Message>) {
+        if let Some(s) = message.call_id().and_then(|c| self.inner.route_of(c)) {
+            let _ = s.send(Event::Ack(message)).await;
+        }
+    }
+}
+
+fn shard(call_id: &str) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    call_id.hash(&mut h);
+    (h.finish() as usize) % SHARDS
+}
+
+fn now_ms() -> i64 {
+    dialtone_store::now_ms()
+}
+
+/// The user part of a URI, unescaped enough for dialling (`tel:` numbers too).
+fn dialled_of(req: &Message) -> Option<String> {
+    let uri = req.request_uri()?.ok()?;
+    let user = uri.user?;
+    Some(user.replace("%23", "#"))
+}
+
+impl Inner {
+    fn route_of(&self, call_id: &str) -> Option<mpsc::Sender<Event>> {
+        self.routes[shard(call_id)]
+            .lock()
+            .expect("routes")
+            .get(call_id)
+            .cloned()
+    }
+
+    fn bind_route(&self, call_id: &str, to: mpsc::Sender<Event>) {
+        self.routes[shard(call_id)]
+            .lock()
+            .expect("routes")
+            .insert(call_id.to_string(), to);
+    }
+
+    fn unbind_route(&self, call_id: &str) {
+        self.routes[shard(call_id)]
+            .lock()
+            .expect("routes")
+            .remove(call_id);
+    }
+
+    fn load(&self, line: &LineKey, delta: i32) {
+        let mut map = self.line_load.lock().expect("line load");
+        let n = map.entry(line.clone()).or_insert(0);
+        *n = (*n as i64 + delta as i64).max(0) as u32;
+        if *n == 0 {
+            map.remove(line);
+        }
+    }
+
+    fn contact(&self, transport: Transport) -> String {
+        let port = self
+            .endpoint
+            .local_addr(transport)
+            .map(|a| a.port())
+            .unwrap_or(5060);
+        let t = match transport {
+            Transport::Udp => "",
+            Transport::Tcp => ";transport=tcp",
+            Transport::Tls => ";transport=tls",
+            Transport::Ws => ";transport=ws",
+            Transport::Wss => ";transport=wss",
+        };
+        format!("<sip:dialtone@{}:{port}{t}>", self.config.host)
+    }
+
+    async fn challenge(&self, tx: &ServerTransaction, stale: bool) {
+        let mut b = build::response(&tx.request, 407, Some(tx.peer.addr), Some(&build::token()));
+        for c in self.auth.challenges(stale) {
+            b = b.header("Proxy-Authenticate", &c);
+        }
+        tx.respond(b.finish()).await;
+    }
+
+    async fn refuse(&self, tx: &ServerTransaction, code: u16, why: &str) {
+        let b = build::response(&tx.request, code, Some(tx.peer.addr), Some(&build::token()))
+            .header(
+                "Warning",
+                &format!("399 dialtone \"{}\"", why.replace('"', "'")),
+            )
+            .finish();
+        tx.respond(b).await;
+    }
+
+    /// Who is calling: a trunk recognised by its address, else a device that proves itself
+    /// with digest credentials; the line is the From user when the device carries it.
+    async fn caller(&self, tx: &ServerTransaction) -> Option<(Caller, Option<String>)> {
+        let snapshot = self.directory.get();
+        let req = &tx.request;
+        let from_user = req
+            .from()
+            .and_then(|f| f.uri().ok().and_then(|u| u.user.map(str::to_string)))
+            .unwrap_or_default();
+        let from_name = req
+            .from()
+            .and_then(|f| f.display.map(|d| d.trim_matches('"').to_string()))
+            .unwrap_or_default();
+        let sent_by_port = req.top_via().map(|v| v.port.unwrap_or(5060));
+        if let Some(trunk) = snapshot.trunk_at(tx.peer.addr, sent_by_port) {
+            let caller = Caller {
+                number: from_user,
+                name: from_name,
+                css: trunk.css.iter().cloned().collect(),
+                device: None,
+                line: None,
+                local_route_group: None,
+                external_mask: None,
+            };
+            return Some((caller, Some(trunk.name.clone())));
+        }
+        let Some(creds) = req
+            .value(Name::ProxyAuthorization)
+            .and_then(Credentials::parse)
+        else {
+            self.challenge(tx, false).await;
+            return None;
+        };
+        let Some(device) = snapshot.device_by_digest_user(creds.username).cloned() else {
+            self.challenge(tx, false).await;
+            return None;
+        };
+        let stored = StoredCredentials {
+            ha1_md5: device.ha1_md5.clone(),
+            ha1_sha256: device.ha1_sha256.clone(),
+        };
+        match self.auth.verify("INVITE", &creds, &stored) {
+            Verdict::Valid => {}
+            Verdict::Stale => {
+                self.challenge(tx, true).await;
+                return None;
+            }
+            Verdict::Invalid(why) => {
+                tracing::info!(user = creds.username, why, "call refused");
+                self.challenge(tx, false).await;
+                return None;
+            }
+        }
+        let Some(appearance) = device
+            .lines
+            .iter()
+            .find(|l| l.pattern == from_user)
+            .or_else(|| device.lines.first())
+        else {
+            self.refuse(tx, 403, "the device has no line").await;
+            return None;
+        };
+        let key = LineKey {
+            number: appearance.pattern.clone(),
+            partition: appearance.partition.clone(),
+        };
+        let line = snapshot.line(&key);
+        let mut css: Vec<String> = Vec::new();
+        css.extend(line.and_then(|l| l.config.css.clone()));
+        css.extend(device.css.clone());
+        let name = if !appearance.display_name.is_empty() {
+            appearance.display_name.clone()
+        } else {
+            line.map(|l| l.config.alerting_name.clone())
+                .unwrap_or_default()
+        };
+        Some((
+            Caller {
+                number: key.number.clone(),
+                name,
+                css,
+                device: Some(device.name.clone()),
+                line: Some(key),
+                local_route_group: device.local_route_group.clone(),
+                external_mask: (!appearance.external_mask.is_empty())
+                    .then(|| appearance.external_mask.clone()),
+            },
+            None,
+        ))
+    }
+
+    async fn invite(self: Arc<Self>, tx: ServerTransaction) {
+        let req = tx.request.clone();
+        if req.max_forwards() == Some(0) {
+            return self.refuse(&tx, 483, "too many hops").await;
+        }
+        let Some(call_id) = req.call_id().map(str::to_string) else {
+            return tx.reply(400, None).await;
+        };
+        if self.route_of(&call_id).is_some() {
+            // Our own INVITE came back to us (a spiral): stop it.
+            return self.refuse(&tx, 482, "loop detected").await;
+        }
+        let Some(dialled) = dialled_of(&req) else {
+            return self.refuse(&tx, 404, "no number in the Request-URI").await;
+        };
+        // Session timer asked by the caller: refuse intervals below our minimum.
+        let session =
+            session_expires(&req).and_then(|v| v.split(';').next()?.trim().parse::<u32>().ok());
+        if let Some(se) = session {
+            if se < self.config.min_session_expires {
+                let b = build::response(&req, 422, Some(tx.peer.addr), Some(&build::token()))
+                    .header("Min-SE", &self.config.min_session_expires.to_string())
+                    .finish();
+                return tx.respond(b).await;
+            }
+        }
+        let Some((caller, trunk)) = self.caller(&tx).await else {
+            return;
+        };
+        let (events_tx, events) = mpsc::channel(64);
+        self.bind_route(&call_id, events_tx.clone());
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let a_tag = build::token();
+        let a_contact = self.contact(tx.peer.transport);
+        let a_session = session.map(|se| {
+            let refresher_uas = session_expires(&req)
+                .is_some_and(|v| v.to_ascii_lowercase().contains("refresher=uas"));
+            SessionTimer::new(se, refresher_uas)
+        });
+        let call = Call {
+            inner: self.clone(),
+            id,
+            events,
+            events_tx,
+            a_invite: tx,
+            a_tag,
+            a_contact,
+            a_session,
+            a_answered: false,
+            caller,
+            calling_trunk: trunk,
+            dialled: dialled.clone(),
+            chain: Chain::default(),
+            decision: None,
+            called_line: None,
+            forks: Vec::new(),
+            ring_deadline: None,
+            no_answer: None,
+            given_up_at: Instant::now() + self.config.max_ringing,
+            trunks: Vec::new(),
+            legs: [None, None],
+            pending: HashMap::new(),
+            next_tx: 1,
+            ack_wait: None,
+            started: now_ms(),
+            answered_at: None,
+            held_by: None,
+            busy_seen: false,
+            best_failure: None,
+            loads: Vec::new(),
+            called_trunk: None,
+            called_device: None,
+            a_sdp_offer: !req.body().is_empty(),
+        };
+        tokio::spawn(call.run(dialled));
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    A = 0,
+    B = 1,
+}
+
+impl Side {
+    fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Side::A => "calling",
+            Side::B => "called",
+        }
+    }
+}
+
+/// RFC 4028 on one leg: who refreshes, and when the session is dead without a refresh.
+#[derive(Debug, Clone, Copy)]
+struct SessionTimer {
+    interval: Duration,
+    /// Dialtone sends the refreshes (otherwise it waits for them).
+    we_refresh: bool,
+    next: Instant,
+}
+
+impl SessionTimer {
+    fn new(seconds: u32, we_refresh: bool) -> SessionTimer {
+        let mut t = SessionTimer {
+            interval: Duration::from_secs(seconds as u64),
+            we_refresh,
+            next: Instant::now(),
+        };
+        t.restart();
+        t
+    }
+
+    /// A refresh happened: the next is due at half the interval (when we refresh), or the
+    /// session expires at the interval less a margin (RFC 4028 section 10).
+    fn restart(&mut self) {
+        let i = self.interval;
+        self.next = Instant::now()
+            + if self.we_refresh {
+                i / 2
+            } else {
+                i - (i / 3).min(Duration::from_secs(32))
+            };
+    }
+}
+
+/// One established leg.
+struct Leg {
+    dialog: Dialog,
+    peer: Peer,
+    contact: String,
+    session: Option<SessionTimer>,
+}
+
+/// One INVITE sent while the call is being set up.
+struct Fork {
+    invite: Arc<Message>,
+    peer: Peer,
+    device: Option<String>,
+    trunk: Option<String>,
+    provisional: bool,
+    cancel_pending: bool,
+    done: bool,
+}
+
+/// What a client transaction was for.
+enum Purpose {
+    Fork(usize),
+    /// A request relayed from `from`; its answer goes back through `server`.
+    Relay {
+        from: Side,
+        server: ServerTransaction,
+        offer: bool,
+        cseq: u32,
+    },
+    /// Fire and forget (BYE, CANCEL, session refresh).
+    Quiet {
+        side: Option<Side>,
+    },
+}
+
+struct Call {
+    inner: Arc<Inner>,
+    id: u64,
+    events: mpsc::Receiver<Event>,
+    events_tx: mpsc::Sender<Event>,
+    a_invite: ServerTransaction,
+    a_tag: String,
+    a_contact: String,
+    a_session: Option<SessionTimer>,
+    a_answered: bool,
+    a_sdp_offer: bool,
+    caller: Caller,
+    calling_trunk: Option<String>,
+    dialled: String,
+    chain: Chain,
+    decision: Option<Decision>,
+    called_line: Option<LineKey>,
+    forks: Vec<Fork>,
+    ring_deadline: Option<Instant>,
+    no_answer: Option<(String, Option<String>)>,
+    given_up_at: Instant,
+    trunks: Vec<TrunkConfig>,
+    legs: [Option<Leg>; 2],
+    pending: HashMap<u64, Purpose>,
+    next_tx: u64,
+    /// A 2xx to a re-INVITE without an offer: its ACK (with the answer) is owed to this side.
+    ack_wait: Option<(Side, u32)>,
+    started: i64,
+    answered_at: Option<i64>,
+    held_by: Option<Side>,
+    busy_seen: bool,
+    best_failure: Option<u16>,
+    loads: Vec<LineKey>,
+    called_trunk: Option<String>,
+    called_device: Option<String>,
+}
+
+enum Next {
+    Continue,
+    End {
+        cause: &'static str,
+        status: u16,
+        by: &'static str,
+    },
+}
+
+impl Call {
+    fn view(&self) -> CallView {
+        let state = if self.legs[Side::B as usize].is_some() {
+            if self.held_by.is_some() {
+                "held"
+            } else {
+                "connected"
+            }
+        } else {
+            "ringing"
+        };
+        CallView {
+            id: self.id,
+            state,
+            calling: self.caller.number.clone(),
+            called: self
+                .decision
+                .as_ref()
+                .map(|d| d.called.clone())
+                .unwrap_or_else(|| self.dialled.clone()),
+            calling_device: self.caller.device.clone(),
+            called_device: self.called_device.clone(),
+            trunk: self
+                .called_trunk
+                .clone()
+                .or_else(|| self.calling_trunk.clone()),
+            held_by: self.held_by.map(Side::name),
+            seconds: 0,
+        }
+    }
+
+    fn publish(&self) {
+        let mut live = self.inner.live.lock().expect("live calls");
+        let since = live
+            .get(&self.id)
+            .map(|(_, s)| *s)
+            .unwrap_or_else(Instant::now);
+        live.insert(self.id, (self.view(), since));
+    }
+
+    fn occupy(&mut self, line: &LineKey) {
+        self.inner.load(line, 1);
+        self.loads.push(line.clone());
+    }
+
+    async fn run(mut self, dialled: String) {
+        if let Some(line) = self.caller.line.clone() {
+            self.occupy(&line);
+        }
+        self.publish();
+        let mut next = self.route(&dialled).await;
+        while matches!(next, Next::Continue) {
+            let wake = self.next_wake();
+            let ev = tokio::select! {
+                ev = self.events.recv() => ev,
+                _ = tokio::time::sleep_until(wake) => None,
+            };
+            next = match ev {
+                Some(ev) => self.on_event(ev).await,
+                None => self.on_timer().await,
+            };
+            if matches!(next, Next::Continue) {
+                self.publish();
+            }
+        }
+        if let Next::End { cause, status, by } = next {
+            self.finish(cause, status, by).await;
+        }
+    }
+
+    fn next_wake(&self) -> Instant {
+        let far = Instant::now() + Duration::from_secs(3600);
+        let mut wake = far;
+        if self.legs[Side::B as usize].is_none() {
+            wake = wake.min(self.given_up_at);
+            if let Some(d) = self.ring_deadline {
+                wake = wake.min(d);
+            }
+        }
+        for leg in self.legs.iter().flatten() {
+            if let Some(s) = leg.session {
+                wake = wake.min(s.next);
+            }
+        }
+        wake
+    }
+
+    // ---- setting up ----------------------------------------------------------------
+
+    async fn route(&mut self, dialled: &str) -> Next {
+        let snapshot = self.inner.directory.get();
+        let routing = Router {
+            snapshot: &snapshot,
+            registrar: &self.inner.registrar,
+            load: &*self.inner,
+            max_hops: self.inner.config.max_forward_hops,
+        }
+        .route(&self.caller, dialled, &mut self.chain);
+        match routing {
+            Routing::Fail {
+                code,
+                why,
+                decision,
+            } => {
+                if decision.is_some() {
+                    self.decision = decision;
+                }
+                tracing::info!(call = self.id, code, why, "call not routed");
+                self.fail_caller(code, &why).await
+            }
+            Routing::Ring {
+                line,
+                contacts,
+                decision,
+            } => {
+                self.decision = Some(decision);
+                self.called_line = Some(line.key.clone());
+                self.occupy(&line.key);
+                let c = &line.config;
+                self.no_answer = c.forward_no_answer.is_set().then(|| {
+                    (
+                        c.forward_no_answer.destination.clone(),
+                        c.forward_no_answer.css.clone(),
+                    )
+                });
+                self.ring_deadline = self
+                    .no_answer
+                    .as_ref()
+                    .map(|_| Instant::now() + Duration::from_secs(c.no_answer_timer.max(1) as u64));
+                for b in contacts {
+                    // Over a stream, reuse the phone's connection while it is open (NAT),
+                    // else dial the Contact's address.
+                    let peer = match b.contact_peer {
+                        Some(c) if !self.inner.endpoint.has_stream(b.peer) => c,
+                        _ => b.peer,
+                    };
+                    self.fork(&b.contact, peer, Some(b.device.clone()), None)
+                        .await;
+                }
+                self.check_forks().await
+            }
+            Routing::Trunks { trunks, decision } => {
+                self.decision = Some(decision);
+                self.trunks = trunks;
+                self.trunks.reverse();
+                self.next_trunk().await
+            }
+        }
+    }
+
+    async fn next_trunk(&mut self) -> Next {
+        while let Some(t) = self.trunks.pop() {
+            let transport = match t.transport.to_ascii_uppercase().as_str() {
+                "TCP" => Transport::Tcp,
+                "TLS" => Transport::Tls,
+                _ => Transport::Udp,
+            };
+            let addr = match format!("{}:{}", t.host, t.port).parse() {
+                Ok(a) => Some(a),
+                Err(_) => tokio::net::lookup_host((t.host.as_str(), t.port))
+                    .await
+                    .ok()
+                    .and_then(|mut it| it.next()),
+            };
+            let Some(addr) = addr else {
+                tracing::warn!(trunk = %t.name, "trunk host does not resolve");
+                continue;
+            };
+            let called = self
+                .decision
+                .as_ref()
+                .map(|d| d.called.clone())
+                .unwrap_or_default();
+            let scheme = if transport == Transport::Tls {
+                "sips"
+            } else {
+                "sip"
+            };
+            let tparam = match transport {
+                Transport::Tcp => ";transport=tcp",
+                _ => "",
+            };
+            let uri = format!("{scheme}:{called}@{}:{}{tparam}", t.host, t.port);
+            self.ring_deadline = Some(Instant::now() + self.inner.config.trunk_failover);
+            self.fork(&uri, Peer { transport, addr }, None, Some(t.name.clone()))
+                .await;
+            return Next::Continue;
+        }
+        let code = self.best_failure.unwrap_or(503);
+        self.fail_caller(code, "no trunk took the call").await
+    }
+
+    /// Send one INVITE toward the called side.
+    async fn fork(&mut self, uri: &str, peer: Peer, device: Option<String>, trunk: Option<String>) {
+        let ep = &self.inner.endpoint;
+        let host = &self.inner.config.host;
+        let req = &self.a_invite.request;
+        let decision = self.decision.as_ref();
+        let calling = decision
+            .map(|d| d.calling.clone())
+            .unwrap_or_else(|| self.caller.number.clone());
+        let called = decision
+            .map(|d| d.called.clone())
+            .unwrap_or_else(|| self.dialled.clone());
+        let from = if self.caller.name.is_empty() {
+            format!("<sip:{calling}@{host}>;tag={}", build::token())
+        } else {
+            format!(
+                "\"{}\" <sip:{calling}@{host}>;tag={}",
+                self.caller.name.replace('"', ""),
+                build::token()
+            )
+        };
+        let call_id = format!("{}@dialtone", build::token());
+        let max_forwards = req.max_forwards().unwrap_or(70).saturating_sub(1).max(1);
+        let mut b = build::request("INVITE", uri)
+            .header("Via", &ep.via(peer.transport))
+            .header("Max-Forwards", &max_forwards.to_string())
+            .header("From", &from)
+            .header("To", &format!("<sip:{called}@{host}>"))
+            .header("Call-ID", &call_id)
+            .header("CSeq", "1 INVITE")
+            .header("Contact", &self.inner.contact(peer.transport))
+            .header(
+                "Allow",
+                "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, NOTIFY, OPTIONS, REFER",
+            )
+            .header("Supported", "timer, replaces");
+        for d in self.chain.diversions.iter().rev() {
+            b = b.header(
+                "Diversion",
+                &format!(
+                    "<sip:{}@{host}>;reason={};privacy=off",
+                    d.from,
+                    d.reason.as_str()
+                ),
+            );
+        }
+        if self.inner.config.session_expires > 0 {
+            b = b.header(
+                "Session-Expires",
+                &format!("{};refresher=uac", self.inner.config.session_expires),
+            );
+        }
+        let body = req.body();
+        if !body.is_empty() {
+            b = b.body(
+                req.value(Name::ContentType).unwrap_or("application/sdp"),
+                body,
+            );
+        }
+        let bytes = b.finish();
+        let Ok(invite) = Message::parse(bytes.clone()) else {
+            return;
+        };
+        let tx = self.next_tx;
+        self.next_tx += 1;
+        self.inner.bind_route(&call_id, self.events_tx.clone());
+        self.forks.push(Fork {
+            invite: Arc::new(invite),
+            peer,
+            device,
+            trunk,
+            provisional: false,
+            cancel_pending: false,
+            done: false,
+        });
+        self.pending.insert(tx, Purpose::Fork(self.forks.len() - 1));
+        self.send(tx, bytes, peer).await;
+    }
+
+    /// Start a client transaction whose responses come back to this call as events.
+    async fn send(&self, tx: u64, bytes: Bytes, peer: Peer) {
+        let events = self.events_tx.clone();
+        match self.inner.endpoint.send_request(bytes, peer).await {
+            Ok(mut ct) => {
+                tokio::spawn(async move {
+                    while let Some(msg) = ct.responses.recv().await {
+                        if events.send(Event::Response { tx, msg }).await.is_err() {
+                            return;
+                        }
+                    }
+                    let _ = events.send(Event::Finished { tx }).await;
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not send a request");
+                let _ = self.events_tx.try_send(Event::Finished { tx });
+            }
+        }
+    }
+
+    fn a_response(&self, code: u16) -> Builder {
+        let req = &self.a_invite.request;
+        let mut b = build::response(req, code, Some(self.a_invite.peer.addr), Some(&self.a_tag));
+        if code > 100 && code < 300 {
+            b = b.header("Contact", &self.a_contact);
+        }
+        b
+    }
+
+    async fn fail_caller(&mut self, code: u16, why: &str) -> Next {
+        if !self.a_answered {
+            let b = self
+                .a_response(code)
+                .header(
+                    "Warning",
+                    &format!("399 dialtone \"{}\"", why.replace('"', "'")),
+                )
+                .finish();
+            self.a_invite.respond(b).await;
+        }
+        let cause = match code {
+            486 | 600 => "busy",
+            480 => "unavailable",
+            404 | 484 => "unallocated_number",
+            403 => "rejected",
+            482 => "loop",
+            487 => "cancelled",
+            408 => "no_answer",
+            _ => "failed",
+        };
+        Next::End {
+            cause,
+            status: code,
+            by: "system",
+        }
+    }
+
+    async fn cancel_fork(&mut self, i: usize, reason: Option<&str>) {
+        let f = &mut self.forks[i];
+        if f.done {
+            return;
+        }
+        if !f.provisional {
+            f.cancel_pending = true;
+            return;
+        }
+        f.done = true;
+        let inv = f.invite.clone();
+        let peer = f.peer;
+        let mut b = build::request("CANCEL", inv.request_uri_str().unwrap_or(""));
+        if let Some(v) = inv.values(Name::Via).next() {
+            b = b.header("Via", v);
+        }
+        for (n, v) in [
+            ("From", inv.value(Name::From)),
+            ("To", inv.value(Name::To)),
+            ("Call-ID", inv.call_id()),
+        ] {
+            if let Some(v) = v {
+                b = b.header(n, v);
+            }
+        }
+        b = b
+            .header(
+                "CSeq",
+                &format!("{} CANCEL", inv.cseq().map(|c| c.0).unwrap_or(1)),
+            )
+            .header("Max-Forwards", "70");
+        if let Some(r) = reason {
+            b = b.header("Reason", r);
+        }
+        let tx = self.next_tx;
+        self.next_tx += 1;
+        self.pending.insert(tx, Purpose::Quiet { side: None });
+        self.send(tx, b.finish(), peer).await;
+    }
+
+    async fn cancel_all_forks(&mut self, reason: Option<&str>) {
+        for i in 0..self.forks.len() {
+            self.cancel_fork(i, reason).await;
+        }
+    }
+
+    /// When every fork has failed: forward on busy, try the next trunk, or tell the caller.
+    async fn check_forks(&mut self) -> Next {
+        if self.a_answered || self.forks.iter().any(|f| !f.done) {
+            return Next::Continue;
+        }
+        if self.forks.iter().any(|f| f.trunk.is_some()) && !self.trunks.is_empty() {
+            return self.next_trunk().await;
+        }
+        let busy = self.busy_seen;
+        if busy {
+            if let Some(fwd) = self.forward_of(Reason::UserBusy) {
+                return self.divert(fwd, Reason::UserBusy).await;
+            }
+            return self.fail_caller(486, "busy").await;
+        }
+        let code = self.best_failure.unwrap_or(480);
+        self.fail_caller(code, "not answered").await
+    }
+
+    fn forward_of(&self, reason: Reason) -> Option<(String, Option<String>)> {
+        let snapshot = self.inner.directory.get();
+        let line = snapshot.line(self.called_line.as_ref()?)?;
+        let f = match reason {
+            Reason::UserBusy => &line.config.forward_busy,
+            Reason::NoAnswer => &line.config.forward_no_answer,
+            _ => return None,
+        };
+        f.is_set().then(|| (f.destination.clone(), f.css.clone()))
+    }
+
+    /// Leave the ringing line for its forward destination.
+    async fn divert(&mut self, to: (String, Option<String>), reason: Reason) -> Next {
+        self.cancel_all_forks(None).await;
+        if let Some(line) = self.called_line.take() {
+            self.chain.diversions.push(crate::routing::Diversion {
+                from: line.number.clone(),
+                reason,
+            });
+        }
+        self.forks.clear();
+        self.ring_deadline = None;
+        self.no_answer = None;
+        self.busy_seen = false;
+        self.best_failure = None;
+        // The forward's own CSS searches for the destination (Unified CM's CFx CSS).
+        let saved = std::mem::replace(&mut self.caller.css, to.1.into_iter().collect());
+        // Boxed: routing may ring, fail and divert again.
+        let next = Box::pin(self.route(&to.0)).await;
+        self.caller.css = saved;
+        next
+    }
+
+    // ---- events --------------------------------------------------------------------
+
+    async fn on_timer(&mut self) -> Next {
+        let now = Instant::now();
+        if self.legs[Side::B as usize].is_none() {
+            if now >= self.given_up_at {
+                self.cancel_all_forks(None).await;
+                return self.fail_caller(480, "nobody answered").await;
+            }
+            if self.ring_deadline.is_some_and(|d| now >= d) {
+                self.ring_deadline = None;
+                if self.forks.iter().any(|f| f.trunk.is_some()) {
+                    // The trunk said nothing in time: on to the next one.
+                    if let Some(i) = self.forks.iter().position(|f| !f.done && !f.provisional) {
+                        self.forks[i].done = true;
+                        self.best_failure = Some(408);
+                        return self.check_forks().await;
+                    }
+                    return Next::Continue;
+                }
+                if let Some(fwd) = self.no_answer.clone() {
+                    return self.divert(fwd, Reason::NoAnswer).await;
+                }
+            }
+        }
+        for side in [Side::A, Side::B] {
+            let Some(leg) = self.legs[side as usize].as_mut() else {
+                continue;
+            };
+            let Some(s) = leg.session.as_mut() else {
+                continue;
+            };
+            if now < s.next {
+                continue;
+            }
+            if !s.we_refresh {
+                tracing::info!(call = self.id, side = side.name(), "session expired");
+                return self.hang_up_all("session_expired").await;
+            }
+            s.restart();
+            let se = s.interval.as_secs();
+            let via = self.inner.endpoint.via(leg.peer.transport);
+            let b = leg
+                .dialog
+                .request("UPDATE", &via)
+                .header("Contact", &leg.contact)
+                .header("Session-Expires", &format!("{se};refresher=uac"))
+                .header("Supported", "timer")
+                .finish();
+            let peer = leg.peer;
+            let tx = self.next_tx;
+            self.next_tx += 1;
+            self.pending.insert(tx, Purpose::Quiet { side: Some(side) });
+            self.send(tx, b, peer).await;
+        }
+        Next::Continue
+    }
+
+    async fn hang_up_all(&mut self, cause: &'static str) -> Next {
+        for side in [Side::A, Side::B] {
+            self.bye(side).await;
+        }
+        Next::End {
+            cause,
+            status: 200,
+            by: "system",
+        }
+    }
+
+    async fn bye(&mut self, side: Side) {
+        let Some(leg) = self.legs[side as usize].as_mut() else {
+            return;
+        };
+        let via = self.inner.endpoint.via(leg.peer.transport);
+        let b = leg.dialog.request("BYE", &via).finish();
+        let peer = leg.peer;
+        let tx = self.next_tx;
+        self.next_tx += 1;
+        self.pending.insert(tx, Purpose::Quiet { side: None });
+        self.send(tx, b, peer).await;
+    }
+
+    fn side_of(&self, m: &Message) -> Option<Side> {
+        let cid = m.call_id()?;
+        if cid == self.a_invite.request.call_id()? {
+            return Some(Side::A);
+        }
+        let b = self.legs[Side::B as usize].as_ref()?;
+        (b.dialog.call_id == cid).then_some(Side::B)
+    }
+
+    async fn on_event(&mut self, ev: Event) -> Next {
+        match ev {
+            Event::Response { tx, msg } => self.on_response(tx, msg).await,
+            Event::Finished { tx } => self.on_finished(tx).await,
+            Event::Ack(msg) => {
+                if let (Some((side, cseq)), Some(from)) = (self.ack_wait, self.side_of(&msg)) {
+                    if from == side.other() {
+                        self.ack_wait = None;
+                        if let Some(leg) = self.legs[side as usize].as_ref() {
+                            let via = self.inner.endpoint.via(leg.peer.transport);
+                            let mut b = leg.dialog.ack(cseq, &via);
+                            let body = msg.body();
+                            if !body.is_empty() {
+                                b = b.body(
+                                    msg.value(Name::ContentType).unwrap_or("application/sdp"),
+                                    body,
+                                );
+                            }
+                            let _ = self.inner.endpoint.send_to(leg.peer, b.finish()).await;
+                        }
+                    }
+                }
+                Next::Continue
+            }
+            Event::Request(tx) => self.on_request(tx).await,
+        }
+    }
+
+    async fn on_request(&mut self, tx: ServerTransaction) -> Next {
+        let method = tx.request.method().unwrap_or("").to_string();
+        if method == "CANCEL" {
+            tx.reply(200, None).await;
+            let is_ours = tx
+                .cancels
+                .as_ref()
+                .is_some_and(|inv| inv.request.call_id() == self.a_invite.request.call_id());
+            if is_ours && !self.a_answered {
+                self.cancel_all_forks(None).await;
+                let b = self.a_response(487).finish();
+                self.a_invite.respond(b).await;
+                return Next::End {
+                    cause: "cancelled",
+                    status: 487,
+                    by: "calling",
+                };
+            }
+            return Next::Continue;
+        }
+        let Some(side) = self.side_of(&tx.request) else {
+            tx.reply(481, None).await;
+            return Next::Continue;
+        };
+        if self.legs[side as usize].is_none() {
+            // Only the caller can speak before the answer, and only CANCEL means anything.
+            tx.reply(481, None).await;
+            return Next::Continue;
+        }
+        let other = side.other();
+        match method.as_str() {
+            "BYE" => {
+                tx.reply(200, None).await;
+                self.legs[side as usize] = None;
+                self.bye(other).await;
+                Next::End {
+                    cause: "normal",
+                    status: 200,
+                    by: side.name(),
+                }
+            }
+            "UPDATE" if tx.request.body().is_empty() => {
+                // A pure session refresh: answered here, nothing to relay.
+                self.refresh(side);
+                let b = self.in_dialog_response(&tx, side, 200).finish();
+                tx.respond(b).await;
+                Next::Continue
+            }
+            "INVITE" | "UPDATE" => {
+                let in_progress = self.pending.values().any(|p| {
+                    matches!(p, Purpose::Relay { server, .. }
+                        if matches!(server.request.method(), Some("INVITE") | Some("UPDATE")))
+                });
+                if in_progress || self.ack_wait.is_some() {
+                    let b = build::response(&tx.request, 491, Some(tx.peer.addr), None)
+                        .header("Retry-After", "1")
+                        .finish();
+                    tx.respond(b).await;
+                    return Next::Continue;
+                }
+                self.refresh(side);
+                self.note_hold(side, &tx.request);
+                self.relay(side, tx, &method).await;
+                Next::Continue
+            }
+            "ACK" => Next::Continue,
+            "REFER" | "SUBSCRIBE" => {
+                tx.reply(501, None).await;
+                Next::Continue
+            }
+            _ => {
+                self.relay(side, tx, &method).await;
+                Next::Continue
+            }
+        }
+    }
+
+    fn refresh(&mut self, side: Side) {
+        if let Some(s) = self.legs[side as usize]
+            .as_mut()
+            .and_then(|l| l.session.as_mut())
+        {
+            s.restart();
+        }
+    }
+
+    fn note_hold(&mut self, side: Side, m: &Message) {
+        let body = m.body();
+        if body.is_empty() {
+            return;
+        }
+        match sdp::direction(&body, 0) {
+            Some(Direction::SendOnly) | Some(Direction::Inactive) => self.held_by = Some(side),
+            Some(_) => self.held_by = None,
+            None => {}
+        }
+    }
+
+    fn in_dialog_response(&self, tx: &ServerTransaction, side: Side, code: u16) -> Builder {
+        let mut b = build::response(&tx.request, code, Some(tx.peer.addr), None);
+        if let Some(leg) = self.legs[side as usize].as_ref() {
+            if matches!(tx.request.method(), Some("INVITE") | Some("UPDATE")) && code < 300 {
+                b = b.header("Contact", &leg.contact);
+                if let Some(s) = leg.session {
+                    let who = if s.we_refresh { "uas" } else { "uac" };
+                    b = b.header(
+                        "Session-Expires",
+                        &format!("{};refresher={who}", s.interval.as_secs()),
+                    );
+                }
+            }
+        }
+        b
+    }
+
+    /// Pass an in-dialog request to the other leg; its answer comes back the same way.
+    async fn relay(&mut self, from: Side, tx: ServerTransaction, method: &str) {
+        let Some(leg) = self.legs[from.other() as usize].as_mut() else {
+            tx.reply(481, None).await;
+            return;
+        };
+        let via = self.inner.endpoint.via(leg.peer.transport);
+        let mut b = leg.dialog.request(method, &via);
+        let cseq = leg.dialog.local_cseq;
+        if matches!(method, "INVITE" | "UPDATE") {
+            b = b.header("Contact", &leg.contact);
+        }
+        for name in [
+            "Event",
+            "Subscription-State",
+            "Info-Package",
+            "Content-Disposition",
+        ] {
+            if let Some(v) = tx.request.values_named(name).next() {
+                b = b.header(name, v);
+            }
+        }
+        let body = tx.request.body();
+        let offer = !body.is_empty();
+        if offer {
+            b = b.body(
+                tx.request
+                    .value(Name::ContentType)
+                    .unwrap_or("application/sdp"),
+                body,
+            );
+        }
+        let peer = leg.peer;
+        let id = self.next_tx;
+        self.next_tx += 1;
+        self.pending.insert(
+            id,
+            Purpose::Relay {
+                from,
+                server: tx,
+                offer,
+                cseq,
+            },
+        );
+        self.send(id, b.finish(), peer).await;
+    }
+
+    async fn on_finished(&mut self, tx: u64) -> Next {
+        match self.pending.remove(&tx) {
+            Some(Purpose::Fork(i)) => {
+                if !self.forks[i].done {
+                    // No final answer: the far end is not there.
+                    self.forks[i].done = true;
+                    self.best_failure.get_or_insert(408);
+                }
+                self.check_forks().await
+            }
+            Some(Purpose::Relay { server, .. }) => {
+                // The other side never answered.
+                server.reply(408, None).await;
+                Next::Continue
+            }
+            Some(Purpose::Quiet { side: Some(side) }) => {
+                // A session refresh got no answer: the leg is gone.
+                if self.legs[side as usize].is_some() && self.answered_at.is_some() {
+                    tracing::info!(call = self.id, side = side.name(), "session refresh failed");
+                    return self.hang_up_all("session_expired").await;
+                }
+                Next::Continue
+            }
+            _ => Next::Continue,
+        }
+    }
+
+    async fn on_response(&mut self, tx: u64, msg: Arc<Message>) -> Next {
+        let code = msg.status().unwrap_or(0);
+        match self.pending.get(&tx) {
+            Some(Purpose::Fork(i)) => {
+                let i = *i;
+                self.on_fork_response(i, msg, code).await
+            }
+            Some(Purpose::Relay { .. }) => {
+                if code < 200 {
+                    return Next::Continue;
+                }
+                let Some(Purpose::Relay {
+                    from,
+                    server,
+                    offer,
+                    cseq,
+                }) = self.pending.remove(&tx)
+                else {
+                    return Next::Continue;
+                };
+                let to = from.other();
+                let is_invite = server.request.method() == Some("INVITE");
+                if is_invite && (200..300).contains(&code) {
+                    if offer {
+                        self.ack(to, cseq, None).await;
+                    } else {
+                        self.ack_wait = Some((to, cseq));
+                    }
+                }
+                let mut b = self.in_dialog_response(&server, from, code);
+                let body = msg.body();
+                if !body.is_empty() {
+                    b = b.body(
+                        msg.value(Name::ContentType).unwrap_or("application/sdp"),
+                        body,
+                    );
+                }
+                server.respond(b.finish()).await;
+                if code == 481 || code == 408 {
+                    // The other leg no longer exists: end the call.
+                    return self.hang_up_all("failed").await;
+                }
+                Next::Continue
+            }
+            Some(Purpose::Quiet { side }) => {
+                let side = *side;
+                if code >= 200 {
+                    self.pending.remove(&tx);
+                    if side.is_some() && (code == 481 || code == 408) {
+                        return self.hang_up_all("session_expired").await;
+                    }
+                }
+                Next::Continue
+            }
+            None => Next::Continue,
+        }
+    }
+
+    async fn ack(&self, side: Side, cseq: u32, body: Option<(&str, Bytes)>) {
+        let Some(leg) = self.legs[side as usize].as_ref() else {
+            return;
+        };
+        let via = self.inner.endpoint.via(leg.peer.transport);
+        let mut b = leg.dialog.ack(cseq, &via);
+        if let Some((ct, body)) = body {
+            b = b.body(ct, body);
+        }
+        let _ = self.inner.endpoint.send_to(leg.peer, b.finish()).await;
+    }
+
+    async fn on_fork_response(&mut self, i: usize, msg: Arc<Message>, code: u16) -> Next {
+        if code < 200 {
+            if code == 100 {
+                if !self.forks[i].provisional {
+                    self.forks[i].provisional = true;
+                    if self.forks[i].cancel_pending {
+                        self.forks[i].cancel_pending = false;
+                        self.cancel_fork(i, None).await;
+                    }
+                }
+                return Next::Continue;
+            }
+            self.forks[i].provisional = true;
+            if self.forks[i].cancel_pending {
+                self.forks[i].cancel_pending = false;
+                self.cancel_fork(i, None).await;
+                return Next::Continue;
+            }
+            if self.forks[i].trunk.is_some() {
+                // The trunk is alive: no more failover timer, ring as long as it rings.
+                self.ring_deadline = None;
+            }
+            if !self.a_answered && (code == 180 || code == 183) {
+                let mut b = self.a_response(code);
+                let body = msg.body();
+                if code == 183 && !body.is_empty() {
+                    b = b.body(
+                        msg.value(Name::ContentType).unwrap_or("application/sdp"),
+                        body,
+                    );
+                }
+                self.a_invite.respond(b.finish()).await;
+            }
+            return Next::Continue;
+        }
+        if (200..300).contains(&code) {
+            let fork = &self.forks[i];
+            let peer = fork.peer;
+            let Some(dialog) = Dialog::uac(&fork.invite, &msg) else {
+                return Next::Continue;
+            };
+            if self.a_answered {
+                // Another device answered too late: acknowledge and release it.
+                self.release_late(dialog, peer).await;
+                return Next::Continue;
+            }
+            self.forks[i].done = true;
+            self.called_device = self.forks[i].device.clone();
+            self.called_trunk = self.forks[i].trunk.clone();
+            let b_session = session_expires(&msg).and_then(|v| {
+                let secs = v.split(';').next()?.trim().parse::<u32>().ok()?;
+                let uac = !v.to_ascii_lowercase().contains("refresher=uas");
+                Some(SessionTimer::new(secs, uac))
+            });
+            let b_contact = self.inner.contact(peer.transport);
+            let cseq = dialog.local_cseq;
+            self.legs[Side::B as usize] = Some(Leg {
+                dialog,
+                peer,
+                contact: b_contact,
+                session: b_session,
+            });
+            // Offer in the caller's INVITE: the called side's 200 holds the answer and is
+            // acknowledged now. Without an offer the caller's ACK carries the answer.
+            if self.a_sdp_offer {
+                self.ack(Side::B, cseq, None).await;
+            } else {
+                self.ack_wait = Some((Side::B, cseq));
+            }
+            let reason = "SIP;cause=200;text=\"Call completed elsewhere\"";
+            for j in 0..self.forks.len() {
+                if j != i {
+                    self.cancel_fork(j, Some(reason)).await;
+                }
+            }
+            let a_req = self.a_invite.request.clone();
+            let Some(a_dialog) = Dialog::uas(&a_req, &self.a_tag) else {
+                return self.hang_up_all("failed").await;
+            };
+            self.legs[Side::A as usize] = Some(Leg {
+                dialog: a_dialog,
+                peer: self.a_invite.peer,
+                contact: self.a_contact.clone(),
+                session: self.a_session,
+            });
+            let mut b = self.a_response(200).header(
+                "Allow",
+                "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, NOTIFY, OPTIONS",
+            );
+            if let Some(s) = self.a_session {
+                let who = if s.we_refresh { "uas" } else { "uac" };
+                b = b
+                    .header(
+                        "Session-Expires",
+                        &format!("{};refresher={who}", s.interval.as_secs()),
+                    )
+                    .header("Require", "timer");
+            }
+            let body = msg.body();
+            if !body.is_empty() {
+                b = b.body(
+                    msg.value(Name::ContentType).unwrap_or("application/sdp"),
+                    body,
+                );
+            }
+            self.a_invite.respond(b.finish()).await;
+            self.a_answered = true;
+            self.answered_at = Some(now_ms());
+            self.ring_deadline = None;
+            tracing::info!(call = self.id, device = ?self.called_device, trunk = ?self.called_trunk, "connected");
+            return Next::Continue;
+        }
+        // A failure from one fork.
+        self.forks[i].done = true;
+        if code == 486 || code == 600 {
+            self.busy_seen = true;
+        }
+        let trunk_failover = self.forks[i].trunk.is_some() && matches!(code, 408 | 500 | 503);
+        if !trunk_failover {
+            self.trunks.clear();
+            let better = match self.best_failure {
+                None => true,
+                Some(old) => code >= 600 || (old != 487 && code < old && code != 487),
+            };
+            if better {
+                self.best_failure = Some(code);
+            }
+        } else {
+            self.best_failure = Some(code);
+        }
+        if code == 487 && self.legs[Side::B as usize].is_some() {
+            return Next::Continue;
+        }
+        self.check_forks().await
+    }
+
+    async fn release_late(&mut self, mut dialog: Dialog, peer: Peer) {
+        let via = self.inner.endpoint.via(peer.transport);
+        let ack = dialog.ack(dialog.local_cseq, &via).finish();
+        let _ = self.inner.endpoint.send_to(peer, ack).await;
+        let via = self.inner.endpoint.via(peer.transport);
+        let bye = dialog.request("BYE", &via).finish();
+        let tx = self.next_tx;
+        self.next_tx += 1;
+        self.pending.insert(tx, Purpose::Quiet { side: None });
+        self.send(tx, bye, peer).await;
+    }
+
+    // ---- the end -------------------------------------------------------------------
+
+    async fn finish(mut self, cause: &'static str, status: u16, by: &'static str) {
+        for line in std::mem::take(&mut self.loads) {
+            self.inner.load(&line, -1);
+        }
+        if let Some(c) = self.a_invite.request.call_id() {
+            self.inner.unbind_route(c);
+        }
+        for f in &self.forks {
+            if let Some(c) = f.invite.call_id() {
+                self.inner.unbind_route(c);
+            }
+        }
+        self.inner.live.lock().expect("live calls").remove(&self.id);
+        let ended = now_ms();
+        let d = self.decision.as_ref();
+        let first = self.chain.diversions.first();
+        let record = CallRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            call_id: self
+                .a_invite
+                .request
+                .call_id()
+                .unwrap_or_default()
+                .to_string(),
+            calling_number: self.caller.number.clone(),
+            calling_device: self.caller.device.clone(),
+            calling_trunk: self.calling_trunk.clone(),
+            dialled_number: self.dialled.clone(),
+            called_number: d
+                .map(|d| d.called.clone())
+                .unwrap_or_else(|| self.dialled.clone()),
+            called_device: self.called_device.clone(),
+            called_trunk: self.called_trunk.clone(),
+            original_called_number: first.map(|_| self.dialled.clone()),
+            redirect_reason: self
+                .chain
+                .diversions
+                .last()
+                .map(|d| d.reason.as_str().to_string()),
+            pattern: d.map(|d| d.pattern.clone()),
+            partition: d.and_then(|d| d.partition.clone()),
+            authorization_code_name: d.and_then(|d| d.fac.as_ref().map(|f| f.0.clone())),
+            authorization_level: d.and_then(|d| d.fac.as_ref().map(|f| f.1)),
+            client_matter_code: d.and_then(|d| d.cmc.clone()),
+            started_at: self.started,
+            answered_at: self.answered_at,
+            ended_at: ended,
+            duration_seconds: self.answered_at.map(|a| (ended - a) / 1000).unwrap_or(0),
+            cause: cause.to_string(),
+            sip_status: if self.answered_at.is_some() {
+                200
+            } else {
+                status
+            },
+            ended_by: by.to_string(),
+        };
+        if let Some(b) = self.legs[Side::B as usize].as_ref() {
+            self.inner.unbind_route(&b.dialog.call_id);
+        }
+        let _ = self.inner.records.send(record).await;
+    }
+}
+
+/// The Session-Expires header (long or compact form).
+fn session_expires(m: &Message) -> Option<&str> {
+    m.values_named("Session-Expires")
+        .next()
+        .or_else(|| m.values_named("x").next())
+}
