@@ -504,6 +504,8 @@ struct Fork {
     provisional: bool,
     cancel_pending: bool,
     done: bool,
+    /// Left behind by a forward: its answers no longer decide anything.
+    stale: bool,
 }
 
 /// What a client transaction was for.
@@ -834,6 +836,7 @@ impl Call {
             provisional: false,
             cancel_pending: false,
             done: false,
+            stale: false,
         });
         self.pending.insert(tx, Purpose::Fork(self.forks.len() - 1));
         self.send(tx, bytes, peer).await;
@@ -945,10 +948,10 @@ impl Call {
 
     /// When every fork has failed: forward on busy, try the next trunk, or tell the caller.
     async fn check_forks(&mut self) -> Next {
-        if self.a_answered || self.forks.iter().any(|f| !f.done) {
+        if self.a_answered || self.forks.iter().any(|f| !f.done && !f.stale) {
             return Next::Continue;
         }
-        if self.forks.iter().any(|f| f.trunk.is_some()) && !self.trunks.is_empty() {
+        if self.forks.iter().any(|f| f.trunk.is_some() && !f.stale) && !self.trunks.is_empty() {
             return self.next_trunk().await;
         }
         let busy = self.busy_seen;
@@ -982,7 +985,9 @@ impl Call {
                 reason,
             });
         }
-        self.forks.clear();
+        for f in &mut self.forks {
+            f.stale = true;
+        }
         self.ring_deadline = None;
         self.no_answer = None;
         self.busy_seen = false;
@@ -1006,9 +1011,13 @@ impl Call {
             }
             if self.ring_deadline.is_some_and(|d| now >= d) {
                 self.ring_deadline = None;
-                if self.forks.iter().any(|f| f.trunk.is_some()) {
+                if self.forks.iter().any(|f| f.trunk.is_some() && !f.stale) {
                     // The trunk said nothing in time: on to the next one.
-                    if let Some(i) = self.forks.iter().position(|f| !f.done && !f.provisional) {
+                    let silent = self
+                        .forks
+                        .iter()
+                        .position(|f| !f.done && !f.stale && !f.provisional);
+                    if let Some(i) = silent {
                         self.forks[i].done = true;
                         self.best_failure = Some(408);
                         return self.check_forks().await;
@@ -1279,6 +1288,9 @@ impl Call {
     async fn on_finished(&mut self, tx: u64) -> Next {
         match self.pending.remove(&tx) {
             Some(Purpose::Fork(i)) => {
+                if self.forks[i].stale {
+                    return Next::Continue;
+                }
                 if !self.forks[i].done {
                     // No final answer: the far end is not there.
                     self.forks[i].done = true;
@@ -1374,6 +1386,19 @@ impl Call {
     }
 
     async fn on_fork_response(&mut self, i: usize, msg: Arc<Message>, code: u16) -> Next {
+        if self.forks[i].stale {
+            if (200..300).contains(&code) {
+                if let Some(dialog) = Dialog::uac(&self.forks[i].invite, &msg) {
+                    let peer = self.forks[i].peer;
+                    self.release_late(dialog, peer).await;
+                }
+            } else if code < 200 && self.forks[i].cancel_pending {
+                self.forks[i].cancel_pending = false;
+                self.forks[i].provisional = true;
+                self.cancel_fork(i, None).await;
+            }
+            return Next::Continue;
+        }
         if code < 200 {
             if code == 100 {
                 if !self.forks[i].provisional {

@@ -213,14 +213,21 @@ impl Sipp {
     ) -> Sipp {
         let dir = node.dir.join("sipp");
         std::fs::create_dir_all(&dir).unwrap();
-        let name = format!(
-            "{}-{port}-{}",
-            scenario.trim_end_matches(".xml"),
-            free_port()
-        );
+        let path = if scenario.starts_with('/') {
+            scenario.to_string()
+        } else {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp/").to_string() + scenario
+        };
+        let base = std::path::Path::new(scenario)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches(".xml")
+            .to_string();
+        let name = format!("{base}-{port}-{}", free_port());
         let mut cmd = Command::new("timeout");
         cmd.args(["60", "sipp", transport.server(node), "-sf"])
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp/").to_string() + scenario)
+            .arg(path)
             .args([
                 "-t",
                 transport.flag(),
@@ -265,6 +272,24 @@ impl Sipp {
             + &String::from_utf8_lossy(&out.stderr)
             + &err;
         (out.status.success(), text)
+    }
+
+    /// A scenario from a `.xml.in` template in tests/sipp with `{KEY}`s filled in, written
+    /// to the node's directory; pass the returned path to [`Sipp::start`].
+    pub fn scenario(node: &Node, template: &str, values: &[(&str, &str)]) -> String {
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp/").to_string() + template;
+        let mut text = std::fs::read_to_string(&src).unwrap();
+        let mut name = template.trim_end_matches(".xml.in").to_string();
+        for (k, v) in values {
+            text = text.replace(&format!("{{{k}}}"), v);
+            name.push('-');
+            name.push_str(v);
+        }
+        let dir = node.dir.join("sipp");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.xml"));
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
     }
 
     /// Run to the end and insist it succeeded.
