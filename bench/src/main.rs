@@ -72,6 +72,7 @@ fn cached_verify() -> Row {
 struct Node {
     child: Child,
     https: String,
+    sip_udp: String,
     _dir: tempfile::TempDir,
 }
 
@@ -111,9 +112,15 @@ fn start_node(binary: &str) -> Node {
         .find_map(|p| p.strip_prefix("https="))
         .expect("listening line")
         .to_string();
+    let sip_udp = first
+        .split_whitespace()
+        .find_map(|p| p.strip_prefix("sip_udp="))
+        .expect("listening line")
+        .to_string();
     Node {
         child,
         https: format!("https://{https}"),
+        sip_udp,
         _dir: dir,
     }
 }
@@ -594,6 +601,419 @@ fn sip_register_rows() -> Vec<Row> {
     }]
 }
 
+/// Resident memory of a process, from /proc.
+fn rss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+/// A free UDP+TCP port on loopback.
+fn free_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// One step of the kit's call run through Kamailio: (achieved/s, failed).
+fn kamailio_calls_step(
+    kit: &std::path::Path,
+    rate: u32,
+    secs: u32,
+    out: &std::path::Path,
+) -> Option<(f64, u64)> {
+    let o = Command::new("bash")
+        .arg(kit.join("run-calls.sh"))
+        .args([rate.to_string(), secs.to_string()])
+        .env("ANCHORS_OUT", out)
+        .env("QUIET_WAIT", "10")
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&o.stdout);
+    let line = text.lines().rev().find(|l| l.contains("achieved="))?;
+    let field = |name: &str| {
+        line.split('\t')
+            .find_map(|f| f.strip_prefix(name))
+            .map(|v| v.trim_end_matches("/s").to_string())
+    };
+    Some((
+        field("achieved=")?.parse().ok()?,
+        field("failed=")?.parse().ok()?,
+    ))
+}
+
+/// Rising steps of one scenario against Dialtone and (if given) Kamailio, alternating so both
+/// see the same machine; each figure is its fastest step with under 0.1% failures.
+fn rising(
+    steps: &[u32],
+    secs: u32,
+    mut ours: impl FnMut(u32) -> Option<(f64, u64)>,
+    mut theirs: Option<&mut dyn FnMut(u32) -> Option<(f64, u64)>>,
+    what: &str,
+) -> (f64, f64) {
+    let (mut best, mut anchor) = (0.0f64, 0.0f64);
+    let (mut ours_done, mut theirs_done) = (false, theirs.is_none());
+    let clean = |rate: u32, achieved: f64, failed: u64| {
+        failed as f64 <= (rate * secs) as f64 * 0.001 && achieved >= rate as f64 * 0.9
+    };
+    for &rate in steps {
+        if !ours_done {
+            match ours(rate) {
+                Some((a, f)) if clean(rate, a, f) => best = a,
+                r => {
+                    eprintln!("dialtone {what} step {rate}/s: {r:?}: stop");
+                    ours_done = true
+                }
+            }
+            eprintln!("dialtone {what} step {rate}/s done (best {best:.0}/s)");
+        }
+        if !theirs_done {
+            match theirs.as_mut().and_then(|f| f(rate)) {
+                Some((a, f)) if clean(rate, a, f) => anchor = a,
+                r => {
+                    eprintln!("kamailio {what} step {rate}/s: {r:?}: stop");
+                    theirs_done = true
+                }
+            }
+            eprintln!("kamailio {what} step {rate}/s done (best {anchor:.0}/s)");
+        }
+        if ours_done && theirs_done {
+            break;
+        }
+    }
+    (best, anchor)
+}
+
+fn ratio(ours: f64, anchor: f64, note: &str) -> String {
+    if anchor > 0.0 {
+        format!(
+            "Kamailio {anchor:.0}/s same run, ratio {:.2}{note}",
+            ours / anchor
+        )
+    } else {
+        format!("Kamailio not run here (anchor kit or kamailio missing){note}")
+    }
+}
+
+/// The real node: digest REGISTERs from 30,000 provisioned devices (memory per registered
+/// device), then complete calls (INVITE to BYE) from a trusted trunk and from digest-
+/// authenticated devices, each beside Kamailio running the kit's scenarios unchanged.
+fn sip_node_rows(binary: &str) -> Vec<Row> {
+    if Command::new("sipp").arg("-v").output().is_err() {
+        eprintln!(
+            "sipp not installed (apt-get install sip-tester): skipping the node SIP benchmark"
+        );
+        return vec![];
+    }
+    const DEVICES: usize = 30_000;
+    let node = start_node(binary);
+    let pid = node.child.id();
+    let http = reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .timeout(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let api = |path: &str| format!("{}/api/v1{path}", node.https);
+    let rss_before = rss_of(pid);
+    let mut csv = String::from("name,model,device_pool,digest_user,digest_password\n");
+    for i in 1..=DEVICES {
+        csv.push_str(&format!(
+            "SEP{i:012X},Cisco 8865,Default,u{i:06},pw{i:06}\n"
+        ));
+    }
+    let r = http
+        .post(api("/bulk/devices"))
+        .basic_auth("admin", Some(PW))
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "bulk devices: {}",
+        r.text().unwrap()
+    );
+    std::thread::sleep(Duration::from_secs(2)); // the directory snapshot follows
+    let rss_provisioned = rss_of(pid);
+    let dir = tempfile::tempdir().unwrap();
+    let mut users = String::from("SEQUENTIAL\n");
+    for i in 1..=DEVICES {
+        users.push_str(&format!(
+            "u{i:06};pw{i:06};[authentication username=u{i:06} password=pw{i:06}]\n"
+        ));
+    }
+    std::fs::write(dir.path().join("users.csv"), users).unwrap();
+    let kit = anchor_kit();
+    let kit_scenario = |name: &str| -> String {
+        match &kit {
+            Some(k) => k.join("sipp").join(name).display().to_string(),
+            None => concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../crates/sip/tests/sipp/reg-auth.xml"
+            )
+            .into(),
+        }
+    };
+    let anchor_out = tempfile::tempdir().unwrap();
+    let reg_args: Vec<String> = [
+        node.sip_udp.as_str(),
+        "-sf",
+        &kit_scenario("reg-auth.xml"),
+        "-inf",
+        "users.csv",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        "0",
+        "-t",
+        "u1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut kam_reg = |rate: u32| {
+        kit.as_deref()
+            .and_then(|k| kamailio_register_step(k, rate, 10, anchor_out.path()))
+    };
+    let (reg, reg_anchor) = rising(
+        &[2000, 4000, 6000, 8000, 10000, 12000, 14000, 16000, 20000],
+        10,
+        |rate| sipp_step(&reg_args, rate, 10, dir.path()),
+        kit.as_ref()
+            .map(|_| &mut kam_reg as &mut dyn FnMut(u32) -> Option<(f64, u64)>),
+        "REGISTER+digest",
+    );
+    // Every device registered once more at a gentle rate, then the memory they hold.
+    let _ = sipp_step(&reg_args, 3000, (DEVICES / 3000) as u32, dir.path());
+    let registered = http
+        .get(api("/registrations"))
+        .basic_auth("admin", Some(PW))
+        .send()
+        .ok()
+        .and_then(|r| r.json::<serde_json::Value>().ok())
+        .and_then(|v| v["items"].as_array().map(|a| a.len()))
+        .unwrap_or(0);
+    let rss_registered = rss_of(pid);
+    let per_device = rss_registered.saturating_sub(rss_before) as f64 / DEVICES as f64;
+    let per_binding =
+        rss_registered.saturating_sub(rss_provisioned) as f64 / registered.max(1) as f64;
+
+    // Calls: a sipp UAS registered as line 1001, a sipp UAC on a trusted trunk.
+    let creds = std::fs::read_to_string(node._dir.path().join("data/demo-credentials")).unwrap();
+    let pw_of = |user: &str| -> String {
+        creds
+            .lines()
+            .find(|l| l.starts_with(&format!("{user} ")))
+            .and_then(|l| l.split_whitespace().last())
+            .unwrap()
+            .to_string()
+    };
+    let (uac_port, uas_port) = (free_port(), free_port());
+    let r = http
+        .post(api("/sip-trunks"))
+        .basic_auth("admin", Some(PW))
+        .json(&serde_json::json!({"name": "Bench_Trunk", "destination_host": "127.0.0.1", "destination_port": uac_port, "transport": "udp", "css": "Internal_CSS"}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "trunk: {}", r.text().unwrap());
+    // Every call goes to line 1001: lift its busy trigger (default 2) to the maximum, as a
+    // hunt pilot or a contact-centre line would have it.
+    let dn: serde_json::Value = http
+        .get(api("/directory-numbers?pattern=1001"))
+        .basic_auth("admin", Some(PW))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = dn["items"][0]["id"].as_str().unwrap().to_string();
+    let r = http
+        .patch(api(&format!("/directory-numbers/{id}")))
+        .basic_auth("admin", Some(PW))
+        .json(&serde_json::json!({"busy_trigger": 200, "max_calls": 200}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "line 1001: {}", r.text().unwrap());
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(
+        dir.path().join("uas.csv"),
+        format!(
+            "SEQUENTIAL\n1001;x;[authentication username=user1001 password={}]\n",
+            pw_of("user1001")
+        ),
+    )
+    .unwrap();
+    let status = Command::new("timeout")
+        .args(["30", "sipp", &node.sip_udp, "-sf"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../crates/server/tests/sipp/reg-auth.xml"
+        ))
+        .args([
+            "-inf",
+            "uas.csv",
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &uas_port.to_string(),
+            "-nostdin",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(status, "the sipp UAS registered as 1001");
+    std::fs::write(
+        dir.path().join("caller.csv"),
+        format!(
+            "SEQUENTIAL\n1000;1001;[authentication username=user1000 password={}]\n",
+            pw_of("user1000")
+        ),
+    )
+    .unwrap();
+    let uas_scenario = kit_scenario("uas-call.xml");
+    let call_step = |rate: u32, secs: u32, uac: Vec<String>| -> Option<(f64, u64)> {
+        let total = rate * secs;
+        let mut uas = Command::new("timeout")
+            .args([
+                (secs + 60).to_string(),
+                "sipp".into(),
+                "-sf".into(),
+                uas_scenario.clone(),
+            ])
+            .args([
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &uas_port.to_string(),
+                "-m",
+                &total.to_string(),
+            ])
+            .args([
+                "-nostdin",
+                "-buff_size",
+                "4194304",
+                "-timeout",
+                &format!("{}s", secs + 50),
+            ])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        std::thread::sleep(Duration::from_millis(300));
+        let r = sipp_step(&uac, rate, secs, dir.path());
+        let _ = uas.kill();
+        let _ = uas.wait();
+        r
+    };
+    let trunk_uac: Vec<String> = [
+        node.sip_udp.as_str(),
+        "-sf",
+        &kit_scenario("uac-call.xml"),
+        "-s",
+        "1001",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &uac_port.to_string(),
+        "-buff_size",
+        "4194304",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let device_uac: Vec<String> = [
+        node.sip_udp.as_str(),
+        "-sf",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../crates/server/tests/sipp/uac-call.xml"
+        ),
+        "-inf",
+        "caller.csv",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        "0",
+        "-buff_size",
+        "4194304",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let secs = 10;
+    let mut kam_calls = |rate: u32| {
+        kit.as_deref()
+            .and_then(|k| kamailio_calls_step(k, rate, secs, anchor_out.path()))
+    };
+    let steps = [500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000];
+    let (trunk_calls, calls_anchor) = rising(
+        &steps,
+        secs,
+        |rate| call_step(rate, secs, trunk_uac.clone()),
+        kit.as_ref()
+            .map(|_| &mut kam_calls as &mut dyn FnMut(u32) -> Option<(f64, u64)>),
+        "calls (trunk)",
+    );
+    let (device_calls, _) = rising(
+        &steps,
+        secs,
+        |rate| call_step(rate, secs, device_uac.clone()),
+        None,
+        "calls (digest)",
+    );
+    let rss_after_calls = rss_of(pid);
+    vec![
+        Row {
+            name: "node: digest REGISTERs/s from 30,000 devices (kit scenario, highest clean step)",
+            median: reg,
+            unit: "reg/s",
+            target: "at least 0.5x Kamailio",
+            anchor: ratio(reg, reg_anchor, ""),
+        },
+        Row {
+            name: "node: memory per provisioned and registered device (30,000)",
+            median: per_device,
+            unit: "bytes",
+            target: "-",
+            anchor: format!(
+                "{registered} bindings, {:.0} bytes each; RSS {:.0} MB empty, {:.0} MB provisioned, {:.0} MB registered",
+                per_binding,
+                rss_before as f64 / 1e6,
+                rss_provisioned as f64 / 1e6,
+                rss_registered as f64 / 1e6
+            ),
+        },
+        Row {
+            name: "node: complete calls/s (INVITE to BYE) from a trusted trunk to a registered phone",
+            median: trunk_calls,
+            unit: "calls/s",
+            target: "at least 0.5x Kamailio",
+            anchor: ratio(trunk_calls, calls_anchor, " (Kamailio proxies; Dialtone runs two legs)"),
+        },
+        Row {
+            name: "node: complete calls/s with digest-authenticated INVITEs from a device",
+            median: device_calls,
+            unit: "calls/s",
+            target: "-",
+            anchor: format!("same anchor: {}; RSS after the calls {:.0} MB", ratio(device_calls, calls_anchor, ""), rss_after_calls as f64 / 1e6),
+        },
+    ]
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mut binary = "target/release/dialtone".to_string();
@@ -624,6 +1044,9 @@ fn main() {
     }
     if "sip-register".contains(&filter) || filter.is_empty() {
         rows.extend(sip_register_rows());
+    }
+    if "sip-node".contains(&filter) || filter.is_empty() {
+        rows.extend(sip_node_rows(&binary));
     }
     if "dialplan".contains(&filter) || filter.is_empty() {
         rows.extend(dialplan_rows());

@@ -107,8 +107,19 @@ pub struct Calls {
 enum Event {
     Request(ServerTransaction),
     Ack(Arc<Message>),
-    Response { tx: u64, msg: Arc<Message> },
-    Finished { tx: u64 },
+    Response {
+        tx: u64,
+        msg: Arc<Message>,
+    },
+    Finished {
+        tx: u64,
+    },
+    /// Another call's consultative transfer names the leg with this Call-ID (Replaces): hand
+    /// over the other leg and end this call.
+    HandOver {
+        call_id: String,
+        reply: tokio::sync::oneshot::Sender<Option<Leg>>,
+    },
 }
 
 impl Calls {
@@ -214,11 +225,12 @@ impl Inner {
             .insert(call_id.to_string(), to);
     }
 
-    fn unbind_route(&self, call_id: &str) {
-        self.routes[shard(call_id)]
-            .lock()
-            .expect("routes")
-            .remove(call_id);
+    /// Unbind `call_id` only while it still leads to `owner` (a transfer may have moved it).
+    fn unbind_route_of(&self, call_id: &str, owner: &mpsc::Sender<Event>) {
+        let mut map = self.routes[shard(call_id)].lock().expect("routes");
+        if map.get(call_id).is_some_and(|s| s.same_channel(owner)) {
+            map.remove(call_id);
+        }
     }
 
     fn load(&self, line: &LineKey, delta: i32) {
@@ -428,6 +440,8 @@ impl Inner {
             called_trunk: None,
             called_device: None,
             a_sdp_offer: !req.body().is_empty(),
+            transfer: None,
+            released: Vec::new(),
         };
         tokio::spawn(call.run(dialled));
     }
@@ -506,6 +520,8 @@ struct Fork {
     done: bool,
     /// Left behind by a forward: its answers no longer decide anything.
     stale: bool,
+    /// Rings the target of a blind transfer.
+    for_transfer: bool,
 }
 
 /// What a client transaction was for.
@@ -522,6 +538,23 @@ enum Purpose {
     Quiet {
         side: Option<Side>,
     },
+    /// Transfer: an INVITE without an offer to the target's existing leg (after Replaces);
+    /// its 2xx carries the target's offer.
+    TransferOffer,
+    /// Transfer: the target's offer sent to the transferee; its 2xx carries the answer that
+    /// the target's ACK takes.
+    TransferAnswer {
+        cseq: u32,
+    },
+}
+
+/// A transfer in progress (REFER): the transferor's side is being replaced by the target.
+struct Transfer {
+    transferor: Side,
+    /// The transferor's leg: told how it went (NOTIFY), then released.
+    old_leg: Option<Leg>,
+    /// The CSeq of the target's INVITE whose ACK waits for the transferee's answer.
+    target_ack: Option<u32>,
 }
 
 struct Call {
@@ -559,6 +592,9 @@ struct Call {
     loads: Vec<LineKey>,
     called_trunk: Option<String>,
     called_device: Option<String>,
+    transfer: Option<Transfer>,
+    /// Call-IDs of legs this call released (a transferor's): a late BYE gets 200, not 481.
+    released: Vec<String>,
 }
 
 enum Next {
@@ -814,8 +850,9 @@ impl Call {
                 &format!("{};refresher=uac", self.inner.config.session_expires),
             );
         }
+        // A transfer target gets no offer: its answer's offer goes to the transferee.
         let body = req.body();
-        if !body.is_empty() {
+        if !body.is_empty() && self.transfer.is_none() {
             b = b.body(
                 req.value(Name::ContentType).unwrap_or("application/sdp"),
                 body,
@@ -837,6 +874,7 @@ impl Call {
             cancel_pending: false,
             done: false,
             stale: false,
+            for_transfer: self.transfer.is_some(),
         });
         self.pending.insert(tx, Purpose::Fork(self.forks.len() - 1));
         self.send(tx, bytes, peer).await;
@@ -1088,11 +1126,15 @@ impl Call {
 
     fn side_of(&self, m: &Message) -> Option<Side> {
         let cid = m.call_id()?;
-        if cid == self.a_invite.request.call_id()? {
-            return Some(Side::A);
+        for side in [Side::A, Side::B] {
+            if let Some(leg) = &self.legs[side as usize] {
+                if leg.dialog.call_id == cid {
+                    return Some(side);
+                }
+            }
         }
-        let b = self.legs[Side::B as usize].as_ref()?;
-        (b.dialog.call_id == cid).then_some(Side::B)
+        (self.legs[Side::A as usize].is_none() && cid == self.a_invite.request.call_id()?)
+            .then_some(Side::A)
     }
 
     async fn on_event(&mut self, ev: Event) -> Next {
@@ -1120,6 +1162,7 @@ impl Call {
                 Next::Continue
             }
             Event::Request(tx) => self.on_request(tx).await,
+            Event::HandOver { call_id, reply } => self.hand_over(&call_id, reply).await,
         }
     }
 
@@ -1144,7 +1187,15 @@ impl Call {
             return Next::Continue;
         }
         let Some(side) = self.side_of(&tx.request) else {
-            tx.reply(481, None).await;
+            let released = tx
+                .request
+                .call_id()
+                .is_some_and(|c| self.released.iter().any(|r| r == c))
+                || self.transfer.as_ref().is_some_and(|t| {
+                    t.old_leg.as_ref().map(|l| l.dialog.call_id.as_str()) == tx.request.call_id()
+                });
+            let code = if released { 200 } else { 481 };
+            tx.reply(code, None).await;
             return Next::Continue;
         };
         if self.legs[side as usize].is_none() {
@@ -1189,7 +1240,8 @@ impl Call {
                 Next::Continue
             }
             "ACK" => Next::Continue,
-            "REFER" | "SUBSCRIBE" => {
+            "REFER" => self.on_refer(side, tx).await,
+            "SUBSCRIBE" => {
                 tx.reply(501, None).await;
                 Next::Continue
             }
@@ -1359,6 +1411,22 @@ impl Call {
                 }
                 Next::Continue
             }
+            Some(Purpose::TransferOffer) => {
+                if code < 200 {
+                    return Next::Continue;
+                }
+                self.pending.remove(&tx);
+                self.on_target_offer(msg, code).await
+            }
+            Some(Purpose::TransferAnswer { .. }) => {
+                if code < 200 {
+                    return Next::Continue;
+                }
+                let Some(Purpose::TransferAnswer { cseq }) = self.pending.remove(&tx) else {
+                    return Next::Continue;
+                };
+                self.on_transferee_answer(msg, code, cseq).await
+            }
             Some(Purpose::Quiet { side }) => {
                 let side = *side;
                 if code >= 200 {
@@ -1432,6 +1500,9 @@ impl Call {
                 self.a_invite.respond(b.finish()).await;
             }
             return Next::Continue;
+        }
+        if self.forks[i].for_transfer {
+            return self.on_transfer_fork(i, msg, code).await;
         }
         if (200..300).contains(&code) {
             let fork = &self.forks[i];
@@ -1546,19 +1617,382 @@ impl Call {
         self.send(tx, bye, peer).await;
     }
 
+    // ---- transfer (REFER) ------------------------------------------------------------
+
+    /// Tell the transferor how its REFER goes (RFC 3515: NOTIFY with a sipfrag).
+    async fn notify_transferor(&mut self, leg_side: Option<Side>, status: u16, last: bool) {
+        let leg = match leg_side {
+            Some(side) => self.legs[side as usize].as_mut(),
+            None => self.transfer.as_mut().and_then(|t| t.old_leg.as_mut()),
+        };
+        let Some(leg) = leg else { return };
+        let via = self.inner.endpoint.via(leg.peer.transport);
+        let state = if last {
+            "terminated;reason=noresource"
+        } else {
+            "active;expires=60"
+        };
+        let b = leg
+            .dialog
+            .request("NOTIFY", &via)
+            .header("Contact", &leg.contact)
+            .header("Event", "refer")
+            .header("Subscription-State", state)
+            .body(
+                "message/sipfrag;version=2.0",
+                Bytes::from(format!("SIP/2.0 {status} {}\r\n", build::reason(status))),
+            )
+            .finish();
+        let peer = leg.peer;
+        let tx = self.next_tx;
+        self.next_tx += 1;
+        self.pending.insert(tx, Purpose::Quiet { side: None });
+        self.send(tx, b, peer).await;
+    }
+
+    /// The transfer failed: say so to the transferor; the call stays as it was.
+    async fn transfer_failed(&mut self, status: u16) -> Next {
+        let Some(t) = self.transfer.as_ref() else {
+            return Next::Continue;
+        };
+        let side = t.transferor;
+        if t.old_leg.is_some() {
+            // The target had already taken the transferor's place: nothing to return to.
+            self.notify_transferor(None, status, true).await;
+            self.transfer = None;
+            return self.hang_up_all("failed").await;
+        }
+        self.notify_transferor(Some(side), status, true).await;
+        self.transfer = None;
+        Next::Continue
+    }
+
+    async fn on_refer(&mut self, side: Side, tx: ServerTransaction) -> Next {
+        if self.transfer.is_some() || self.ack_wait.is_some() {
+            let b = build::response(&tx.request, 491, Some(tx.peer.addr), None).finish();
+            tx.respond(b).await;
+            return Next::Continue;
+        }
+        let refer_to = tx
+            .request
+            .values_named("Refer-To")
+            .next()
+            .or_else(|| tx.request.values_named("r").next())
+            .and_then(dialtone_sip::NameAddr::parse)
+            .and_then(|n| {
+                let uri = n.uri().ok()?;
+                Some((uri.user?.to_string(), uri.headers.to_string()))
+            });
+        let Some((target, uri_headers)) = refer_to else {
+            let b = build::response(&tx.request, 400, Some(tx.peer.addr), None)
+                .header("Warning", "399 dialtone \"Refer-To names no number\"")
+                .finish();
+            tx.respond(b).await;
+            return Next::Continue;
+        };
+        let b = self.in_dialog_response(&tx, side, 202).finish();
+        tx.respond(b).await;
+        self.transfer = Some(Transfer {
+            transferor: side,
+            old_leg: None,
+            target_ack: None,
+        });
+        self.notify_transferor(Some(side), 100, false).await;
+        match replaces_call_id(&uri_headers) {
+            Some(call_id) => self.attended_transfer(side, &call_id).await,
+            None => self.blind_transfer(side, &target).await,
+        }
+    }
+
+    /// Blind transfer: ring the target, as the transferor would have dialled it.
+    async fn blind_transfer(&mut self, side: Side, target: &str) -> Next {
+        let snapshot = self.inner.directory.get();
+        let caller = if side == Side::A {
+            self.caller.clone()
+        } else {
+            // The called side transfers: search with its line's and device's CSS.
+            let mut c = self.caller.clone();
+            c.css.clear();
+            if let Some(l) = self.called_line.as_ref().and_then(|k| snapshot.line(k)) {
+                c.css.extend(l.config.css.clone());
+            }
+            if let Some(d) = self.called_device.as_ref().and_then(|d| snapshot.device(d)) {
+                c.css.extend(d.css.clone());
+                c.device = Some(d.name.clone());
+            }
+            c.line = self.called_line.clone();
+            c
+        };
+        let routing = Router {
+            snapshot: &snapshot,
+            registrar: &self.inner.registrar,
+            load: &*self.inner,
+            max_hops: self.inner.config.max_forward_hops,
+        }
+        .route(&caller, target, &mut Chain::default());
+        match routing {
+            Routing::Ring {
+                line,
+                contacts,
+                decision,
+            } => {
+                self.decision = Some(decision);
+                self.called_line = Some(line.key.clone());
+                for b in contacts {
+                    let peer = match b.contact_peer {
+                        Some(c) if !self.inner.endpoint.has_stream(b.peer) => c,
+                        _ => b.peer,
+                    };
+                    self.fork(&b.contact, peer, Some(b.device.clone()), None)
+                        .await;
+                }
+                Next::Continue
+            }
+            Routing::Trunks { trunks, decision } => {
+                self.decision = Some(decision);
+                let mut trunks = trunks;
+                trunks.truncate(1);
+                self.trunks = trunks;
+                let next = self.next_trunk().await;
+                if matches!(next, Next::Continue) {
+                    next
+                } else {
+                    self.transfer_failed(503).await
+                }
+            }
+            Routing::Fail { code, why, .. } => {
+                tracing::info!(call = self.id, code, why, "transfer target not routed");
+                self.transfer_failed(code).await
+            }
+        }
+    }
+
+    async fn on_transfer_fork(&mut self, i: usize, msg: Arc<Message>, code: u16) -> Next {
+        if code < 200 {
+            if code >= 180 {
+                self.forks[i].provisional = true;
+            }
+            return Next::Continue;
+        }
+        if (200..300).contains(&code) {
+            let fork = &self.forks[i];
+            let peer = fork.peer;
+            let Some(dialog) = Dialog::uac(&fork.invite, &msg) else {
+                return Next::Continue;
+            };
+            let Some(t) = self.transfer.as_mut() else {
+                self.release_late(dialog, peer).await;
+                return Next::Continue;
+            };
+            if t.old_leg.is_some() {
+                self.release_late(dialog, peer).await;
+                return Next::Continue;
+            }
+            self.forks[i].done = true;
+            let side = t.transferor;
+            t.target_ack = Some(dialog.local_cseq);
+            self.called_device = self.forks[i].device.clone();
+            self.called_trunk = self.forks[i].trunk.clone();
+            for j in 0..self.forks.len() {
+                if j != i && self.forks[j].for_transfer {
+                    self.cancel_fork(j, Some("SIP;cause=200;text=\"Call completed elsewhere\""))
+                        .await;
+                }
+            }
+            self.inner
+                .bind_route(&dialog.call_id, self.events_tx.clone());
+            let target = Leg {
+                contact: self.inner.contact(peer.transport),
+                dialog,
+                peer,
+                session: None,
+            };
+            let old = self.legs[side as usize].replace(target);
+            if let Some(t) = self.transfer.as_mut() {
+                t.old_leg = old;
+            }
+            return self.offer_to_transferee(msg).await;
+        }
+        self.forks[i].done = true;
+        if self.forks.iter().any(|f| f.for_transfer && !f.done) {
+            return Next::Continue;
+        }
+        self.transfer_failed(code).await
+    }
+
+    /// Consultative transfer: take the target's leg from the call the Replaces names.
+    async fn attended_transfer(&mut self, side: Side, call_id: &str) -> Next {
+        let other_call = self.inner.route_of(call_id);
+        let Some(other_call) = other_call.filter(|s| !s.same_channel(&self.events_tx)) else {
+            return self.transfer_failed(481).await;
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let _ = other_call
+            .send(Event::HandOver {
+                call_id: call_id.to_string(),
+                reply,
+            })
+            .await;
+        let leg = tokio::time::timeout(Duration::from_secs(5), answer)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten();
+        let Some(target) = leg else {
+            return self.transfer_failed(481).await;
+        };
+        self.inner
+            .bind_route(&target.dialog.call_id, self.events_tx.clone());
+        let old = self.legs[side as usize].replace(target);
+        if let Some(t) = self.transfer.as_mut() {
+            t.old_leg = old;
+        }
+        // Ask the target for a fresh offer (it was talking to the transferor).
+        let Some(leg) = self.legs[side as usize].as_mut() else {
+            return Next::Continue;
+        };
+        let via = self.inner.endpoint.via(leg.peer.transport);
+        let b = leg
+            .dialog
+            .request("INVITE", &via)
+            .header("Contact", &leg.contact)
+            .finish();
+        let peer = leg.peer;
+        let tx = self.next_tx;
+        self.next_tx += 1;
+        self.pending.insert(tx, Purpose::TransferOffer);
+        self.send(tx, b, peer).await;
+        Next::Continue
+    }
+
+    async fn on_target_offer(&mut self, msg: Arc<Message>, code: u16) -> Next {
+        if !(200..300).contains(&code) {
+            return self.transfer_failed(code).await;
+        }
+        let side = self.transfer.as_ref().map(|t| t.transferor);
+        if let (Some(t), Some(side)) = (self.transfer.as_mut(), side) {
+            t.target_ack = self.legs[side as usize]
+                .as_ref()
+                .map(|l| l.dialog.local_cseq);
+        }
+        self.offer_to_transferee(msg).await
+    }
+
+    /// Send the target's offer to the transferee in a re-INVITE.
+    async fn offer_to_transferee(&mut self, target_answer: Arc<Message>) -> Next {
+        let Some(side) = self.transfer.as_ref().map(|t| t.transferor) else {
+            return Next::Continue;
+        };
+        let Some(leg) = self.legs[side.other() as usize].as_mut() else {
+            return self.transfer_failed(481).await;
+        };
+        let via = self.inner.endpoint.via(leg.peer.transport);
+        let mut b = leg
+            .dialog
+            .request("INVITE", &via)
+            .header("Contact", &leg.contact);
+        let body = target_answer.body();
+        if !body.is_empty() {
+            b = b.body(
+                target_answer
+                    .value(Name::ContentType)
+                    .unwrap_or("application/sdp"),
+                body,
+            );
+        }
+        let cseq = leg.dialog.local_cseq;
+        let peer = leg.peer;
+        let tx = self.next_tx;
+        self.next_tx += 1;
+        self.pending.insert(tx, Purpose::TransferAnswer { cseq });
+        self.send(tx, b.finish(), peer).await;
+        Next::Continue
+    }
+
+    async fn on_transferee_answer(&mut self, msg: Arc<Message>, code: u16, cseq: u32) -> Next {
+        let Some(t) = self.transfer.as_ref() else {
+            return Next::Continue;
+        };
+        let side = t.transferor;
+        if !(200..300).contains(&code) {
+            return self.transfer_failed(code).await;
+        }
+        self.ack(side.other(), cseq, None).await;
+        if let Some(target_cseq) = t.target_ack {
+            let body = msg.body();
+            let ct = msg
+                .value(Name::ContentType)
+                .unwrap_or("application/sdp")
+                .to_string();
+            let body = (!body.is_empty()).then_some((ct.as_str(), body));
+            self.ack(side, target_cseq, body).await;
+        }
+        // Connected: the transferor hears it worked and is released.
+        self.notify_transferor(None, 200, true).await;
+        if let Some(mut old) = self.transfer.take().and_then(|t| t.old_leg) {
+            let via = self.inner.endpoint.via(old.peer.transport);
+            let bye = old.dialog.request("BYE", &via).finish();
+            let tx = self.next_tx;
+            self.next_tx += 1;
+            self.pending.insert(tx, Purpose::Quiet { side: None });
+            self.send(tx, bye, old.peer).await;
+            self.released.push(old.dialog.call_id.clone());
+        }
+        self.held_by = None;
+        tracing::info!(call = self.id, "transferred");
+        Next::Continue
+    }
+
+    /// Another call takes our leg that is not `call_id` (Replaces); this call ends.
+    async fn hand_over(
+        &mut self,
+        call_id: &str,
+        reply: tokio::sync::oneshot::Sender<Option<Leg>>,
+    ) -> Next {
+        let side = [Side::A, Side::B].into_iter().find(|s| {
+            self.legs[*s as usize]
+                .as_ref()
+                .is_some_and(|l| l.dialog.call_id == call_id)
+        });
+        let busy = self.transfer.is_some() || self.ack_wait.is_some();
+        let (Some(side), false) = (side, busy) else {
+            let _ = reply.send(None);
+            return Next::Continue;
+        };
+        let Some(target) = self.legs[side.other() as usize].take() else {
+            let _ = reply.send(None);
+            return Next::Continue;
+        };
+        let _ = reply.send(Some(target));
+        // The transferor's leg of this call is released too.
+        self.bye(side).await;
+        Next::End {
+            cause: "transferred",
+            status: 200,
+            by: side.name(),
+        }
+    }
+
     // ---- the end -------------------------------------------------------------------
 
     async fn finish(mut self, cause: &'static str, status: u16, by: &'static str) {
         for line in std::mem::take(&mut self.loads) {
             self.inner.load(&line, -1);
         }
+        let me = self.events_tx.clone();
         if let Some(c) = self.a_invite.request.call_id() {
-            self.inner.unbind_route(c);
+            self.inner.unbind_route_of(c, &me);
         }
         for f in &self.forks {
             if let Some(c) = f.invite.call_id() {
-                self.inner.unbind_route(c);
+                self.inner.unbind_route_of(c, &me);
             }
+        }
+        for leg in self.legs.iter().flatten() {
+            self.inner.unbind_route_of(&leg.dialog.call_id, &me);
+        }
+        for c in &self.released {
+            self.inner.unbind_route_of(c, &me);
         }
         self.inner.live.lock().expect("live calls").remove(&self.id);
         let ended = now_ms();
@@ -1604,11 +2038,24 @@ impl Call {
             },
             ended_by: by.to_string(),
         };
-        if let Some(b) = self.legs[Side::B as usize].as_ref() {
-            self.inner.unbind_route(&b.dialog.call_id);
-        }
         let _ = self.inner.records.send(record).await;
     }
+}
+
+/// The Call-ID a Refer-To's `Replaces` header names (RFC 3891), its escapes undone.
+fn replaces_call_id(uri_headers: &str) -> Option<String> {
+    let value = uri_headers.split('&').find_map(|h| {
+        h.strip_prefix("Replaces=")
+            .or_else(|| h.strip_prefix("replaces="))
+    })?;
+    let decoded = value
+        .replace("%3B", ";")
+        .replace("%3b", ";")
+        .replace("%3D", "=")
+        .replace("%3d", "=")
+        .replace("%40", "@");
+    let call_id = decoded.split(';').next()?.trim();
+    (!call_id.is_empty()).then(|| call_id.to_string())
 }
 
 /// The Session-Expires header (long or compact form).

@@ -316,10 +316,13 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
     let (records_tx, mut records_rx) = tokio::sync::mpsc::channel(10_000);
     let record_store = store.clone();
     tokio::spawn(async move {
-        while let Some(r) = records_rx.recv().await {
-            if let Err(e) = record_store.record_call(&r).await {
-                tracing::error!(error = %e, call_id = %r.call_id, "call detail record not written");
+        // Whatever has queued up is written in one transaction: one disk sync per batch.
+        let mut batch = Vec::with_capacity(512);
+        while records_rx.recv_many(&mut batch, 512).await > 0 {
+            if let Err(e) = record_store.record_calls(&batch).await {
+                tracing::error!(error = %e, calls = batch.len(), "call detail records not written");
             }
+            batch.clear();
         }
     });
     let calls = Calls::new(

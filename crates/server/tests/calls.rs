@@ -529,3 +529,273 @@ fn bad_calls_are_refused_and_the_node_keeps_serving() {
     .expect_success("a good call after the bad ones");
     uas.expect_success("answered");
 }
+
+/// A baresip softphone registered as a demo line, driven through its ctrl_tcp socket.
+struct Baresip {
+    child: std::process::Child,
+    control: std::net::TcpStream,
+    log: std::path::PathBuf,
+    buffer: Vec<u8>,
+}
+
+impl Baresip {
+    fn start(node: &Node, line: &str, auto_answer: bool) -> Baresip {
+        let dir = node.dir.join(format!("baresip-{line}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (sip, ctrl, rtp) = (free_port(), free_port(), free_port());
+        let template = include_str!("baresip/config.in");
+        std::fs::write(
+            dir.join("config"),
+            template
+                .replace("{SIP}", &sip.to_string())
+                .replace("{CTRL}", &ctrl.to_string())
+                .replace("{RTP}", &format!("{rtp}-{}", rtp + 40)),
+        )
+        .unwrap();
+        let user = format!("user{line}");
+        let pw = demo_password(node, &user);
+        let answer = if auto_answer { ";answermode=auto" } else { "" };
+        std::fs::write(
+            dir.join("accounts"),
+            format!(
+                "<sip:{line}@{};transport=udp>;auth_user={user};auth_pass={pw};regint=300{answer}\n",
+                node.sip_udp
+            ),
+        )
+        .unwrap();
+        let log = dir.join("log");
+        let child = std::process::Command::new("baresip")
+            .arg("-f")
+            .arg(&dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("baresip is installed (scripts/test installs it)");
+        let mut control = None;
+        for _ in 0..100 {
+            if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", ctrl)) {
+                control = Some(s);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let control = control.expect("baresip's control socket");
+        control
+            .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .unwrap();
+        Baresip {
+            child,
+            control,
+            log,
+            buffer: Vec::new(),
+        }
+    }
+
+    fn command(&mut self, command: &str, params: &str) {
+        use std::io::Write;
+        let body = serde_json::json!({"command": command, "params": params, "token": command});
+        let text = body.to_string();
+        write!(self.control, "{}:{text},", text.len()).unwrap();
+    }
+
+    /// Wait for an event of `kind` (netstring-framed JSON), within `seconds`.
+    fn wait_for(&mut self, kind: &str, seconds: u64) -> Value {
+        use std::io::Read;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        loop {
+            while let Some(colon) = self.buffer.iter().position(|b| *b == b':') {
+                let len: usize = std::str::from_utf8(&self.buffer[..colon])
+                    .unwrap()
+                    .trim()
+                    .parse()
+                    .unwrap();
+                if self.buffer.len() < colon + 1 + len + 1 {
+                    break;
+                }
+                let msg: Value =
+                    serde_json::from_slice(&self.buffer[colon + 1..colon + 1 + len]).unwrap();
+                self.buffer.drain(..colon + 1 + len + 1);
+                if msg["type"] == kind {
+                    return msg;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {kind} from baresip; its log:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            let mut chunk = [0u8; 4096];
+            match self.control.read(&mut chunk) {
+                Ok(0) => panic!("baresip closed its control socket"),
+                Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Quit, then the RTP packets it sent and received (from the statistics at hangup).
+    fn quit(mut self) -> (u64, u64) {
+        self.command("quit", "");
+        for _ in 0..50 {
+            if self.child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let packets = log
+            .lines()
+            .find(|l| l.trim_start().starts_with("packets:"))
+            .unwrap_or_else(|| panic!("no RTP statistics in baresip's log:\n{log}"));
+        let n: Vec<u64> = packets
+            .split_whitespace()
+            .skip(1)
+            .map(|v| v.parse().unwrap())
+            .collect();
+        (n[0], n[1])
+    }
+}
+
+impl Drop for Baresip {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Two real softphones register to a demo node and call each other; Dialtone relays only
+/// signalling, and the audio (RTP, G.711) flows phone to phone in both directions.
+#[test]
+fn two_baresip_phones_call_each_other_and_audio_flows() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), "", true);
+    let mut caller_phone = Baresip::start(&node, "1000", false);
+    let mut called_phone = Baresip::start(&node, "1001", true);
+    for _ in 0..100 {
+        if get(&node, "/registrations")["items"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 2
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    caller_phone.command("dial", &format!("sip:1001@{}", node.sip_udp));
+    caller_phone.wait_for("CALL_ESTABLISHED", 10);
+    called_phone.wait_for("CALL_ESTABLISHED", 10);
+    // Each side reports incoming RTP once the first packet from the other arrives.
+    caller_phone.wait_for("CALL_RTPESTAB", 10);
+    called_phone.wait_for("CALL_RTPESTAB", 10);
+    let live = get(&node, "/calls");
+    assert_eq!(live["items"][0]["state"], "connected", "{live}");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    caller_phone.command("hangup", "");
+    caller_phone.wait_for("CALL_CLOSED", 10);
+    called_phone.wait_for("CALL_CLOSED", 10);
+    let (sent_a, received_a) = caller_phone.quit();
+    let (sent_b, received_b) = called_phone.quit();
+    assert!(
+        sent_a > 25 && received_a > 25,
+        "caller sent {sent_a}, received {received_a}"
+    );
+    assert!(
+        sent_b > 25 && received_b > 25,
+        "called sent {sent_b}, received {received_b}"
+    );
+    let r = &records(&node, 1)[0];
+    assert_eq!(
+        (r["cause"].as_str(), r["called_device"].as_str()),
+        (Some("normal"), Some("SEP00DE00001001")),
+        "{r}"
+    );
+}
+
+/// Blind transfer: 1001 answers 1000's call, then REFERs it to 1002; 1000 ends up talking to
+/// 1002 (re-INVITEd with 1002's offer), and 1001 hears NOTIFY 100 then 200 and is released.
+#[test]
+fn blind_transfer_with_refer() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), "", true);
+    let t = Sip::Udp;
+    let (pb, pc) = (free_port(), free_port());
+    register_line(&node, t, pb, "1001", "user1001");
+    register_line(&node, t, pc, "1002", "user1002");
+    let scen = Sipp::scenario(
+        &node,
+        "uas-transferor.xml.in",
+        &[("REFER_TO", "<sip:1002@[remote_ip]>"), ("WAIT", "200")],
+    );
+    let transferor = Sipp::start(&node, t, &scen, pb, &[], &["-m", "1"]);
+    let target = Sipp::start(&node, t, "uas-offerless.xml", pc, &[], &["-m", "1"]);
+    Sipp::start(
+        &node,
+        t,
+        "uac-transferred.xml",
+        0,
+        &[&caller(&node, "1000", "1001")],
+        &["-m", "1"],
+    )
+    .expect_success("transferee");
+    transferor.expect_success("transferor (REFER, NOTIFYs, BYE)");
+    target.expect_success("transfer target (offerless INVITE)");
+    let r = &records(&node, 1)[0];
+    assert_eq!(
+        (r["called_number"].as_str(), r["called_device"].as_str()),
+        (Some("1002"), Some("SEP00DE00001002")),
+        "{r}"
+    );
+    assert_eq!(r["cause"], "normal", "{r}");
+}
+
+/// Consultative transfer: 1001 talks to 1000, calls 1002 (a second call), then REFERs 1000 to
+/// 1002 with Replaces naming that second call: 1000 and 1002 end up together, both of 1001's
+/// legs are released.
+#[test]
+fn consultative_transfer_with_replaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), "", true);
+    let t = Sip::Udp;
+    let (pb, pc) = (free_port(), free_port());
+    register_line(&node, t, pb, "1001", "user1001");
+    register_line(&node, t, pc, "1002", "user1002");
+    // The consultation call's Call-ID (sipp -cid_str), named in the Replaces.
+    let refer_to = "<sip:1002@[remote_ip]?Replaces=consult-1%40x%3Bto-tag%3Dt%3Bfrom-tag%3Df>";
+    let scen = Sipp::scenario(
+        &node,
+        "uas-transferor.xml.in",
+        &[("REFER_TO", refer_to), ("WAIT", "1500")],
+    );
+    let transferor = Sipp::start(&node, t, &scen, pb, &[], &["-m", "1"]);
+    let consulted = Sipp::start(&node, t, "uas-consulted.xml", pc, &[], &["-m", "1"]);
+    let transferee = Sipp::start(
+        &node,
+        t,
+        "uac-transferred.xml",
+        0,
+        &[&caller(&node, "1000", "1001")],
+        &["-m", "1"],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    // 1001's consultation call to 1002, from another port of the same phone; Dialtone ends it
+    // (BYE) when the transfer takes 1002's leg.
+    let consultation = Sipp::start(
+        &node,
+        t,
+        "uac-hungup.xml",
+        0,
+        &[&caller(&node, "1001", "1002")],
+        &["-m", "1", "-cid_str", "consult-%u@x"],
+    );
+    transferee.expect_success("transferee");
+    consultation.expect_success("consultation call released");
+    transferor.expect_success("transferor (REFER with Replaces, NOTIFYs, BYE)");
+    consulted.expect_success("consulted party moved to the transferee");
+    let r = records(&node, 2);
+    let causes: Vec<&str> = r.iter().map(|r| r["cause"].as_str().unwrap()).collect();
+    assert_eq!(causes, ["normal", "transferred"], "{r:?}");
+}

@@ -126,7 +126,8 @@ pub enum Incoming {
 enum ServerEvent {
     Retransmission,
     Ack,
-    Respond(Bytes, u16),
+    /// A response, and who to tell once it is on its way (so a TU's messages leave in order).
+    Respond(Bytes, u16, Option<tokio::sync::oneshot::Sender<()>>),
 }
 
 enum ClientEvent {
@@ -155,13 +156,19 @@ impl std::fmt::Debug for ServerEventBox {
 
 impl ServerTransaction {
     /// Send a response (built with [`build::response`]). Provisional responses may precede
-    /// one final response; a 2xx to an INVITE is retransmitted until its ACK arrives.
+    /// one final response; a 2xx to an INVITE is retransmitted until its ACK arrives. Returns
+    /// once the response is handed to the transport, so what the caller sends next follows it.
     pub async fn respond(&self, response: Bytes) {
         let code = status_of(&response).unwrap_or(500);
-        let _ = self
+        let (done, sent) = tokio::sync::oneshot::channel();
+        if self
             .events
-            .send(ServerEventBox(ServerEvent::Respond(response, code)))
-            .await;
+            .send(ServerEventBox(ServerEvent::Respond(response, code, Some(done))))
+            .await
+            .is_ok()
+        {
+            let _ = sent.await;
+        }
     }
 
     /// Build and send a response with no body; `to_tag` is added to the To when needed.
@@ -805,8 +812,11 @@ impl Endpoint {
                     let _ = self.send_to(peer, last.clone()).await;
                 }
                 Some(ServerEventBox(ServerEvent::Ack)) => {}
-                Some(ServerEventBox(ServerEvent::Respond(r, code))) => {
+                Some(ServerEventBox(ServerEvent::Respond(r, code, done))) => {
                     let _ = self.send_to(peer, r.clone()).await;
+                    if let Some(d) = done {
+                        let _ = d.send(());
+                    }
                     last = r;
                     if code >= 200 {
                         break code;
@@ -906,8 +916,11 @@ impl Endpoint {
                     }
                 }
                 Some(ServerEventBox(ServerEvent::Ack)) => {}
-                Some(ServerEventBox(ServerEvent::Respond(r, code))) => {
+                Some(ServerEventBox(ServerEvent::Respond(r, code, done))) => {
                     let _ = self.send_to(peer, r.clone()).await;
+                    if let Some(d) = done {
+                        let _ = d.send(());
+                    }
                     if code >= 200 {
                         return (!peer.transport.reliable()).then_some(r);
                     }

@@ -48,6 +48,11 @@ const COLUMNS: &str =
 impl Store {
     /// Write one call's record (durable before this returns).
     pub async fn record_call(&self, r: &CallRecord) -> Result<(), StoreError> {
+        self.record_calls(std::slice::from_ref(r)).await
+    }
+
+    /// Write several calls' records in one transaction (one disk sync for all of them).
+    pub async fn record_calls(&self, records: &[CallRecord]) -> Result<(), StoreError> {
         let placeholders: Vec<String> = (1..=23).map(|i| format!("${i}")).collect();
         let sql = format!(
             "INSERT INTO call_detail_record ({COLUMNS}) VALUES ({})",
@@ -55,32 +60,36 @@ impl Store {
         );
         // Bound one by one with their own types: a NULL must reach PostgreSQL as the
         // column's type, not as text.
-        let q = sqlx::query(&sql)
-            .bind(r.id.clone())
-            .bind(r.call_id.clone())
-            .bind(r.calling_number.clone())
-            .bind(r.calling_device.clone())
-            .bind(r.calling_trunk.clone())
-            .bind(r.dialled_number.clone())
-            .bind(r.called_number.clone())
-            .bind(r.called_device.clone())
-            .bind(r.called_trunk.clone())
-            .bind(r.original_called_number.clone())
-            .bind(r.redirect_reason.clone())
-            .bind(r.pattern.clone())
-            .bind(r.partition.clone())
-            .bind(r.authorization_code_name.clone())
-            .bind(r.authorization_level.map(i64::from))
-            .bind(r.client_matter_code.clone())
-            .bind(r.started_at)
-            .bind(r.answered_at)
-            .bind(r.ended_at)
-            .bind(r.duration_seconds)
-            .bind(r.cause.clone())
-            .bind(r.sip_status as i64)
-            .bind(r.ended_by.clone());
         let _turn = self.write_turn().await;
-        q.execute(self.pool()).await?;
+        let mut tx = self.pool().begin().await?;
+        for r in records {
+            let q = sqlx::query(&sql)
+                .bind(r.id.clone())
+                .bind(r.call_id.clone())
+                .bind(r.calling_number.clone())
+                .bind(r.calling_device.clone())
+                .bind(r.calling_trunk.clone())
+                .bind(r.dialled_number.clone())
+                .bind(r.called_number.clone())
+                .bind(r.called_device.clone())
+                .bind(r.called_trunk.clone())
+                .bind(r.original_called_number.clone())
+                .bind(r.redirect_reason.clone())
+                .bind(r.pattern.clone())
+                .bind(r.partition.clone())
+                .bind(r.authorization_code_name.clone())
+                .bind(r.authorization_level.map(i64::from))
+                .bind(r.client_matter_code.clone())
+                .bind(r.started_at)
+                .bind(r.answered_at)
+                .bind(r.ended_at)
+                .bind(r.duration_seconds)
+                .bind(r.cause.clone())
+                .bind(r.sip_status as i64)
+                .bind(r.ended_by.clone());
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
