@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::directory::{Directory, LineKey};
+use crate::events::Event as Notice;
 use crate::registrar::Registrar;
 use crate::routing::{Caller, Chain, Load, Reason, Router, Routing};
 
@@ -85,6 +86,7 @@ struct Inner {
     live: Mutex<HashMap<u64, (CallView, Instant)>>,
     next_id: AtomicU64,
     records: mpsc::Sender<CallRecord>,
+    events: crate::events::Events,
 }
 
 impl Load for Inner {
@@ -123,28 +125,30 @@ enum Event {
 }
 
 impl Calls {
-    /// `records` receives each call's detail record when it ends (the node writes them).
+    /// `auth` challenges callers (407); `records` receives each call's detail record when it
+    /// ends (the node writes them).
     pub fn new(
         endpoint: Endpoint,
         directory: Arc<Directory>,
         registrar: Arc<Registrar>,
-        realm: &str,
-        algorithms: &[dialtone_sip::digest::Algorithm],
+        auth: Authenticator,
         config: CallConfig,
         records: mpsc::Sender<CallRecord>,
+        events: crate::events::Events,
     ) -> Calls {
         Calls {
             inner: Arc::new(Inner {
                 endpoint,
                 directory,
                 registrar,
-                auth: Authenticator::new(realm, Duration::from_secs(300)).offering(algorithms),
+                auth,
                 config,
                 routes: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
                 line_load: Mutex::new(HashMap::new()),
                 live: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(1),
                 records,
+                events,
             }),
         }
     }
@@ -441,6 +445,8 @@ impl Inner {
             called_device: None,
             a_sdp_offer: !req.body().is_empty(),
             transfer: None,
+            alerted: false,
+            releasing: None,
             released: Vec::new(),
         };
         tokio::spawn(call.run(dialled));
@@ -593,6 +599,9 @@ struct Call {
     called_trunk: Option<String>,
     called_device: Option<String>,
     transfer: Option<Transfer>,
+    alerted: bool,
+    /// A transferor's leg to hang up once its final NOTIFY (this client transaction) is done.
+    releasing: Option<(u64, Leg)>,
     /// Call-IDs of legs this call released (a transferor's): a late BYE gets 200, not 481.
     released: Vec<String>,
 }
@@ -735,6 +744,12 @@ impl Call {
                     .no_answer
                     .as_ref()
                     .map(|_| Instant::now() + Duration::from_secs(c.no_answer_timer.max(1) as u64));
+                self.inner.events.emit(Notice::CallOffered {
+                    call: self.id,
+                    calling: self.caller.number.clone(),
+                    called: line.key.number.clone(),
+                    devices: contacts.iter().map(|b| b.device.clone()).collect(),
+                });
                 for b in contacts {
                     // Over a stream, reuse the phone's connection while it is open (NAT),
                     // else dial the Contact's address.
@@ -1018,6 +1033,11 @@ impl Call {
     async fn divert(&mut self, to: (String, Option<String>), reason: Reason) -> Next {
         self.cancel_all_forks(None).await;
         if let Some(line) = self.called_line.take() {
+            self.inner.events.emit(Notice::CallRedirected {
+                call: self.id,
+                from: line.number.clone(),
+                reason: reason.as_str(),
+            });
             self.chain.diversions.push(crate::routing::Diversion {
                 from: line.number.clone(),
                 reason,
@@ -1267,8 +1287,21 @@ impl Call {
             return;
         }
         match sdp::direction(&body, 0) {
-            Some(Direction::SendOnly) | Some(Direction::Inactive) => self.held_by = Some(side),
-            Some(_) => self.held_by = None,
+            Some(Direction::SendOnly) | Some(Direction::Inactive) => {
+                if self.held_by.is_none() {
+                    self.inner.events.emit(Notice::CallHeld {
+                        call: self.id,
+                        by: side.name(),
+                    });
+                }
+                self.held_by = Some(side);
+            }
+            Some(_) if self.held_by.take().is_some() => {
+                self.inner
+                    .events
+                    .emit(Notice::CallResumed { call: self.id });
+            }
+            Some(_) => {}
             None => {}
         }
     }
@@ -1338,6 +1371,7 @@ impl Call {
     }
 
     async fn on_finished(&mut self, tx: u64) -> Next {
+        self.release_after(tx).await;
         match self.pending.remove(&tx) {
             Some(Purpose::Fork(i)) => {
                 if self.forks[i].stale {
@@ -1431,6 +1465,7 @@ impl Call {
                 let side = *side;
                 if code >= 200 {
                     self.pending.remove(&tx);
+                    self.release_after(tx).await;
                     if side.is_some() && (code == 481 || code == 408) {
                         return self.hang_up_all("session_expired").await;
                     }
@@ -1489,6 +1524,12 @@ impl Call {
                 self.ring_deadline = None;
             }
             if !self.a_answered && (code == 180 || code == 183) {
+                if !self.alerted {
+                    self.alerted = true;
+                    self.inner
+                        .events
+                        .emit(Notice::CallAlerting { call: self.id });
+                }
                 let mut b = self.a_response(code);
                 let body = msg.body();
                 if code == 183 && !body.is_empty() {
@@ -1579,6 +1620,10 @@ impl Call {
             self.answered_at = Some(now_ms());
             self.ring_deadline = None;
             tracing::info!(call = self.id, device = ?self.called_device, trunk = ?self.called_trunk, "connected");
+            self.inner.events.emit(Notice::CallConnected {
+                call: self.id,
+                called_device: self.called_device.clone(),
+            });
             return Next::Continue;
         }
         // A failure from one fork.
@@ -1620,12 +1665,17 @@ impl Call {
     // ---- transfer (REFER) ------------------------------------------------------------
 
     /// Tell the transferor how its REFER goes (RFC 3515: NOTIFY with a sipfrag).
-    async fn notify_transferor(&mut self, leg_side: Option<Side>, status: u16, last: bool) {
+    async fn notify_transferor(
+        &mut self,
+        leg_side: Option<Side>,
+        status: u16,
+        last: bool,
+    ) -> Option<u64> {
         let leg = match leg_side {
             Some(side) => self.legs[side as usize].as_mut(),
             None => self.transfer.as_mut().and_then(|t| t.old_leg.as_mut()),
         };
-        let Some(leg) = leg else { return };
+        let leg = leg?;
         let via = self.inner.endpoint.via(leg.peer.transport);
         let state = if last {
             "terminated;reason=noresource"
@@ -1648,6 +1698,7 @@ impl Call {
         self.next_tx += 1;
         self.pending.insert(tx, Purpose::Quiet { side: None });
         self.send(tx, b, peer).await;
+        Some(tx)
     }
 
     /// The transfer failed: say so to the transferor; the call stays as it was.
@@ -1927,20 +1978,46 @@ impl Call {
             let body = (!body.is_empty()).then_some((ct.as_str(), body));
             self.ack(side, target_cseq, body).await;
         }
-        // Connected: the transferor hears it worked and is released.
-        self.notify_transferor(None, 200, true).await;
-        if let Some(mut old) = self.transfer.take().and_then(|t| t.old_leg) {
-            let via = self.inner.endpoint.via(old.peer.transport);
-            let bye = old.dialog.request("BYE", &via).finish();
-            let tx = self.next_tx;
-            self.next_tx += 1;
-            self.pending.insert(tx, Purpose::Quiet { side: None });
-            self.send(tx, bye, old.peer).await;
+        // Connected: the transferor hears it worked, and once it has answered that NOTIFY
+        // its leg is released (a BYE right behind the NOTIFY could overtake its answer).
+        let notified = self.notify_transferor(None, 200, true).await;
+        if let Some(old) = self.transfer.take().and_then(|t| t.old_leg) {
             self.released.push(old.dialog.call_id.clone());
+            match notified {
+                Some(tx) => self.releasing = Some((tx, old)),
+                None => self.release(old).await,
+            }
         }
         self.held_by = None;
         tracing::info!(call = self.id, "transferred");
+        self.inner.events.emit(Notice::CallTransferred {
+            call: self.id,
+            to: self
+                .decision
+                .as_ref()
+                .map(|d| d.called.clone())
+                .unwrap_or_default(),
+        });
         Next::Continue
+    }
+
+    /// Hang up a leg this call no longer uses (a transferor's).
+    async fn release(&mut self, mut old: Leg) {
+        let via = self.inner.endpoint.via(old.peer.transport);
+        let bye = old.dialog.request("BYE", &via).finish();
+        let tx = self.next_tx;
+        self.next_tx += 1;
+        self.pending.insert(tx, Purpose::Quiet { side: None });
+        self.send(tx, bye, old.peer).await;
+    }
+
+    /// The transferor's last NOTIFY was answered (or timed out): release its leg now.
+    async fn release_after(&mut self, tx: u64) {
+        if self.releasing.as_ref().is_some_and(|(t, _)| *t == tx) {
+            if let Some((_, old)) = self.releasing.take() {
+                self.release(old).await;
+            }
+        }
     }
 
     /// Another call takes our leg that is not `call_id` (Replaces); this call ends.
@@ -1976,6 +2053,9 @@ impl Call {
     // ---- the end -------------------------------------------------------------------
 
     async fn finish(mut self, cause: &'static str, status: u16, by: &'static str) {
+        if let Some((_, old)) = self.releasing.take() {
+            self.release(old).await;
+        }
         for line in std::mem::take(&mut self.loads) {
             self.inner.load(&line, -1);
         }
@@ -1995,6 +2075,15 @@ impl Call {
             self.inner.unbind_route_of(c, &me);
         }
         self.inner.live.lock().expect("live calls").remove(&self.id);
+        self.inner.events.emit(Notice::CallEnded {
+            call: self.id,
+            cause,
+            sip_status: if self.answered_at.is_some() {
+                200
+            } else {
+                status
+            },
+        });
         let ended = now_ms();
         let d = self.decision.as_ref();
         let first = self.chain.diversions.first();

@@ -8,6 +8,7 @@
 
 pub mod calls;
 pub mod directory;
+pub mod events;
 pub mod registrar;
 pub mod routing;
 
@@ -18,6 +19,7 @@ use tokio::sync::mpsc;
 
 pub use calls::{CallConfig, CallView, Calls};
 pub use directory::Directory;
+pub use events::{Event, Events};
 pub use registrar::{Binding, Registrar};
 
 /// Serve the requests an endpoint receives until it closes.

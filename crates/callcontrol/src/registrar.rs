@@ -64,6 +64,7 @@ pub struct Binding {
 
 pub struct Registrar {
     directory: Arc<Directory>,
+    events: crate::events::Events,
     auth: Authenticator,
     policy: Policy,
     bindings: Mutex<HashMap<(String, String), Vec<Binding>>>,
@@ -124,12 +125,14 @@ impl Registrar {
     /// give up on an algorithm they lack, hence the choice is the administrator's.
     pub fn new(
         directory: Arc<Directory>,
+        events: crate::events::Events,
         realm: &str,
         algorithms: &[dialtone_sip::digest::Algorithm],
         policy: Policy,
     ) -> Registrar {
         Registrar {
             directory,
+            events,
             auth: Authenticator::new(realm, Duration::from_secs(300)).offering(algorithms),
             policy,
             bindings: Mutex::new(HashMap::new()),
@@ -244,6 +247,8 @@ impl Registrar {
         let user_agent = req.value(Name::UserAgent).unwrap_or("").to_string();
         // Update and read back this address-of-record's bindings under one lock: the answer
         // lists only its own contacts, never a scan of every device's.
+        let mut added: Vec<String> = Vec::new();
+        let mut removed = false;
         let current: Vec<String> = {
             let mut map = self.bindings.lock().expect("bindings lock");
             let list = map.entry(key.clone()).or_default();
@@ -251,6 +256,7 @@ impl Registrar {
             for contact in req.values(Name::Contact) {
                 if contact.trim() == "*" {
                     if header_expires == Some(0) {
+                        removed |= !list.is_empty();
                         list.clear();
                     }
                     continue;
@@ -262,13 +268,19 @@ impl Registrar {
                     .and_then(|c| c.param("expires").and_then(|e| e.parse::<u32>().ok()))
                     .or(header_expires)
                     .unwrap_or(self.policy.default_expires);
+                let before = list.len();
                 list.retain(|b| b.contact != uri);
+                let was_bound = list.len() != before;
                 let contact_peer = contact_addr(&uri).map(|addr| Peer {
                     transport: tx.peer.transport,
                     addr,
                 });
                 if asked == 0 {
+                    removed |= was_bound;
                     continue;
+                }
+                if !was_bound {
+                    added.push(uri.clone());
                 }
                 let granted = asked.clamp(self.policy.min_expires, self.policy.max_expires);
                 list.push(Binding {
@@ -291,6 +303,19 @@ impl Registrar {
                 })
                 .collect()
         };
+        for contact in added {
+            self.events.emit(crate::events::Event::DeviceRegistered {
+                device: device.name.clone(),
+                line: aor.clone(),
+                contact,
+            });
+        }
+        if removed {
+            self.events.emit(crate::events::Event::DeviceUnregistered {
+                device: device.name.clone(),
+                line: aor.clone(),
+            });
+        }
         let mut b = build::response(&req, 200, Some(tx.peer.addr), Some(&tag));
         for c in &current {
             b = b.header("Contact", c);

@@ -58,6 +58,7 @@ pub struct ApiSection {
     pub allow_over_http: bool,
     pub max_body_bytes: u64,
     pub max_import_bytes: u64,
+    pub event_buffer: u64,
     pub token_lifetime_minutes: u64,
     pub credential_cache_seconds: u64,
 }
@@ -145,6 +146,7 @@ impl Default for ApiSection {
             allow_over_http: false,
             max_body_bytes: 1024 * 1024,
             max_import_bytes: 16 * 1024 * 1024,
+            event_buffer: 4096,
             token_lifetime_minutes: 480,
             credential_cache_seconds: 3600,
         }
@@ -217,6 +219,7 @@ pub const FIELDS: &[FieldDoc] = &[
     FieldDoc { key: "api.allow_over_http", default: "false", doc: "Also answer the credential-carrying APIs over plain HTTP." },
     FieldDoc { key: "api.max_body_bytes", default: "1048576", doc: "Largest request body accepted (bytes)." },
     FieldDoc { key: "api.max_import_bytes", default: "16777216", doc: "Largest bulk CSV file accepted over the API (bytes)." },
+    FieldDoc { key: "api.event_buffer", default: "4096", doc: "Call-control events a watcher of /api/v1/events (and, later, CTI) may fall behind before it is told it lagged and must resynchronise." },
     FieldDoc { key: "api.token_lifetime_minutes", default: "480", doc: "How long a bearer token from POST /api/v1/auth/token lasts." },
     FieldDoc { key: "api.credential_cache_seconds", default: "3600", doc: "How long a verified password is remembered (as a keyed MAC) before it is checked in full again." },
     FieldDoc { key: "admin.user_id", default: "\"admin\"", doc: "User ID of the administrator created at first start." },

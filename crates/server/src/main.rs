@@ -75,6 +75,17 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// What a running node is doing: readiness, registrations and live calls.
+    Status {
+        /// The node's API, when not the one the configuration describes.
+        #[arg(long)]
+        url: Option<String>,
+        /// The administrator's password (or DIALTONE_ADMIN_PASSWORD).
+        #[arg(long, env = "DIALTONE_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Export records as CSV in the import format.
     Export {
         kind: String,
@@ -140,6 +151,17 @@ fn main() -> ExitCode {
                 }),
             };
             run(node::dna(config, question, json))
+        }
+        Command::Status {
+            url,
+            password,
+            config,
+        } => {
+            let config = match load_config(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            run(node::status(config, url, password))
         }
         Command::Export {
             kind,

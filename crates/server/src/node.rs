@@ -13,7 +13,7 @@ use axum::routing::{any, get};
 use axum::{Json, Router};
 use dialtone_admin::{AdminState, ApiSettings};
 use dialtone_callcontrol::registrar::Policy;
-use dialtone_callcontrol::{CallConfig, Calls, Directory, Registrar};
+use dialtone_callcontrol::{CallConfig, Calls, Directory, Events, Registrar};
 use dialtone_sip::endpoint::{Listen, Timers, Transport};
 use dialtone_store::catalogue::{self, ADMIN_ROLE};
 use dialtone_store::secrets::{random_password, CredentialCache};
@@ -165,6 +165,28 @@ async fn live_calls(
     Json(json!({ "items": calls.live() }))
 }
 
+/// Call control's events as Server-Sent Events, one JSON object each. A watcher that falls
+/// behind gets `{"event": "lagged", "missed": N}` and should re-read `/calls` and
+/// `/registrations`.
+async fn event_stream(
+    _admin: dialtone_admin::auth::Admin,
+    axum::Extension(events): axum::Extension<Events>,
+) -> axum::response::sse::Sse<
+    impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+> {
+    use tokio::sync::broadcast::error::RecvError;
+    let rx = events.subscribe();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        let data = match rx.recv().await {
+            Ok(e) => serde_json::to_string(&*e).unwrap_or_default(),
+            Err(RecvError::Lagged(n)) => json!({"event": "lagged", "missed": n}).to_string(),
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok(axum::response::sse::Event::default().data(data)), rx))
+    });
+    axum::response::sse::Sse::new(stream).keep_alive(axum::response::sse::KeepAlive::default())
+}
+
 #[derive(serde::Deserialize)]
 struct RecordsQuery {
     limit: Option<u32>,
@@ -186,6 +208,7 @@ fn routers(
     metrics: Arc<Metrics>,
     registrar: Arc<Registrar>,
     calls: Calls,
+    events: Events,
     endpoint: &dialtone_sip::endpoint::Endpoint,
 ) -> (Router, Router) {
     let https_base = format!(
@@ -212,9 +235,11 @@ fn routers(
         .route("/api/v1/registrations", get(registrations))
         .route("/api/v1/calls", get(live_calls))
         .route("/api/v1/call-records", get(call_records))
+        .route("/api/v1/events", get(event_stream))
         .with_state(admin_state.clone())
         .layer(axum::Extension(registrar))
-        .layer(axum::Extension(calls));
+        .layer(axum::Extension(calls))
+        .layer(axum::Extension(events));
     let api = dialtone_admin::router(admin_state).merge(live);
     let finish = |r: Router| {
         r.layer(DefaultBodyLimit::max(config.api.max_body_bytes as usize))
@@ -302,8 +327,10 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
     let directory = Directory::load(&store)
         .await
         .map_err(|e| anyhow::anyhow!("loading the call-control snapshot: {e}"))?;
+    let events = Events::new(config.api.event_buffer as usize);
     let registrar = Arc::new(Registrar::new(
         directory.clone(),
+        events.clone(),
         &config.server.sip_realm,
         &config.digest_algorithms(),
         Policy {
@@ -329,8 +356,11 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         endpoint.clone(),
         directory,
         registrar.clone(),
-        &config.server.sip_realm,
-        &config.digest_algorithms(),
+        dialtone_sip::digest::Authenticator::new(
+            &config.server.sip_realm,
+            Duration::from_secs(300),
+        )
+        .offering(&config.digest_algorithms()),
         CallConfig {
             host: config.server.public_host.clone(),
             max_forward_hops: config.sip.forward_max_hops as usize,
@@ -340,6 +370,7 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
             min_session_expires: config.sip.min_session_expires,
         },
         records_tx,
+        events.clone(),
     );
     tokio::spawn(dialtone_callcontrol::serve(
         sip_incoming,
@@ -348,8 +379,9 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
     ));
 
     let metrics = Metrics::new();
-    let (http_router, https_router) =
-        routers(&config, &store, metrics, registrar, calls, &endpoint);
+    let (http_router, https_router) = routers(
+        &config, &store, metrics, registrar, calls, events, &endpoint,
+    );
 
     let http_listener = bind(&config, config.listen.http_port, "HTTP")?;
     let https_listener = bind(&config, config.listen.https_port, "HTTPS")?;
@@ -636,4 +668,68 @@ fn describe_result(r: &serde_json::Value) -> String {
         "translation_loop" => format!("TRANSLATION LOOP at {}", s("pattern")),
         other => other.to_string(),
     }
+}
+
+/// `dialtone status`: ask a running node (over its HTTPS API) what it is doing.
+pub async fn status(config: Config, url: Option<String>, password: String) -> Result<()> {
+    let base = url.unwrap_or_else(|| {
+        format!(
+            "https://{}:{}/api/v1",
+            config.server.public_host, config.listen.https_port
+        )
+    });
+    // The node's certificate is usually its own self-signed one.
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let get = |path: &'static str| {
+        let req = client
+            .get(format!("{base}{path}"))
+            .basic_auth(&config.admin.user_id, Some(&password));
+        let base = base.clone();
+        async move {
+            let r = req
+                .send()
+                .await
+                .with_context(|| format!("reaching {base}"))?;
+            if !r.status().is_success() {
+                anyhow::bail!("{path}: {}", r.status());
+            }
+            Ok::<serde_json::Value, anyhow::Error>(r.json().await?)
+        }
+    };
+    let registrations = get("/registrations").await?;
+    let calls = get("/calls").await?;
+    let empty = Vec::new();
+    let regs = registrations["items"].as_array().unwrap_or(&empty);
+    let mut devices: Vec<&str> = regs.iter().filter_map(|b| b["device"].as_str()).collect();
+    devices.sort_unstable();
+    devices.dedup();
+    let calls = calls["items"].as_array().unwrap_or(&empty);
+    let count = |state: &str| calls.iter().filter(|c| c["state"] == state).count();
+    say!("node       {base}");
+    say!(
+        "registered {} contacts of {} devices",
+        regs.len(),
+        devices.len()
+    );
+    say!(
+        "calls      {} (ringing {}, connected {}, held {})",
+        calls.len(),
+        count("ringing"),
+        count("connected"),
+        count("held")
+    );
+    for c in calls {
+        say!(
+            "  #{:<6} {:<10} {} -> {}  {}s",
+            c["id"],
+            c["state"].as_str().unwrap_or(""),
+            c["calling"].as_str().unwrap_or(""),
+            c["called"].as_str().unwrap_or(""),
+            c["seconds"]
+        );
+    }
+    Ok(())
 }

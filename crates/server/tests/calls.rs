@@ -205,189 +205,200 @@ fn hold_and_resume_with_reinvite_and_update_and_glare() {
 
 #[test]
 fn forwarding_all_and_no_answer_carries_diversion() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = Node::start(dir.path(), "", true);
-    let t = Sip::Udp;
-    set_line(
-        &node,
-        "1001",
-        serde_json::json!({"cfna_destination": "1002", "no_answer_timer": 1}),
-    );
-    let (p1, p2) = (free_port(), free_port());
-    register_line(&node, t, p1, "1001", "user1001");
-    register_line(&node, t, p2, "1002", "user1002");
+    for t in [Sip::Udp, Sip::Tcp] {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::start(dir.path(), "", true);
+        set_line(
+            &node,
+            "1001",
+            serde_json::json!({"cfna_destination": "1002", "no_answer_timer": 1}),
+        );
+        let (p1, p2) = (free_port(), free_port());
+        register_line(&node, t, p1, "1001", "user1001");
+        register_line(&node, t, p2, "1002", "user1002");
 
-    // No answer on 1001 within its one-second timer: the call moves to 1002.
-    let ringing = Sipp::start(&node, t, "uas-ring.xml", p1, &[], &["-m", "1"]);
-    let scen = Sipp::scenario(
-        &node,
-        "uas-answer-diverted.xml.in",
-        &[("FROM", "1001"), ("REASON", "no-answer")],
-    );
-    let answering = Sipp::start(&node, t, &scen, p2, &[], &["-m", "1"]);
-    Sipp::start(
-        &node,
-        t,
-        "uac-call.xml",
-        0,
-        &[&caller(&node, "1000", "1001")],
-        &["-m", "1", "-d", "200"],
-    )
-    .expect_success("caller forwarded on no answer");
-    ringing.expect_success("1001 rang, then was cancelled");
-    answering.expect_success("1002 answered with Diversion");
-    let r = &records(&node, 1)[0];
-    assert_eq!(r["dialled_number"], "1001", "{r}");
-    assert_eq!(r["called_number"], "1002", "{r}");
-    assert_eq!(r["called_device"], "SEP00DE00001002", "{r}");
-    assert_eq!(r["original_called_number"], "1001", "{r}");
-    assert_eq!(r["redirect_reason"], "no-answer", "{r}");
+        // No answer on 1001 within its one-second timer: the call moves to 1002.
+        let ringing = Sipp::start(&node, t, "uas-ring.xml", p1, &[], &["-m", "1"]);
+        let scen = Sipp::scenario(
+            &node,
+            "uas-answer-diverted.xml.in",
+            &[("FROM", "1001"), ("REASON", "no-answer")],
+        );
+        let answering = Sipp::start(&node, t, &scen, p2, &[], &["-m", "1"]);
+        Sipp::start(
+            &node,
+            t,
+            "uac-call.xml",
+            0,
+            &[&caller(&node, "1000", "1001")],
+            &["-m", "1", "-d", "200"],
+        )
+        .expect_success("caller forwarded on no answer");
+        ringing.expect_success("1001 rang, then was cancelled");
+        answering.expect_success("1002 answered with Diversion");
+        let r = &records(&node, 1)[0];
+        assert_eq!(r["dialled_number"], "1001", "{r}");
+        assert_eq!(r["called_number"], "1002", "{r}");
+        assert_eq!(r["called_device"], "SEP00DE00001002", "{r}");
+        assert_eq!(r["original_called_number"], "1001", "{r}");
+        assert_eq!(r["redirect_reason"], "no-answer", "{r}");
 
-    // Forward all from 1003: 1003's phone never rings.
-    set_line(
-        &node,
-        "1003",
-        serde_json::json!({"cfa_destination": "1002"}),
-    );
-    let scen = Sipp::scenario(
-        &node,
-        "uas-answer-diverted.xml.in",
-        &[("FROM", "1003"), ("REASON", "unconditional")],
-    );
-    let answering = Sipp::start(&node, t, &scen, p2, &[], &["-m", "1"]);
-    Sipp::start(
-        &node,
-        t,
-        "uac-call.xml",
-        0,
-        &[&caller(&node, "1000", "1003")],
-        &["-m", "1", "-d", "100"],
-    )
-    .expect_success("caller forwarded all");
-    answering.expect_success("1002 answered 1003's call");
-    let r = &records(&node, 2)[0];
-    assert_eq!(
-        (r["called_number"].as_str(), r["redirect_reason"].as_str()),
-        (Some("1002"), Some("unconditional")),
-        "{r}"
-    );
+        // Forward all from 1003: 1003's phone never rings.
+        set_line(
+            &node,
+            "1003",
+            serde_json::json!({"cfa_destination": "1002"}),
+        );
+        let scen = Sipp::scenario(
+            &node,
+            "uas-answer-diverted.xml.in",
+            &[("FROM", "1003"), ("REASON", "unconditional")],
+        );
+        let answering = Sipp::start(&node, t, &scen, p2, &[], &["-m", "1"]);
+        Sipp::start(
+            &node,
+            t,
+            "uac-call.xml",
+            0,
+            &[&caller(&node, "1000", "1003")],
+            &["-m", "1", "-d", "100"],
+        )
+        .expect_success("caller forwarded all");
+        answering.expect_success("1002 answered 1003's call");
+        let r = &records(&node, 2)[0];
+        assert_eq!(
+            (r["called_number"].as_str(), r["redirect_reason"].as_str()),
+            (Some("1002"), Some("unconditional")),
+            "{r}"
+        );
 
-    // Busy on 1001 with Call Forward Busy to 1002.
-    set_line(
-        &node,
-        "1001",
-        serde_json::json!({"cfna_destination": "", "cfb_destination": "1002"}),
-    );
-    let busy = Sipp::start(&node, t, "uas-busy.xml", p1, &[], &["-m", "1"]);
-    let scen = Sipp::scenario(
-        &node,
-        "uas-answer-diverted.xml.in",
-        &[("FROM", "1001"), ("REASON", "user-busy")],
-    );
-    let answering = Sipp::start(&node, t, &scen, p2, &[], &["-m", "1"]);
-    Sipp::start(
-        &node,
-        t,
-        "uac-call.xml",
-        0,
-        &[&caller(&node, "1000", "1001")],
-        &["-m", "1", "-d", "100"],
-    )
-    .expect_success("caller forwarded on busy");
-    busy.expect_success("1001 busy");
-    answering.expect_success("1002 answered 1001's busy forward");
+        // Busy on 1001 with Call Forward Busy to 1002.
+        set_line(
+            &node,
+            "1001",
+            serde_json::json!({"cfna_destination": "", "cfb_destination": "1002"}),
+        );
+        let busy = Sipp::start(&node, t, "uas-busy.xml", p1, &[], &["-m", "1"]);
+        let scen = Sipp::scenario(
+            &node,
+            "uas-answer-diverted.xml.in",
+            &[("FROM", "1001"), ("REASON", "user-busy")],
+        );
+        let answering = Sipp::start(&node, t, &scen, p2, &[], &["-m", "1"]);
+        Sipp::start(
+            &node,
+            t,
+            "uac-call.xml",
+            0,
+            &[&caller(&node, "1000", "1001")],
+            &["-m", "1", "-d", "100"],
+        )
+        .expect_success("caller forwarded on busy");
+        busy.expect_success("1001 busy");
+        answering.expect_success("1002 answered 1001's busy forward");
 
-    // Unregistered 1004 with Call Forward Unregistered to 1002.
-    set_line(
-        &node,
-        "1004",
-        serde_json::json!({"cfur_destination": "1002", "cfur_css": "Internal_CSS"}),
-    );
-    let scen = Sipp::scenario(
-        &node,
-        "uas-answer-diverted.xml.in",
-        &[("FROM", "1004"), ("REASON", "unavailable")],
-    );
-    let answering = Sipp::start(&node, t, &scen, p2, &[], &["-m", "1"]);
-    Sipp::start(
-        &node,
-        t,
-        "uac-call.xml",
-        0,
-        &[&caller(&node, "1000", "1004")],
-        &["-m", "1", "-d", "100"],
-    )
-    .expect_success("caller forwarded unregistered");
-    answering.expect_success("1002 answered 1004's unregistered forward");
+        // Unregistered 1004 with Call Forward Unregistered to 1002.
+        set_line(
+            &node,
+            "1004",
+            serde_json::json!({"cfur_destination": "1002", "cfur_css": "Internal_CSS"}),
+        );
+        let scen = Sipp::scenario(
+            &node,
+            "uas-answer-diverted.xml.in",
+            &[("FROM", "1004"), ("REASON", "unavailable")],
+        );
+        let answering = Sipp::start(&node, t, &scen, p2, &[], &["-m", "1"]);
+        Sipp::start(
+            &node,
+            t,
+            "uac-call.xml",
+            0,
+            &[&caller(&node, "1000", "1004")],
+            &["-m", "1", "-d", "100"],
+        )
+        .expect_success("caller forwarded unregistered");
+        answering.expect_success("1002 answered 1004's unregistered forward");
+    }
 }
 
 #[test]
 fn a_shared_line_rings_everywhere_and_is_answered_on_the_second_device() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = Node::start(dir.path(), "", true);
-    post(
-        &node,
-        "line-appearances",
-        serde_json::json!({
-            "device": "SEP00DE00001002", "index": 2,
-            "directory_number": {"pattern": "1001", "partition": "Internal_PT"}
-        }),
-    );
-    std::thread::sleep(std::time::Duration::from_millis(150));
-    let t = Sip::Udp;
-    let (p1, p2) = (free_port(), free_port());
-    register_line(&node, t, p1, "1001", "user1001");
-    // The second device registers the shared line with its own credentials.
-    register_line(&node, t, p2, "1001", "user1002");
-    let first = Sipp::start(&node, t, "uas-ring-elsewhere.xml", p1, &[], &["-m", "1"]);
-    let second = Sipp::start(&node, t, "uas-answer.xml", p2, &[], &["-m", "1"]);
-    Sipp::start(
-        &node,
-        t,
-        "uac-call.xml",
-        0,
-        &[&caller(&node, "1000", "1001")],
-        &["-m", "1", "-d", "200"],
-    )
-    .expect_success("call to the shared line");
-    second.expect_success("second device answered");
-    first.expect_success("first device cancelled: call completed elsewhere");
-    let r = &records(&node, 1)[0];
-    assert_eq!(r["called_device"], "SEP00DE00001002", "{r}");
+    for t in [Sip::Udp, Sip::Tcp] {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::start(dir.path(), "", true);
+        post(
+            &node,
+            "line-appearances",
+            serde_json::json!({
+                "device": "SEP00DE00001002", "index": 2,
+                "directory_number": {"pattern": "1001", "partition": "Internal_PT"}
+            }),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        let (p1, p2) = (free_port(), free_port());
+        register_line(&node, t, p1, "1001", "user1001");
+        // The second device registers the shared line with its own credentials.
+        register_line(&node, t, p2, "1001", "user1002");
+        let first = Sipp::start(&node, t, "uas-ring-elsewhere.xml", p1, &[], &["-m", "1"]);
+        let second = Sipp::start(&node, t, "uas-answer.xml", p2, &[], &["-m", "1"]);
+        Sipp::start(
+            &node,
+            t,
+            "uac-call.xml",
+            0,
+            &[&caller(&node, "1000", "1001")],
+            &["-m", "1", "-d", "200"],
+        )
+        .expect_success("call to the shared line");
+        second.expect_success("second device answered");
+        first.expect_success("first device cancelled: call completed elsewhere");
+        let r = &records(&node, 1)[0];
+        assert_eq!(r["called_device"], "SEP00DE00001002", "{r}");
+    }
 }
 
 #[test]
 fn session_timers_clean_up_a_dead_call() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = Node::start(dir.path(), "[sip]\nmin_session_expires = 1\n", true);
-    let t = Sip::Udp;
-    let port = free_port();
-    register_line(&node, t, port, "1001", "user1001");
-    let uas = Sipp::start(&node, t, "uas-answer-bye.xml", port, &[], &["-m", "1"]);
-    Sipp::start(
-        &node,
-        t,
-        "uac-session.xml",
-        0,
-        &[&caller(&node, "1000", "1001")],
-        &["-m", "1"],
-    )
-    .expect_success("silent caller released by Dialtone");
-    uas.expect_success("called phone released by Dialtone");
-    let r = &records(&node, 1)[0];
-    assert_eq!(
-        (r["cause"].as_str(), r["ended_by"].as_str()),
-        (Some("session_expired"), Some("system")),
-        "{r}"
-    );
+    for t in [Sip::Udp, Sip::Tcp] {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::start(dir.path(), "[sip]\nmin_session_expires = 1\n", true);
+        let port = free_port();
+        register_line(&node, t, port, "1001", "user1001");
+        let uas = Sipp::start(&node, t, "uas-answer-bye.xml", port, &[], &["-m", "1"]);
+        Sipp::start(
+            &node,
+            t,
+            "uac-session.xml",
+            0,
+            &[&caller(&node, "1000", "1001")],
+            &["-m", "1"],
+        )
+        .expect_success("silent caller released by Dialtone");
+        uas.expect_success("called phone released by Dialtone");
+        let r = &records(&node, 1)[0];
+        assert_eq!(
+            (r["cause"].as_str(), r["ended_by"].as_str()),
+            (Some("session_expired"), Some("system")),
+            "{r}"
+        );
+    }
 }
 
 #[test]
 fn trunks_fail_over_and_inbound_trunk_calls_use_the_trunk_css() {
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start(dir.path(), "", true);
-    let (p1, p2, p3, phone) = (free_port(), free_port(), free_port(), free_port());
-    for (name, port) in [("Carrier_A", p1), ("Carrier_B", p2)] {
+    let node = Node::start(dir.path(), "[sip]\ntrunk_failover_ms = 300\n", true);
+    let (p0, p1, p2, p3, phone) = (
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    );
+    // Carrier_Silent answers nothing (no one listens there): skipped after 300 ms; Carrier_A
+    // is out of service (503); Carrier_B takes the call.
+    for (name, port) in [("Carrier_Silent", p0), ("Carrier_A", p1), ("Carrier_B", p2)] {
         post(
             &node,
             "sip-trunks",
@@ -402,7 +413,7 @@ fn trunks_fail_over_and_inbound_trunk_calls_use_the_trunk_css() {
     post(
         &node,
         "route-lists",
-        serde_json::json!({"name": "Carriers_RL", "route_groups": ["Carrier_A_RG", "Carrier_B_RG"]}),
+        serde_json::json!({"name": "Carriers_RL", "route_groups": ["Carrier_Silent_RG", "Carrier_A_RG", "Carrier_B_RG"]}),
     );
     post(
         &node,
@@ -454,6 +465,44 @@ fn trunks_fail_over_and_inbound_trunk_calls_use_the_trunk_css() {
     assert_eq!(
         (r["calling_trunk"].as_str(), r["calling_number"].as_str()),
         (Some("Inbound"), Some("5551234")),
+        "{r}"
+    );
+
+    // A route pattern that needs a Forced Authorization Code: refused without one, routed
+    // with one after '#' (escaped %23 in the Request-URI), and the code's name is recorded.
+    post(
+        &node,
+        "forced-authorization-codes",
+        serde_json::json!({"name": "Sales", "code": "4321", "authorization_level": 10}),
+    );
+    post(
+        &node,
+        "route-patterns",
+        serde_json::json!({"pattern": "7XXX", "partition": "Internal_PT", "route_list": "Carriers_RL", "require_fac": true, "authorization_level": 5}),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    refused(&node, t, "1000", "7123", "403");
+    let carrier = Sipp::start(&node, t, "uas-answer.xml", p2, &[], &["-m", "1"]);
+    let out_of_service = Sipp::start(&node, t, "uas-503.xml", p1, &[], &["-m", "1"]);
+    Sipp::start(
+        &node,
+        t,
+        "uac-call.xml",
+        0,
+        &[&caller(&node, "1000", "7123%234321")],
+        &["-m", "1", "-d", "100"],
+    )
+    .expect_success("call with a forced authorization code");
+    carrier.expect_success("carrier answered the authorised call");
+    out_of_service.expect_success("first trunk said 503 again");
+    let r = &records(&node, 4)[0];
+    assert_eq!(
+        (
+            r["authorization_code_name"].as_str(),
+            r["authorization_level"].as_u64(),
+            r["called_number"].as_str()
+        ),
+        (Some("Sales"), Some(10), Some("7123")),
         "{r}"
     );
 }
@@ -514,6 +563,18 @@ fn bad_calls_are_refused_and_the_node_keeps_serving() {
         ["loop", "busy", "unavailable", "unallocated_number"],
         "{r:?}"
     );
+    // An INVITE flood from one address without credentials: each gets its 407 and nothing
+    // else happens (no call, no record).
+    Sipp::start(
+        &node,
+        t,
+        "uac-flood.xml",
+        0,
+        &[&caller(&node, "1000", "1001")],
+        &["-m", "2000", "-r", "1000"],
+    )
+    .expect_success("every flooded INVITE answered 407");
+    assert_eq!(records(&node, 4).len(), 4, "the flood left no call records");
     // Still serving: a good call connects.
     let port = free_port();
     register_line(&node, t, port, "1001", "user1001");
@@ -719,37 +780,38 @@ fn two_baresip_phones_call_each_other_and_audio_flows() {
 /// 1002 (re-INVITEd with 1002's offer), and 1001 hears NOTIFY 100 then 200 and is released.
 #[test]
 fn blind_transfer_with_refer() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = Node::start(dir.path(), "", true);
-    let t = Sip::Udp;
-    let (pb, pc) = (free_port(), free_port());
-    register_line(&node, t, pb, "1001", "user1001");
-    register_line(&node, t, pc, "1002", "user1002");
-    let scen = Sipp::scenario(
-        &node,
-        "uas-transferor.xml.in",
-        &[("REFER_TO", "<sip:1002@[remote_ip]>"), ("WAIT", "200")],
-    );
-    let transferor = Sipp::start(&node, t, &scen, pb, &[], &["-m", "1"]);
-    let target = Sipp::start(&node, t, "uas-offerless.xml", pc, &[], &["-m", "1"]);
-    Sipp::start(
-        &node,
-        t,
-        "uac-transferred.xml",
-        0,
-        &[&caller(&node, "1000", "1001")],
-        &["-m", "1"],
-    )
-    .expect_success("transferee");
-    transferor.expect_success("transferor (REFER, NOTIFYs, BYE)");
-    target.expect_success("transfer target (offerless INVITE)");
-    let r = &records(&node, 1)[0];
-    assert_eq!(
-        (r["called_number"].as_str(), r["called_device"].as_str()),
-        (Some("1002"), Some("SEP00DE00001002")),
-        "{r}"
-    );
-    assert_eq!(r["cause"], "normal", "{r}");
+    for t in [Sip::Udp, Sip::Tcp] {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::start(dir.path(), "", true);
+        let (pb, pc) = (free_port(), free_port());
+        register_line(&node, t, pb, "1001", "user1001");
+        register_line(&node, t, pc, "1002", "user1002");
+        let scen = Sipp::scenario(
+            &node,
+            "uas-transferor.xml.in",
+            &[("REFER_TO", "<sip:1002@[remote_ip]>"), ("WAIT", "200")],
+        );
+        let transferor = Sipp::start(&node, t, &scen, pb, &[], &["-m", "1"]);
+        let target = Sipp::start(&node, t, "uas-offerless.xml", pc, &[], &["-m", "1"]);
+        Sipp::start(
+            &node,
+            t,
+            "uac-transferred.xml",
+            0,
+            &[&caller(&node, "1000", "1001")],
+            &["-m", "1"],
+        )
+        .expect_success("transferee");
+        transferor.expect_success("transferor (REFER, NOTIFYs, BYE)");
+        target.expect_success("transfer target (offerless INVITE)");
+        let r = &records(&node, 1)[0];
+        assert_eq!(
+            (r["called_number"].as_str(), r["called_device"].as_str()),
+            (Some("1002"), Some("SEP00DE00001002")),
+            "{r}"
+        );
+        assert_eq!(r["cause"], "normal", "{r}");
+    }
 }
 
 /// Consultative transfer: 1001 talks to 1000, calls 1002 (a second call), then REFERs 1000 to
@@ -757,45 +819,141 @@ fn blind_transfer_with_refer() {
 /// legs are released.
 #[test]
 fn consultative_transfer_with_replaces() {
+    for t in [Sip::Udp, Sip::Tcp] {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::start(dir.path(), "", true);
+        let (pb, pc) = (free_port(), free_port());
+        register_line(&node, t, pb, "1001", "user1001");
+        register_line(&node, t, pc, "1002", "user1002");
+        // The consultation call's Call-ID (sipp -cid_str), named in the Replaces.
+        let refer_to = "<sip:1002@[remote_ip]?Replaces=consult-1%40x%3Bto-tag%3Dt%3Bfrom-tag%3Df>";
+        let scen = Sipp::scenario(
+            &node,
+            "uas-transferor.xml.in",
+            &[("REFER_TO", refer_to), ("WAIT", "1500")],
+        );
+        let transferor = Sipp::start(&node, t, &scen, pb, &[], &["-m", "1"]);
+        let consulted = Sipp::start(&node, t, "uas-consulted.xml", pc, &[], &["-m", "1"]);
+        let transferee = Sipp::start(
+            &node,
+            t,
+            "uac-transferred.xml",
+            0,
+            &[&caller(&node, "1000", "1001")],
+            &["-m", "1"],
+        );
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        // 1001's consultation call to 1002, from another port of the same phone; Dialtone ends it
+        // (BYE) when the transfer takes 1002's leg.
+        let consultation = Sipp::start(
+            &node,
+            t,
+            "uac-hungup.xml",
+            0,
+            &[&caller(&node, "1001", "1002")],
+            &["-m", "1", "-cid_str", "consult-%u@x"],
+        );
+        transferee.expect_success("transferee");
+        consultation.expect_success("consultation call released");
+        transferor.expect_success("transferor (REFER with Replaces, NOTIFYs, BYE)");
+        consulted.expect_success("consulted party moved to the transferee");
+        let r = records(&node, 2);
+        let causes: Vec<&str> = r.iter().map(|r| r["cause"].as_str().unwrap()).collect();
+        assert_eq!(causes, ["normal", "transferred"], "{r:?}");
+    }
+}
+
+/// Call control's events stream (Server-Sent Events) shows a call from offer to end, and
+/// `dialtone status` shows the live call.
+#[test]
+fn events_and_status_follow_a_call() {
+    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(dir.path(), "", true);
+    let stream = admin(client().get(node.api("/events")))
+        .timeout(std::time::Duration::from_secs(30))
+        .send()
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stream).lines() {
+            let Ok(line) = line else { return };
+            if let Some(data) = line.strip_prefix("data:") {
+                if let Ok(v) = serde_json::from_str(data.trim()) {
+                    if tx.send(v).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
     let t = Sip::Udp;
-    let (pb, pc) = (free_port(), free_port());
-    register_line(&node, t, pb, "1001", "user1001");
-    register_line(&node, t, pc, "1002", "user1002");
-    // The consultation call's Call-ID (sipp -cid_str), named in the Replaces.
-    let refer_to = "<sip:1002@[remote_ip]?Replaces=consult-1%40x%3Bto-tag%3Dt%3Bfrom-tag%3Df>";
-    let scen = Sipp::scenario(
-        &node,
-        "uas-transferor.xml.in",
-        &[("REFER_TO", refer_to), ("WAIT", "1500")],
-    );
-    let transferor = Sipp::start(&node, t, &scen, pb, &[], &["-m", "1"]);
-    let consulted = Sipp::start(&node, t, "uas-consulted.xml", pc, &[], &["-m", "1"]);
-    let transferee = Sipp::start(
+    let port = free_port();
+    register_line(&node, t, port, "1001", "user1001");
+    let uas = Sipp::start(&node, t, "uas-answer.xml", port, &[], &["-m", "1"]);
+    let uac = Sipp::start(
         &node,
         t,
-        "uac-transferred.xml",
+        "uac-call.xml",
         0,
         &[&caller(&node, "1000", "1001")],
-        &["-m", "1"],
+        &["-m", "1", "-d", "1500"],
     );
-    std::thread::sleep(std::time::Duration::from_millis(400));
-    // 1001's consultation call to 1002, from another port of the same phone; Dialtone ends it
-    // (BYE) when the transfer takes 1002's leg.
-    let consultation = Sipp::start(
-        &node,
-        t,
-        "uac-hungup.xml",
-        0,
-        &[&caller(&node, "1001", "1002")],
-        &["-m", "1", "-cid_str", "consult-%u@x"],
+    // While the call is up, `dialtone status` sees it.
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut status_checked = false;
+    while std::time::Instant::now() < deadline {
+        let Ok(v) = rx.recv_timeout(std::time::Duration::from_millis(200)) else {
+            continue;
+        };
+        let kind = v["event"].as_str().unwrap_or("").to_string();
+        if kind == "call_connected" && !status_checked {
+            let out = std::process::Command::new(binary())
+                .args(["status", "--url", &node.api("")])
+                .env("DIALTONE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "{text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                text.contains("calls      1 (ringing 0, connected 1, held 0)"),
+                "{text}"
+            );
+            assert!(text.contains("1000 -> 1001"), "{text}");
+            assert!(
+                text.contains("registered 1 contacts of 1 devices"),
+                "{text}"
+            );
+            status_checked = true;
+        }
+        seen.push(v);
+        if kind == "call_ended" {
+            break;
+        }
+    }
+    uac.expect_success("caller");
+    uas.expect_success("called");
+    let kinds: Vec<&str> = seen.iter().map(|v| v["event"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "device_registered",
+            "call_offered",
+            "call_alerting",
+            "call_connected",
+            "call_ended"
+        ],
+        "{seen:?}"
     );
-    transferee.expect_success("transferee");
-    consultation.expect_success("consultation call released");
-    transferor.expect_success("transferor (REFER with Replaces, NOTIFYs, BYE)");
-    consulted.expect_success("consulted party moved to the transferee");
-    let r = records(&node, 2);
-    let causes: Vec<&str> = r.iter().map(|r| r["cause"].as_str().unwrap()).collect();
-    assert_eq!(causes, ["normal", "transferred"], "{r:?}");
+    assert_eq!(seen[0]["device"], "SEP00DE00001001");
+    assert_eq!(seen[1]["calling"], "1000");
+    assert_eq!(seen[1]["devices"], serde_json::json!(["SEP00DE00001001"]));
+    assert_eq!(seen[4]["cause"], "normal");
+    assert_eq!(seen[1]["call"], seen[4]["call"], "one call id throughout");
 }

@@ -73,7 +73,9 @@ impl Default for Config {
             timers: Timers::default(),
             limits: Limits::default(),
             max_transactions: 200_000,
-            max_completed: 1_000_000,
+            // About 70 MB at most: enough to absorb every retransmission at 3,000 requests/s
+            // for Timer J; past that, the oldest go first (memory stays bounded in overload).
+            max_completed: 100_000,
             queue: 4096,
             retry_after: 5,
         }
@@ -163,7 +165,11 @@ impl ServerTransaction {
         let (done, sent) = tokio::sync::oneshot::channel();
         if self
             .events
-            .send(ServerEventBox(ServerEvent::Respond(response, code, Some(done))))
+            .send(ServerEventBox(ServerEvent::Respond(
+                response,
+                code,
+                Some(done),
+            )))
             .await
             .is_ok()
         {
