@@ -121,8 +121,19 @@ pub struct Authenticator {
     offer: Vec<Algorithm>,
     key: [u8; 32],
     nonce_lifetime: Duration,
-    counts: Mutex<HashMap<String, (u32, u64)>>,
+    counts: Mutex<NonceCounts>,
     max_tracked: usize,
+}
+
+/// The last nonce count seen per nonce (replay protection), bounded: the oldest entries go
+/// first, and a nonce issued no later than the newest evicted one is then answered stale (the
+/// phone retries with a fresh nonce at once), so eviction never reopens a replay.
+#[derive(Default)]
+struct NonceCounts {
+    counts: HashMap<String, (u32, u64)>,
+    /// (issued, nonce) in first-use order.
+    order: std::collections::VecDeque<(u64, String)>,
+    floor: u64,
 }
 
 fn now_ms() -> u64 {
@@ -141,7 +152,7 @@ impl Authenticator {
             offer: vec![Algorithm::Sha256, Algorithm::Md5],
             key,
             nonce_lifetime,
-            counts: Mutex::new(HashMap::new()),
+            counts: Mutex::new(NonceCounts::default()),
             max_tracked: 200_000,
         }
     }
@@ -249,19 +260,31 @@ impl Authenticator {
         if now.saturating_sub(issued) > self.nonce_lifetime.as_millis() as u64 {
             return Verdict::Stale;
         }
-        let mut counts = self.counts.lock().expect("nonce counts lock");
-        if counts.len() >= self.max_tracked {
-            let lifetime = self.nonce_lifetime.as_millis() as u64;
-            counts.retain(|_, (_, at)| now.saturating_sub(*at) <= lifetime);
+        let mut t = self.counts.lock().expect("nonce counts lock");
+        let lifetime = self.nonce_lifetime.as_millis() as u64;
+        // Expired entries leave from the front; past the bound, the oldest go regardless.
+        while let Some((at, _)) = t.order.front() {
+            let expired = now.saturating_sub(*at) > lifetime;
+            if !expired && t.order.len() < self.max_tracked {
+                break;
+            }
+            let (at, nonce) = t.order.pop_front().expect("front exists");
+            t.counts.remove(&nonce);
+            if !expired {
+                t.floor = t.floor.max(at);
+            }
         }
-        match counts.get_mut(c.nonce) {
+        let floor = t.floor;
+        match t.counts.get_mut(c.nonce) {
             Some((last, _)) if count <= *last => Verdict::Invalid("replayed nonce count"),
             Some((last, _)) => {
                 *last = count;
                 Verdict::Valid
             }
+            None if issued <= floor => Verdict::Stale,
             None => {
-                counts.insert(c.nonce.to_string(), (count, issued));
+                t.counts.insert(c.nonce.to_string(), (count, issued));
+                t.order.push_back((issued, c.nonce.to_string()));
                 Verdict::Valid
             }
         }
@@ -334,6 +357,46 @@ mod tests {
                 Verdict::Invalid("wrong response")
             );
         }
+    }
+
+    /// Replay tracking stays bounded and cheap: past the bound the oldest nonces are dropped,
+    /// and a dropped nonce is answered stale rather than accepted again.
+    #[test]
+    fn nonce_tracking_is_bounded_without_reopening_replays() {
+        let mut auth = Authenticator::new("dialtone", Duration::from_secs(60));
+        auth.max_tracked = 3;
+        let s = stored("alice", "dialtone", "secret");
+        let ha1 = s.ha1_md5.clone().unwrap();
+        let mut nonces = Vec::new();
+        for _ in 0..5 {
+            let nonce = auth.new_nonce();
+            std::thread::sleep(Duration::from_millis(2));
+            let r = answer(
+                Algorithm::Md5,
+                &ha1,
+                &nonce,
+                "00000001",
+                "REGISTER",
+                "sip:dialtone",
+            );
+            assert_eq!(
+                auth.verify("REGISTER", &creds(&nonce, &r, "MD5", "00000001"), &s),
+                Verdict::Valid
+            );
+            nonces.push((nonce, r));
+        }
+        assert!(auth.counts.lock().unwrap().counts.len() <= 3);
+        let (old, r) = &nonces[0];
+        assert_eq!(
+            auth.verify("REGISTER", &creds(old, r, "MD5", "00000001"), &s),
+            Verdict::Stale,
+            "an evicted nonce must not verify again"
+        );
+        let (recent, r) = &nonces[4];
+        assert_eq!(
+            auth.verify("REGISTER", &creds(recent, r, "MD5", "00000001"), &s),
+            Verdict::Invalid("replayed nonce count")
+        );
     }
 
     #[test]

@@ -130,6 +130,8 @@ enum ServerEvent {
     Ack,
     /// A response, and who to tell once it is on its way (so a TU's messages leave in order).
     Respond(Bytes, u16, Option<tokio::sync::oneshot::Sender<()>>),
+    /// A response the transaction user already sent itself (non-INVITE): just record it.
+    Sent(Bytes, u16),
 }
 
 enum ClientEvent {
@@ -145,6 +147,8 @@ pub struct ServerTransaction {
     /// branch, RFC 3261 9.2). Answer the CANCEL 200 and the INVITE 487.
     pub cancels: Option<Box<ServerTransaction>>,
     events: mpsc::Sender<ServerEventBox>,
+    /// For sending non-INVITE responses straight from the caller (no task hop).
+    endpoint: std::sync::Weak<Inner>,
 }
 
 /// Events travel boxed so the channel's slot stays small.
@@ -162,6 +166,20 @@ impl ServerTransaction {
     /// once the response is handed to the transport, so what the caller sends next follows it.
     pub async fn respond(&self, response: Bytes) {
         let code = status_of(&response).unwrap_or(500);
+        if self.request.method() != Some("INVITE") {
+            // Non-INVITE: sent from here (in order with what the caller sends next, and
+            // without waking the transaction's task twice); the task only records it.
+            if let Some(inner) = self.endpoint.upgrade() {
+                let _ = Endpoint { inner }
+                    .send_to(self.peer, response.clone())
+                    .await;
+                let _ = self
+                    .events
+                    .send(ServerEventBox(ServerEvent::Sent(response, code)))
+                    .await;
+                return;
+            }
+        }
         let (done, sent) = tokio::sync::oneshot::channel();
         if self
             .events
@@ -746,6 +764,7 @@ impl Endpoint {
             peer,
             cancels,
             events: etx.clone(),
+            endpoint: Arc::downgrade(&self.inner),
         };
         let entry = ServerTransaction {
             cancels: None,
@@ -828,6 +847,8 @@ impl Endpoint {
                         break code;
                     }
                 }
+                // INVITE responses always go through this task.
+                Some(ServerEventBox(ServerEvent::Sent(..))) => {}
             }
         };
         if (200..300).contains(&code) {
@@ -927,6 +948,12 @@ impl Endpoint {
                     if let Some(d) = done {
                         let _ = d.send(());
                     }
+                    if code >= 200 {
+                        return (!peer.transport.reliable()).then_some(r);
+                    }
+                    last = Some(r);
+                }
+                Some(ServerEventBox(ServerEvent::Sent(r, code))) => {
                     if code >= 200 {
                         return (!peer.transport.reliable()).then_some(r);
                     }
