@@ -452,6 +452,26 @@ fn sipp_step(args: &[String], rate: u32, secs: u32, dir: &std::path::Path) -> Op
     Some((total as f64 / elapsed, failed))
 }
 
+/// sipp arguments for digest REGISTERs from the users in `users.csv` over UDP.
+fn register_args(target: &str, scenario: &str) -> Vec<String> {
+    [
+        target,
+        "-sf",
+        scenario,
+        "-inf",
+        "users.csv",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        "0",
+        "-t",
+        "u1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
 /// The shared anchor kit (Kamailio + sipp scripts), when present beside the repository and
 /// Kamailio is installed.
 fn anchor_kit() -> Option<std::path::PathBuf> {
@@ -460,16 +480,17 @@ fn anchor_kit() -> Option<std::path::PathBuf> {
     (kit.join("run-register.sh").exists() && installed).then_some(kit)
 }
 
-/// One step of the kit's digest REGISTER run against Kamailio: (achieved/s, failed).
-fn kamailio_register_step(
+/// One step of an anchor kit script against Kamailio: (achieved/s, failed), from the TSV
+/// line it prints.
+fn kamailio_step(
     kit: &std::path::Path,
-    rate: u32,
-    secs: u32,
+    script: &str,
+    args: &[String],
     out: &std::path::Path,
 ) -> Option<(f64, u64)> {
     let o = Command::new("bash")
-        .arg(kit.join("run-register.sh"))
-        .args([rate.to_string(), "auth".to_string(), secs.to_string()])
+        .arg(kit.join(script))
+        .args(args)
         .env("ANCHORS_OUT", out)
         .env("QUIET_WAIT", "10")
         .output()
@@ -481,9 +502,21 @@ fn kamailio_register_step(
             .find_map(|f| f.strip_prefix(name))
             .map(|v| v.trim_end_matches("/s").to_string())
     };
-    let achieved: f64 = field("achieved=")?.parse().ok()?;
-    let failed: u64 = field("failed=")?.parse().ok()?;
-    Some((achieved, failed))
+    Some((
+        field("achieved=")?.parse().ok()?,
+        field("failed=")?.parse().ok()?,
+    ))
+}
+
+/// One step of the kit's digest REGISTER run against Kamailio.
+fn kamailio_register_step(
+    kit: &std::path::Path,
+    rate: u32,
+    secs: u32,
+    out: &std::path::Path,
+) -> Option<(f64, u64)> {
+    let args = [rate.to_string(), "auth".to_string(), secs.to_string()];
+    kamailio_step(kit, "run-register.sh", &args, out)
 }
 
 fn sip_register_rows() -> Vec<Row> {
@@ -519,22 +552,7 @@ fn sip_register_rows() -> Vec<Row> {
         env!("CARGO_MANIFEST_DIR"),
         "/../crates/sip/tests/sipp/reg-auth.xml"
     );
-    let args: Vec<String> = [
-        target.as_str(),
-        "-sf",
-        scen,
-        "-inf",
-        "users.csv",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        "0",
-        "-t",
-        "u1",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let args = register_args(&target, scen);
     // Rising steps; the figure is the fastest step with under 0.1% failures. Kamailio (the
     // anchor kit, its scenario unchanged) runs at the same step right after ours, so both
     // see the same machine.
@@ -626,31 +644,19 @@ fn free_port() -> u16 {
     }
 }
 
-/// One step of the kit's call run through Kamailio: (achieved/s, failed).
+/// One step of the kit's call run through Kamailio.
 fn kamailio_calls_step(
     kit: &std::path::Path,
     rate: u32,
     secs: u32,
     out: &std::path::Path,
 ) -> Option<(f64, u64)> {
-    let o = Command::new("bash")
-        .arg(kit.join("run-calls.sh"))
-        .args([rate.to_string(), secs.to_string()])
-        .env("ANCHORS_OUT", out)
-        .env("QUIET_WAIT", "10")
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&o.stdout);
-    let line = text.lines().rev().find(|l| l.contains("achieved="))?;
-    let field = |name: &str| {
-        line.split('\t')
-            .find_map(|f| f.strip_prefix(name))
-            .map(|v| v.trim_end_matches("/s").to_string())
-    };
-    Some((
-        field("achieved=")?.parse().ok()?,
-        field("failed=")?.parse().ok()?,
-    ))
+    kamailio_step(
+        kit,
+        "run-calls.sh",
+        &[rate.to_string(), secs.to_string()],
+        out,
+    )
 }
 
 /// Rising steps of one scenario against Dialtone and (if given) Kamailio, alternating so both
@@ -766,22 +772,7 @@ fn sip_node_rows(binary: &str) -> Vec<Row> {
         }
     };
     let anchor_out = tempfile::tempdir().unwrap();
-    let reg_args: Vec<String> = [
-        node.sip_udp.as_str(),
-        "-sf",
-        &kit_scenario("reg-auth.xml"),
-        "-inf",
-        "users.csv",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        "0",
-        "-t",
-        "u1",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let reg_args = register_args(&node.sip_udp, &kit_scenario("reg-auth.xml"));
     // Every device registers once at a gentle rate: the memory a registered device holds.
     let _ = sipp_step(&reg_args, 2000, (DEVICES / 2000) as u32, dir.path());
     let registered = http

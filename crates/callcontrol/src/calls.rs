@@ -400,6 +400,20 @@ impl Inner {
         let Some((caller, trunk)) = self.caller(&tx).await else {
             return;
         };
+        // A line carries at most its Maximum Number of Calls, whichever way they go.
+        if let Some(line) = &caller.line {
+            let max = self
+                .directory
+                .get()
+                .line(line)
+                .map(|l| l.config.max_calls)
+                .unwrap_or(u32::MAX);
+            if self.calls_on(line) >= max {
+                return self
+                    .refuse(&tx, 486, "the line has its maximum number of calls")
+                    .await;
+            }
+        }
         let (events_tx, events) = mpsc::channel(64);
         self.bind_route(&call_id, events_tx.clone());
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -750,16 +764,7 @@ impl Call {
                     called: line.key.number.clone(),
                     devices: contacts.iter().map(|b| b.device.clone()).collect(),
                 });
-                for b in contacts {
-                    // Over a stream, reuse the phone's connection while it is open (NAT),
-                    // else dial the Contact's address.
-                    let peer = match b.contact_peer {
-                        Some(c) if !self.inner.endpoint.has_stream(b.peer) => c,
-                        _ => b.peer,
-                    };
-                    self.fork(&b.contact, peer, Some(b.device.clone()), None)
-                        .await;
-                }
+                self.ring(contacts).await;
                 self.check_forks().await
             }
             Routing::Trunks { trunks, decision } => {
@@ -811,6 +816,20 @@ impl Call {
         }
         let code = self.best_failure.unwrap_or(503);
         self.fail_caller(code, "no trunk took the call").await
+    }
+
+    /// Ring every contact of the called line.
+    async fn ring(&mut self, contacts: Vec<crate::registrar::Binding>) {
+        for b in contacts {
+            // Over a stream, reuse the phone's connection while it is open (NAT), else dial
+            // the Contact's address.
+            let peer = match b.contact_peer {
+                Some(c) if !self.inner.endpoint.has_stream(b.peer) => c,
+                _ => b.peer,
+            };
+            self.fork(&b.contact, peer, Some(b.device.clone()), None)
+                .await;
+        }
     }
 
     /// Send one INVITE toward the called side.
@@ -1789,14 +1808,7 @@ impl Call {
             } => {
                 self.decision = Some(decision);
                 self.called_line = Some(line.key.clone());
-                for b in contacts {
-                    let peer = match b.contact_peer {
-                        Some(c) if !self.inner.endpoint.has_stream(b.peer) => c,
-                        _ => b.peer,
-                    };
-                    self.fork(&b.contact, peer, Some(b.device.clone()), None)
-                        .await;
-                }
+                self.ring(contacts).await;
                 Next::Continue
             }
             Routing::Trunks { trunks, decision } => {

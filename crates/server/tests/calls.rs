@@ -109,6 +109,24 @@ fn set_line(node: &Node, number: &str, body: Value) {
     std::thread::sleep(std::time::Duration::from_millis(150));
 }
 
+/// One call between sipp scenarios: the called side's scenario on `port` (where its line is
+/// registered), the caller's with `csv`; both must succeed.
+fn sipp_call(
+    node: &Node,
+    t: Sip,
+    (called, port): (&str, u16),
+    calling: &str,
+    csv: &str,
+    extra: &[&str],
+) {
+    let uas = Sipp::start(node, t, called, port, &[], &["-m", "1"]);
+    let mut args = vec!["-m", "1"];
+    args.extend_from_slice(extra);
+    Sipp::start(node, t, calling, 0, &[csv], &args)
+        .expect_success(&format!("{t:?} caller ({calling} against {called})"));
+    uas.expect_success(&format!("{t:?} called side ({called})"));
+}
+
 fn refused(node: &Node, t: Sip, from: &str, to: &str, code: &str) {
     let scen = Sipp::scenario(node, "uac-refused.xml.in", &[("CODE", code)]);
     Sipp::start(node, t, &scen, 0, &[&caller(node, from, to)], &["-m", "1"])
@@ -137,44 +155,22 @@ fn busy_cancel_and_hang_up_from_either_side_over_udp_and_tcp() {
             "{r}"
         );
 
-        let uas = Sipp::start(&node, t, "uas-ring.xml", port, &[], &["-m", "1"]);
-        Sipp::start(
-            &node,
-            t,
-            "uac-cancel.xml",
-            0,
-            &[&caller(&node, "1000", line)],
-            &["-m", "1"],
-        )
-        .expect_success("caller cancelling");
-        uas.expect_success("ringing phone");
-        expected += 1;
-        let r = &records(&node, expected)[0];
-        assert_eq!(
-            (r["cause"].as_str(), r["ended_by"].as_str()),
-            (Some("cancelled"), Some("calling")),
-            "{r}"
-        );
-        assert!(r["answered_at"].is_null(), "{r}");
-
-        let uas = Sipp::start(&node, t, "uas-hangup.xml", port, &[], &["-m", "1"]);
-        Sipp::start(
-            &node,
-            t,
-            "uac-hungup.xml",
-            0,
-            &[&caller(&node, "1000", line)],
-            &["-m", "1"],
-        )
-        .expect_success("caller hung up on");
-        uas.expect_success("phone hanging up");
-        expected += 1;
-        let r = &records(&node, expected)[0];
-        assert_eq!(
-            (r["cause"].as_str(), r["ended_by"].as_str()),
-            (Some("normal"), Some("called")),
-            "{r}"
-        );
+        // Cancelled while ringing, then hung up by the called phone.
+        for (called, calling, cause, by) in [
+            ("uas-ring.xml", "uac-cancel.xml", "cancelled", "calling"),
+            ("uas-hangup.xml", "uac-hungup.xml", "normal", "called"),
+        ] {
+            let csv = caller(&node, "1000", line);
+            sipp_call(&node, t, (called, port), calling, &csv, &[]);
+            expected += 1;
+            let r = &records(&node, expected)[0];
+            assert_eq!(
+                (r["cause"].as_str(), r["ended_by"].as_str()),
+                (Some(cause), Some(by)),
+                "{r}"
+            );
+            assert_eq!(r["answered_at"].is_null(), cause == "cancelled", "{r}");
+        }
     }
 }
 
@@ -186,21 +182,51 @@ fn hold_and_resume_with_reinvite_and_update_and_glare() {
         let port = free_port();
         register_line(&node, t, port, line, &format!("user{line}"));
         for uas_scenario in ["uas-hold.xml", "uas-glare.xml"] {
-            let uas = Sipp::start(&node, t, uas_scenario, port, &[], &["-m", "1"]);
-            Sipp::start(
+            sipp_call(
                 &node,
                 t,
+                (uas_scenario, port),
                 "uac-hold.xml",
-                0,
-                &[&caller(&node, "1000", line)],
-                &["-m", "1"],
-            )
-            .expect_success(&format!("{t:?} caller holding ({uas_scenario})"));
-            uas.expect_success(&format!("{t:?} {uas_scenario}"));
+                &caller(&node, "1000", line),
+                &[],
+            );
         }
     }
     let r = records(&node, 4);
     assert!(r.iter().all(|r| r["cause"] == "normal"), "{r:?}");
+}
+
+/// A call from 1000 to `dialled` that is forwarded to 1002 (registered on `answer_port`),
+/// whose INVITE must carry Diversion from `dialled` with `reason`. `first` is the forwarding
+/// line's own phone, when it rings (no answer) or answers busy before the forward.
+fn forwarded_call(
+    node: &Node,
+    t: Sip,
+    first: Option<(&str, u16)>,
+    answer_port: u16,
+    dialled: &str,
+    reason: &str,
+) {
+    let first =
+        first.map(|(scenario, port)| Sipp::start(node, t, scenario, port, &[], &["-m", "1"]));
+    let scen = Sipp::scenario(
+        node,
+        "uas-answer-diverted.xml.in",
+        &[("FROM", dialled), ("REASON", reason)],
+    );
+    sipp_call(
+        node,
+        t,
+        (&scen, answer_port),
+        "uac-call.xml",
+        &caller(node, "1000", dialled),
+        &["-d", "100"],
+    );
+    if let Some(first) = first {
+        first.expect_success(&format!(
+            "{dialled}'s own phone before the {reason} forward"
+        ));
+    }
 }
 
 #[test]
@@ -218,24 +244,14 @@ fn forwarding_all_and_no_answer_carries_diversion() {
         register_line(&node, t, p2, "1002", "user1002");
 
         // No answer on 1001 within its one-second timer: the call moves to 1002.
-        let ringing = Sipp::start(&node, t, "uas-ring.xml", p1, &[], &["-m", "1"]);
-        let scen = Sipp::scenario(
-            &node,
-            "uas-answer-diverted.xml.in",
-            &[("FROM", "1001"), ("REASON", "no-answer")],
-        );
-        let answering = Sipp::start(&node, t, &scen, p2, &[], &["-m", "1"]);
-        Sipp::start(
+        forwarded_call(
             &node,
             t,
-            "uac-call.xml",
-            0,
-            &[&caller(&node, "1000", "1001")],
-            &["-m", "1", "-d", "200"],
-        )
-        .expect_success("caller forwarded on no answer");
-        ringing.expect_success("1001 rang, then was cancelled");
-        answering.expect_success("1002 answered with Diversion");
+            Some(("uas-ring.xml", p1)),
+            p2,
+            "1001",
+            "no-answer",
+        );
         let r = &records(&node, 1)[0];
         assert_eq!(r["dialled_number"], "1001", "{r}");
         assert_eq!(r["called_number"], "1002", "{r}");
@@ -249,22 +265,7 @@ fn forwarding_all_and_no_answer_carries_diversion() {
             "1003",
             serde_json::json!({"cfa_destination": "1002"}),
         );
-        let scen = Sipp::scenario(
-            &node,
-            "uas-answer-diverted.xml.in",
-            &[("FROM", "1003"), ("REASON", "unconditional")],
-        );
-        let answering = Sipp::start(&node, t, &scen, p2, &[], &["-m", "1"]);
-        Sipp::start(
-            &node,
-            t,
-            "uac-call.xml",
-            0,
-            &[&caller(&node, "1000", "1003")],
-            &["-m", "1", "-d", "100"],
-        )
-        .expect_success("caller forwarded all");
-        answering.expect_success("1002 answered 1003's call");
+        forwarded_call(&node, t, None, p2, "1003", "unconditional");
         let r = &records(&node, 2)[0];
         assert_eq!(
             (r["called_number"].as_str(), r["redirect_reason"].as_str()),
@@ -278,24 +279,14 @@ fn forwarding_all_and_no_answer_carries_diversion() {
             "1001",
             serde_json::json!({"cfna_destination": "", "cfb_destination": "1002"}),
         );
-        let busy = Sipp::start(&node, t, "uas-busy.xml", p1, &[], &["-m", "1"]);
-        let scen = Sipp::scenario(
-            &node,
-            "uas-answer-diverted.xml.in",
-            &[("FROM", "1001"), ("REASON", "user-busy")],
-        );
-        let answering = Sipp::start(&node, t, &scen, p2, &[], &["-m", "1"]);
-        Sipp::start(
+        forwarded_call(
             &node,
             t,
-            "uac-call.xml",
-            0,
-            &[&caller(&node, "1000", "1001")],
-            &["-m", "1", "-d", "100"],
-        )
-        .expect_success("caller forwarded on busy");
-        busy.expect_success("1001 busy");
-        answering.expect_success("1002 answered 1001's busy forward");
+            Some(("uas-busy.xml", p1)),
+            p2,
+            "1001",
+            "user-busy",
+        );
 
         // Unregistered 1004 with Call Forward Unregistered to 1002.
         set_line(
@@ -303,22 +294,8 @@ fn forwarding_all_and_no_answer_carries_diversion() {
             "1004",
             serde_json::json!({"cfur_destination": "1002", "cfur_css": "Internal_CSS"}),
         );
-        let scen = Sipp::scenario(
-            &node,
-            "uas-answer-diverted.xml.in",
-            &[("FROM", "1004"), ("REASON", "unavailable")],
-        );
-        let answering = Sipp::start(&node, t, &scen, p2, &[], &["-m", "1"]);
-        Sipp::start(
-            &node,
-            t,
-            "uac-call.xml",
-            0,
-            &[&caller(&node, "1000", "1004")],
-            &["-m", "1", "-d", "100"],
-        )
-        .expect_success("caller forwarded unregistered");
-        answering.expect_success("1002 answered 1004's unregistered forward");
+        forwarded_call(&node, t, None, p2, "1004", "unavailable");
+        assert_eq!(records(&node, 4)[0]["redirect_reason"], "unavailable");
     }
 }
 
@@ -341,17 +318,14 @@ fn a_shared_line_rings_everywhere_and_is_answered_on_the_second_device() {
         // The second device registers the shared line with its own credentials.
         register_line(&node, t, p2, "1001", "user1002");
         let first = Sipp::start(&node, t, "uas-ring-elsewhere.xml", p1, &[], &["-m", "1"]);
-        let second = Sipp::start(&node, t, "uas-answer.xml", p2, &[], &["-m", "1"]);
-        Sipp::start(
+        sipp_call(
             &node,
             t,
+            ("uas-answer.xml", p2),
             "uac-call.xml",
-            0,
-            &[&caller(&node, "1000", "1001")],
-            &["-m", "1", "-d", "200"],
-        )
-        .expect_success("call to the shared line");
-        second.expect_success("second device answered");
+            &caller(&node, "1000", "1001"),
+            &["-d", "200"],
+        );
         first.expect_success("first device cancelled: call completed elsewhere");
         let r = &records(&node, 1)[0];
         assert_eq!(r["called_device"], "SEP00DE00001002", "{r}");
@@ -365,17 +339,14 @@ fn session_timers_clean_up_a_dead_call() {
         let node = Node::start(dir.path(), "[sip]\nmin_session_expires = 1\n", true);
         let port = free_port();
         register_line(&node, t, port, "1001", "user1001");
-        let uas = Sipp::start(&node, t, "uas-answer-bye.xml", port, &[], &["-m", "1"]);
-        Sipp::start(
+        sipp_call(
             &node,
             t,
+            ("uas-answer-bye.xml", port),
             "uac-session.xml",
-            0,
-            &[&caller(&node, "1000", "1001")],
-            &["-m", "1"],
-        )
-        .expect_success("silent caller released by Dialtone");
-        uas.expect_success("called phone released by Dialtone");
+            &caller(&node, "1000", "1001"),
+            &[],
+        );
         let r = &records(&node, 1)[0];
         assert_eq!(
             (r["cause"].as_str(), r["ended_by"].as_str()),
@@ -428,19 +399,21 @@ fn trunks_fail_over_and_inbound_trunk_calls_use_the_trunk_css() {
     std::thread::sleep(std::time::Duration::from_millis(150));
     let t = Sip::Udp;
 
-    let out_of_service = Sipp::start(&node, t, "uas-503.xml", p1, &[], &["-m", "1"]);
-    let carrier = Sipp::start(&node, t, "uas-answer.xml", p2, &[], &["-m", "1"]);
-    Sipp::start(
-        &node,
-        t,
-        "uac-call.xml",
-        0,
-        &[&caller(&node, "1000", "8123")],
-        &["-m", "1", "-d", "200"],
-    )
-    .expect_success("call out through the route list");
-    out_of_service.expect_success("first trunk said 503");
-    carrier.expect_success("second trunk answered");
+    // Carrier_Silent is skipped after 300 ms, Carrier_A says 503, Carrier_B answers.
+    let call_out = |dialled: &str| {
+        let out_of_service = Sipp::start(&node, t, "uas-503.xml", p1, &[], &["-m", "1"]);
+        let csv = caller(&node, "1000", dialled);
+        sipp_call(
+            &node,
+            t,
+            ("uas-answer.xml", p2),
+            "uac-call.xml",
+            &csv,
+            &["-d", "100"],
+        );
+        out_of_service.expect_success("Carrier_A said 503");
+    };
+    call_out("8123");
     let r = &records(&node, 1)[0];
     assert_eq!(
         (r["called_trunk"].as_str(), r["called_number"].as_str()),
@@ -482,19 +455,7 @@ fn trunks_fail_over_and_inbound_trunk_calls_use_the_trunk_css() {
     );
     std::thread::sleep(std::time::Duration::from_millis(150));
     refused(&node, t, "1000", "7123", "403");
-    let carrier = Sipp::start(&node, t, "uas-answer.xml", p2, &[], &["-m", "1"]);
-    let out_of_service = Sipp::start(&node, t, "uas-503.xml", p1, &[], &["-m", "1"]);
-    Sipp::start(
-        &node,
-        t,
-        "uac-call.xml",
-        0,
-        &[&caller(&node, "1000", "7123%234321")],
-        &["-m", "1", "-d", "100"],
-    )
-    .expect_success("call with a forced authorization code");
-    carrier.expect_success("carrier answered the authorised call");
-    out_of_service.expect_success("first trunk said 503 again");
+    call_out("7123%234321");
     let r = &records(&node, 4)[0];
     assert_eq!(
         (
@@ -578,17 +539,36 @@ fn bad_calls_are_refused_and_the_node_keeps_serving() {
     // Still serving: a good call connects.
     let port = free_port();
     register_line(&node, t, port, "1001", "user1001");
+    sipp_call(
+        &node,
+        t,
+        ("uas-answer.xml", port),
+        "uac-call.xml",
+        &caller(&node, "1000", "1001"),
+        &[],
+    );
+
+    // A line's Maximum Number of Calls: with 1000's one call up, a second call from it is
+    // refused busy.
+    set_line(
+        &node,
+        "1000",
+        serde_json::json!({"max_calls": 1, "busy_trigger": 1}),
+    );
     let uas = Sipp::start(&node, t, "uas-answer.xml", port, &[], &["-m", "1"]);
-    Sipp::start(
+    let csv = caller(&node, "1000", "1001");
+    let first = Sipp::start(
         &node,
         t,
         "uac-call.xml",
         0,
-        &[&caller(&node, "1000", "1001")],
-        &["-m", "1"],
-    )
-    .expect_success("a good call after the bad ones");
-    uas.expect_success("answered");
+        &[&csv],
+        &["-m", "1", "-d", "1500"],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    refused(&node, t, "1000", "1002", "486");
+    first.expect_success("the call in progress");
+    uas.expect_success("answered the first call");
 }
 
 /// A baresip softphone registered as a demo line, driven through its ctrl_tcp socket.
