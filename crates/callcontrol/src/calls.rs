@@ -461,6 +461,8 @@ impl Inner {
             transfer: None,
             alerted: false,
             releasing: None,
+            notify_in_flight: None,
+            deferred_notify: None,
             released: Vec::new(),
         };
         tokio::spawn(call.run(dialled));
@@ -531,17 +533,22 @@ struct Leg {
 
 /// One INVITE sent while the call is being set up.
 struct Fork {
+    /// The client transaction of its current INVITE (a new one after a digest challenge).
+    tx: u64,
     invite: Arc<Message>,
     peer: Peer,
     device: Option<String>,
     trunk: Option<String>,
     provisional: bool,
-    cancel_pending: bool,
+    /// A CANCEL waits for the first provisional answer (RFC 3261 9.1), with its Reason.
+    cancel_pending: Option<Option<&'static str>>,
     done: bool,
     /// Left behind by a forward: its answers no longer decide anything.
     stale: bool,
     /// Rings the target of a blind transfer.
     for_transfer: bool,
+    /// Already answered a trunk's digest challenge (a second one is a failure).
+    authenticated: bool,
 }
 
 /// What a client transaction was for.
@@ -616,6 +623,9 @@ struct Call {
     alerted: bool,
     /// A transferor's leg to hang up once its final NOTIFY (this client transaction) is done.
     releasing: Option<(u64, Leg)>,
+    /// The NOTIFY awaiting its answer, and the one waiting behind it.
+    notify_in_flight: Option<u64>,
+    deferred_notify: Option<(Option<Side>, u16, bool)>,
     /// Call-IDs of legs this call released (a transferor's): a late BYE gets 200, not 481.
     released: Vec<String>,
 }
@@ -900,18 +910,108 @@ impl Call {
         self.next_tx += 1;
         self.inner.bind_route(&call_id, self.events_tx.clone());
         self.forks.push(Fork {
+            tx,
             invite: Arc::new(invite),
             peer,
             device,
             trunk,
             provisional: false,
-            cancel_pending: false,
+            cancel_pending: None,
             done: false,
             stale: false,
             for_transfer: self.transfer.is_some(),
+            authenticated: false,
         });
         self.pending.insert(tx, Purpose::Fork(self.forks.len() - 1));
         self.send(tx, bytes, peer).await;
+    }
+
+    /// Answer a trunk's digest challenge (401/407) with the trunk's stored HA1, re-sending
+    /// the INVITE; false when there is nothing to answer with (the trunk then fails over).
+    async fn answer_challenge(&mut self, i: usize, msg: &Message, code: u16) -> bool {
+        let fork = &self.forks[i];
+        if fork.authenticated {
+            return false;
+        }
+        let snapshot = self.inner.directory.get();
+        let Some(creds) = fork
+            .trunk
+            .as_deref()
+            .and_then(|t| snapshot.trunk(t))
+            .and_then(|t| t.credentials.clone())
+        else {
+            return false;
+        };
+        let (challenge_header, answer_header) = if code == 401 {
+            ("WWW-Authenticate", "Authorization")
+        } else {
+            ("Proxy-Authenticate", "Proxy-Authorization")
+        };
+        let uri = fork.invite.request_uri_str().unwrap_or("").to_string();
+        let answer = msg
+            .values_named(challenge_header)
+            .filter_map(dialtone_sip::digest::Challenge::parse)
+            .filter(|c| c.realm == creds.realm)
+            .find_map(|c| {
+                let ha1 = match c.algorithm {
+                    dialtone_sip::digest::Algorithm::Md5 => creds.ha1_md5.as_deref(),
+                    dialtone_sip::digest::Algorithm::Sha256 => creds.ha1_sha256.as_deref(),
+                }?;
+                Some(c.answer("INVITE", &uri, &creds.username, ha1))
+            });
+        let Some(answer) = answer else {
+            tracing::info!(trunk = ?fork.trunk, "trunk challenge for another realm or algorithm");
+            return false;
+        };
+        // The same INVITE with the next CSeq, a new branch and the credentials.
+        let old = fork.invite.clone();
+        let peer = fork.peer;
+        let cseq = old.cseq().map(|c| c.0).unwrap_or(1) + 1;
+        let mut b =
+            build::request("INVITE", &uri).header("Via", &self.inner.endpoint.via(peer.transport));
+        for (name, value) in old.headers() {
+            let skip = [
+                "via",
+                "cseq",
+                "content-length",
+                "content-type",
+                "authorization",
+                "proxy-authorization",
+                "v",
+                "l",
+                "c",
+            ]
+            .iter()
+            .any(|n| name.eq_ignore_ascii_case(n));
+            if !skip {
+                b = b.header(name, value);
+            }
+        }
+        b = b
+            .header("CSeq", &format!("{cseq} INVITE"))
+            .header(answer_header, &answer);
+        let body = old.body();
+        if !body.is_empty() {
+            b = b.body(
+                old.value(Name::ContentType).unwrap_or("application/sdp"),
+                body,
+            );
+        }
+        let bytes = b.finish();
+        let Ok(invite) = Message::parse(bytes.clone()) else {
+            return false;
+        };
+        let tx = self.next_tx;
+        self.next_tx += 1;
+        let f = &mut self.forks[i];
+        f.invite = Arc::new(invite);
+        f.tx = tx;
+        f.authenticated = true;
+        f.provisional = false;
+        self.ring_deadline = Some(Instant::now() + self.inner.config.trunk_failover);
+        self.pending.insert(tx, Purpose::Fork(i));
+        self.send(tx, bytes, peer).await;
+        true
     }
 
     /// Start a client transaction whose responses come back to this call as events.
@@ -972,13 +1072,13 @@ impl Call {
         }
     }
 
-    async fn cancel_fork(&mut self, i: usize, reason: Option<&str>) {
+    async fn cancel_fork(&mut self, i: usize, reason: Option<&'static str>) {
         let f = &mut self.forks[i];
         if f.done {
             return;
         }
         if !f.provisional {
-            f.cancel_pending = true;
+            f.cancel_pending = Some(reason);
             return;
         }
         f.done = true;
@@ -1012,7 +1112,7 @@ impl Call {
         self.send(tx, b.finish(), peer).await;
     }
 
-    async fn cancel_all_forks(&mut self, reason: Option<&str>) {
+    async fn cancel_all_forks(&mut self, reason: Option<&'static str>) {
         for i in 0..self.forks.len() {
             self.cancel_fork(i, reason).await;
         }
@@ -1390,10 +1490,10 @@ impl Call {
     }
 
     async fn on_finished(&mut self, tx: u64) -> Next {
-        self.release_after(tx).await;
+        self.answered(tx).await;
         match self.pending.remove(&tx) {
             Some(Purpose::Fork(i)) => {
-                if self.forks[i].stale {
+                if self.forks[i].stale || self.forks[i].tx != tx {
                     return Next::Continue;
                 }
                 if !self.forks[i].done {
@@ -1484,7 +1584,7 @@ impl Call {
                 let side = *side;
                 if code >= 200 {
                     self.pending.remove(&tx);
-                    self.release_after(tx).await;
+                    self.answered(tx).await;
                     if side.is_some() && (code == 481 || code == 408) {
                         return self.hang_up_all("session_expired").await;
                     }
@@ -1514,10 +1614,10 @@ impl Call {
                     let peer = self.forks[i].peer;
                     self.release_late(dialog, peer).await;
                 }
-            } else if code < 200 && self.forks[i].cancel_pending {
-                self.forks[i].cancel_pending = false;
+            } else if let (true, Some(reason)) = (code < 200, self.forks[i].cancel_pending) {
+                self.forks[i].cancel_pending = None;
                 self.forks[i].provisional = true;
-                self.cancel_fork(i, None).await;
+                self.cancel_fork(i, reason).await;
             }
             return Next::Continue;
         }
@@ -1525,17 +1625,15 @@ impl Call {
             if code == 100 {
                 if !self.forks[i].provisional {
                     self.forks[i].provisional = true;
-                    if self.forks[i].cancel_pending {
-                        self.forks[i].cancel_pending = false;
-                        self.cancel_fork(i, None).await;
+                    if let Some(reason) = self.forks[i].cancel_pending.take() {
+                        self.cancel_fork(i, reason).await;
                     }
                 }
                 return Next::Continue;
             }
             self.forks[i].provisional = true;
-            if self.forks[i].cancel_pending {
-                self.forks[i].cancel_pending = false;
-                self.cancel_fork(i, None).await;
+            if let Some(reason) = self.forks[i].cancel_pending.take() {
+                self.cancel_fork(i, reason).await;
                 return Next::Continue;
             }
             if self.forks[i].trunk.is_some() {
@@ -1645,7 +1743,10 @@ impl Call {
             });
             return Next::Continue;
         }
-        // A failure from one fork.
+        // A failure from one fork. A trunk that challenges gets its stored credentials once.
+        if matches!(code, 401 | 407) && self.answer_challenge(i, &msg, code).await {
+            return Next::Continue;
+        }
         self.forks[i].done = true;
         if code == 486 || code == 600 {
             self.busy_seen = true;
@@ -1690,9 +1791,18 @@ impl Call {
         status: u16,
         last: bool,
     ) -> Option<u64> {
+        // One NOTIFY at a time: the next waits for the answer to this one (two back to back
+        // can reach a phone in one segment, before it has answered the first).
+        if self.notify_in_flight.is_some() {
+            self.deferred_notify = Some((leg_side, status, last));
+            return None;
+        }
         let leg = match leg_side {
             Some(side) => self.legs[side as usize].as_mut(),
-            None => self.transfer.as_mut().and_then(|t| t.old_leg.as_mut()),
+            None => match self.transfer.as_mut().and_then(|t| t.old_leg.as_mut()) {
+                Some(leg) => Some(leg),
+                None => self.releasing.as_mut().map(|(_, leg)| leg),
+            },
         };
         let leg = leg?;
         let via = self.inner.endpoint.via(leg.peer.transport);
@@ -1716,8 +1826,27 @@ impl Call {
         let tx = self.next_tx;
         self.next_tx += 1;
         self.pending.insert(tx, Purpose::Quiet { side: None });
+        self.notify_in_flight = Some(tx);
         self.send(tx, b, peer).await;
         Some(tx)
+    }
+
+    /// A request of ours got its final answer (or none came): send a NOTIFY that waited for
+    /// it, and release the transferor once its last NOTIFY is answered.
+    async fn answered(&mut self, tx: u64) {
+        if self.notify_in_flight == Some(tx) {
+            self.notify_in_flight = None;
+            if let Some((side, status, last)) = self.deferred_notify.take() {
+                if let Some(next) = Box::pin(self.notify_transferor(side, status, last)).await {
+                    if let Some((waiting, _)) = self.releasing.as_mut() {
+                        if *waiting == u64::MAX {
+                            *waiting = next;
+                        }
+                    }
+                }
+            }
+        }
+        self.release_after(tx).await;
     }
 
     /// The transfer failed: say so to the transferor; the call stays as it was.
@@ -1997,6 +2126,10 @@ impl Call {
             self.released.push(old.dialog.call_id.clone());
             match notified {
                 Some(tx) => self.releasing = Some((tx, old)),
+                // Waiting behind the previous NOTIFY: it is sent (and then answered) later.
+                None if self.deferred_notify.is_some() => {
+                    self.releasing = Some((u64::MAX, old));
+                }
                 None => self.release(old).await,
             }
         }

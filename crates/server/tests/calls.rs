@@ -358,114 +358,145 @@ fn session_timers_clean_up_a_dead_call() {
 
 #[test]
 fn trunks_fail_over_and_inbound_trunk_calls_use_the_trunk_css() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = Node::start(dir.path(), "[sip]\ntrunk_failover_ms = 300\n", true);
-    let (p0, p1, p2, p3, phone) = (
-        free_port(),
-        free_port(),
-        free_port(),
-        free_port(),
-        free_port(),
-    );
-    // Carrier_Silent answers nothing (no one listens there): skipped after 300 ms; Carrier_A
-    // is out of service (503); Carrier_B takes the call.
-    for (name, port) in [("Carrier_Silent", p0), ("Carrier_A", p1), ("Carrier_B", p2)] {
+    for (t, tr) in [(Sip::Udp, "udp"), (Sip::Tcp, "tcp")] {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::start(dir.path(), "[sip]\ntrunk_failover_ms = 300\n", true);
+        let (p0, p1, p2, p3, phone) = (
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+        );
+        // Carrier_Silent answers nothing (no one listens there): skipped after 300 ms; Carrier_A
+        // is out of service (503); Carrier_B takes the call.
+        for (name, port) in [("Carrier_Silent", p0), ("Carrier_A", p1), ("Carrier_B", p2)] {
+            post(
+                &node,
+                "sip-trunks",
+                serde_json::json!({"name": name, "destination_host": "127.0.0.1", "destination_port": port, "transport": tr}),
+            );
+            post(
+                &node,
+                "route-groups",
+                serde_json::json!({"name": format!("{name}_RG"), "trunks": [name]}),
+            );
+        }
+        post(
+            &node,
+            "route-lists",
+            serde_json::json!({"name": "Carriers_RL", "route_groups": ["Carrier_Silent_RG", "Carrier_A_RG", "Carrier_B_RG"]}),
+        );
+        post(
+            &node,
+            "route-patterns",
+            serde_json::json!({"pattern": "8XXX", "partition": "Internal_PT", "route_list": "Carriers_RL"}),
+        );
         post(
             &node,
             "sip-trunks",
-            serde_json::json!({"name": name, "destination_host": "127.0.0.1", "destination_port": port, "transport": "udp"}),
+            serde_json::json!({"name": "Inbound", "destination_host": "127.0.0.1", "destination_port": p3, "transport": tr, "css": "Internal_CSS"}),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(150));
+
+        // Carrier_Silent is skipped after 300 ms, Carrier_A says 503, Carrier_B answers.
+        let call_out = |dialled: &str| {
+            let out_of_service = Sipp::start(&node, t, "uas-503.xml", p1, &[], &["-m", "1"]);
+            let csv = caller(&node, "1000", dialled);
+            sipp_call(
+                &node,
+                t,
+                ("uas-answer.xml", p2),
+                "uac-call.xml",
+                &csv,
+                &["-d", "100"],
+            );
+            out_of_service.expect_success("Carrier_A said 503");
+        };
+        call_out("8123");
+        let r = &records(&node, 1)[0];
+        assert_eq!(
+            (r["called_trunk"].as_str(), r["called_number"].as_str()),
+            (Some("Carrier_B"), Some("8123")),
+            "{r}"
+        );
+        assert_eq!(r["pattern"], "8XXX", "{r}");
+
+        register_line(&node, t, phone, "1001", "user1001");
+        let uas = Sipp::start(&node, t, "uas-answer.xml", phone, &[], &["-m", "1"]);
+        Sipp::start(
+            &node,
+            t,
+            "uac-trunk.xml",
+            p3,
+            &["5551234;1001;x"],
+            &["-m", "1", "-d", "200"],
+        )
+        .expect_success("inbound trunk call");
+        uas.expect_success("phone answered the trunk call");
+        let r = &records(&node, 2)[0];
+        assert_eq!(
+            (r["calling_trunk"].as_str(), r["calling_number"].as_str()),
+            (Some("Inbound"), Some("5551234")),
+            "{r}"
+        );
+
+        // A route pattern that needs a Forced Authorization Code: refused without one, routed
+        // with one after '#' (escaped %23 in the Request-URI), and the code's name is recorded.
+        post(
+            &node,
+            "forced-authorization-codes",
+            serde_json::json!({"name": "Sales", "code": "4321", "authorization_level": 10}),
         );
         post(
             &node,
-            "route-groups",
-            serde_json::json!({"name": format!("{name}_RG"), "trunks": [name]}),
+            "route-patterns",
+            serde_json::json!({"pattern": "7XXX", "partition": "Internal_PT", "route_list": "Carriers_RL", "require_fac": true, "authorization_level": 5}),
         );
-    }
-    post(
-        &node,
-        "route-lists",
-        serde_json::json!({"name": "Carriers_RL", "route_groups": ["Carrier_Silent_RG", "Carrier_A_RG", "Carrier_B_RG"]}),
-    );
-    post(
-        &node,
-        "route-patterns",
-        serde_json::json!({"pattern": "8XXX", "partition": "Internal_PT", "route_list": "Carriers_RL"}),
-    );
-    post(
-        &node,
-        "sip-trunks",
-        serde_json::json!({"name": "Inbound", "destination_host": "127.0.0.1", "destination_port": p3, "transport": "udp", "css": "Internal_CSS"}),
-    );
-    std::thread::sleep(std::time::Duration::from_millis(150));
-    let t = Sip::Udp;
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        refused(&node, t, "1000", "7123", "403");
+        call_out("7123%234321");
+        let r = &records(&node, 4)[0];
+        assert_eq!(
+            (
+                r["authorization_code_name"].as_str(),
+                r["authorization_level"].as_u64(),
+                r["called_number"].as_str()
+            ),
+            (Some("Sales"), Some(10), Some("7123")),
+            "{r}"
+        );
 
-    // Carrier_Silent is skipped after 300 ms, Carrier_A says 503, Carrier_B answers.
-    let call_out = |dialled: &str| {
-        let out_of_service = Sipp::start(&node, t, "uas-503.xml", p1, &[], &["-m", "1"]);
-        let csv = caller(&node, "1000", dialled);
+        // A carrier that challenges: Dialtone answers with the trunk's stored digest (HA1 for
+        // the carrier's realm); sipp verifies it.
+        let p4 = free_port();
+        post(
+            &node,
+            "sip-trunks",
+            serde_json::json!({"name": "Carrier_Auth", "destination_host": "127.0.0.1", "destination_port": p4, "transport": tr,
+                "digest_user": "dialtone", "digest_realm": "carrier.example", "digest_password": "trunk-secret"}),
+        );
+        post(
+            &node,
+            "route-patterns",
+            serde_json::json!({"pattern": "6XXX", "partition": "Internal_PT", "sip_trunk": "Carrier_Auth"}),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        let csv = caller(&node, "1000", "6123");
         sipp_call(
             &node,
             t,
-            ("uas-answer.xml", p2),
+            ("uas-challenge.xml", p4),
             "uac-call.xml",
             &csv,
-            &["-d", "100"],
+            &[],
         );
-        out_of_service.expect_success("Carrier_A said 503");
-    };
-    call_out("8123");
-    let r = &records(&node, 1)[0];
-    assert_eq!(
-        (r["called_trunk"].as_str(), r["called_number"].as_str()),
-        (Some("Carrier_B"), Some("8123")),
-        "{r}"
-    );
-    assert_eq!(r["pattern"], "8XXX", "{r}");
-
-    register_line(&node, t, phone, "1001", "user1001");
-    let uas = Sipp::start(&node, t, "uas-answer.xml", phone, &[], &["-m", "1"]);
-    Sipp::start(
-        &node,
-        t,
-        "uac-trunk.xml",
-        p3,
-        &["5551234;1001;x"],
-        &["-m", "1", "-d", "200"],
-    )
-    .expect_success("inbound trunk call");
-    uas.expect_success("phone answered the trunk call");
-    let r = &records(&node, 2)[0];
-    assert_eq!(
-        (r["calling_trunk"].as_str(), r["calling_number"].as_str()),
-        (Some("Inbound"), Some("5551234")),
-        "{r}"
-    );
-
-    // A route pattern that needs a Forced Authorization Code: refused without one, routed
-    // with one after '#' (escaped %23 in the Request-URI), and the code's name is recorded.
-    post(
-        &node,
-        "forced-authorization-codes",
-        serde_json::json!({"name": "Sales", "code": "4321", "authorization_level": 10}),
-    );
-    post(
-        &node,
-        "route-patterns",
-        serde_json::json!({"pattern": "7XXX", "partition": "Internal_PT", "route_list": "Carriers_RL", "require_fac": true, "authorization_level": 5}),
-    );
-    std::thread::sleep(std::time::Duration::from_millis(150));
-    refused(&node, t, "1000", "7123", "403");
-    call_out("7123%234321");
-    let r = &records(&node, 4)[0];
-    assert_eq!(
-        (
-            r["authorization_code_name"].as_str(),
-            r["authorization_level"].as_u64(),
-            r["called_number"].as_str()
-        ),
-        (Some("Sales"), Some(10), Some("7123")),
-        "{r}"
-    );
+        let r = &records(&node, 5)[0];
+        assert_eq!(r["called_trunk"], "Carrier_Auth", "{r}");
+        let trunk = get(&node, "/sip-trunks/Carrier_Auth");
+        assert_eq!(trunk["digest_password_set"], true, "{trunk}");
+        assert!(!trunk.to_string().contains("trunk-secret"), "{trunk}");
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! Digest authentication, server side (RFC 7616, RFC 8760): MD5 and SHA-256, qop=auth,
-//! credentials stored as HA1 only, stateless signed nonces with an expiry, nonce-count replay
-//! protection, constant-time comparison, and `stale=true` for expired nonces.
+//! Digest authentication (RFC 7616, RFC 8760): MD5 and SHA-256, qop=auth, credentials stored
+//! as HA1 only. Server side: stateless signed nonces with an expiry, nonce-count replay
+//! protection, constant-time comparison, `stale=true` for expired nonces. Client side (Dialtone
+//! toward a trunk that challenges it): answering a challenge from a stored HA1.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -97,6 +98,87 @@ impl<'a> Credentials<'a> {
             }
         }
         (!c.username.is_empty() && !c.nonce.is_empty() && !c.response.is_empty()).then_some(c)
+    }
+}
+
+/// The `key=value` parameters after `Digest` in a challenge or credentials header.
+fn digest_params(value: &str) -> Option<impl Iterator<Item = (String, &str)>> {
+    let value = value.trim();
+    let (scheme, rest) = value.split_once(|c: char| c.is_ascii_whitespace())?;
+    if !scheme.eq_ignore_ascii_case("Digest") {
+        return None;
+    }
+    Some(crate::message::split_top_level(rest).filter_map(|part| {
+        let (k, v) = part.split_once('=')?;
+        let v = v.trim();
+        let v = v
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(v);
+        Some((k.trim().to_ascii_lowercase(), v))
+    }))
+}
+
+/// A `WWW-Authenticate` / `Proxy-Authenticate: Digest ...` challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge<'a> {
+    pub realm: &'a str,
+    pub nonce: &'a str,
+    pub algorithm: Algorithm,
+    /// Whether the challenge offers qop=auth (answered with nc and cnonce).
+    pub qop_auth: bool,
+    pub opaque: Option<&'a str>,
+}
+
+impl<'a> Challenge<'a> {
+    /// None for anything but a Digest challenge with a known algorithm.
+    pub fn parse(value: &'a str) -> Option<Challenge<'a>> {
+        let mut c = Challenge {
+            realm: "",
+            nonce: "",
+            algorithm: Algorithm::Md5,
+            qop_auth: false,
+            opaque: None,
+        };
+        for (k, v) in digest_params(value)? {
+            match k.as_str() {
+                "realm" => c.realm = v,
+                "nonce" => c.nonce = v,
+                "algorithm" => c.algorithm = Algorithm::parse(v)?,
+                "qop" => c.qop_auth = v.split(',').any(|q| q.trim().eq_ignore_ascii_case("auth")),
+                "opaque" => c.opaque = Some(v),
+                _ => {}
+            }
+        }
+        (!c.nonce.is_empty()).then_some(c)
+    }
+
+    /// The credentials answering this challenge for `method` on `uri`, from the user's HA1
+    /// for this realm and algorithm.
+    pub fn answer(&self, method: &str, uri: &str, username: &str, ha1: &str) -> String {
+        let a = self.algorithm;
+        let ha2 = a.hash(&format!("{method}:{uri}"));
+        let mut out = format!(
+            "Digest username=\"{username}\", realm=\"{}\", nonce=\"{}\", uri=\"{uri}\", algorithm={}",
+            self.realm,
+            self.nonce,
+            a.token()
+        );
+        let response = if self.qop_auth {
+            let mut raw = [0u8; 8];
+            rand::thread_rng().fill_bytes(&mut raw);
+            let cnonce = hex::encode(raw);
+            let nc = "00000001";
+            out.push_str(&format!(", qop=auth, nc={nc}, cnonce=\"{cnonce}\""));
+            a.hash(&format!("{ha1}:{}:{nc}:{cnonce}:auth:{ha2}", self.nonce))
+        } else {
+            a.hash(&format!("{ha1}:{}:{ha2}", self.nonce))
+        };
+        out.push_str(&format!(", response=\"{response}\""));
+        if let Some(o) = self.opaque {
+            out.push_str(&format!(", opaque=\"{o}\""));
+        }
+        out
     }
 }
 
@@ -357,6 +439,31 @@ mod tests {
                 Verdict::Invalid("wrong response")
             );
         }
+    }
+
+    /// The client side answers a challenge so that the server side accepts it.
+    #[test]
+    fn answers_to_challenges_verify() {
+        let s = stored("dialtone", "carrier", "trunk-secret");
+        for alg in [Algorithm::Md5, Algorithm::Sha256] {
+            let auth = Authenticator::new("carrier", Duration::from_secs(60)).offering(&[alg]);
+            let header = auth.challenges(false).remove(0);
+            let ch = Challenge::parse(&header).unwrap();
+            assert_eq!(ch.algorithm, alg);
+            assert!(ch.qop_auth);
+            let ha1 = match ch.algorithm {
+                Algorithm::Md5 => s.ha1_md5.clone().unwrap(),
+                Algorithm::Sha256 => s.ha1_sha256.clone().unwrap(),
+            };
+            let value = ch.answer("INVITE", "sip:8123@192.0.2.1", "dialtone", &ha1);
+            let creds = Credentials::parse(&value).unwrap();
+            assert_eq!(auth.verify("INVITE", &creds, &s), Verdict::Valid, "{value}");
+            let wrong = ch.answer("INVITE", "sip:8123@192.0.2.1", "dialtone", "00");
+            let creds = Credentials::parse(&wrong).unwrap();
+            assert_ne!(auth.verify("INVITE", &creds, &s), Verdict::Valid);
+        }
+        assert!(Challenge::parse("Basic realm=\"x\"").is_none());
+        assert!(Challenge::parse("Digest realm=\"x\", nonce=\"n\", algorithm=MD5-sess").is_none());
     }
 
     /// Replay tracking stays bounded and cheap: past the bound the oldest nonces are dropped,

@@ -130,8 +130,6 @@ enum ServerEvent {
     Ack,
     /// A response, and who to tell once it is on its way (so a TU's messages leave in order).
     Respond(Bytes, u16, Option<tokio::sync::oneshot::Sender<()>>),
-    /// A response the transaction user already sent itself (non-INVITE): just record it.
-    Sent(Bytes, u16),
 }
 
 enum ClientEvent {
@@ -147,8 +145,6 @@ pub struct ServerTransaction {
     /// branch, RFC 3261 9.2). Answer the CANCEL 200 and the INVITE 487.
     pub cancels: Option<Box<ServerTransaction>>,
     events: mpsc::Sender<ServerEventBox>,
-    /// For sending non-INVITE responses straight from the caller (no task hop).
-    endpoint: std::sync::Weak<Inner>,
 }
 
 /// Events travel boxed so the channel's slot stays small.
@@ -166,20 +162,6 @@ impl ServerTransaction {
     /// once the response is handed to the transport, so what the caller sends next follows it.
     pub async fn respond(&self, response: Bytes) {
         let code = status_of(&response).unwrap_or(500);
-        if self.request.method() != Some("INVITE") {
-            // Non-INVITE: sent from here (in order with what the caller sends next, and
-            // without waking the transaction's task twice); the task only records it.
-            if let Some(inner) = self.endpoint.upgrade() {
-                let _ = Endpoint { inner }
-                    .send_to(self.peer, response.clone())
-                    .await;
-                let _ = self
-                    .events
-                    .send(ServerEventBox(ServerEvent::Sent(response, code)))
-                    .await;
-                return;
-            }
-        }
         let (done, sent) = tokio::sync::oneshot::channel();
         if self
             .events
@@ -682,7 +664,14 @@ impl Endpoint {
             return;
         };
         let is_ack = msg.method() == Some("ACK");
-        // A retransmission or an ACK for a non-2xx final: its transaction absorbs it.
+        // A retransmission of an answered request (its final response is held), then one of
+        // a request still running, or an ACK for a non-2xx final: its transaction absorbs it.
+        if !is_ack {
+            if let Some((resp, to)) = self.inner.completed.with(&key, |m| m.get(&key).cloned()) {
+                self.send_now(to, resp);
+                return;
+            }
+        }
         let existing = self
             .inner
             .server
@@ -695,12 +684,6 @@ impl Endpoint {
             };
             let _ = tx.try_send(ServerEventBox(ev));
             return;
-        }
-        if !is_ack {
-            if let Some((resp, to)) = self.inner.completed.with(&key, |m| m.get(&key).cloned()) {
-                self.send_now(to, resp);
-                return;
-            }
         }
         let msg = Arc::new(msg);
         if is_ack {
@@ -764,7 +747,6 @@ impl Endpoint {
             peer,
             cancels,
             events: etx.clone(),
-            endpoint: Arc::downgrade(&self.inner),
         };
         let entry = ServerTransaction {
             cancels: None,
@@ -781,22 +763,25 @@ impl Endpoint {
         let ep = self.clone();
         let invite = msg.method() == Some("INVITE");
         tokio::spawn(async move {
-            let keep = if invite {
+            let final_response = if invite {
                 ep.invite_server(msg, peer, erx).await;
                 None
             } else {
                 ep.non_invite_server(peer, erx).await
             };
-            // The completed entry goes in before the running one comes out, so a
-            // retransmission arriving in between is never taken for a new request.
-            let keep = match keep {
-                Some(last) => {
-                    ep.hold_completed(key.clone(), merge_key.clone(), last, peer);
-                    true
-                }
-                None => false,
-            };
+            // Over UDP the final response is held for retransmissions before it leaves and
+            // before the running entry comes out: a retransmission finds one or the other.
+            let keep = !peer.transport.reliable() && final_response.is_some();
+            if let (true, Some((r, _))) = (keep, &final_response) {
+                ep.hold_completed(key.clone(), merge_key.clone(), r.clone(), peer);
+            }
             ep.inner.server.with(&key, |m| m.remove(&key));
+            if let Some((r, done)) = final_response {
+                let _ = ep.send_to(peer, r).await;
+                if let Some(d) = done {
+                    let _ = d.send(());
+                }
+            }
             if !keep {
                 if let Some(mk) = merge_key {
                     ep.inner.merged.with(&mk, |m| m.remove(&mk));
@@ -847,8 +832,6 @@ impl Endpoint {
                         break code;
                     }
                 }
-                // INVITE responses always go through this task.
-                Some(ServerEventBox(ServerEvent::Sent(..))) => {}
             }
         };
         if (200..300).contains(&code) {
@@ -928,11 +911,14 @@ impl Endpoint {
 
     /// Non-INVITE server transaction (RFC 3261 17.2.2), Trying and Proceeding. Returns the
     /// final response when the Completed state must be held (unreliable transports).
+    /// Non-INVITE server transaction until its final response, which it returns unsent (with
+    /// whom to tell once it is sent): the caller records it for retransmissions first, so none
+    /// can arrive while nobody would answer it.
     async fn non_invite_server(
         &self,
         peer: Peer,
         mut rx: mpsc::Receiver<ServerEventBox>,
-    ) -> Option<Bytes> {
+    ) -> Option<(Bytes, Option<tokio::sync::oneshot::Sender<()>>)> {
         let mut last: Option<Bytes> = None;
         loop {
             match rx.recv().await {
@@ -944,18 +930,12 @@ impl Endpoint {
                 }
                 Some(ServerEventBox(ServerEvent::Ack)) => {}
                 Some(ServerEventBox(ServerEvent::Respond(r, code, done))) => {
+                    if code >= 200 {
+                        return Some((r, done));
+                    }
                     let _ = self.send_to(peer, r.clone()).await;
                     if let Some(d) = done {
                         let _ = d.send(());
-                    }
-                    if code >= 200 {
-                        return (!peer.transport.reliable()).then_some(r);
-                    }
-                    last = Some(r);
-                }
-                Some(ServerEventBox(ServerEvent::Sent(r, code))) => {
-                    if code >= 200 {
-                        return (!peer.transport.reliable()).then_some(r);
                     }
                     last = Some(r);
                 }

@@ -262,9 +262,13 @@ fn malformed_requests_are_answered_and_serving_goes_on() {
         sock.send_to(text.replace('\n', "\r\n").as_bytes(), server.udp)
             .unwrap();
     };
+    let step = std::cell::Cell::new(0);
     let recv = || {
+        step.set(step.get() + 1);
         let mut buf = [0u8; 4096];
-        let (n, _) = sock.recv_from(&mut buf).expect("an answer");
+        let (n, _) = sock
+            .recv_from(&mut buf)
+            .unwrap_or_else(|e| panic!("no answer at step {}: {e}", step.get()));
         String::from_utf8_lossy(&buf[..n]).to_string()
     };
     let base = "OPTIONS sip:x@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKm1\nFrom: <sip:a@b>;tag=1\nTo: <sip:x@127.0.0.1>\nCall-ID: m1\nCSeq: 1 OPTIONS\nMax-Forwards: 70\nContent-Length: 0\n\n";

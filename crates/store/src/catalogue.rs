@@ -416,6 +416,33 @@ pub static RESOURCES: &[Resource] = &[
                 "css_id",
                 "Calling search space for calls arriving on this trunk.",
             ),
+            Field {
+                name: "digest_user",
+                column: "digest_user",
+                kind: Kind::Text {
+                    max: 128,
+                    rule: TextRule::Name,
+                },
+                default: Default::Null,
+                doc: "User name Dialtone answers the far end's digest challenge with; the trunk name when left out.",
+            },
+            Field {
+                name: "digest_realm",
+                column: "digest_realm",
+                kind: Kind::Text {
+                    max: 128,
+                    rule: TextRule::Any,
+                },
+                default: Default::Null,
+                doc: "The realm the far end challenges with (the stored digest is for this realm only).",
+            },
+            Field {
+                name: "digest_password",
+                column: "",
+                kind: Kind::Secret(SecretKind::Digest),
+                default: Default::Null,
+                doc: "Password for the far end's challenge (write-only; stored as HA1 for MD5 and SHA-256 with digest_realm).",
+            },
         ],
         rules: &[],
         doc: "SIP trunks to other systems (PSTN gateways, other clusters).",

@@ -71,6 +71,17 @@ pub struct TrunkConfig {
     pub transport: String,
     /// Inbound calls from this trunk are analysed with this CSS.
     pub css: Option<String>,
+    /// What Dialtone answers the far end's digest challenge with.
+    pub credentials: Option<TrunkCredentials>,
+}
+
+/// A trunk's digest credentials: HA1s for one realm, never the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrunkCredentials {
+    pub username: String,
+    pub realm: String,
+    pub ha1_md5: Option<String>,
+    pub ha1_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -178,21 +189,41 @@ async fn devices(c: &mut AnyConnection) -> Result<Vec<DeviceConfig>, StoreError>
     Ok(out)
 }
 
-async fn trunks(c: &mut AnyConnection) -> Result<Vec<TrunkConfig>, StoreError> {
+/// `realm`: the node's, which a trunk's digest was stored for when it names none.
+async fn trunks(c: &mut AnyConnection, realm: &str) -> Result<Vec<TrunkConfig>, StoreError> {
     let mut out = Vec::new();
     for r in sqlx::query(
-        "SELECT t.name, t.destination_host, t.destination_port, t.transport, s.name \
+        "SELECT t.name, t.destination_host, t.destination_port, t.transport, s.name, \
+                t.digest_user, t.digest_realm, t.digest_ha1_md5, t.digest_ha1_sha256 \
          FROM sip_trunk t LEFT JOIN calling_search_space s ON s.id = t.css_id ORDER BY t.name",
     )
     .fetch_all(&mut *c)
     .await?
     {
+        let name: String = r.try_get(0)?;
+        let ha1_md5: Option<String> = r.try_get(7)?;
+        let ha1_sha256: Option<String> = r.try_get(8)?;
+        let credentials = (ha1_md5.is_some() || ha1_sha256.is_some()).then(|| TrunkCredentials {
+            username: r
+                .try_get::<Option<String>, _>(5)
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| name.clone()),
+            realm: r
+                .try_get::<Option<String>, _>(6)
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| realm.to_string()),
+            ha1_md5,
+            ha1_sha256,
+        });
         out.push(TrunkConfig {
-            name: r.try_get(0)?,
+            name,
             host: r.try_get(1)?,
             port: r.try_get::<i64, _>(2)?.clamp(0, u16::MAX as i64) as u16,
             transport: r.try_get(3)?,
             css: r.try_get(4)?,
+            credentials,
         });
     }
     Ok(out)
@@ -208,7 +239,7 @@ impl Store {
             plan: crate::plan::dial_plan_in(c).await?,
             devices: devices(c).await?,
             lines: lines(c).await?,
-            trunks: trunks(c).await?,
+            trunks: trunks(c, &self.write_context().realm).await?,
         };
         tx.commit().await?;
         Ok(out)

@@ -852,16 +852,28 @@ async fn write_lists(
     Ok(())
 }
 
+/// HA1 columns for a digest password: for the record's own `digest_realm` (a trunk's far
+/// end) or else this node's realm (a device).
 fn digest_columns(
     ctx: &WriteContext,
+    merged: &Map<String, Value>,
     digest_user: &str,
     password: &str,
 ) -> [(&'static str, Val); 2] {
-    let (md5, sha) = secrets::digest_ha1(digest_user, &ctx.realm, password);
+    let realm = digest_realm(merged).unwrap_or_else(|| ctx.realm.clone());
+    let (md5, sha) = secrets::digest_ha1(digest_user, &realm, password);
     [
         ("digest_ha1_md5", Val::Text(md5)),
         ("digest_ha1_sha256", Val::Text(sha)),
     ]
+}
+
+fn digest_realm(merged: &Map<String, Value>) -> Option<String> {
+    merged
+        .get("digest_realm")
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
 }
 
 fn effective_digest_user(merged: &Map<String, Value>) -> Option<String> {
@@ -897,7 +909,7 @@ pub async fn create(
     check_unique(conn, res, &merged, None).await?;
     if let Some(pw) = &prep.digest_password {
         let user = effective_digest_user(&merged).unwrap_or_default();
-        prep.columns.extend(digest_columns(ctx, &user, pw));
+        prep.columns.extend(digest_columns(ctx, &merged, &user, pw));
     }
     let id = uuid::Uuid::new_v4().to_string();
     let mut cols = vec!["id"];
@@ -935,6 +947,7 @@ pub async fn update(
         unreachable!("records are objects")
     };
     let before_digest_user = effective_digest_user(&merged);
+    let before_digest_realm = digest_realm(&merged);
     let digest_was_set = merged
         .get("digest_password_set")
         .and_then(Value::as_bool)
@@ -956,14 +969,20 @@ pub async fn update(
         .any(|f| matches!(f.kind, Kind::Secret(SecretKind::Digest)))
     {
         let user = effective_digest_user(&merged);
+        let realm_changed = digest_realm(&merged) != before_digest_realm;
         match &prep.digest_password {
-            Some(pw) => prep
-                .columns
-                .extend(digest_columns(ctx, user.as_deref().unwrap_or(""), pw)),
-            None if digest_was_set && user != before_digest_user => return Err(invalid(
-                "digest_password",
-                "is required when the digest user name changes (the stored digest depends on it)",
+            Some(pw) => prep.columns.extend(digest_columns(
+                ctx,
+                &merged,
+                user.as_deref().unwrap_or(""),
+                pw,
             )),
+            None if digest_was_set && (user != before_digest_user || realm_changed) => {
+                return Err(invalid(
+                    "digest_password",
+                    "is required when the digest user name or realm changes (the stored digest depends on them)",
+                ))
+            }
             None => {}
         }
     }
