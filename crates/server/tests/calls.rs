@@ -567,6 +567,10 @@ fn bad_calls_are_refused_and_the_node_keeps_serving() {
     )
     .expect_success("every flooded INVITE answered 407");
     assert_eq!(records(&node, 4).len(), 4, "the flood left no call records");
+    // Do Not Disturb on the called line: refused busy.
+    set_line(&node, "1003", serde_json::json!({"dnd": true}));
+    refused(&node, t, "1000", "1003", "486");
+    assert_eq!(records(&node, 5)[0]["cause"], "busy");
     // Still serving: a good call connects.
     let port = free_port();
     register_line(&node, t, port, "1001", "user1001");
@@ -967,4 +971,48 @@ fn events_and_status_follow_a_call() {
     assert_eq!(seen[1]["devices"], serde_json::json!(["SEP00DE00001001"]));
     assert_eq!(seen[4]["cause"], "normal");
     assert_eq!(seen[1]["call"], seen[4]["call"], "one call id throughout");
+}
+
+/// A Cisco phone's registration names its device in the Contact (and its MAC in
+/// +sip.instance); the device's own digest credentials must go with it.
+#[test]
+fn cisco_phones_are_identified_by_device_name_and_mac() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), "", true);
+    let t = Sip::Tcp;
+    let pw = demo_password(&node, "user1001");
+    let csv = format!("1001;x;[authentication username=user1001 password={pw}]");
+    let own = Sipp::scenario(
+        &node,
+        "reg-cisco.xml.in",
+        &[("DEVICE", "SEP00DE00001001"), ("MAC", "00DE00001001")],
+    );
+    Sipp::start(&node, t, &own, 0, &[&csv], &["-m", "1"]).expect_success("own device");
+    let v = get(&node, "/registrations");
+    let b = &v["items"][0];
+    assert_eq!(b["device"], "SEP00DE00001001", "{v}");
+    assert_eq!(b["transport"], "TCP", "{v}");
+    assert!(
+        b["user_agent"]
+            .as_str()
+            .unwrap()
+            .starts_with("Cisco-CP8865"),
+        "{v}"
+    );
+    // Another device's name with these credentials never registers.
+    let other = Sipp::scenario(
+        &node,
+        "reg-cisco.xml.in",
+        &[("DEVICE", "SEP00DE00001002"), ("MAC", "00DE00001002")],
+    );
+    let (ok, _) =
+        Sipp::start(&node, t, &other, 0, &[&csv], &["-m", "1", "-timeout", "5s"]).finish();
+    assert!(!ok, "credentials of 1001 must not register SEP00DE00001002");
+    assert_eq!(
+        get(&node, "/registrations")["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
