@@ -353,6 +353,18 @@ fn session_timers_clean_up_a_dead_call() {
             (Some("session_expired"), Some("system")),
             "{r}"
         );
+        // A called phone that makes Dialtone the refresher gets an UPDATE within its 2 s
+        // interval, and the call lives on until the caller hangs up.
+        let csv = caller(&node, "1000", "1001");
+        sipp_call(
+            &node,
+            t,
+            ("uas-refresh.xml", port),
+            "uac-call.xml",
+            &csv,
+            &["-d", "2500"],
+        );
+        assert_eq!(records(&node, 2)[0]["cause"], "normal");
     }
 }
 
