@@ -262,6 +262,20 @@ const fn forward(
     ]
 }
 
+/// A digest user name (devices authenticate with it; trunks answer challenges with it).
+const fn digest_user(doc: &'static str) -> Field {
+    Field {
+        name: "digest_user",
+        column: "digest_user",
+        kind: Kind::Text {
+            max: 128,
+            rule: TextRule::Name,
+        },
+        default: Default::Null,
+        doc,
+    }
+}
+
 const CFA: [Field; 2] = forward(
     "cfa_destination",
     "cfa_css",
@@ -416,16 +430,9 @@ pub static RESOURCES: &[Resource] = &[
                 "css_id",
                 "Calling search space for calls arriving on this trunk.",
             ),
-            Field {
-                name: "digest_user",
-                column: "digest_user",
-                kind: Kind::Text {
-                    max: 128,
-                    rule: TextRule::Name,
-                },
-                default: Default::Null,
-                doc: "User name Dialtone answers the far end's digest challenge with; the trunk name when left out.",
-            },
+            digest_user(
+                "User name Dialtone answers the far end's digest challenge with; the trunk name when left out.",
+            ),
             Field {
                 name: "digest_realm",
                 column: "digest_realm",
@@ -940,16 +947,7 @@ pub static RESOURCES: &[Resource] = &[
                 default: Default::Null,
                 doc: "Owner user ID.",
             },
-            Field {
-                name: "digest_user",
-                column: "digest_user",
-                kind: Kind::Text {
-                    max: 128,
-                    rule: TextRule::Name,
-                },
-                default: Default::Null,
-                doc: "SIP digest user name; the device name when left out.",
-            },
+            digest_user("SIP digest user name; the device name when left out."),
             Field {
                 name: "digest_password",
                 column: "",
