@@ -62,12 +62,18 @@ pub struct Binding {
     pub contact_peer: Option<Peer>,
 }
 
+type BindingMap = HashMap<(String, String), Vec<Binding>>;
+
+const SHARDS: usize = 64;
+
 pub struct Registrar {
     directory: Arc<Directory>,
     events: crate::events::Events,
     auth: Authenticator,
     policy: Policy,
-    bindings: Mutex<HashMap<(String, String), Vec<Binding>>>,
+    /// Bindings by (device, address-of-record), sharded by device: no lock is shared by
+    /// every registration.
+    bindings: Vec<Mutex<BindingMap>>,
 }
 
 /// The MAC address in a `+sip.instance` of the form `<urn:uuid:00000000-0000-0000-0000-MAC>`.
@@ -135,26 +141,35 @@ impl Registrar {
             events,
             auth: Authenticator::new(realm, Duration::from_secs(300)).offering(algorithms),
             policy,
-            bindings: Mutex::new(HashMap::new()),
+            bindings: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
         }
+    }
+
+    /// The shard holding `device`'s bindings.
+    fn shard(&self, device: &str) -> std::sync::MutexGuard<'_, BindingMap> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        device.hash(&mut h);
+        self.bindings[(h.finish() as usize) % SHARDS]
+            .lock()
+            .expect("bindings lock")
     }
 
     /// Current bindings, unexpired.
     pub fn bindings(&self) -> Vec<Binding> {
         let now = Instant::now();
-        let mut map = self.bindings.lock().expect("bindings lock");
-        map.retain(|_, v| {
-            v.retain(|b| b.until > now);
-            !v.is_empty()
-        });
-        let mut out: Vec<Binding> = map
-            .values()
-            .flatten()
-            .map(|b| Binding {
+        let mut out: Vec<Binding> = Vec::new();
+        for shard in &self.bindings {
+            let mut map = shard.lock().expect("bindings lock");
+            map.retain(|_, v| {
+                v.retain(|b| b.until > now);
+                !v.is_empty()
+            });
+            out.extend(map.values().flatten().map(|b| Binding {
                 expires_in: b.until.saturating_duration_since(now).as_secs(),
                 ..b.clone()
-            })
-            .collect();
+            }));
+        }
         out.sort_by(|a, b| (&a.device, &a.aor).cmp(&(&b.device, &b.aor)));
         out
     }
@@ -166,9 +181,9 @@ impl Registrar {
             return Vec::new();
         };
         let now = Instant::now();
-        let map = self.bindings.lock().expect("bindings lock");
         let mut out = Vec::new();
         for device in &l.devices {
+            let map = self.shard(device);
             for aor in [&line.number, device] {
                 if let Some(list) = map.get(&(device.clone(), aor.clone())) {
                     out.extend(list.iter().filter(|b| b.until > now).cloned());
@@ -176,14 +191,6 @@ impl Registrar {
             }
         }
         out
-    }
-
-    /// Whether `device` has any live binding.
-    pub fn is_registered(&self, device: &str) -> bool {
-        let now = Instant::now();
-        let map = self.bindings.lock().expect("bindings lock");
-        map.iter()
-            .any(|((d, _), list)| d == device && list.iter().any(|b| b.until > now))
     }
 
     async fn challenge(&self, tx: &ServerTransaction, stale: bool) {
@@ -250,7 +257,7 @@ impl Registrar {
         let mut added: Vec<String> = Vec::new();
         let mut removed = false;
         let current: Vec<String> = {
-            let mut map = self.bindings.lock().expect("bindings lock");
+            let mut map = self.shard(&device.name);
             let list = map.entry(key.clone()).or_default();
             list.retain(|b| b.until > now);
             for contact in req.values(Name::Contact) {
