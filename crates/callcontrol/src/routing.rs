@@ -198,6 +198,13 @@ impl Router<'_> {
                             return fail(486, format!("{key}: calling oneself"), Some(decision));
                         }
                     }
+                    // A phone in Do Not Disturb is not offered the call; when every registered
+                    // phone of the line is, the caller hears busy.
+                    let registered = !contacts.is_empty();
+                    contacts.retain(|b| !self.snapshot.device(&b.device).is_some_and(|d| d.dnd));
+                    if registered && contacts.is_empty() {
+                        return fail(486, format!("{key}: do not disturb"), Some(decision));
+                    }
                     if contacts.is_empty() {
                         if c.forward_unregistered.is_set() {
                             (dialled, css) =

@@ -329,6 +329,43 @@ fn a_shared_line_rings_everywhere_and_is_answered_on_the_second_device() {
         first.expect_success("first device cancelled: call completed elsewhere");
         let r = &records(&node, 1)[0];
         assert_eq!(r["called_device"], "SEP00DE00001002", "{r}");
+
+        // The seed's shared-line Manager Assistant: with Do Not Disturb on the manager's
+        // phone (SEP00DE00001001) only the assistant's phone rings.
+        let dnd = |device: &str, on: bool| {
+            let r = admin(client().patch(node.api(&format!("/devices/{device}"))))
+                .json(&serde_json::json!({"dnd": on}))
+                .send()
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.text().unwrap());
+            std::thread::sleep(std::time::Duration::from_millis(150));
+        };
+        dnd("SEP00DE00001001", true);
+        let manager = Sipp::start(
+            &node,
+            t,
+            "uas-ring.xml",
+            p1,
+            &[],
+            &["-m", "1", "-timeout", "4s"],
+        );
+        let csv = caller(&node, "1000", "1001");
+        sipp_call(
+            &node,
+            t,
+            ("uas-answer.xml", p2),
+            "uac-call.xml",
+            &csv,
+            &["-d", "200"],
+        );
+        let (rang, _) = manager.finish();
+        assert!(
+            !rang,
+            "the phone in Do Not Disturb must not be offered the call"
+        );
+        // Both phones in Do Not Disturb: the caller hears busy.
+        dnd("SEP00DE00001002", true);
+        refused(&node, t, "1000", "1001", "486");
     }
 }
 

@@ -689,7 +689,7 @@ pub static RESOURCES: &[Resource] = &[
                 default: Default::Int(12),
                 doc: "Seconds of ringing before Call Forward No Answer.",
             },
-            flag("dnd", false, "Do Not Disturb."),
+            flag("dnd", false, "Do Not Disturb on the whole number: callers hear busy."),
             Field {
                 name: "max_calls",
                 column: "max_calls",
@@ -948,6 +948,11 @@ pub static RESOURCES: &[Resource] = &[
                 doc: "Owner user ID.",
             },
             digest_user("SIP digest user name; the device name when left out."),
+            flag(
+                "dnd",
+                false,
+                "Do Not Disturb on this phone: it is not offered calls; the other phones of a shared line still ring.",
+            ),
             Field {
                 name: "digest_password",
                 column: "",

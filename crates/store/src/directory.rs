@@ -60,6 +60,8 @@ pub struct DeviceConfig {
     pub css: Option<String>,
     pub device_pool: String,
     pub local_route_group: Option<String>,
+    /// Do Not Disturb on this phone: it is not offered calls.
+    pub dnd: bool,
     pub lines: Vec<Appearance>,
 }
 
@@ -165,7 +167,7 @@ async fn devices(c: &mut AnyConnection) -> Result<Vec<DeviceConfig>, StoreError>
     let mut out = Vec::new();
     for r in sqlx::query(
         "SELECT d.id, d.name, d.model, d.digest_user, d.digest_ha1_md5, d.digest_ha1_sha256, \
-                s.name, dp.name, g.name \
+                s.name, dp.name, g.name, CAST(CASE WHEN d.dnd THEN 1 ELSE 0 END AS BIGINT) \
          FROM device d JOIN device_pool dp ON dp.id = d.device_pool_id \
          LEFT JOIN calling_search_space s ON s.id = d.css_id \
          LEFT JOIN route_group g ON g.id = dp.local_route_group_id ORDER BY d.name",
@@ -183,6 +185,7 @@ async fn devices(c: &mut AnyConnection) -> Result<Vec<DeviceConfig>, StoreError>
             css: r.try_get(6)?,
             device_pool: r.try_get(7)?,
             local_route_group: r.try_get(8)?,
+            dnd: flag(&r, 9)?,
             lines: appearances.remove(&id).unwrap_or_default(),
         });
     }
