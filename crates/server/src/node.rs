@@ -268,25 +268,33 @@ fn routers(
     (http, https)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Install the SIGTERM/SIGINT handlers now and wait for either later. Installed before the
+/// node says it listens, so a signal sent right after that line is never the default (fatal)
+/// one.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing the SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 
 pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
     init_logging(&config);
+    let shutdown = shutdown_signal()?;
     let store = open_store(&config).await?;
     let admin_password = ensure_admin(&store, &config).await?;
     let demo_credentials = if with_demo {
@@ -448,7 +456,7 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
 
     let mut servers = tokio::spawn(async move { tokio::try_join!(http_server, https_server) });
     let finished = tokio::select! {
-        _ = shutdown_signal() => {
+        _ = shutdown => {
             tracing::info!("shutting down");
             handle.graceful_shutdown(Some(Duration::from_secs(10)));
             servers.await
