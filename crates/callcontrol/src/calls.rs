@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -27,6 +27,10 @@ use crate::directory::{Directory, LineKey};
 use crate::events::Event as Notice;
 use crate::registrar::Registrar;
 use crate::routing::{Caller, Chain, Load, Reason, Router, Routing};
+use crate::shards::Sharded;
+
+/// The methods Dialtone accepts inside a call (the Allow header of its INVITEs and 200s).
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, NOTIFY, OPTIONS, REFER";
 
 /// Call control's tunables; every timer is here so tests never wait out defaults.
 #[derive(Debug, Clone)]
@@ -81,9 +85,11 @@ struct Inner {
     registrar: Arc<Registrar>,
     auth: Authenticator,
     config: CallConfig,
-    routes: Vec<Mutex<HashMap<String, mpsc::Sender<Event>>>>,
-    line_load: Mutex<HashMap<LineKey, u32>>,
-    live: Mutex<HashMap<u64, (CallView, Instant)>>,
+    /// Each leg's Call-ID to its call's task.
+    routes: Sharded<String, mpsc::Sender<Event>>,
+    /// Calls on each line (the busy trigger and maximum number of calls).
+    line_load: Sharded<LineKey, u32>,
+    live: Sharded<u64, (CallView, Instant)>,
     next_id: AtomicU64,
     records: mpsc::Sender<CallRecord>,
     events: crate::events::Events,
@@ -92,10 +98,7 @@ struct Inner {
 impl Load for Inner {
     fn calls_on(&self, line: &LineKey) -> u32 {
         self.line_load
-            .lock()
-            .expect("line load")
-            .get(line)
-            .copied()
+            .with(line, |m| m.get(line).copied())
             .unwrap_or(0)
     }
 }
@@ -143,9 +146,9 @@ impl Calls {
                 registrar,
                 auth,
                 config,
-                routes: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-                line_load: Mutex::new(HashMap::new()),
-                live: Mutex::new(HashMap::new()),
+                routes: Sharded::new(SHARDS),
+                line_load: Sharded::new(SHARDS),
+                live: Sharded::new(SHARDS),
                 next_id: AtomicU64::new(1),
                 records,
                 events,
@@ -155,14 +158,13 @@ impl Calls {
 
     /// The calls in progress.
     pub fn live(&self) -> Vec<CallView> {
-        let live = self.inner.live.lock().expect("live calls");
-        let mut out: Vec<CallView> = live
-            .values()
-            .map(|(v, since)| CallView {
+        let mut out: Vec<CallView> = Vec::new();
+        self.inner.live.each(|live| {
+            out.extend(live.values().map(|(v, since)| CallView {
                 seconds: since.elapsed().as_secs(),
                 ..v.clone()
-            })
-            .collect();
+            }))
+        });
         out.sort_by_key(|v| v.id);
         out
     }
@@ -195,16 +197,7 @@ impl Calls {
     }
 }
 
-fn shard(call_id: &str) -> usize {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    call_id.hash(&mut h);
-    (h.finish() as usize) % SHARDS
-}
-
-fn now_ms() -> i64 {
-    dialtone_store::now_ms()
-}
+use dialtone_store::now_ms;
 
 /// The user part of a URI, unescaped enough for dialling (`tel:` numbers too).
 fn dialled_of(req: &Message) -> Option<String> {
@@ -215,35 +208,31 @@ fn dialled_of(req: &Message) -> Option<String> {
 
 impl Inner {
     fn route_of(&self, call_id: &str) -> Option<mpsc::Sender<Event>> {
-        self.routes[shard(call_id)]
-            .lock()
-            .expect("routes")
-            .get(call_id)
-            .cloned()
+        self.routes.with(call_id, |m| m.get(call_id).cloned())
     }
 
     fn bind_route(&self, call_id: &str, to: mpsc::Sender<Event>) {
-        self.routes[shard(call_id)]
-            .lock()
-            .expect("routes")
-            .insert(call_id.to_string(), to);
+        self.routes
+            .with(call_id, |m| m.insert(call_id.to_string(), to));
     }
 
     /// Unbind `call_id` only while it still leads to `owner` (a transfer may have moved it).
     fn unbind_route_of(&self, call_id: &str, owner: &mpsc::Sender<Event>) {
-        let mut map = self.routes[shard(call_id)].lock().expect("routes");
-        if map.get(call_id).is_some_and(|s| s.same_channel(owner)) {
-            map.remove(call_id);
-        }
+        self.routes.with(call_id, |m| {
+            if m.get(call_id).is_some_and(|s| s.same_channel(owner)) {
+                m.remove(call_id);
+            }
+        });
     }
 
     fn load(&self, line: &LineKey, delta: i32) {
-        let mut map = self.line_load.lock().expect("line load");
-        let n = map.entry(line.clone()).or_insert(0);
-        *n = (*n as i64 + delta as i64).max(0) as u32;
-        if *n == 0 {
-            map.remove(line);
-        }
+        self.line_load.with(line, |map| {
+            let n = map.entry(line.clone()).or_insert(0);
+            *n = (*n as i64 + delta as i64).max(0) as u32;
+            if *n == 0 {
+                map.remove(line);
+            }
+        });
     }
 
     fn contact(&self, transport: Transport) -> String {
@@ -671,12 +660,14 @@ impl Call {
     }
 
     fn publish(&self) {
-        let mut live = self.inner.live.lock().expect("live calls");
-        let since = live
-            .get(&self.id)
-            .map(|(_, s)| *s)
-            .unwrap_or_else(Instant::now);
-        live.insert(self.id, (self.view(), since));
+        let view = self.view();
+        self.inner.live.with(&self.id, |live| {
+            let since = live
+                .get(&self.id)
+                .map(|(_, s)| *s)
+                .unwrap_or_else(Instant::now);
+            live.insert(self.id, (view, since));
+        });
     }
 
     fn occupy(&mut self, line: &LineKey) {
@@ -873,10 +864,7 @@ impl Call {
             .header("Call-ID", &call_id)
             .header("CSeq", "1 INVITE")
             .header("Contact", &self.inner.contact(peer.transport))
-            .header(
-                "Allow",
-                "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, NOTIFY, OPTIONS, REFER",
-            )
+            .header("Allow", ALLOW)
             .header("Supported", "timer, replaces");
         for d in self.chain.diversions.iter().rev() {
             b = b.header(
@@ -1712,10 +1700,7 @@ impl Call {
                 contact: self.a_contact.clone(),
                 session: self.a_session,
             });
-            let mut b = self.a_response(200).header(
-                "Allow",
-                "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, NOTIFY, OPTIONS",
-            );
+            let mut b = self.a_response(200).header("Allow", ALLOW);
             if let Some(s) = self.a_session {
                 let who = if s.we_refresh { "uas" } else { "uac" };
                 b = b
@@ -2219,7 +2204,7 @@ impl Call {
         for c in &self.released {
             self.inner.unbind_route_of(c, &me);
         }
-        self.inner.live.lock().expect("live calls").remove(&self.id);
+        self.inner.live.with(&self.id, |live| live.remove(&self.id));
         self.inner.events.emit(Notice::CallEnded {
             call: self.id,
             cause,

@@ -11,6 +11,7 @@ pub mod directory;
 pub mod events;
 pub mod registrar;
 pub mod routing;
+mod shards;
 
 use std::sync::Arc;
 

@@ -8,8 +8,7 @@
 //! are soft state that phones refresh. Devices come from the directory snapshot, so a REGISTER
 //! never waits on SQL.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dialtone_sip::build;
@@ -19,6 +18,7 @@ use dialtone_sip::{Message, Name, NameAddr};
 use dialtone_store::directory::DeviceConfig;
 
 use crate::directory::{Directory, LineKey, Snapshot};
+use crate::shards::Sharded;
 use serde::Serialize;
 
 /// Registration limits (seconds).
@@ -62,8 +62,6 @@ pub struct Binding {
     pub contact_peer: Option<Peer>,
 }
 
-type BindingMap = HashMap<(String, String), Vec<Binding>>;
-
 const SHARDS: usize = 64;
 
 pub struct Registrar {
@@ -73,7 +71,7 @@ pub struct Registrar {
     policy: Policy,
     /// Bindings by (device, address-of-record), sharded by device: no lock is shared by
     /// every registration.
-    bindings: Vec<Mutex<BindingMap>>,
+    bindings: Sharded<(String, String), Vec<Binding>>,
 }
 
 /// The MAC address in a `+sip.instance` of the form `<urn:uuid:00000000-0000-0000-0000-MAC>`.
@@ -141,26 +139,15 @@ impl Registrar {
             events,
             auth: Authenticator::new(realm, Duration::from_secs(300)).offering(algorithms),
             policy,
-            bindings: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            bindings: Sharded::new(SHARDS),
         }
-    }
-
-    /// The shard holding `device`'s bindings.
-    fn shard(&self, device: &str) -> std::sync::MutexGuard<'_, BindingMap> {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        device.hash(&mut h);
-        self.bindings[(h.finish() as usize) % SHARDS]
-            .lock()
-            .expect("bindings lock")
     }
 
     /// Current bindings, unexpired.
     pub fn bindings(&self) -> Vec<Binding> {
         let now = Instant::now();
         let mut out: Vec<Binding> = Vec::new();
-        for shard in &self.bindings {
-            let mut map = shard.lock().expect("bindings lock");
+        self.bindings.each(|map| {
             map.retain(|_, v| {
                 v.retain(|b| b.until > now);
                 !v.is_empty()
@@ -169,7 +156,7 @@ impl Registrar {
                 expires_in: b.until.saturating_duration_since(now).as_secs(),
                 ..b.clone()
             }));
-        }
+        });
         out.sort_by(|a, b| (&a.device, &a.aor).cmp(&(&b.device, &b.aor)));
         out
     }
@@ -183,12 +170,13 @@ impl Registrar {
         let now = Instant::now();
         let mut out = Vec::new();
         for device in &l.devices {
-            let map = self.shard(device);
-            for aor in [&line.number, device] {
-                if let Some(list) = map.get(&(device.clone(), aor.clone())) {
-                    out.extend(list.iter().filter(|b| b.until > now).cloned());
+            self.bindings.with(device.as_str(), |map| {
+                for aor in [&line.number, device] {
+                    if let Some(list) = map.get(&(device.clone(), aor.clone())) {
+                        out.extend(list.iter().filter(|b| b.until > now).cloned());
+                    }
                 }
-            }
+            });
         }
         out
     }
@@ -256,8 +244,7 @@ impl Registrar {
         // lists only its own contacts, never a scan of every device's.
         let mut added: Vec<String> = Vec::new();
         let mut removed = false;
-        let current: Vec<String> = {
-            let mut map = self.shard(&device.name);
+        let current: Vec<String> = self.bindings.with(device.name.as_str(), |map| {
             let list = map.entry(key.clone()).or_default();
             list.retain(|b| b.until > now);
             for contact in req.values(Name::Contact) {
@@ -309,7 +296,7 @@ impl Registrar {
                     format!("<{}>;expires={left}", b.contact)
                 })
                 .collect()
-        };
+        });
         for contact in added {
             self.events.emit(crate::events::Event::DeviceRegistered {
                 device: device.name.clone(),

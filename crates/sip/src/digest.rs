@@ -70,20 +70,9 @@ pub struct Credentials<'a> {
 
 impl<'a> Credentials<'a> {
     pub fn parse(value: &'a str) -> Option<Credentials<'a>> {
-        let value = value.trim();
-        let (scheme, rest) = value.split_once(|c: char| c.is_ascii_whitespace())?;
-        if !scheme.eq_ignore_ascii_case("Digest") {
-            return None;
-        }
         let mut c = Credentials::default();
-        for part in crate::message::split_top_level(rest) {
-            let (k, v) = part.split_once('=')?;
-            let v = v.trim();
-            let v = v
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or(v);
-            match k.trim().to_ascii_lowercase().as_str() {
+        for (k, v) in digest_params(value)? {
+            match k.as_str() {
                 "username" => c.username = v,
                 "realm" => c.realm = v,
                 "nonce" => c.nonce = v,
