@@ -29,6 +29,11 @@ use crate::registrar::Registrar;
 use crate::routing::{Caller, Chain, Load, Reason, Router, Routing};
 use crate::shards::Sharded;
 
+mod control;
+use crate::directory::Snapshot;
+pub use control::{remote_cc, Command, CtiError, MakeCall, RouteAction, RoutePoints};
+use control::{AtRoutePoint, Control};
+
 /// The methods Dialtone accepts inside a call (the Allow header of its INVITEs and 200s).
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, NOTIFY, OPTIONS, REFER";
 
@@ -90,6 +95,11 @@ struct Inner {
     /// Calls on each line (the busy trigger and maximum number of calls).
     line_load: Sharded<LineKey, u32>,
     live: Sharded<u64, (CallView, Instant)>,
+    /// Each call's task by call id (what CTI commands name).
+    by_id: Sharded<u64, mpsc::Sender<Event>>,
+    /// Park slots to the call waiting in each.
+    parks: Sharded<String, u64>,
+    route_points: RoutePoints,
     next_id: AtomicU64,
     records: mpsc::Sender<CallRecord>,
     events: crate::events::Events,
@@ -119,12 +129,19 @@ enum Event {
     Finished {
         tx: u64,
     },
-    /// Another call's consultative transfer names the leg with this Call-ID (Replaces): hand
-    /// over the other leg and end this call.
+    /// Another call's consultative transfer names a leg of this call (by its Call-ID, from a
+    /// Replaces, or by its party, from CTI): hand over the other leg and end this call.
     HandOver {
-        call_id: String,
+        of: HandOverOf,
         reply: tokio::sync::oneshot::Sender<Option<Leg>>,
     },
+    Control(Control),
+}
+
+/// The leg of a call a consultative transfer names: the transferor's.
+enum HandOverOf {
+    CallId(String),
+    Party(String),
 }
 
 impl Calls {
@@ -149,6 +166,9 @@ impl Calls {
                 routes: Sharded::new(SHARDS),
                 line_load: Sharded::new(SHARDS),
                 live: Sharded::new(SHARDS),
+                by_id: Sharded::new(SHARDS),
+                parks: Sharded::new(SHARDS),
+                route_points: RoutePoints::default(),
                 next_id: AtomicU64::new(1),
                 records,
                 events,
@@ -167,6 +187,25 @@ impl Calls {
         });
         out.sort_by_key(|v| v.id);
         out
+    }
+
+    /// One call in progress.
+    pub fn view(&self, id: u64) -> Option<CallView> {
+        self.inner.live.with(&id, |live| {
+            live.get(&id).map(|(v, since)| CallView {
+                seconds: since.elapsed().as_secs(),
+                ..v.clone()
+            })
+        })
+    }
+
+    /// The configuration snapshot calls are placed with.
+    pub fn directory(&self) -> Arc<Snapshot> {
+        self.inner.directory.get()
+    }
+
+    pub fn registrar(&self) -> &Arc<Registrar> {
+        &self.inner.registrar
     }
 
     /// A new INVITE (no To tag).
@@ -226,13 +265,22 @@ impl Inner {
     }
 
     fn load(&self, line: &LineKey, delta: i32) {
-        self.line_load.with(line, |map| {
+        let idle = self.line_load.with(line, |map| {
             let n = map.entry(line.clone()).or_insert(0);
             *n = (*n as i64 + delta as i64).max(0) as u32;
             if *n == 0 {
                 map.remove(line);
+                return true;
             }
+            false
         });
+        if idle {
+            self.events.emit(Notice::LineState {
+                line: line.number.clone(),
+                state: "idle",
+                call: None,
+            });
+        }
     }
 
     fn contact(&self, transport: Transport) -> String {
@@ -403,57 +451,17 @@ impl Inner {
                     .await;
             }
         }
-        let (events_tx, events) = mpsc::channel(64);
-        self.bind_route(&call_id, events_tx.clone());
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let a_tag = build::token();
-        let a_contact = self.contact(tx.peer.transport);
         let a_session = session.map(|se| {
             let refresher_uas = session_expires(&req)
                 .is_some_and(|v| v.to_ascii_lowercase().contains("refresher=uas"));
             SessionTimer::new(se, refresher_uas)
         });
-        let call = Call {
-            inner: self.clone(),
-            id,
-            events,
-            events_tx,
-            a_invite: tx,
-            a_tag,
-            a_contact,
-            a_session,
-            a_answered: false,
-            caller,
-            calling_trunk: trunk,
-            dialled: dialled.clone(),
-            chain: Chain::default(),
-            decision: None,
-            called_line: None,
-            forks: Vec::new(),
-            ring_deadline: None,
-            no_answer: None,
-            given_up_at: Instant::now() + self.config.max_ringing,
-            trunks: Vec::new(),
-            legs: [None, None],
-            pending: HashMap::new(),
-            next_tx: 1,
-            ack_wait: None,
-            started: now_ms(),
-            answered_at: None,
-            held_by: None,
-            busy_seen: false,
-            best_failure: None,
-            loads: Vec::new(),
-            called_trunk: None,
-            called_device: None,
-            a_sdp_offer: !req.body().is_empty(),
-            transfer: None,
-            alerted: false,
-            releasing: None,
-            notify_in_flight: None,
-            deferred_notify: None,
-            released: Vec::new(),
-        };
+        let peer = tx.peer;
+        let mut call = Call::new(self.clone(), Some(tx), caller, trunk, dialled.clone());
+        call.a_contact = self.contact(peer.transport);
+        call.a_session = a_session;
+        call.a_sdp_offer = !req.body().is_empty();
+        self.bind_route(&call_id, call.events_tx.clone());
         tokio::spawn(call.run(dialled));
     }
 }
@@ -534,10 +542,27 @@ struct Fork {
     done: bool,
     /// Left behind by a forward: its answers no longer decide anything.
     stale: bool,
-    /// Rings the target of a blind transfer.
-    for_transfer: bool,
+    role: Role,
+    /// Its latest provisional answer (the early dialog a remote answer names).
+    early: Option<Arc<Message>>,
     /// Already answered a trunk's digest challenge (a second one is a failure).
     authenticated: bool,
+}
+
+/// What a fork rings for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The called party (the normal case).
+    Called,
+    /// The target of a blind transfer or an application's redirect of a connected call.
+    TransferTarget,
+    /// The phone of a MakeCall's originating line, asked to answer by itself: by a REFER
+    /// with a remote-control request once it rings (Cisco phones: `remote_cc`), or by the
+    /// INVITE's `Call-Info: answer-after=0`.
+    Originator { remote_cc: bool, asked: bool },
+    /// A line taking the party on `Side::other()` (an unpark): its answer's offer goes to
+    /// that party in a re-INVITE.
+    Joining(Side),
 }
 
 /// What a client transaction was for.
@@ -553,6 +578,19 @@ enum Purpose {
     /// Fire and forget (BYE, CANCEL, session refresh).
     Quiet {
         side: Option<Side>,
+    },
+    /// One DTMF digit (INFO); the next is sent when it is answered.
+    Digit,
+    /// A request an application's command sent a phone: its answer answers the command.
+    Command {
+        reply: Option<tokio::sync::oneshot::Sender<Result<(), CtiError>>>,
+    },
+    /// A party joins the new leg on `new`: the re-INVITE carrying the new leg's offer to the
+    /// other party; its 2xx carries the answer the new leg's ACK (CSeq `new_cseq`) takes.
+    Join {
+        new: Side,
+        new_cseq: u32,
+        cseq: u32,
     },
     /// Transfer: an INVITE without an offer to the target's existing leg (after Replaces);
     /// its 2xx carries the target's offer.
@@ -571,6 +609,8 @@ struct Transfer {
     old_leg: Option<Leg>,
     /// The CSeq of the target's INVITE whose ACK waits for the transferee's answer.
     target_ack: Option<u32>,
+    /// A REFER asked for it (the transferor hears NOTIFYs); a CTI command did not.
+    notify: bool,
 }
 
 struct Call {
@@ -578,7 +618,8 @@ struct Call {
     id: u64,
     events: mpsc::Receiver<Event>,
     events_tx: mpsc::Sender<Event>,
-    a_invite: ServerTransaction,
+    /// The caller's INVITE (absent when Dialtone placed the call: MakeCall, unpark).
+    a_invite: Option<ServerTransaction>,
     a_tag: String,
     a_contact: String,
     a_session: Option<SessionTimer>,
@@ -617,6 +658,20 @@ struct Call {
     deferred_notify: Option<(Option<Side>, u16, bool)>,
     /// Call-IDs of legs this call released (a transferor's): a late BYE gets 200, not 481.
     released: Vec<String>,
+    /// The state last told to the lines' watchers, and the lines told it.
+    last_state: &'static str,
+    told_lines: Vec<String>,
+    /// Extra headers for the next forks (a MakeCall's auto-answer request).
+    fork_headers: Vec<(String, String)>,
+    /// The role of the next fork, when not the usual one.
+    next_role: Option<Role>,
+    /// A MakeCall's originator forks: the line they ring (To), the destination as From.
+    originating_to: Option<String>,
+    /// The application park slot the call waits in.
+    parked: Option<String>,
+    at_route_point: Option<AtRoutePoint>,
+    /// DTMF digits to send, one INFO after another.
+    dtmf: std::collections::VecDeque<(Side, char)>,
 }
 
 enum Next {
@@ -629,13 +684,83 @@ enum Next {
 }
 
 impl Call {
+    /// A call's task state before anything happened; bound by id for CTI.
+    fn new(
+        inner: Arc<Inner>,
+        a_invite: Option<ServerTransaction>,
+        caller: Caller,
+        calling_trunk: Option<String>,
+        dialled: String,
+    ) -> Call {
+        let (events_tx, events) = mpsc::channel(64);
+        let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+        inner.by_id.with(&id, |m| m.insert(id, events_tx.clone()));
+        let given_up_at = Instant::now() + inner.config.max_ringing;
+        let a_contact = inner.contact(Transport::Udp);
+        Call {
+            inner,
+            id,
+            events,
+            events_tx,
+            a_invite,
+            a_tag: build::token(),
+            a_contact,
+            a_session: None,
+            a_answered: false,
+            caller,
+            calling_trunk,
+            dialled,
+            chain: Chain::default(),
+            decision: None,
+            called_line: None,
+            forks: Vec::new(),
+            ring_deadline: None,
+            no_answer: None,
+            given_up_at,
+            trunks: Vec::new(),
+            legs: [None, None],
+            pending: HashMap::new(),
+            next_tx: 1,
+            ack_wait: None,
+            started: now_ms(),
+            answered_at: None,
+            held_by: None,
+            busy_seen: false,
+            best_failure: None,
+            loads: Vec::new(),
+            called_trunk: None,
+            called_device: None,
+            a_sdp_offer: false,
+            transfer: None,
+            alerted: false,
+            releasing: None,
+            notify_in_flight: None,
+            deferred_notify: None,
+            released: Vec::new(),
+            last_state: "",
+            told_lines: Vec::new(),
+            fork_headers: Vec::new(),
+            next_role: None,
+            originating_to: None,
+            parked: None,
+            at_route_point: None,
+            dtmf: std::collections::VecDeque::new(),
+        }
+    }
+
     fn view(&self) -> CallView {
-        let state = if self.legs[Side::B as usize].is_some() {
+        let state = if self.parked.is_some() {
+            "parked"
+        } else if self.legs.iter().all(Option::is_some) && self.a_answered {
             if self.held_by.is_some() {
                 "held"
             } else {
                 "connected"
             }
+        } else if self.at_route_point.is_some() {
+            "offered"
+        } else if self.a_invite.is_none() && self.legs[Side::A as usize].is_none() {
+            "originating"
         } else {
             "ringing"
         };
@@ -659,8 +784,28 @@ impl Call {
         }
     }
 
-    fn publish(&self) {
+    fn publish(&mut self) {
         let view = self.view();
+        // Each line of the call hears the call's state once per change (a line that joins
+        // the call later hears the current one).
+        if view.state != self.last_state {
+            self.last_state = view.state;
+            self.told_lines.clear();
+        }
+        let lines = [
+            self.caller.line.as_ref().map(|l| l.number.clone()),
+            self.called_line.as_ref().map(|l| l.number.clone()),
+        ];
+        for line in lines.into_iter().flatten() {
+            if !self.told_lines.contains(&line) {
+                self.told_lines.push(line.clone());
+                self.inner.events.emit(Notice::LineState {
+                    line,
+                    state: view.state,
+                    call: Some(self.id),
+                });
+            }
+        }
         self.inner.live.with(&self.id, |live| {
             let since = live
                 .get(&self.id)
@@ -668,6 +813,26 @@ impl Call {
                 .unwrap_or_else(Instant::now);
             live.insert(self.id, (view, since));
         });
+    }
+
+    fn parties(&self) -> crate::events::Parties {
+        let legs = |side: Side| {
+            self.legs[side as usize]
+                .as_ref()
+                .map(|l| l.dialog.call_id.clone())
+        };
+        crate::events::Parties {
+            calling_line: self.caller.line.as_ref().map(|l| l.number.clone()),
+            calling_device: self.caller.device.clone(),
+            called_line: self.called_line.as_ref().map(|l| l.number.clone()),
+            called_device: self.called_device.clone(),
+            calling_leg: legs(Side::A).or_else(|| {
+                self.a_invite
+                    .as_ref()
+                    .and_then(|a| a.request.call_id().map(str::to_string))
+            }),
+            called_leg: legs(Side::B),
+        }
     }
 
     fn occupy(&mut self, line: &LineKey) {
@@ -680,7 +845,11 @@ impl Call {
             self.occupy(&line);
         }
         self.publish();
-        let mut next = self.route(&dialled).await;
+        let next = self.route(&dialled).await;
+        self.run_loop(next).await;
+    }
+
+    async fn run_loop(mut self, mut next: Next) {
         while matches!(next, Next::Continue) {
             let wake = self.next_wake();
             let ev = tokio::select! {
@@ -703,11 +872,14 @@ impl Call {
     fn next_wake(&self) -> Instant {
         let far = Instant::now() + Duration::from_secs(3600);
         let mut wake = far;
-        if self.legs[Side::B as usize].is_none() {
+        if self.legs[Side::B as usize].is_none() && self.parked.is_none() {
             wake = wake.min(self.given_up_at);
             if let Some(d) = self.ring_deadline {
                 wake = wake.min(d);
             }
+        }
+        if let Some(rp) = self.at_route_point.as_ref().filter(|r| !r.accepted) {
+            wake = wake.min(rp.deadline);
         }
         for leg in self.legs.iter().flatten() {
             if let Some(s) = leg.session {
@@ -764,7 +936,9 @@ impl Call {
                     calling: self.caller.number.clone(),
                     called: line.key.number.clone(),
                     devices: contacts.iter().map(|b| b.device.clone()).collect(),
+                    parties: self.parties(),
                 });
+
                 self.ring(contacts).await;
                 self.check_forks().await
             }
@@ -774,6 +948,7 @@ impl Call {
                 self.trunks.reverse();
                 self.next_trunk().await
             }
+            Routing::RoutePoint { line, decision } => self.at_route_point(line, decision).await,
         }
     }
 
@@ -837,7 +1012,7 @@ impl Call {
     async fn fork(&mut self, uri: &str, peer: Peer, device: Option<String>, trunk: Option<String>) {
         let ep = &self.inner.endpoint;
         let host = &self.inner.config.host;
-        let req = &self.a_invite.request;
+        let req = self.a_invite.as_ref().map(|a| a.request.clone());
         let decision = self.decision.as_ref();
         let calling = decision
             .map(|d| d.calling.clone())
@@ -845,7 +1020,12 @@ impl Call {
         let called = decision
             .map(|d| d.called.clone())
             .unwrap_or_else(|| self.dialled.clone());
-        let from = if self.caller.name.is_empty() {
+        // A MakeCall's originating phone is called "from" the destination it will reach.
+        let (calling, called) = match &self.originating_to {
+            Some(line) => (self.dialled.clone(), line.clone()),
+            None => (calling, called),
+        };
+        let from = if self.caller.name.is_empty() || self.originating_to.is_some() {
             format!("<sip:{calling}@{host}>;tag={}", build::token())
         } else {
             format!(
@@ -855,7 +1035,12 @@ impl Call {
             )
         };
         let call_id = format!("{}@dialtone", build::token());
-        let max_forwards = req.max_forwards().unwrap_or(70).saturating_sub(1).max(1);
+        let max_forwards = req
+            .as_ref()
+            .and_then(|r| r.max_forwards())
+            .unwrap_or(70)
+            .saturating_sub(1)
+            .max(1);
         let mut b = build::request("INVITE", uri)
             .header("Via", &ep.via(peer.transport))
             .header("Max-Forwards", &max_forwards.to_string())
@@ -882,13 +1067,19 @@ impl Call {
                 &format!("{};refresher=uac", self.inner.config.session_expires),
             );
         }
-        // A transfer target gets no offer: its answer's offer goes to the transferee.
-        let body = req.body();
-        if !body.is_empty() && self.transfer.is_none() {
-            b = b.body(
-                req.value(Name::ContentType).unwrap_or("application/sdp"),
-                body,
-            );
+        // A transfer target gets no offer: its answer's offer goes to the transferee. So
+        // does the called side of a call Dialtone placed: its offer goes to the originator.
+        if let (Some(req), None) = (req.as_ref(), self.transfer.as_ref()) {
+            let body = req.body();
+            if !body.is_empty() {
+                b = b.body(
+                    req.value(Name::ContentType).unwrap_or("application/sdp"),
+                    body,
+                );
+            }
+        }
+        for (name, value) in &self.fork_headers {
+            b = b.header(name, value);
         }
         let bytes = b.finish();
         let Ok(invite) = Message::parse(bytes.clone()) else {
@@ -907,7 +1098,12 @@ impl Call {
             cancel_pending: None,
             done: false,
             stale: false,
-            for_transfer: self.transfer.is_some(),
+            role: self.next_role.take().unwrap_or(if self.transfer.is_some() {
+                Role::TransferTarget
+            } else {
+                Role::Called
+            }),
+            early: None,
             authenticated: false,
         });
         self.pending.insert(tx, Purpose::Fork(self.forks.len() - 1));
@@ -1023,9 +1219,8 @@ impl Call {
         }
     }
 
-    fn a_response(&self, code: u16) -> Builder {
-        let req = &self.a_invite.request;
-        let mut b = build::response(req, code, Some(self.a_invite.peer.addr), Some(&self.a_tag));
+    fn a_response(&self, a: &ServerTransaction, code: u16) -> Builder {
+        let mut b = build::response(&a.request, code, Some(a.peer.addr), Some(&self.a_tag));
         if code > 100 && code < 300 {
             b = b.header("Contact", &self.a_contact);
         }
@@ -1033,15 +1228,25 @@ impl Call {
     }
 
     async fn fail_caller(&mut self, code: u16, why: &str) -> Next {
-        if !self.a_answered {
-            let b = self
-                .a_response(code)
-                .header(
-                    "Warning",
-                    &format!("399 dialtone \"{}\"", why.replace('"', "'")),
-                )
-                .finish();
-            self.a_invite.respond(b).await;
+        match &self.a_invite {
+            Some(a) if !self.a_answered => {
+                let b = self
+                    .a_response(a, code)
+                    .header(
+                        "Warning",
+                        &format!("399 dialtone \"{}\"", why.replace('"', "'")),
+                    )
+                    .finish();
+                a.respond(b).await;
+            }
+            Some(_) => {}
+            None => {
+                // Dialtone placed the call: whoever already answered is hung up.
+                self.cancel_all_forks(None).await;
+                for side in [Side::A, Side::B] {
+                    self.bye(side).await;
+                }
+            }
         }
         let cause = match code {
             486 | 600 => "busy",
@@ -1138,12 +1343,19 @@ impl Call {
 
     /// Leave the ringing line for its forward destination.
     async fn divert(&mut self, to: (String, Option<String>), reason: Reason) -> Next {
+        self.divert_with(&to.0, to.1.into_iter().collect(), reason)
+            .await
+    }
+
+    /// Leave the ringing line for `destination`, searched with `css`.
+    async fn divert_with(&mut self, destination: &str, css: Vec<String>, reason: Reason) -> Next {
         self.cancel_all_forks(None).await;
         if let Some(line) = self.called_line.take() {
             self.inner.events.emit(Notice::CallRedirected {
                 call: self.id,
                 from: line.number.clone(),
                 reason: reason.as_str(),
+                parties: self.parties(),
             });
             self.chain.diversions.push(crate::routing::Diversion {
                 from: line.number.clone(),
@@ -1158,9 +1370,9 @@ impl Call {
         self.busy_seen = false;
         self.best_failure = None;
         // The forward's own CSS searches for the destination (Unified CM's CFx CSS).
-        let saved = std::mem::replace(&mut self.caller.css, to.1.into_iter().collect());
+        let saved = std::mem::replace(&mut self.caller.css, css);
         // Boxed: routing may ring, fail and divert again.
-        let next = Box::pin(self.route(&to.0)).await;
+        let next = Box::pin(self.route(destination)).await;
         self.caller.css = saved;
         next
     }
@@ -1169,7 +1381,14 @@ impl Call {
 
     async fn on_timer(&mut self) -> Next {
         let now = Instant::now();
-        if self.legs[Side::B as usize].is_none() {
+        if self
+            .at_route_point
+            .as_ref()
+            .is_some_and(|r| !r.accepted && now >= r.deadline)
+        {
+            return self.route_request_expired().await;
+        }
+        if self.legs[Side::B as usize].is_none() && self.parked.is_none() {
             if now >= self.given_up_at {
                 self.cancel_all_forks(None).await;
                 return self.fail_caller(480, "nobody answered").await;
@@ -1260,8 +1479,9 @@ impl Call {
                 }
             }
         }
-        (self.legs[Side::A as usize].is_none() && cid == self.a_invite.request.call_id()?)
-            .then_some(Side::A)
+        (self.legs[Side::A as usize].is_none()
+            && Some(cid) == self.a_invite.as_ref().and_then(|a| a.request.call_id()))
+        .then_some(Side::A)
     }
 
     async fn on_event(&mut self, ev: Event) -> Next {
@@ -1289,7 +1509,8 @@ impl Call {
                 Next::Continue
             }
             Event::Request(tx) => self.on_request(tx).await,
-            Event::HandOver { call_id, reply } => self.hand_over(&call_id, reply).await,
+            Event::HandOver { of, reply } => self.hand_over(of, reply).await,
+            Event::Control(c) => self.on_control(c).await,
         }
     }
 
@@ -1297,14 +1518,15 @@ impl Call {
         let method = tx.request.method().unwrap_or("").to_string();
         if method == "CANCEL" {
             tx.reply(200, None).await;
-            let is_ours = tx
-                .cancels
-                .as_ref()
-                .is_some_and(|inv| inv.request.call_id() == self.a_invite.request.call_id());
-            if is_ours && !self.a_answered {
+            let a = self.a_invite.as_ref().filter(|a| {
+                tx.cancels
+                    .as_ref()
+                    .is_some_and(|inv| inv.request.call_id() == a.request.call_id())
+            });
+            if let (Some(a), false) = (a, self.a_answered) {
+                let b = self.a_response(a, 487).finish();
+                a.respond(b).await;
                 self.cancel_all_forks(None).await;
-                let b = self.a_response(487).finish();
-                self.a_invite.respond(b).await;
                 return Next::End {
                     cause: "cancelled",
                     status: 487,
@@ -1399,14 +1621,16 @@ impl Call {
                     self.inner.events.emit(Notice::CallHeld {
                         call: self.id,
                         by: side.name(),
+                        parties: self.parties(),
                     });
                 }
                 self.held_by = Some(side);
             }
             Some(_) if self.held_by.take().is_some() => {
-                self.inner
-                    .events
-                    .emit(Notice::CallResumed { call: self.id });
+                self.inner.events.emit(Notice::CallResumed {
+                    call: self.id,
+                    parties: self.parties(),
+                });
             }
             Some(_) => {}
             None => {}
@@ -1496,6 +1720,15 @@ impl Call {
                 server.reply(408, None).await;
                 Next::Continue
             }
+            Some(Purpose::Command { reply: Some(reply) }) => {
+                let _ = reply.send(Err(CtiError::Device("the phone did not answer".into())));
+                Next::Continue
+            }
+            Some(Purpose::Digit) => {
+                self.dtmf.clear();
+                Next::Continue
+            }
+            Some(Purpose::Join { .. }) => self.hang_up_all("failed").await,
             Some(Purpose::Quiet { side: Some(side) }) => {
                 // A session refresh got no answer: the leg is gone.
                 if self.legs[side as usize].is_some() && self.answered_at.is_some() {
@@ -1568,6 +1801,44 @@ impl Call {
                 };
                 self.on_transferee_answer(msg, code, cseq).await
             }
+            Some(Purpose::Command { .. }) | Some(Purpose::Digit) => {
+                if code < 200 {
+                    return Next::Continue;
+                }
+                match self.pending.remove(&tx) {
+                    Some(Purpose::Command { reply: Some(reply) }) => {
+                        let _ = reply.send(if (200..300).contains(&code) {
+                            Ok(())
+                        } else {
+                            Err(CtiError::Device(format!("the phone answered {code}")))
+                        });
+                    }
+                    Some(Purpose::Digit) => {
+                        self.dtmf.pop_front();
+                        if !(200..300).contains(&code) {
+                            tracing::info!(call = self.id, code, "DTMF refused");
+                            self.dtmf.clear();
+                        }
+                        self.next_digit().await;
+                    }
+                    _ => {}
+                }
+                Next::Continue
+            }
+            Some(Purpose::Join { .. }) => {
+                if code < 200 {
+                    return Next::Continue;
+                }
+                let Some(Purpose::Join {
+                    new,
+                    new_cseq,
+                    cseq,
+                }) = self.pending.remove(&tx)
+                else {
+                    return Next::Continue;
+                };
+                self.on_joined(new, new_cseq, cseq, msg, code).await
+            }
             Some(Purpose::Quiet { side }) => {
                 let side = *side;
                 if code >= 200 {
@@ -1628,27 +1899,41 @@ impl Call {
                 // The trunk is alive: no more failover timer, ring as long as it rings.
                 self.ring_deadline = None;
             }
+            self.forks[i].early = Some(msg.clone());
+            if matches!(self.forks[i].role, Role::Originator { .. }) {
+                // The originator's own phone ringing is not the call alerting.
+                return self.on_originator_fork(i, msg, code).await;
+            }
             if !self.a_answered && (code == 180 || code == 183) {
                 if !self.alerted {
                     self.alerted = true;
-                    self.inner
-                        .events
-                        .emit(Notice::CallAlerting { call: self.id });
+                    self.inner.events.emit(Notice::CallAlerting {
+                        call: self.id,
+                        parties: self.parties(),
+                    });
                 }
-                let mut b = self.a_response(code);
-                let body = msg.body();
-                if code == 183 && !body.is_empty() {
-                    b = b.body(
-                        msg.value(Name::ContentType).unwrap_or("application/sdp"),
-                        body,
-                    );
+                if let Some(a) = &self.a_invite {
+                    let mut b = self.a_response(a, code);
+                    let body = msg.body();
+                    if code == 183 && !body.is_empty() {
+                        b = b.body(
+                            msg.value(Name::ContentType).unwrap_or("application/sdp"),
+                            body,
+                        );
+                    }
+                    a.respond(b.finish()).await;
                 }
-                self.a_invite.respond(b.finish()).await;
             }
             return Next::Continue;
         }
-        if self.forks[i].for_transfer {
-            return self.on_transfer_fork(i, msg, code).await;
+        match self.forks[i].role {
+            Role::TransferTarget => return self.on_transfer_fork(i, msg, code).await,
+            Role::Originator { .. } => return self.on_originator_fork(i, msg, code).await,
+            Role::Joining(side) => return self.on_joining_fork(i, side, msg, code).await,
+            Role::Called if self.a_invite.is_none() && (200..300).contains(&code) => {
+                return self.on_joining_fork(i, Side::B, msg, code).await
+            }
+            Role::Called => {}
         }
         if (200..300).contains(&code) {
             let fork = &self.forks[i];
@@ -1690,17 +1975,20 @@ impl Call {
                     self.cancel_fork(j, Some(reason)).await;
                 }
             }
-            let a_req = self.a_invite.request.clone();
-            let Some(a_dialog) = Dialog::uas(&a_req, &self.a_tag) else {
+            let Some(a) = self.a_invite.as_ref() else {
+                return Next::Continue;
+            };
+            let Some(a_dialog) = Dialog::uas(&a.request, &self.a_tag) else {
                 return self.hang_up_all("failed").await;
             };
+            let a_peer = a.peer;
             self.legs[Side::A as usize] = Some(Leg {
                 dialog: a_dialog,
-                peer: self.a_invite.peer,
+                peer: a_peer,
                 contact: self.a_contact.clone(),
                 session: self.a_session,
             });
-            let mut b = self.a_response(200).header("Allow", ALLOW);
+            let mut b = self.a_response(a, 200).header("Allow", ALLOW);
             if let Some(s) = self.a_session {
                 let who = if s.we_refresh { "uas" } else { "uac" };
                 b = b
@@ -1717,14 +2005,14 @@ impl Call {
                     body,
                 );
             }
-            self.a_invite.respond(b.finish()).await;
+            a.respond(b.finish()).await;
             self.a_answered = true;
             self.answered_at = Some(now_ms());
             self.ring_deadline = None;
             tracing::info!(call = self.id, device = ?self.called_device, trunk = ?self.called_trunk, "connected");
             self.inner.events.emit(Notice::CallConnected {
                 call: self.id,
-                called_device: self.called_device.clone(),
+                parties: self.parties(),
             });
             return Next::Continue;
         }
@@ -1778,6 +2066,9 @@ impl Call {
     ) -> Option<u64> {
         // One NOTIFY at a time: the next waits for the answer to this one (two back to back
         // can reach a phone in one segment, before it has answered the first).
+        if self.transfer.as_ref().is_some_and(|t| !t.notify) {
+            return None;
+        }
         if self.notify_in_flight.is_some() {
             self.deferred_notify = Some((leg_side, status, last));
             return None;
@@ -1880,6 +2171,7 @@ impl Call {
             transferor: side,
             old_leg: None,
             target_ack: None,
+            notify: true,
         });
         self.notify_transferor(Some(side), 100, false).await;
         match replaces_call_id(&uri_headers) {
@@ -1941,6 +2233,10 @@ impl Call {
                 tracing::info!(call = self.id, code, why, "transfer target not routed");
                 self.transfer_failed(code).await
             }
+            Routing::RoutePoint { .. } => {
+                tracing::info!(call = self.id, "transfer to a route point is not supported");
+                self.transfer_failed(488).await
+            }
         }
     }
 
@@ -1971,7 +2267,7 @@ impl Call {
             self.called_device = self.forks[i].device.clone();
             self.called_trunk = self.forks[i].trunk.clone();
             for j in 0..self.forks.len() {
-                if j != i && self.forks[j].for_transfer {
+                if j != i && self.forks[j].role == Role::TransferTarget {
                     self.cancel_fork(j, Some("SIP;cause=200;text=\"Call completed elsewhere\""))
                         .await;
                 }
@@ -1991,7 +2287,11 @@ impl Call {
             return self.offer_to_transferee(msg).await;
         }
         self.forks[i].done = true;
-        if self.forks.iter().any(|f| f.for_transfer && !f.done) {
+        if self
+            .forks
+            .iter()
+            .any(|f| f.role == Role::TransferTarget && !f.done)
+        {
             return Next::Continue;
         }
         self.transfer_failed(code).await
@@ -2003,13 +2303,20 @@ impl Call {
         let Some(other_call) = other_call.filter(|s| !s.same_channel(&self.events_tx)) else {
             return self.transfer_failed(481).await;
         };
+        self.take_leg_from(side, other_call, HandOverOf::CallId(call_id.to_string()))
+            .await
+    }
+
+    /// Take the other call's leg facing the transferor (named by `of`) in place of ours on
+    /// `side`, and ask it for a fresh offer for the transferee.
+    async fn take_leg_from(
+        &mut self,
+        side: Side,
+        other_call: mpsc::Sender<Event>,
+        of: HandOverOf,
+    ) -> Next {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let _ = other_call
-            .send(Event::HandOver {
-                call_id: call_id.to_string(),
-                reply,
-            })
-            .await;
+        let _ = other_call.send(Event::HandOver { of, reply }).await;
         let leg = tokio::time::timeout(Duration::from_secs(5), answer)
             .await
             .ok()
@@ -2127,6 +2434,7 @@ impl Call {
                 .as_ref()
                 .map(|d| d.called.clone())
                 .unwrap_or_default(),
+            parties: self.parties(),
         });
         Next::Continue
     }
@@ -2153,14 +2461,17 @@ impl Call {
     /// Another call takes our leg that is not `call_id` (Replaces); this call ends.
     async fn hand_over(
         &mut self,
-        call_id: &str,
+        of: HandOverOf,
         reply: tokio::sync::oneshot::Sender<Option<Leg>>,
     ) -> Next {
-        let side = [Side::A, Side::B].into_iter().find(|s| {
-            self.legs[*s as usize]
-                .as_ref()
-                .is_some_and(|l| l.dialog.call_id == call_id)
-        });
+        let side = match &of {
+            HandOverOf::CallId(call_id) => [Side::A, Side::B].into_iter().find(|s| {
+                self.legs[*s as usize]
+                    .as_ref()
+                    .is_some_and(|l| &l.dialog.call_id == call_id)
+            }),
+            HandOverOf::Party(party) => self.side_of_party(Some(party)).ok(),
+        };
         let busy = self.transfer.is_some() || self.ack_wait.is_some();
         let (Some(side), false) = (side, busy) else {
             let _ = reply.send(None);
@@ -2186,12 +2497,14 @@ impl Call {
         if let Some((_, old)) = self.releasing.take() {
             self.release(old).await;
         }
-        for line in std::mem::take(&mut self.loads) {
-            self.inner.load(&line, -1);
-        }
         let me = self.events_tx.clone();
-        if let Some(c) = self.a_invite.request.call_id() {
+        if let Some(c) = self.a_invite.as_ref().and_then(|a| a.request.call_id()) {
             self.inner.unbind_route_of(c, &me);
+        }
+        self.inner.by_id.with(&self.id, |m| m.remove(&self.id));
+        self.leave_route_point();
+        if let Some(slot) = self.parked.take() {
+            self.inner.parks.with(&slot, |m| m.remove(&slot));
         }
         for f in &self.forks {
             if let Some(c) = f.invite.call_id() {
@@ -2213,7 +2526,11 @@ impl Call {
             } else {
                 status
             },
+            parties: self.parties(),
         });
+        for line in std::mem::take(&mut self.loads) {
+            self.inner.load(&line, -1);
+        }
         let ended = now_ms();
         let d = self.decision.as_ref();
         let first = self.chain.diversions.first();
@@ -2221,10 +2538,22 @@ impl Call {
             id: uuid::Uuid::new_v4().to_string(),
             call_id: self
                 .a_invite
-                .request
-                .call_id()
-                .unwrap_or_default()
-                .to_string(),
+                .as_ref()
+                .and_then(|a| a.request.call_id())
+                .map(str::to_string)
+                .or_else(|| {
+                    self.legs
+                        .iter()
+                        .flatten()
+                        .next()
+                        .map(|l| l.dialog.call_id.clone())
+                })
+                .or_else(|| {
+                    self.forks
+                        .first()
+                        .and_then(|f| f.invite.call_id().map(str::to_string))
+                })
+                .unwrap_or_default(),
             calling_number: self.caller.number.clone(),
             calling_device: self.caller.device.clone(),
             calling_trunk: self.calling_trunk.clone(),

@@ -41,6 +41,8 @@ pub struct Snapshot {
     devices: HashMap<String, Arc<DeviceConfig>>,
     by_digest_user: HashMap<String, String>,
     lines: HashMap<LineKey, Arc<Line>>,
+    /// Numbers to their lines' keys, partitions in name order (a CTI request names a number).
+    by_number: HashMap<String, Vec<LineKey>>,
     trunks: HashMap<String, TrunkConfig>,
     trunk_by_address: HashMap<SocketAddr, String>,
 }
@@ -59,6 +61,23 @@ impl Snapshot {
 
     pub fn line(&self, key: &LineKey) -> Option<&Arc<Line>> {
         self.lines.get(key)
+    }
+
+    /// The line with `number`: the one in no partition, else the first partition by name.
+    pub fn line_by_number(&self, number: &str) -> Option<&Arc<Line>> {
+        self.by_number
+            .get(number)
+            .and_then(|keys| keys.first())
+            .and_then(|k| self.lines.get(k))
+    }
+
+    /// Every line and device, for diffing one snapshot against the next.
+    pub fn lines(&self) -> impl Iterator<Item = &Arc<Line>> {
+        self.lines.values()
+    }
+
+    pub fn devices(&self) -> impl Iterator<Item = &Arc<DeviceConfig>> {
+        self.devices.values()
     }
 
     pub fn trunk(&self, name: &str) -> Option<&TrunkConfig> {
@@ -138,14 +157,48 @@ pub async fn build(store: &Store) -> Result<Snapshot, String> {
         }
         trunks.insert(t.name.clone(), t);
     }
+    let mut by_number: HashMap<String, Vec<LineKey>> = HashMap::new();
+    for k in lines.keys() {
+        by_number
+            .entry(k.number.clone())
+            .or_default()
+            .push(k.clone());
+    }
+    for keys in by_number.values_mut() {
+        keys.sort_by(|a, b| a.partition.cmp(&b.partition));
+    }
     Ok(Snapshot {
         plan,
         devices,
         by_digest_user,
+        by_number,
         lines: lines.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
         trunks,
         trunk_by_address,
     })
+}
+
+/// Tell watchers of the lines and devices whose Do Not Disturb or Forward All changed.
+fn announce_changes(old: &Snapshot, new: &Snapshot, events: &crate::events::Events) {
+    for line in new.lines() {
+        let before = old.line(&line.key);
+        let (dnd, fwd) = (line.config.dnd, &line.config.forward_all.destination);
+        if before.is_none_or(|b| b.config.dnd != dnd || &b.config.forward_all.destination != fwd) {
+            events.emit(crate::events::Event::LineConfigured {
+                line: line.key.number.clone(),
+                dnd,
+                forward_all: fwd.clone(),
+            });
+        }
+    }
+    for device in new.devices() {
+        if old.device(&device.name).is_none_or(|b| b.dnd != device.dnd) {
+            events.emit(crate::events::Event::DeviceConfigured {
+                device: device.name.clone(),
+                dnd: device.dnd,
+            });
+        }
+    }
 }
 
 /// The current snapshot, replaced whole on every configuration change.
@@ -156,7 +209,11 @@ pub struct Directory {
 impl Directory {
     /// Load the first snapshot and keep it current: the store's change counter wakes a task
     /// that rebuilds and swaps (a snapshot that fails to build leaves the old one serving).
-    pub async fn load(store: &Store) -> Result<Arc<Directory>, String> {
+    /// `events` hears the Do Not Disturb and Forward All changes of each swap.
+    pub async fn load(
+        store: &Store,
+        events: crate::events::Events,
+    ) -> Result<Arc<Directory>, String> {
         let mut changes = store.changes();
         let dir = Arc::new(Directory {
             current: RwLock::new(Arc::new(build(store).await?)),
@@ -170,7 +227,14 @@ impl Directory {
                 changes.borrow_and_update();
                 let Some(dir) = weak.upgrade() else { return };
                 match build(&store).await {
-                    Ok(s) => *dir.current.write().expect("directory lock") = Arc::new(s),
+                    Ok(s) => {
+                        let new = Arc::new(s);
+                        let old = std::mem::replace(
+                            &mut *dir.current.write().expect("directory lock"),
+                            new.clone(),
+                        );
+                        announce_changes(&old, &new, &events);
+                    }
                     Err(e) => tracing::error!(error = %e, "directory: kept the previous snapshot"),
                 }
             }

@@ -1,12 +1,40 @@
-//! What call control tells its watchers: device and call events, each with stable ids. This is
-//! the "events out" half of the CTI surface (DESIGN.md); applications and the admin API's event
-//! stream subscribe here. The channel is bounded: a slow watcher never slows call processing;
+//! What call control tells its watchers: device, line and call events, each with stable ids.
+//! This is the "events out" half of the CTI surface (DESIGN.md).
+//!
+//! Two ways to listen. `subscribe` hears everything (the admin API's event stream). `watch`
+//! hears only the lines and devices a watcher names (the CTI applications: an attendant
+//! console watches thousands of lines among tens of thousands): an event is looked up by its
+//! lines and devices in a sharded table, so its cost is the number of watchers that care,
+//! not the number connected. Both are bounded: a slow watcher never slows call processing;
 //! it misses events, is told how many (`lagged`), and resynchronises from the live views.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde::Serialize;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::shards::Sharded;
+
+/// The parties of a call, as lines and devices (absent until known: the called device is
+/// known once one answers; a trunk's side has no line).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Parties {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calling_line: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calling_device: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub called_line: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub called_device: Option<String>,
+    /// Each leg's SIP Call-ID: the stable leg identifiers (a transfer replaces one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calling_leg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub called_leg: Option<String>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -17,10 +45,28 @@ pub enum Event {
         line: String,
         contact: String,
     },
-    /// A contact was removed (unregistered).
+    /// A contact was removed (unregistered or expired).
     DeviceUnregistered {
         device: String,
         line: String,
+    },
+    /// A line's or device's configured state changed (Do Not Disturb, forward all).
+    LineConfigured {
+        line: String,
+        dnd: bool,
+        forward_all: String,
+    },
+    DeviceConfigured {
+        device: String,
+        dnd: bool,
+    },
+    /// A line's calls changed: `state` is that of `call` on the line (ringing, connected,
+    /// held), or idle when the line has no call left.
+    LineState {
+        line: String,
+        state: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        call: Option<u64>,
     },
     /// A call started ringing the called line's devices (or a trunk).
     CallOffered {
@@ -28,61 +74,297 @@ pub enum Event {
         calling: String,
         called: String,
         devices: Vec<String>,
+        #[serde(flatten)]
+        parties: Parties,
     },
     /// The called side is alerting (180/183).
     CallAlerting {
         call: u64,
+        #[serde(flatten)]
+        parties: Parties,
     },
     CallConnected {
         call: u64,
-        called_device: Option<String>,
+        #[serde(flatten)]
+        parties: Parties,
     },
     /// `by`: calling or called.
     CallHeld {
         call: u64,
         by: &'static str,
+        #[serde(flatten)]
+        parties: Parties,
     },
     CallResumed {
         call: u64,
+        #[serde(flatten)]
+        parties: Parties,
     },
-    /// The call was forwarded from `from` (a line) for `reason`.
+    /// The call left `from` (a line) for `reason` (a forward, or `redirect` by an application).
     CallRedirected {
         call: u64,
         from: String,
         reason: &'static str,
+        #[serde(flatten)]
+        parties: Parties,
     },
     /// The transferor left; the call now connects its other party with `to`.
     CallTransferred {
         call: u64,
         to: String,
+        #[serde(flatten)]
+        parties: Parties,
+    },
+    /// The call waits in an application's park slot (its other party was released).
+    CallParked {
+        call: u64,
+        slot: String,
+        #[serde(flatten)]
+        parties: Parties,
     },
     CallEnded {
         call: u64,
         cause: &'static str,
         sip_status: u16,
+        #[serde(flatten)]
+        parties: Parties,
     },
+    /// A call reached a route point its application owns: answer with redirect, accept or
+    /// reject before `timeout_ms`, or the route point's Call Forward No Answer applies.
+    RouteRequest {
+        call: u64,
+        request: u64,
+        route_point: String,
+        calling: String,
+        called: String,
+        timeout_ms: u64,
+    },
+}
+
+impl Event {
+    /// The lines and devices this event concerns: who watches any of them hears it.
+    fn keys(&self) -> Vec<Key> {
+        let mut keys = Vec::with_capacity(4);
+        let mut add = |p: &Parties| {
+            keys.extend(p.calling_line.iter().map(|l| Key::Line(l.clone())));
+            keys.extend(p.called_line.iter().map(|l| Key::Line(l.clone())));
+            keys.extend(p.calling_device.iter().map(|d| Key::Device(d.clone())));
+            keys.extend(p.called_device.iter().map(|d| Key::Device(d.clone())));
+        };
+        match self {
+            Event::DeviceRegistered { device, line, .. }
+            | Event::DeviceUnregistered { device, line } => {
+                keys.push(Key::Device(device.clone()));
+                keys.push(Key::Line(line.clone()));
+            }
+            Event::LineConfigured { line, .. } | Event::LineState { line, .. } => {
+                keys.push(Key::Line(line.clone()))
+            }
+            Event::DeviceConfigured { device, .. } => keys.push(Key::Device(device.clone())),
+            Event::CallOffered {
+                parties, devices, ..
+            } => {
+                add(parties);
+                keys.extend(devices.iter().map(|d| Key::Device(d.clone())));
+            }
+            Event::CallAlerting { parties, .. }
+            | Event::CallConnected { parties, .. }
+            | Event::CallHeld { parties, .. }
+            | Event::CallResumed { parties, .. }
+            | Event::CallRedirected { parties, .. }
+            | Event::CallTransferred { parties, .. }
+            | Event::CallParked { parties, .. }
+            | Event::CallEnded { parties, .. } => add(parties),
+            // Sent to the route point's owner directly, never by watch.
+            Event::RouteRequest { .. } => {}
+        }
+        keys
+    }
+}
+
+/// What a watcher names: a line (directory number) or a device.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Key {
+    Line(String),
+    Device(String),
+}
+
+/// One watcher's mailbox: bounded; what did not fit is counted.
+struct Mailbox {
+    tx: mpsc::Sender<Arc<Event>>,
+    missed: Arc<AtomicU64>,
 }
 
 /// The event bus: cheap to clone.
 #[derive(Clone)]
 pub struct Events {
-    tx: broadcast::Sender<Arc<Event>>,
+    all: broadcast::Sender<Arc<Event>>,
+    watched: Arc<Sharded<Key, HashMap<u64, Arc<Mailbox>>>>,
+    next_watcher: Arc<AtomicU64>,
+    capacity: usize,
 }
 
 impl Events {
     /// `capacity`: events a watcher may fall behind before it is told it lagged.
     pub fn new(capacity: usize) -> Events {
         Events {
-            tx: broadcast::channel(capacity.max(16)).0,
+            all: broadcast::channel(capacity.max(16)).0,
+            watched: Arc::new(Sharded::new(64)),
+            next_watcher: Arc::new(AtomicU64::new(1)),
+            capacity: capacity.max(16),
         }
     }
 
     pub fn emit(&self, event: Event) {
-        // No watcher is not an error.
-        let _ = self.tx.send(Arc::new(event));
+        let event = Arc::new(event);
+        let keys = event.keys();
+        let mut told: Vec<u64> = Vec::new();
+        for key in &keys {
+            let boxes: Vec<(u64, Arc<Mailbox>)> = self.watched.with(key, |m| {
+                m.get(key)
+                    .map(|w| w.iter().map(|(id, b)| (*id, b.clone())).collect())
+                    .unwrap_or_default()
+            });
+            for (id, mailbox) in boxes {
+                if told.contains(&id) {
+                    continue;
+                }
+                told.push(id);
+                if mailbox.tx.try_send(event.clone()).is_err() {
+                    mailbox.missed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        // No listener is not an error.
+        let _ = self.all.send(event);
     }
 
+    /// Everything, on a bounded broadcast channel.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
-        self.tx.subscribe()
+        self.all.subscribe()
+    }
+
+    /// A watcher of named lines and devices.
+    pub fn watcher(&self) -> Watcher {
+        let (tx, rx) = mpsc::channel(self.capacity);
+        Watcher {
+            id: self.next_watcher.fetch_add(1, Ordering::Relaxed),
+            events: self.clone(),
+            mailbox: Arc::new(Mailbox {
+                tx,
+                missed: Arc::new(AtomicU64::new(0)),
+            }),
+            rx,
+            keys: Vec::new(),
+        }
+    }
+}
+
+/// A watcher's end: add and remove what it watches, receive, learn what it missed. Dropping
+/// it stops the watch.
+pub struct Watcher {
+    id: u64,
+    events: Events,
+    mailbox: Arc<Mailbox>,
+    rx: mpsc::Receiver<Arc<Event>>,
+    keys: Vec<Key>,
+}
+
+impl Watcher {
+    pub fn watch(&mut self, key: Key) {
+        if self.keys.contains(&key) {
+            return;
+        }
+        let mailbox = self.mailbox.clone();
+        self.events.watched.with(&key, |m| {
+            m.entry(key.clone()).or_default().insert(self.id, mailbox);
+        });
+        self.keys.push(key);
+    }
+
+    pub fn unwatch(&mut self, key: &Key) {
+        self.keys.retain(|k| k != key);
+        self.events.watched.with(key, |m| {
+            if let Some(w) = m.get_mut(key) {
+                w.remove(&self.id);
+                if w.is_empty() {
+                    m.remove(key);
+                }
+            }
+        });
+    }
+
+    pub fn watching(&self) -> &[Key] {
+        &self.keys
+    }
+
+    /// The next event; None never happens while the watcher lives.
+    pub async fn recv(&mut self) -> Option<Arc<Event>> {
+        self.rx.recv().await
+    }
+
+    /// Events dropped since the last call (the mailbox was full): resynchronise.
+    pub fn take_missed(&self) -> u64 {
+        self.mailbox.missed.swap(0, Ordering::Relaxed)
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        for key in std::mem::take(&mut self.keys) {
+            self.unwatch(&key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(line: &str) -> Event {
+        Event::LineState {
+            line: line.into(),
+            state: "idle",
+            call: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_watcher_hears_only_what_it_watches_and_counts_what_it_missed() {
+        let events = Events::new(16);
+        let mut w = events.watcher();
+        w.watch(Key::Line("1001".into()));
+        events.emit(state("1002"));
+        events.emit(state("1001"));
+        let got = w.recv().await.unwrap();
+        assert_eq!(*got, state("1001"));
+        for _ in 0..40 {
+            events.emit(state("1001"));
+        }
+        assert_eq!(w.take_missed(), 24);
+        assert_eq!(w.take_missed(), 0);
+        drop(w);
+        // Nobody watches any more: the table is empty again.
+        let mut left = 0;
+        events.watched.each(|m| left += m.len());
+        assert_eq!(left, 0);
+    }
+
+    #[tokio::test]
+    async fn an_event_naming_two_watched_keys_arrives_once() {
+        let events = Events::new(16);
+        let mut w = events.watcher();
+        w.watch(Key::Line("1001".into()));
+        w.watch(Key::Device("SEP1".into()));
+        events.emit(Event::CallConnected {
+            call: 1,
+            parties: Parties {
+                calling_line: Some("1001".into()),
+                calling_device: Some("SEP1".into()),
+                ..Parties::default()
+            },
+        });
+        w.recv().await.unwrap();
+        assert!(w.rx.try_recv().is_err());
     }
 }

@@ -60,6 +60,10 @@ pub struct Binding {
     /// The Contact's own address, for a stream transport whose connection has closed.
     #[serde(skip)]
     pub contact_peer: Option<Peer>,
+    /// The Call-ID of the REGISTER that made the binding: a Cisco phone's reset NOTIFY
+    /// must name it (`RegisterCallId`).
+    #[serde(skip)]
+    pub register_call_id: String,
 }
 
 const SHARDS: usize = 64;
@@ -181,6 +185,17 @@ impl Registrar {
         out
     }
 
+    /// The live contacts of one device (every line it registered, or itself).
+    pub fn device_bindings(&self, device: &str) -> Vec<Binding> {
+        let now = Instant::now();
+        self.bindings.with(device, |map| {
+            map.iter()
+                .filter(|((d, _), _)| d == device)
+                .flat_map(|(_, list)| list.iter().filter(|b| b.until > now).cloned())
+                .collect()
+        })
+    }
+
     async fn challenge(&self, tx: &ServerTransaction, stale: bool) {
         let mut b = build::response(&tx.request, 401, Some(tx.peer.addr), Some(&build::token()));
         for c in self.auth.challenges(stale) {
@@ -288,6 +303,7 @@ impl Registrar {
                     until: now + Duration::from_secs(granted as u64),
                     peer: tx.peer,
                     contact_peer,
+                    register_call_id: req.call_id().unwrap_or_default().to_string(),
                 });
             }
             list.iter()

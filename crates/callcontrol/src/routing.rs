@@ -17,6 +17,8 @@ pub enum Reason {
     UserBusy,
     NoAnswer,
     Unavailable,
+    /// An application sent the call elsewhere (CTI redirect).
+    Deflection,
 }
 
 impl Reason {
@@ -26,6 +28,7 @@ impl Reason {
             Reason::UserBusy => "user-busy",
             Reason::NoAnswer => "no-answer",
             Reason::Unavailable => "unavailable",
+            Reason::Deflection => "deflection",
         }
     }
 }
@@ -58,6 +61,8 @@ pub enum Routing {
         contacts: Vec<Binding>,
         decision: Decision,
     },
+    /// A number an application owns (CTI route point): call control offers it.
+    RoutePoint { line: Arc<Line>, decision: Decision },
     Trunks {
         trunks: Vec<TrunkConfig>,
         decision: Decision,
@@ -148,9 +153,19 @@ impl Router<'_> {
                     }
                     return Routing::Trunks { trunks, decision };
                 }
-                Target::RoutePoint { number, .. } => {
-                    let why = format!("route point {number} has no application");
-                    return fail(480, why, Some(decision));
+                Target::RoutePoint { number, partition } => {
+                    let key = LineKey {
+                        number: number.clone(),
+                        partition: partition.clone(),
+                    };
+                    let Some(line) = self.snapshot.line(&key).cloned() else {
+                        return fail(404, format!("{key}: no such route point"), Some(decision));
+                    };
+                    if chain.visited.contains(&key) || chain.diversions.len() >= self.max_hops {
+                        return fail(482, format!("forwarding loop at {key}"), Some(decision));
+                    }
+                    chain.visited.push(key);
+                    return Routing::RoutePoint { line, decision };
                 }
                 Target::Line { number, partition } => {
                     let key = LineKey {

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod cti;
 mod demo;
 mod metrics;
 mod node;
@@ -86,12 +87,41 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// CTI from the command line.
+    Cti {
+        #[command(subcommand)]
+        command: CtiCommand,
+    },
     /// Export records as CSV in the import format.
     Export {
         kind: String,
         /// Where to write it (standard output when left out).
         #[arg(long, short)]
         output: Option<PathBuf>,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CtiCommand {
+    /// Print the events of lines (and devices) as they happen, one JSON object a line.
+    Watch {
+        /// Directory numbers to watch.
+        #[arg(required = true)]
+        lines: Vec<String>,
+        /// Devices to watch too; repeatable.
+        #[arg(long)]
+        device: Vec<String>,
+        /// The node's API, when not the one the configuration describes.
+        #[arg(long)]
+        url: Option<String>,
+        /// The application user (the administrator by default).
+        #[arg(long)]
+        user: Option<String>,
+        /// Its password (or DIALTONE_CTI_PASSWORD).
+        #[arg(long, env = "DIALTONE_CTI_PASSWORD", hide_env_values = true)]
+        password: String,
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
@@ -162,6 +192,24 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             run(node::status(config, url, password))
+        }
+        Command::Cti {
+            command:
+                CtiCommand::Watch {
+                    lines,
+                    device,
+                    url,
+                    user,
+                    password,
+                    config,
+                },
+        } => {
+            let config = match load_config(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let user = user.unwrap_or_else(|| config.admin.user_id.clone());
+            run(node::cti_watch(config, url, user, password, lines, device))
         }
         Command::Export {
             kind,

@@ -231,6 +231,11 @@ fn routers(
         .route("/health", get(health))
         .route("/ready", get(ready).with_state(store.clone()))
         .route("/metrics", get(metrics::render).with_state(metrics.clone()));
+    let cti = crate::cti::router(crate::cti::CtiState::new(
+        admin_state.clone(),
+        calls.clone(),
+        events.clone(),
+    ));
     let live = Router::new()
         .route("/api/v1/registrations", get(registrations))
         .route("/api/v1/calls", get(live_calls))
@@ -240,7 +245,7 @@ fn routers(
         .layer(axum::Extension(registrar))
         .layer(axum::Extension(calls))
         .layer(axum::Extension(events));
-    let api = dialtone_admin::router(admin_state).merge(live);
+    let api = dialtone_admin::router(admin_state).merge(live).merge(cti);
     let finish = |r: Router| {
         r.layer(DefaultBodyLimit::max(config.api.max_body_bytes as usize))
             .layer(axum::middleware::from_fn_with_state(
@@ -332,10 +337,10 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
     )
     .await
     .context("binding the SIP listeners")?;
-    let directory = Directory::load(&store)
+    let events = Events::new(config.api.event_buffer as usize);
+    let directory = Directory::load(&store, events.clone())
         .await
         .map_err(|e| anyhow::anyhow!("loading the call-control snapshot: {e}"))?;
-    let events = Events::new(config.api.event_buffer as usize);
     let registrar = Arc::new(Registrar::new(
         directory.clone(),
         events.clone(),
@@ -679,6 +684,53 @@ fn describe_result(r: &serde_json::Value) -> String {
 }
 
 /// `dialtone status`: ask a running node (over its HTTPS API) what it is doing.
+/// `dialtone cti watch`: the CTI event stream of some lines, one JSON object a line, until
+/// interrupted or the node goes away.
+pub async fn cti_watch(
+    config: Config,
+    url: Option<String>,
+    user: String,
+    password: String,
+    lines: Vec<String>,
+    devices: Vec<String>,
+) -> Result<()> {
+    let base = url.unwrap_or_else(|| {
+        format!(
+            "https://{}:{}/api/v1",
+            config.server.public_host, config.listen.https_port
+        )
+    });
+    // The node's certificate is usually its own self-signed one.
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()?;
+    let mut r = client
+        .get(format!("{base}/cti/events"))
+        .query(&[("lines", lines.join(",")), ("devices", devices.join(","))])
+        .basic_auth(&user, Some(&password))
+        .send()
+        .await
+        .with_context(|| format!("reaching {base}"))?;
+    if !r.status().is_success() {
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.unwrap_or_default();
+        anyhow::bail!("{status}: {}", body["error"].as_str().unwrap_or(""));
+    }
+    let mut pending = String::new();
+    while let Some(chunk) = r.chunk().await? {
+        pending.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = pending.find("\n\n") {
+            let frame: String = pending.drain(..end + 2).collect();
+            for line in frame.lines() {
+                if let Some(data) = line.strip_prefix("data:") {
+                    say!("{}", data.trim_start());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 pub async fn status(config: Config, url: Option<String>, password: String) -> Result<()> {
     let base = url.unwrap_or_else(|| {
         format!(

@@ -1003,7 +1003,24 @@ fn events_and_status_follow_a_call() {
     }
     uac.expect_success("caller");
     uas.expect_success("called");
-    let kinds: Vec<&str> = seen.iter().map(|v| v["event"].as_str().unwrap()).collect();
+    let states: Vec<(&str, &str)> = seen
+        .iter()
+        .filter(|v| v["event"] == "line_state")
+        .map(|v| (v["line"].as_str().unwrap(), v["state"].as_str().unwrap()))
+        .collect();
+    for want in [
+        ("1000", "ringing"),
+        ("1001", "ringing"),
+        ("1000", "connected"),
+        ("1001", "connected"),
+    ] {
+        assert!(states.contains(&want), "{want:?} in {states:?}");
+    }
+    let kinds: Vec<&str> = seen
+        .iter()
+        .map(|v| v["event"].as_str().unwrap())
+        .filter(|k| *k != "line_state")
+        .collect();
     assert_eq!(
         kinds,
         [
@@ -1015,6 +1032,7 @@ fn events_and_status_follow_a_call() {
         ],
         "{seen:?}"
     );
+    let seen: Vec<&Value> = seen.iter().filter(|v| v["event"] != "line_state").collect();
     assert_eq!(seen[0]["device"], "SEP00DE00001001");
     assert_eq!(seen[1]["calling"], "1000");
     assert_eq!(seen[1]["devices"], serde_json::json!(["SEP00DE00001001"]));

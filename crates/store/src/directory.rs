@@ -33,6 +33,8 @@ pub struct LineConfig {
     pub forward_busy: Forward,
     pub forward_no_answer: Forward,
     pub forward_unregistered: Forward,
+    /// Route points: where calls go when the owning application is lost mid-call.
+    pub forward_cti_failure: Forward,
     /// Seconds a call rings before Call Forward No Answer applies.
     pub no_answer_timer: u32,
     pub dnd: bool,
@@ -108,13 +110,14 @@ async fn lines(c: &mut AnyConnection) -> Result<Vec<LineConfig>, StoreError> {
         "SELECT d.pattern, p.name, d.alerting_name, {}, d.cfa_destination, {}, \
                 d.cfb_destination, {}, d.cfna_destination, {}, d.cfur_destination, {}, \
                 d.no_answer_timer, CAST(CASE WHEN d.dnd THEN 1 ELSE 0 END AS BIGINT), \
-                d.max_calls, d.busy_trigger \
+                d.max_calls, d.busy_trigger, d.cf_cti_failure_destination, {} \
          FROM directory_number d LEFT JOIN partition p ON p.id = d.partition_id ORDER BY d.pattern",
         css("css_id"),
         css("cfa_css_id"),
         css("cfb_css_id"),
         css("cfna_css_id"),
         css("cfur_css_id"),
+        css("cf_cti_failure_css_id"),
     );
     let forward = |r: &sqlx::any::AnyRow, i: usize| -> Result<Forward, StoreError> {
         Ok(Forward {
@@ -137,6 +140,7 @@ async fn lines(c: &mut AnyConnection) -> Result<Vec<LineConfig>, StoreError> {
             dnd: flag(&r, 13)?,
             max_calls: count(&r, 14)?,
             busy_trigger: count(&r, 15)?,
+            forward_cti_failure: forward(&r, 16)?,
         });
     }
     Ok(out)

@@ -96,15 +96,24 @@ pub(crate) async fn dial_plan_in(c: &mut AnyConnection) -> Result<PlanConfig, St
             .push((name.clone(), groups.get(&name).cloned().unwrap_or_default()));
     }
     for r in sqlx::query(
-            "SELECT d.pattern, p.name FROM directory_number d LEFT JOIN partition p ON p.id = d.partition_id ORDER BY d.pattern",
+            "SELECT d.pattern, p.name, \
+                    CAST(CASE WHEN EXISTS (SELECT 1 FROM line_appearance la JOIN device v ON v.id = la.device_id \
+                         WHERE la.directory_number_id = d.id AND v.model = 'CTI Route Point') THEN 1 ELSE 0 END AS BIGINT) \
+             FROM directory_number d LEFT JOIN partition p ON p.id = d.partition_id ORDER BY d.pattern",
         )
         .fetch_all(&mut *c)
         .await?
         {
+            // A number on a CTI Route Point device belongs to the application that owns it.
+            let route_point = r.try_get::<i64, _>(2)? != 0;
             cfg.entries.push(EntryDef {
                 pattern: r.try_get(0)?,
                 partition: r.try_get(1)?,
-                kind: EntryKind::DirectoryNumber,
+                kind: if route_point {
+                    EntryKind::RoutePoint
+                } else {
+                    EntryKind::DirectoryNumber
+                },
             });
         }
     for r in sqlx::query(

@@ -292,6 +292,15 @@ impl Sipp {
         path.display().to_string()
     }
 
+    /// As `expect_success`, for a Sipp held inside something else.
+    pub fn expect_success_ref(&mut self, what: &str) {
+        let me = Sipp {
+            child: self.child.take(),
+            name: self.name.clone(),
+        };
+        me.expect_success(what)
+    }
+
     /// Run to the end and insist it succeeded.
     pub fn expect_success(self, what: &str) {
         let (ok, text) = self.finish();
@@ -304,6 +313,11 @@ impl Drop for Sipp {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+            // A failing test shows what each phone it played saw go wrong.
+            if std::thread::panicking() {
+                let err = std::fs::read_to_string(format!("{}.err", self.name)).unwrap_or_default();
+                eprintln!("--- sipp {}:\n{err}", self.name);
+            }
         }
     }
 }
