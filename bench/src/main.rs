@@ -72,6 +72,7 @@ fn cached_verify() -> Row {
 struct Node {
     child: Child,
     https: String,
+    http: String,
     sip_udp: String,
     _dir: tempfile::TempDir,
 }
@@ -86,12 +87,17 @@ impl Drop for Node {
 const PW: &str = "bench-admin-password";
 
 fn start_node(binary: &str) -> Node {
+    start_node_with(binary, "")
+}
+
+/// A demo node with `extra` TOML appended to its configuration.
+fn start_node_with(binary: &str, extra: &str) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("dialtone.toml");
     std::fs::write(
         &cfg,
         format!(
-            "[server]\ndata_dir = \"{}\"\n[listen]\nhttp_port = 0\nhttps_port = 0\n[admin]\ninitial_password = \"{PW}\"\n[log]\nlevel = \"warn\"\n",
+            "[server]\ndata_dir = \"{}\"\n[listen]\nhttp_port = 0\nhttps_port = 0\n[admin]\ninitial_password = \"{PW}\"\n[log]\nlevel = \"warn\"\n{extra}",
             dir.path().join("data").display()
         ),
     )
@@ -112,6 +118,11 @@ fn start_node(binary: &str) -> Node {
         .find_map(|p| p.strip_prefix("https="))
         .expect("listening line")
         .to_string();
+    let http = first
+        .split_whitespace()
+        .find_map(|p| p.strip_prefix("http="))
+        .expect("listening line")
+        .to_string();
     let sip_udp = first
         .split_whitespace()
         .find_map(|p| p.strip_prefix("sip_udp="))
@@ -120,6 +131,7 @@ fn start_node(binary: &str) -> Node {
     Node {
         child,
         https: format!("https://{https}"),
+        http: format!("http://{http}"),
         sip_udp,
         _dir: dir,
     }
@@ -802,154 +814,9 @@ fn sip_node_rows(binary: &str) -> Vec<Row> {
     );
     let rss_overload = rss_of(pid);
 
-    // Calls: a sipp UAS registered as line 1001, a sipp UAC on a trusted trunk.
-    let creds = std::fs::read_to_string(node._dir.path().join("data/demo-credentials")).unwrap();
-    let pw_of = |user: &str| -> String {
-        creds
-            .lines()
-            .find(|l| l.starts_with(&format!("{user} ")))
-            .and_then(|l| l.split_whitespace().last())
-            .unwrap()
-            .to_string()
-    };
-    let (uac_port, uas_port) = (free_port(), free_port());
-    let r = http
-        .post(api("/sip-trunks"))
-        .basic_auth("admin", Some(PW))
-        .json(&serde_json::json!({"name": "Bench_Trunk", "destination_host": "127.0.0.1", "destination_port": uac_port, "transport": "udp", "css": "Internal_CSS"}))
-        .send()
-        .unwrap();
-    assert!(r.status().is_success(), "trunk: {}", r.text().unwrap());
-    // Every call goes to line 1001: lift its busy trigger (default 2) to the maximum, as a
-    // hunt pilot or a contact-centre line would have it.
-    let dn: serde_json::Value = http
-        .get(api("/directory-numbers?pattern=1001"))
-        .basic_auth("admin", Some(PW))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let id = dn["items"][0]["id"].as_str().unwrap().to_string();
-    let r = http
-        .patch(api(&format!("/directory-numbers/{id}")))
-        .basic_auth("admin", Some(PW))
-        .json(&serde_json::json!({"busy_trigger": 200, "max_calls": 200}))
-        .send()
-        .unwrap();
-    assert!(r.status().is_success(), "line 1001: {}", r.text().unwrap());
-    std::thread::sleep(Duration::from_millis(500));
-    std::fs::write(
-        dir.path().join("uas.csv"),
-        format!(
-            "SEQUENTIAL\n1001;x;[authentication username=user1001 password={}]\n",
-            pw_of("user1001")
-        ),
-    )
-    .unwrap();
-    let status = Command::new("timeout")
-        .args(["30", "sipp", &node.sip_udp, "-sf"])
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../crates/server/tests/sipp/reg-auth.xml"
-        ))
-        .args([
-            "-inf",
-            "uas.csv",
-            "-m",
-            "1",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &uas_port.to_string(),
-            "-nostdin",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(status, "the sipp UAS registered as 1001");
-    std::fs::write(
-        dir.path().join("caller.csv"),
-        format!(
-            "SEQUENTIAL\n1000;1001;[authentication username=user1000 password={}]\n",
-            pw_of("user1000")
-        ),
-    )
-    .unwrap();
-    let uas_scenario = kit_scenario("uas-call.xml");
-    let call_step = |rate: u32, secs: u32, uac: Vec<String>| -> Option<(f64, u64)> {
-        let total = rate * secs;
-        // sipp itself (no `timeout` wrapper), so the kill below reaches it.
-        let mut uas = Command::new("sipp")
-            .args(["-sf", &uas_scenario])
-            .args([
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &uas_port.to_string(),
-                "-m",
-                &total.to_string(),
-            ])
-            .args([
-                "-nostdin",
-                "-buff_size",
-                "4194304",
-                "-timeout",
-                &format!("{}s", secs + 50),
-            ])
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        std::thread::sleep(Duration::from_millis(300));
-        let r = sipp_step(&uac, rate, secs, dir.path());
-        // The UAS ends by itself after its last call's timewait; then the port is free.
-        for _ in 0..50 {
-            if uas.try_wait().ok().flatten().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = uas.kill();
-        let _ = uas.wait();
-        r
-    };
-    let trunk_uac: Vec<String> = [
-        node.sip_udp.as_str(),
-        "-sf",
-        &kit_scenario("uac-call.xml"),
-        "-s",
-        "1001",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &uac_port.to_string(),
-        "-buff_size",
-        "4194304",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let device_uac: Vec<String> = [
-        node.sip_udp.as_str(),
-        "-sf",
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../crates/server/tests/sipp/uac-call.xml"
-        ),
-        "-inf",
-        "caller.csv",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        "0",
-        "-buff_size",
-        "4194304",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let rig = CallRig::new(&node, dir.path(), &kit_scenario);
+    let (trunk_uac, device_uac) = (rig.trunk_uac.clone(), rig.device_uac.clone());
+    let call_step = |rate: u32, secs: u32, uac: Vec<String>| rig.step(rate, secs, uac);
     let secs = 10;
     let mut kam_calls = |rate: u32| {
         kit.as_deref()
@@ -1011,6 +878,313 @@ fn sip_node_rows(binary: &str) -> Vec<Row> {
     ]
 }
 
+/// Calls for the benchmarks: line 1001 registered by a sipp UAS (its limits lifted, as a
+/// hunt pilot's would be), callers from a trusted trunk or as digest-authenticated line 1000.
+struct CallRig {
+    uas_port: u16,
+    uas_scenario: String,
+    dir: std::path::PathBuf,
+    trunk_uac: Vec<String>,
+    device_uac: Vec<String>,
+}
+
+impl CallRig {
+    fn new(node: &Node, dir: &std::path::Path, kit_scenario: &dyn Fn(&str) -> String) -> CallRig {
+        let http = reqwest::blocking::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .timeout(Duration::from_secs(600))
+            .build()
+            .unwrap();
+        let api = |path: &str| format!("{}/api/v1{path}", node.https);
+        // Calls: a sipp UAS registered as line 1001, a sipp UAC on a trusted trunk.
+        let creds =
+            std::fs::read_to_string(node._dir.path().join("data/demo-credentials")).unwrap();
+        let pw_of = |user: &str| -> String {
+            creds
+                .lines()
+                .find(|l| l.starts_with(&format!("{user} ")))
+                .and_then(|l| l.split_whitespace().last())
+                .unwrap()
+                .to_string()
+        };
+        let (uac_port, uas_port) = (free_port(), free_port());
+        let r = http
+            .post(api("/sip-trunks"))
+            .basic_auth("admin", Some(PW))
+            .json(&serde_json::json!({"name": "Bench_Trunk", "destination_host": "127.0.0.1", "destination_port": uac_port, "transport": "udp", "css": "Internal_CSS"}))
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "trunk: {}", r.text().unwrap());
+        // Every call goes to line 1001: lift its busy trigger (default 2) to the maximum, as a
+        // hunt pilot or a contact-centre line would have it.
+        let dn: serde_json::Value = http
+            .get(api("/directory-numbers?pattern=1001"))
+            .basic_auth("admin", Some(PW))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let id = dn["items"][0]["id"].as_str().unwrap().to_string();
+        let r = http
+            .patch(api(&format!("/directory-numbers/{id}")))
+            .basic_auth("admin", Some(PW))
+            .json(&serde_json::json!({"busy_trigger": 200, "max_calls": 200}))
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "line 1001: {}", r.text().unwrap());
+        std::thread::sleep(Duration::from_millis(500));
+        std::fs::write(
+            dir.join("uas.csv"),
+            format!(
+                "SEQUENTIAL\n1001;x;[authentication username=user1001 password={}]\n",
+                pw_of("user1001")
+            ),
+        )
+        .unwrap();
+        let status = Command::new("timeout")
+            .args(["30", "sipp", &node.sip_udp, "-sf"])
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../crates/server/tests/sipp/reg-auth.xml"
+            ))
+            .args([
+                "-inf",
+                "uas.csv",
+                "-m",
+                "1",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &uas_port.to_string(),
+                "-nostdin",
+            ])
+            .current_dir(dir)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        assert!(status, "the sipp UAS registered as 1001");
+        std::fs::write(
+            dir.join("caller.csv"),
+            format!(
+                "SEQUENTIAL\n1000;1001;[authentication username=user1000 password={}]\n",
+                pw_of("user1000")
+            ),
+        )
+        .unwrap();
+        let uas_scenario = kit_scenario("uas-call.xml");
+        let trunk_uac: Vec<String> = [
+            node.sip_udp.as_str(),
+            "-sf",
+            &kit_scenario("uac-call.xml"),
+            "-s",
+            "1001",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &uac_port.to_string(),
+            "-buff_size",
+            "4194304",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let device_uac: Vec<String> = [
+            node.sip_udp.as_str(),
+            "-sf",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../crates/server/tests/sipp/uac-call.xml"
+            ),
+            "-inf",
+            "caller.csv",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "0",
+            "-buff_size",
+            "4194304",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        CallRig {
+            uas_port,
+            uas_scenario,
+            dir: dir.to_path_buf(),
+            trunk_uac,
+            device_uac,
+        }
+    }
+
+    /// One step: the UAS for `rate * secs` calls, the UAC (`uac`) at `rate`.
+    fn step(&self, rate: u32, secs: u32, uac: Vec<String>) -> Option<(f64, u64)> {
+        let (uas_port, uas_scenario, dir) = (self.uas_port, &self.uas_scenario, &self.dir);
+        let total = rate * secs;
+        // sipp itself (no `timeout` wrapper), so the kill below reaches it.
+        let mut uas = Command::new("sipp")
+            .args(["-sf", uas_scenario])
+            .args([
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &uas_port.to_string(),
+                "-m",
+                &total.to_string(),
+            ])
+            .args([
+                "-nostdin",
+                "-buff_size",
+                "4194304",
+                "-timeout",
+                &format!("{}s", secs + 50),
+            ])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        std::thread::sleep(Duration::from_millis(300));
+        let r = sipp_step(&uac, rate, secs, dir);
+        // The UAS ends by itself after its last call's timewait; then the port is free.
+        for _ in 0..50 {
+            if uas.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = uas.kill();
+        let _ = uas.wait();
+        r
+    }
+}
+
+/// CTI monitoring at scale: 1,000 applications on the WebSocket each watch line 1001, which
+/// every benchmark call rings (the worst case: every event fans out to every watcher). The
+/// call rate is measured without and with the watchers (same rising steps, same run), and the
+/// events delivered per second while calls run at the rate reached without watchers.
+fn cti_rows(binary: &str) -> Vec<Row> {
+    if Command::new("sipp").arg("-v").output().is_err() {
+        eprintln!("sipp not installed (apt-get install sip-tester): skipping the CTI benchmark");
+        return vec![];
+    }
+    const WATCHERS: usize = 1000;
+    let node = start_node_with(binary, "[api]\nallow_over_http = true\n");
+    let dir = tempfile::tempdir().unwrap();
+    let kit = anchor_kit();
+    let kit_scenario = |name: &str| -> String {
+        match &kit {
+            Some(k) => k.join("sipp").join(name).display().to_string(),
+            None => concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../crates/server/tests/sipp/uas-answer.xml"
+            )
+            .into(),
+        }
+    };
+    let rig = CallRig::new(&node, dir.path(), &kit_scenario);
+    let secs = 10;
+    let steps = [500, 1000, 1500, 2000, 2500, 3000, 3500, 4000];
+    let (alone, _) = rising(
+        &steps,
+        secs,
+        |r| rig.step(r, secs, rig.trunk_uac.clone()),
+        None,
+        "calls without watchers",
+    );
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let events = Arc::new(AtomicU64::new(0));
+    let lagged = Arc::new(AtomicU64::new(0));
+    let connected = Arc::new(AtomicU64::new(0));
+    let url = format!("{}/api/v1/cti/ws", node.http.replace("http://", "ws://"));
+    let auth = format!("Basic {}", basic_credentials("admin", PW));
+    for _ in 0..WATCHERS {
+        let (events, lagged, connected, url, auth) = (
+            events.clone(),
+            lagged.clone(),
+            connected.clone(),
+            url.clone(),
+            auth.clone(),
+        );
+        rt.spawn(async move {
+            use futures_util::{SinkExt, StreamExt};
+            use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+            use tokio_tungstenite::tungstenite::Message;
+            let mut req = url.into_client_request().unwrap();
+            req.headers_mut()
+                .insert("Authorization", auth.parse().unwrap());
+            let Ok((mut ws, _)) = tokio_tungstenite::connect_async(req).await else {
+                return;
+            };
+            let watch = r#"{"op": "watch", "lines": ["1001"], "id": 1}"#;
+            if ws.send(Message::text(watch)).await.is_err() {
+                return;
+            }
+            while let Some(Ok(m)) = ws.next().await {
+                if let Message::Text(t) = m {
+                    let t = t.as_str();
+                    if t.contains("\"reply\"") {
+                        connected.fetch_add(1, Ordering::Relaxed);
+                    } else if t.starts_with("{\"event\":\"lagged\"") {
+                        lagged.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        events.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+    }
+    let until = Instant::now() + Duration::from_secs(60);
+    while (connected.load(Ordering::Relaxed) as usize) < WATCHERS && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let watching = connected.load(Ordering::Relaxed);
+    let (with, _) = rising(
+        &steps,
+        secs,
+        |r| rig.step(r, secs, rig.trunk_uac.clone()),
+        None,
+        "calls with 1,000 watchers",
+    );
+    // Events delivered while calls run at the rate reached without watchers.
+    let at = ((alone / 500.0).floor() * 500.0).max(500.0) as u32;
+    let (e0, l0) = (
+        events.load(Ordering::Relaxed),
+        lagged.load(Ordering::Relaxed),
+    );
+    let started = Instant::now();
+    let step = rig.step(at, secs, rig.trunk_uac.clone());
+    let elapsed = started.elapsed().as_secs_f64();
+    let delivered = (events.load(Ordering::Relaxed) - e0) as f64 / elapsed;
+    let lags = lagged.load(Ordering::Relaxed) - l0;
+    rt.shutdown_background();
+    vec![
+        Row {
+            name: "CTI: events/s delivered to 1,000 WebSocket watchers of the called line, calls at the rate reached without watchers",
+            median: delivered,
+            unit: "events/s",
+            target: "-",
+            anchor: format!("{watching} watchers connected; calls at {at}/s: {step:?} (achieved/s, failed); {lags} lag notices (bounded queues, resynchronised by snapshot)"),
+        },
+        Row {
+            name: "CTI: complete calls/s with 1,000 watchers of the called line (highest clean step)",
+            median: with,
+            unit: "calls/s",
+            target: "at least 0.9x without watchers",
+            anchor: format!("{alone:.0}/s without watchers, same run: ratio {:.2}", if alone > 0.0 { with / alone } else { 0.0 }),
+        },
+    ]
+}
+
+/// HTTP Basic credentials (base64 of user:password).
+fn basic_credentials(user: &str, password: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mut binary = "target/release/dialtone".to_string();
@@ -1044,6 +1218,9 @@ fn main() {
     }
     if "sip-node".contains(&filter) || filter.is_empty() {
         rows.extend(sip_node_rows(&binary));
+    }
+    if "cti".contains(&filter) || filter.is_empty() {
+        rows.extend(cti_rows(&binary));
     }
     if "dialplan".contains(&filter) || filter.is_empty() {
         rows.extend(dialplan_rows());

@@ -7,6 +7,12 @@
 //! lines and devices in a sharded table, so its cost is the number of watchers that care,
 //! not the number connected. Both are bounded: a slow watcher never slows call processing;
 //! it misses events, is told how many (`lagged`), and resynchronises from the live views.
+//!
+//! A call's task only queues its event (one bounded queue, no lookup). One fan-out task
+//! serialises each event once and hands it to the watchers' mailboxes. Being one task, it is
+//! also the throttle: when watchers ask for more than it can hand out, its queue fills and
+//! the events that do not fit are counted as missed by every watcher, which then
+//! resynchronise, while calls go on at their own pace.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -189,51 +195,56 @@ pub enum Key {
     Device(String),
 }
 
+/// An event as watchers receive it: serialised once for all of them.
+#[derive(Debug)]
+pub struct Published {
+    pub event: Arc<Event>,
+    pub json: String,
+}
+
 /// One watcher's mailbox: bounded; what did not fit is counted.
 struct Mailbox {
-    tx: mpsc::Sender<Arc<Event>>,
+    tx: mpsc::Sender<Arc<Published>>,
     missed: Arc<AtomicU64>,
 }
+
+type Table = Sharded<Key, HashMap<u64, Arc<Mailbox>>>;
 
 /// The event bus: cheap to clone.
 #[derive(Clone)]
 pub struct Events {
     all: broadcast::Sender<Arc<Event>>,
-    watched: Arc<Sharded<Key, HashMap<u64, Arc<Mailbox>>>>,
+    watched: Arc<Table>,
+    /// To the fan-out task.
+    fanout: mpsc::Sender<Arc<Event>>,
+    /// Events the fan-out task had no room for: missed by every watcher.
+    dropped: Arc<AtomicU64>,
     next_watcher: Arc<AtomicU64>,
     capacity: usize,
 }
 
 impl Events {
-    /// `capacity`: events a watcher may fall behind before it is told it lagged.
+    /// `capacity`: events a watcher may fall behind before it is told it lagged (and the
+    /// fan-out task's queue, four times that). Call within a tokio runtime.
     pub fn new(capacity: usize) -> Events {
+        let capacity = capacity.max(16);
+        let (fanout, queue) = mpsc::channel(capacity * 4);
+        let watched: Arc<Table> = Arc::new(Sharded::new(64));
+        tokio::spawn(fan_out(queue, Arc::downgrade(&watched)));
         Events {
-            all: broadcast::channel(capacity.max(16)).0,
-            watched: Arc::new(Sharded::new(64)),
+            all: broadcast::channel(capacity).0,
+            watched,
+            fanout,
+            dropped: Arc::new(AtomicU64::new(0)),
             next_watcher: Arc::new(AtomicU64::new(1)),
-            capacity: capacity.max(16),
+            capacity,
         }
     }
 
     pub fn emit(&self, event: Event) {
         let event = Arc::new(event);
-        let keys = event.keys();
-        let mut told: Vec<u64> = Vec::new();
-        for key in &keys {
-            let boxes: Vec<(u64, Arc<Mailbox>)> = self.watched.with(key, |m| {
-                m.get(key)
-                    .map(|w| w.iter().map(|(id, b)| (*id, b.clone())).collect())
-                    .unwrap_or_default()
-            });
-            for (id, mailbox) in boxes {
-                if told.contains(&id) {
-                    continue;
-                }
-                told.push(id);
-                if mailbox.tx.try_send(event.clone()).is_err() {
-                    mailbox.missed.fetch_add(1, Ordering::Relaxed);
-                }
-            }
+        if self.fanout.try_send(event.clone()).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
         // No listener is not an error.
         let _ = self.all.send(event);
@@ -249,6 +260,7 @@ impl Events {
         let (tx, rx) = mpsc::channel(self.capacity);
         Watcher {
             id: self.next_watcher.fetch_add(1, Ordering::Relaxed),
+            dropped_seen: self.dropped.load(Ordering::Relaxed),
             events: self.clone(),
             mailbox: Arc::new(Mailbox {
                 tx,
@@ -266,8 +278,49 @@ pub struct Watcher {
     id: u64,
     events: Events,
     mailbox: Arc<Mailbox>,
-    rx: mpsc::Receiver<Arc<Event>>,
+    rx: mpsc::Receiver<Arc<Published>>,
     keys: Vec<Key>,
+    dropped_seen: u64,
+}
+
+/// Hand each queued event to the mailboxes of the watchers of its lines and devices.
+async fn fan_out(mut queue: mpsc::Receiver<Arc<Event>>, watched: std::sync::Weak<Table>) {
+    let mut batch = Vec::with_capacity(256);
+    while queue.recv_many(&mut batch, 256).await > 0 {
+        let Some(watched) = watched.upgrade() else {
+            return;
+        };
+        for event in batch.drain(..) {
+            let mut told: Vec<u64> = Vec::new();
+            let mut published: Option<Arc<Published>> = None;
+            for key in event.keys() {
+                let boxes: Vec<(u64, Arc<Mailbox>)> = watched.with(&key, |m| {
+                    m.get(&key)
+                        .map(|w| w.iter().map(|(id, b)| (*id, b.clone())).collect())
+                        .unwrap_or_default()
+                });
+                for (id, mailbox) in boxes {
+                    if told.contains(&id) {
+                        continue;
+                    }
+                    told.push(id);
+                    let p = published
+                        .get_or_insert_with(|| {
+                            Arc::new(Published {
+                                json: serde_json::to_string(&*event).unwrap_or_default(),
+                                event: event.clone(),
+                            })
+                        })
+                        .clone();
+                    if mailbox.tx.try_send(p).is_err() {
+                        mailbox.missed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+        // Let the watchers' tasks run between batches.
+        tokio::task::yield_now().await;
+    }
 }
 
 impl Watcher {
@@ -299,13 +352,31 @@ impl Watcher {
     }
 
     /// The next event; None never happens while the watcher lives.
-    pub async fn recv(&mut self) -> Option<Arc<Event>> {
+    pub async fn recv(&mut self) -> Option<Arc<Published>> {
         self.rx.recv().await
     }
 
-    /// Events dropped since the last call (the mailbox was full): resynchronise.
-    pub fn take_missed(&self) -> u64 {
-        self.mailbox.missed.swap(0, Ordering::Relaxed)
+    /// The next event if one is queued (to send several at once).
+    pub fn try_recv(&mut self) -> Option<Arc<Published>> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Events dropped since the last call (the mailbox, or the fan-out queue, was full):
+    /// resynchronise.
+    pub fn take_missed(&mut self) -> u64 {
+        let dropped = self.events.dropped.load(Ordering::Relaxed);
+        let everyone = dropped - self.dropped_seen;
+        self.dropped_seen = dropped;
+        self.mailbox.missed.swap(0, Ordering::Relaxed) + everyone
+    }
+
+    /// Throw away what is queued (a fresh snapshot supersedes it); how many were dropped.
+    pub fn discard_queued(&mut self) -> u64 {
+        let mut n = 0;
+        while self.rx.try_recv().is_ok() {
+            n += 1;
+        }
+        n
     }
 }
 
@@ -337,9 +408,17 @@ mod tests {
         events.emit(state("1002"));
         events.emit(state("1001"));
         let got = w.recv().await.unwrap();
-        assert_eq!(*got, state("1001"));
+        assert_eq!(*got.event, state("1001"));
+        assert_eq!(
+            got.json,
+            r#"{"event":"line_state","line":"1001","state":"idle"}"#
+        );
         for _ in 0..40 {
             events.emit(state("1001"));
+        }
+        // The fan-out task hands them over; 16 fit.
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
         }
         assert_eq!(w.take_missed(), 24);
         assert_eq!(w.take_missed(), 0);
@@ -365,6 +444,9 @@ mod tests {
             },
         });
         w.recv().await.unwrap();
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
         assert!(w.rx.try_recv().is_err());
     }
 }

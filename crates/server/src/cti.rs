@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query};
@@ -239,18 +240,24 @@ impl Session {
     /// The calls on lines and devices this session watches (or may control, over REST).
     fn snapshot(&self) -> Value {
         let keys: Option<&[Key]> = self.watcher.as_ref().map(|w| w.watching());
+        let watched: Option<HashSet<&Key>> = keys.map(|k| k.iter().collect());
         let calls: Vec<CallView> = self
             .st
             .calls
             .live()
             .into_iter()
-            .filter(|v| match keys {
-                Some(keys) => keys.iter().any(|k| match k {
-                    Key::Line(l) => &v.calling == l || &v.called == l,
-                    Key::Device(d) => {
-                        v.calling_device.as_ref() == Some(d) || v.called_device.as_ref() == Some(d)
-                    }
-                }),
+            .filter(|v| match &watched {
+                Some(w) => {
+                    let line = |n: &String| w.contains(&Key::Line(n.clone()));
+                    let device = |d: &Option<String>| {
+                        d.as_ref()
+                            .is_some_and(|d| w.contains(&Key::Device(d.clone())))
+                    };
+                    line(&v.calling)
+                        || line(&v.called)
+                        || device(&v.calling_device)
+                        || device(&v.called_device)
+                }
                 None => self.rights.call(&self.st.calls, v),
             })
             .collect();
@@ -601,8 +608,9 @@ async fn event_stream(
         }
         let w = s.watcher.as_mut()?;
         let e = w.recv().await?;
-        let missed = w.take_missed();
+        let mut missed = w.take_missed();
         if missed > 0 {
+            missed += w.discard_queued() + 1;
             let text = format!(
                 "{}\n{}",
                 json!({"event": "lagged", "missed": missed}),
@@ -610,8 +618,7 @@ async fn event_stream(
             );
             return Some((Ok(Sse::default().data(text)), (s, None)));
         }
-        let text = serde_json::to_string(&*e).unwrap_or_default();
-        Some((Ok(Sse::default().data(text)), (s, None)))
+        Some((Ok(Sse::default().data(e.json.clone())), (s, None)))
     });
     Ok(axum::response::sse::Sse::new(stream)
         .keep_alive(KeepAlive::default())
@@ -648,8 +655,14 @@ async fn serve_socket(
     // Replies to slow commands (a phone that takes its time) must not hold up events, so
     // commands run as tasks and their replies come back here.
     let (replies_tx, mut replies) = tokio::sync::mpsc::channel::<Value>(256);
+    // After a lag the watcher gets a snapshot, at most one a second (a watcher that keeps
+    // lagging must not turn into a stream of snapshots); one owed waits for its time.
+    const SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
+    let mut last_snapshot = Instant::now() - SNAPSHOT_EVERY;
+    let mut snapshot_owed = false;
     loop {
-        let out: Vec<Value> = tokio::select! {
+        let snapshot_at = last_snapshot + SNAPSHOT_EVERY;
+        let out: Vec<String> = tokio::select! {
             incoming = stream.next() => {
                 let Some(Ok(msg)) = incoming else { break };
                 let text = match msg {
@@ -672,7 +685,7 @@ async fn serve_socket(
                     Op::Watch { .. } | Op::Unwatch { .. } | Op::Snapshot | Op::RegisterRoutePoint { .. }
                 );
                 if local {
-                    vec![reply(id, s.run(op).await)]
+                    vec![reply(id, s.run(op).await).to_string()]
                 } else {
                     let mut detached = Session {
                         st: s.st.clone(),
@@ -693,25 +706,51 @@ async fn serve_socket(
                     continue;
                 }
             }
-            Some(r) = replies.recv() => vec![r],
-            Some(req) = route_requests.recv() => vec![serde_json::to_value(&*req).unwrap_or_default()],
+            _ = tokio::time::sleep_until(snapshot_at.into()), if snapshot_owed => {
+                snapshot_owed = false;
+                last_snapshot = Instant::now();
+                if let Some(w) = s.watcher.as_mut() {
+                    w.discard_queued();
+                    w.take_missed();
+                }
+                vec![s.snapshot().to_string()]
+            }
+            Some(r) = replies.recv() => vec![r.to_string()],
+            Some(req) = route_requests.recv() => vec![serde_json::to_string(&*req).unwrap_or_default()],
             Some(e) = async { s.watcher.as_mut()?.recv().await } => {
-                let missed = s.watcher.as_ref().map(|w| w.take_missed()).unwrap_or(0);
+                let Some(w) = s.watcher.as_mut() else { continue };
+                let missed = w.take_missed();
                 if missed > 0 {
-                    vec![json!({"event": "lagged", "missed": missed}), s.snapshot()]
+                    // The snapshot supersedes whatever is still queued.
+                    let dropped = w.discard_queued();
+                    let lagged = json!({"event": "lagged", "missed": missed + dropped + 1});
+                    if Instant::now() >= snapshot_at {
+                        last_snapshot = Instant::now();
+                        vec![lagged.to_string(), s.snapshot().to_string()]
+                    } else {
+                        snapshot_owed = true;
+                        vec![lagged.to_string()]
+                    }
                 } else {
-                    vec![serde_json::to_value(&*e).unwrap_or_default()]
+                    // What else is queued goes out with it: one flush for the lot.
+                    let mut batch = vec![e.json.clone()];
+                    while batch.len() < 64 {
+                        match w.try_recv() {
+                            Some(e) => batch.push(e.json.clone()),
+                            None => break,
+                        }
+                    }
+                    batch
                 }
             }
         };
-        for v in out {
-            if sink
-                .send(Message::Text(v.to_string().into()))
-                .await
-                .is_err()
-            {
+        for text in out {
+            if sink.feed(Message::Text(text.into())).await.is_err() {
                 return;
             }
+        }
+        if sink.flush().await.is_err() {
+            return;
         }
     }
 }

@@ -243,6 +243,36 @@ pub async fn load(store: &Store, config: &Config) -> Result<Option<String>> {
         ));
     }
 
+    // The reception queue: a CTI route point an application (the attendant console) owns.
+    // Without it, or when it lets a call ring, or when it is lost, callers reach the
+    // operator at 1000.
+    add(
+        store,
+        "directory-numbers",
+        json!({
+            "pattern": "1900", "partition": "Internal_PT", "css": "Internal_CSS",
+            "alerting_name": "Reception", "no_answer_timer": 10,
+            "cfur_destination": "1000", "cfur_css": "Internal_CSS",
+            "cfna_destination": "1000", "cfna_css": "Internal_CSS",
+            "cf_cti_failure_destination": "1000", "cf_cti_failure_css": "Internal_CSS",
+        }),
+    )
+    .await?;
+    add(
+        store,
+        "devices",
+        json!({"name": "RP_Reception", "model": "CTI Route Point", "css": "Internal_CSS",
+               "description": "Reception queue (CTI route point)"}),
+    )
+    .await?;
+    add(
+        store,
+        "line-appearances",
+        json!({"device": "RP_Reception", "index": 1,
+               "directory_number": {"pattern": "1900", "partition": "Internal_PT"}}),
+    )
+    .await?;
+
     let app_password = random_password();
     add(store, "application-users", json!({
         "user_id": "demoapp", "description": "Demo application (EM proxy, CTI, WebDialer proxy)",

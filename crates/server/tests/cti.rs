@@ -104,7 +104,6 @@ struct App {
 
 impl App {
     fn connect(node: &Node, user: &str, password: &str) -> Result<App, u16> {
-        use base64_like::basic;
         use tungstenite::client::IntoClientRequest;
         let mut req = format!("{}/api/v1/cti/ws", node.http.replace("http://", "ws://"))
             .into_client_request()
@@ -192,29 +191,10 @@ impl App {
     }
 }
 
-/// HTTP Basic without another dependency.
-mod base64_like {
-    pub fn basic(user: &str, password: &str) -> String {
-        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let input = format!("{user}:{password}").into_bytes();
-        let mut out = String::new();
-        for chunk in input.chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
-            let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        format!("Basic {out}")
-    }
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let b = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {b}")
 }
 
 /// A phone played by sipp, or by a small Python program where sipp cannot (a Cisco phone
@@ -530,6 +510,62 @@ fn redirect_transfer_and_park_move_calls() {
     }
 }
 
+/// Consultative transfer by command: 1001 talks to 1000 and, in a second call, to 1002; the
+/// application joins 1000 and 1002 and releases both of 1001's legs.
+#[test]
+fn consultative_transfer_joins_the_other_parties() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), CONFIG, true);
+    let mut app = App::admin(&node);
+    let t = Sip::Udp;
+    app.expect_ok(json!({"op": "watch", "lines": ["1001"]}));
+    let (pb, pc) = (free_port(), free_port());
+    register_line(&node, t, pb, "1001", "user1001");
+    register_line(&node, t, pc, "1002", "user1002");
+    let controller = Sipp::start(&node, t, "uas-answer.xml", pb, &[], &["-m", "1"]);
+    let consulted = Sipp::start(&node, t, "uas-consulted.xml", pc, &[], &["-m", "1"]);
+    let transferee = Sipp::start(
+        &node,
+        t,
+        "uac-transferred.xml",
+        0,
+        &[&caller(&node, "1000", "1001")],
+        &["-m", "1"],
+    );
+    let first = app.wait("the first call", |v| v["event"] == "call_connected");
+    let first = first["call"].as_u64().unwrap();
+    // 1001's consultation call to 1002, from another port of the same phone.
+    let consultation = Sipp::start(
+        &node,
+        t,
+        "uac-hungup.xml",
+        0,
+        &[&caller(&node, "1001", "1002")],
+        &["-m", "1"],
+    );
+    let second = app.wait("the consultation call", |v| {
+        v["event"] == "call_connected" && v["called_line"] == "1002"
+    });
+    let second = second["call"].as_u64().unwrap();
+    let (s, v) = cti(
+        &node,
+        &format!("/calls/{first}/transfer"),
+        json!({"party": "1001", "consult_call": first}),
+    );
+    assert_eq!(s, 409, "a call cannot be its own consultation: {v}");
+    ok(
+        &node,
+        &format!("/calls/{first}/transfer"),
+        json!({"party": "1001", "consult_call": second}),
+    );
+    transferee.expect_success("transferee joined to 1002");
+    consultation.expect_success("consultation call released");
+    controller.expect_success("1001's first leg released");
+    consulted.expect_success("consulted party moved to the transferee");
+    let ended = app.event("call_ended", second);
+    assert_eq!(ended["cause"], "transferred", "{ended}");
+}
+
 /// A route point: with no application its Call Forward Unregistered applies; an
 /// application's redirect is followed; an unanswered request falls to Call Forward No
 /// Answer; an application lost with a call waiting sends it to Call Forward on CTI Failure.
@@ -541,7 +577,7 @@ fn route_points_follow_the_application_or_fall_through() {
         &node,
         "directory-numbers",
         json!({
-            "pattern": "1900", "partition": "Internal_PT", "css": "Internal_CSS",
+            "pattern": "1950", "partition": "Internal_PT", "css": "Internal_CSS",
             "cfur_destination": "1001", "cfur_css": "Internal_CSS",
             "cfna_destination": "1002", "cfna_css": "Internal_CSS",
             "cf_cti_failure_destination": "1003", "cf_cti_failure_css": "Internal_CSS",
@@ -551,12 +587,12 @@ fn route_points_follow_the_application_or_fall_through() {
     create(
         &node,
         "devices",
-        json!({"name": "RP_Queue", "model": "CTI Route Point", "css": "Internal_CSS"}),
+        json!({"name": "RP_Test", "model": "CTI Route Point", "css": "Internal_CSS"}),
     );
     create(
         &node,
         "line-appearances",
-        json!({"device": "RP_Queue", "directory_number": {"pattern": "1900", "partition": "Internal_PT"}, "index": 1}),
+        json!({"device": "RP_Test", "directory_number": {"pattern": "1950", "partition": "Internal_PT"}, "index": 1}),
     );
     std::thread::sleep(Duration::from_millis(200));
     let t = Sip::Udp;
@@ -567,7 +603,7 @@ fn route_points_follow_the_application_or_fall_through() {
             let scen = Sipp::scenario(
                 &node,
                 "uas-answer-diverted.xml.in",
-                &[("FROM", "1900"), ("REASON", reason)],
+                &[("FROM", "1950"), ("REASON", reason)],
             );
             let answering = Sipp::start(&node, t, &scen, port, &[], &["-m", "1"]);
             let calling = Sipp::start(
@@ -575,12 +611,12 @@ fn route_points_follow_the_application_or_fall_through() {
                 t,
                 "uac-call.xml",
                 0,
-                &[&caller(&node, "1000", "1900")],
+                &[&caller(&node, "1000", "1950")],
                 &["-m", "1", "-d", "200"],
             );
             if let Some(app) = app {
                 let rr = app.wait("route request", |v| v["event"] == "route_request");
-                assert_eq!(rr["route_point"], "1900", "{rr}");
+                assert_eq!(rr["route_point"], "1950", "{rr}");
                 assert_eq!(rr["calling"], "1000", "{rr}");
                 act(
                     app,
@@ -599,9 +635,9 @@ fn route_points_follow_the_application_or_fall_through() {
     let mut app = App::admin(&node);
     let r = app.request(json!({"op": "register_route_point", "number": "1000"}));
     assert_eq!(r["status"], 400, "1000 is a phone's line: {r}");
-    app.expect_ok(json!({"op": "register_route_point", "number": "1900"}));
+    app.expect_ok(json!({"op": "register_route_point", "number": "1950"}));
     let mut other = App::admin(&node);
-    let r = other.request(json!({"op": "register_route_point", "number": "1900"}));
+    let r = other.request(json!({"op": "register_route_point", "number": "1950"}));
     assert_eq!(r["status"], 409, "one owner at a time: {r}");
     drop(other);
     // The application redirects.
