@@ -484,6 +484,15 @@ fn register_args(target: &str, scenario: &str) -> Vec<String> {
     .collect()
 }
 
+/// A sipp scenario of the anchor kit, or (without the kit) `fallback`, a path in this
+/// repository.
+fn kit_scenario(kit: &Option<std::path::PathBuf>, name: &str, fallback: &str) -> String {
+    match kit {
+        Some(k) => k.join("sipp").join(name).display().to_string(),
+        None => format!("{}/../{fallback}", env!("CARGO_MANIFEST_DIR")),
+    }
+}
+
 /// The shared anchor kit (Kamailio + sipp scripts), when present beside the repository and
 /// Kamailio is installed.
 fn anchor_kit() -> Option<std::path::PathBuf> {
@@ -773,16 +782,7 @@ fn sip_node_rows(binary: &str) -> Vec<Row> {
     }
     std::fs::write(dir.path().join("users.csv"), users).unwrap();
     let kit = anchor_kit();
-    let kit_scenario = |name: &str| -> String {
-        match &kit {
-            Some(k) => k.join("sipp").join(name).display().to_string(),
-            None => concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../crates/sip/tests/sipp/reg-auth.xml"
-            )
-            .into(),
-        }
-    };
+    let kit_scenario = |name: &str| kit_scenario(&kit, name, "crates/sip/tests/sipp/reg-auth.xml");
     let anchor_out = tempfile::tempdir().unwrap();
     let reg_args = register_args(&node.sip_udp, &kit_scenario("reg-auth.xml"));
     // Every device registers once at a gentle rate: the memory a registered device holds.
@@ -1071,16 +1071,8 @@ fn cti_rows(binary: &str) -> Vec<Row> {
     let node = start_node_with(binary, "[api]\nallow_over_http = true\n");
     let dir = tempfile::tempdir().unwrap();
     let kit = anchor_kit();
-    let kit_scenario = |name: &str| -> String {
-        match &kit {
-            Some(k) => k.join("sipp").join(name).display().to_string(),
-            None => concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../crates/server/tests/sipp/uas-answer.xml"
-            )
-            .into(),
-        }
-    };
+    let kit_scenario =
+        |name: &str| kit_scenario(&kit, name, "crates/server/tests/sipp/uas-answer.xml");
     let rig = CallRig::new(&node, dir.path(), &kit_scenario);
     let secs = 10;
     let steps = [500, 1000, 1500, 2000, 2500, 3000, 3500, 4000];

@@ -1854,6 +1854,18 @@ impl Call {
         }
     }
 
+    /// ACK the INVITE with `cseq` on `side`, carrying the answer (if any) in `answer`'s body:
+    /// the end of an offer that went one way and an answer that came back the other.
+    async fn ack_with_answer(&self, side: Side, cseq: u32, answer: &Message) {
+        let body = answer.body();
+        let ct = answer
+            .value(Name::ContentType)
+            .unwrap_or("application/sdp")
+            .to_string();
+        let body = (!body.is_empty()).then_some((ct.as_str(), body));
+        self.ack(side, cseq, body).await;
+    }
+
     async fn ack(&self, side: Side, cseq: u32, body: Option<(&str, Bytes)>) {
         let Some(leg) = self.legs[side as usize].as_ref() else {
             return;
@@ -2403,13 +2415,7 @@ impl Call {
         }
         self.ack(side.other(), cseq, None).await;
         if let Some(target_cseq) = t.target_ack {
-            let body = msg.body();
-            let ct = msg
-                .value(Name::ContentType)
-                .unwrap_or("application/sdp")
-                .to_string();
-            let body = (!body.is_empty()).then_some((ct.as_str(), body));
-            self.ack(side, target_cseq, body).await;
+            self.ack_with_answer(side, target_cseq, &msg).await;
         }
         // Connected: the transferor hears it worked, and once it has answered that NOTIFY
         // its leg is released (a BYE right behind the NOTIFY could overtake its answer).

@@ -9,10 +9,10 @@
 //! it misses events, is told how many (`lagged`), and resynchronises from the live views.
 //!
 //! A call's task only queues its event (one bounded queue, no lookup). One fan-out task
-//! serialises each event once and hands it to the watchers' mailboxes. Being one task, it is
-//! also the throttle: when watchers ask for more than it can hand out, its queue fills and
-//! the events that do not fit are counted as missed by every watcher, which then
-//! resynchronise, while calls go on at their own pace.
+//! serialises each event once and hands it to the watchers' mailboxes, within a budget of
+//! deliveries per second: monitoring gets that much CPU and no more. What is over the budget
+//! (or does not fit a mailbox, or the fan-out queue) is counted as missed by the watchers
+//! concerned, which then resynchronise, while calls go on at their own pace.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -202,10 +202,27 @@ pub struct Published {
     pub json: String,
 }
 
-/// One watcher's mailbox: bounded; what did not fit is counted.
+/// One watcher's mailbox: bounded; what did not fit is counted, and the watcher woken to
+/// hear it lagged even when nothing else arrives.
 struct Mailbox {
     tx: mpsc::Sender<Arc<Published>>,
     missed: Arc<AtomicU64>,
+    lagged: tokio::sync::Notify,
+}
+
+impl Mailbox {
+    fn miss(&self) {
+        if self.missed.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.lagged.notify_one();
+        }
+    }
+}
+
+/// What a watcher receives next.
+pub enum Delivery {
+    Event(Arc<Published>),
+    /// Events were missed (`take_missed` says how many): resynchronise.
+    Lagged,
 }
 
 type Table = Sharded<Key, HashMap<u64, Arc<Mailbox>>>;
@@ -225,17 +242,24 @@ pub struct Events {
 
 impl Events {
     /// `capacity`: events a watcher may fall behind before it is told it lagged (and the
-    /// fan-out task's queue, four times that). Call within a tokio runtime.
-    pub fn new(capacity: usize) -> Events {
+    /// fan-out task's queue, four times that); `per_second`: the most deliveries (one event
+    /// to one watcher) a second. Call within a tokio runtime.
+    pub fn new(capacity: usize, per_second: u64) -> Events {
         let capacity = capacity.max(16);
         let (fanout, queue) = mpsc::channel(capacity * 4);
         let watched: Arc<Table> = Arc::new(Sharded::new(64));
-        tokio::spawn(fan_out(queue, Arc::downgrade(&watched)));
+        let dropped = Arc::new(AtomicU64::new(0));
+        tokio::spawn(fan_out(
+            queue,
+            Arc::downgrade(&watched),
+            per_second.max(1),
+            dropped.clone(),
+        ));
         Events {
             all: broadcast::channel(capacity).0,
             watched,
             fanout,
-            dropped: Arc::new(AtomicU64::new(0)),
+            dropped,
             next_watcher: Arc::new(AtomicU64::new(1)),
             capacity,
         }
@@ -265,6 +289,7 @@ impl Events {
             mailbox: Arc::new(Mailbox {
                 tx,
                 missed: Arc::new(AtomicU64::new(0)),
+                lagged: tokio::sync::Notify::new(),
             }),
             rx,
             keys: Vec::new(),
@@ -283,38 +308,70 @@ pub struct Watcher {
     dropped_seen: u64,
 }
 
-/// Hand each queued event to the mailboxes of the watchers of its lines and devices.
-async fn fan_out(mut queue: mpsc::Receiver<Arc<Event>>, watched: std::sync::Weak<Table>) {
+/// Hand each queued event to the mailboxes of the watchers of its lines and devices, at
+/// most `per_second` deliveries a second (a token bucket holding a tenth of a second's).
+async fn fan_out(
+    mut queue: mpsc::Receiver<Arc<Event>>,
+    watched: std::sync::Weak<Table>,
+    per_second: u64,
+    dropped: Arc<AtomicU64>,
+) {
+    let mut dropped_seen = 0;
+    let burst = (per_second / 10).max(1) as f64;
+    let mut tokens = burst;
+    let mut refilled = tokio::time::Instant::now();
     let mut batch = Vec::with_capacity(256);
     while queue.recv_many(&mut batch, 256).await > 0 {
         let Some(watched) = watched.upgrade() else {
             return;
         };
+        // Events the queue had no room for concern everyone: wake every watcher (rare, and
+        // only under overload).
+        let d = dropped.load(Ordering::Relaxed);
+        if d != dropped_seen {
+            dropped_seen = d;
+            watched.each(|m| {
+                for w in m.values() {
+                    for b in w.values() {
+                        b.lagged.notify_one();
+                    }
+                }
+            });
+        }
+        let now = tokio::time::Instant::now();
+        tokens = (tokens + (now - refilled).as_secs_f64() * per_second as f64).min(burst);
+        refilled = now;
         for event in batch.drain(..) {
-            let mut told: Vec<u64> = Vec::new();
-            let mut published: Option<Arc<Published>> = None;
+            let mut boxes: Vec<(u64, Arc<Mailbox>)> = Vec::new();
             for key in event.keys() {
-                let boxes: Vec<(u64, Arc<Mailbox>)> = watched.with(&key, |m| {
-                    m.get(&key)
-                        .map(|w| w.iter().map(|(id, b)| (*id, b.clone())).collect())
-                        .unwrap_or_default()
+                watched.with(&key, |m| {
+                    if let Some(w) = m.get(&key) {
+                        for (id, b) in w {
+                            if !boxes.iter().any(|(seen, _)| seen == id) {
+                                boxes.push((*id, b.clone()));
+                            }
+                        }
+                    }
                 });
-                for (id, mailbox) in boxes {
-                    if told.contains(&id) {
-                        continue;
-                    }
-                    told.push(id);
-                    let p = published
-                        .get_or_insert_with(|| {
-                            Arc::new(Published {
-                                json: serde_json::to_string(&*event).unwrap_or_default(),
-                                event: event.clone(),
-                            })
-                        })
-                        .clone();
-                    if mailbox.tx.try_send(p).is_err() {
-                        mailbox.missed.fetch_add(1, Ordering::Relaxed);
-                    }
+            }
+            if boxes.is_empty() {
+                continue;
+            }
+            if tokens < boxes.len() as f64 {
+                // Over the budget: missed by those it was for.
+                for (_, mailbox) in &boxes {
+                    mailbox.miss();
+                }
+                continue;
+            }
+            tokens -= boxes.len() as f64;
+            let published = Arc::new(Published {
+                json: serde_json::to_string(&*event).unwrap_or_default(),
+                event: event.clone(),
+            });
+            for (_, mailbox) in boxes {
+                if mailbox.tx.try_send(published.clone()).is_err() {
+                    mailbox.miss();
                 }
             }
         }
@@ -351,8 +408,26 @@ impl Watcher {
         &self.keys
     }
 
-    /// The next event; None never happens while the watcher lives.
-    pub async fn recv(&mut self) -> Option<Arc<Published>> {
+    /// The next event, or word that some were missed.
+    pub async fn next(&mut self) -> Delivery {
+        if self.mailbox.missed.load(Ordering::Relaxed) > 0
+            || self.events.dropped.load(Ordering::Relaxed) != self.dropped_seen
+        {
+            return Delivery::Lagged;
+        }
+        tokio::select! {
+            biased;
+            e = self.rx.recv() => match e {
+                Some(e) => Delivery::Event(e),
+                // The sender lives in the table as long as this watcher: not reached.
+                None => std::future::pending().await,
+            },
+            _ = self.mailbox.lagged.notified() => Delivery::Lagged,
+        }
+    }
+
+    #[cfg(test)]
+    async fn recv(&mut self) -> Option<Arc<Published>> {
         self.rx.recv().await
     }
 
@@ -402,7 +477,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_watcher_hears_only_what_it_watches_and_counts_what_it_missed() {
-        let events = Events::new(16);
+        let events = Events::new(16, 1_000_000);
         let mut w = events.watcher();
         w.watch(Key::Line("1001".into()));
         events.emit(state("1002"));
@@ -431,7 +506,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_event_naming_two_watched_keys_arrives_once() {
-        let events = Events::new(16);
+        let events = Events::new(16, 1_000_000);
         let mut w = events.watcher();
         w.watch(Key::Line("1001".into()));
         w.watch(Key::Device("SEP1".into()));

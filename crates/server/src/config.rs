@@ -59,6 +59,7 @@ pub struct ApiSection {
     pub max_body_bytes: u64,
     pub max_import_bytes: u64,
     pub event_buffer: u64,
+    pub cti_deliveries_per_second: u64,
     pub token_lifetime_minutes: u64,
     pub credential_cache_seconds: u64,
 }
@@ -147,6 +148,7 @@ impl Default for ApiSection {
             max_body_bytes: 1024 * 1024,
             max_import_bytes: 16 * 1024 * 1024,
             event_buffer: 4096,
+            cti_deliveries_per_second: 200_000,
             token_lifetime_minutes: 480,
             credential_cache_seconds: 3600,
         }
@@ -219,7 +221,8 @@ pub const FIELDS: &[FieldDoc] = &[
     FieldDoc { key: "api.allow_over_http", default: "false", doc: "Also answer the credential-carrying APIs over plain HTTP." },
     FieldDoc { key: "api.max_body_bytes", default: "1048576", doc: "Largest request body accepted (bytes)." },
     FieldDoc { key: "api.max_import_bytes", default: "16777216", doc: "Largest bulk CSV file accepted over the API (bytes)." },
-    FieldDoc { key: "api.event_buffer", default: "4096", doc: "Call-control events a watcher of /api/v1/events (and, later, CTI) may fall behind before it is told it lagged and must resynchronise." },
+    FieldDoc { key: "api.event_buffer", default: "4096", doc: "Call-control events a watcher of /api/v1/events or of CTI may fall behind before it is told it lagged and must resynchronise." },
+    FieldDoc { key: "api.cti_deliveries_per_second", default: "200000", doc: "Most CTI event deliveries (one event to one watcher) per second: beyond it watchers lag and resynchronise, so monitoring never takes the CPU that calls need." },
     FieldDoc { key: "api.token_lifetime_minutes", default: "480", doc: "How long a bearer token from POST /api/v1/auth/token lasts." },
     FieldDoc { key: "api.credential_cache_seconds", default: "3600", doc: "How long a verified password is remembered (as a keyed MAC) before it is checked in full again." },
     FieldDoc { key: "admin.user_id", default: "\"admin\"", doc: "User ID of the administrator created at first start." },
@@ -416,6 +419,9 @@ impl Config {
         }
         if self.api.token_lifetime_minutes == 0 {
             return Err(err("api.token_lifetime_minutes", "must be at least 1"));
+        }
+        if self.api.cti_deliveries_per_second < 100 {
+            return Err(err("api.cti_deliveries_per_second", "must be at least 100"));
         }
         if self.sip.t1_ms == 0 || self.sip.t2_ms < self.sip.t1_ms {
             return Err(err("sip.t2_ms", "T1 must be at least 1 and T2 at least T1"));

@@ -21,7 +21,7 @@ use axum::{Json, Router};
 use dialtone_admin::auth::{Authenticated, Caller};
 use dialtone_admin::{AdminState, ApiError};
 use dialtone_callcontrol::calls::{CallView, Command, CtiError, MakeCall, RouteAction};
-use dialtone_callcontrol::events::Key;
+use dialtone_callcontrol::events::{Delivery, Key};
 use dialtone_callcontrol::{Calls, Events};
 use dialtone_store::catalogue::ADMIN_ROLE;
 use serde::Deserialize;
@@ -38,6 +38,7 @@ pub struct CtiState {
     pub calls: Calls,
     pub events: Events,
     next_app: Arc<AtomicU64>,
+    recent: Arc<std::sync::Mutex<(Instant, Arc<Vec<CallView>>)>>,
 }
 
 impl CtiState {
@@ -47,9 +48,25 @@ impl CtiState {
             calls,
             events,
             next_app: Arc::new(AtomicU64::new(1)),
+            recent: Arc::new(std::sync::Mutex::new((
+                Instant::now() - RECENT,
+                Arc::new(Vec::new()),
+            ))),
         }
     }
+
+    /// The live calls as of at most `RECENT` ago.
+    fn recent_calls(&self) -> Arc<Vec<CallView>> {
+        let mut r = self.recent.lock().expect("recent calls");
+        if r.0.elapsed() >= RECENT {
+            *r = (Instant::now(), Arc::new(self.calls.live()));
+        }
+        r.1.clone()
+    }
 }
+
+/// How old a listing of live calls a resynchronising watcher may be given.
+const RECENT: Duration = Duration::from_millis(200);
 
 pub fn router(state: CtiState) -> Router {
     Router::new()
@@ -239,13 +256,20 @@ impl Session {
 
     /// The calls on lines and devices this session watches (or may control, over REST).
     fn snapshot(&self) -> Value {
+        self.snapshot_of(&self.st.calls.live())
+    }
+
+    /// A snapshot after a lag: from a view of the live calls shared by every watcher that
+    /// lagged in the same moment (a burst of lags costs one listing, not one each).
+    fn resync(&self) -> Value {
+        self.snapshot_of(&self.st.recent_calls())
+    }
+
+    fn snapshot_of(&self, live: &[CallView]) -> Value {
         let keys: Option<&[Key]> = self.watcher.as_ref().map(|w| w.watching());
         let watched: Option<HashSet<&Key>> = keys.map(|k| k.iter().collect());
-        let calls: Vec<CallView> = self
-            .st
-            .calls
-            .live()
-            .into_iter()
+        let calls: Vec<&CallView> = live
+            .iter()
             .filter(|v| match &watched {
                 Some(w) => {
                     let line = |n: &String| w.contains(&Key::Line(n.clone()));
@@ -607,18 +631,23 @@ async fn event_stream(
             ));
         }
         let w = s.watcher.as_mut()?;
-        let e = w.recv().await?;
+        let delivery = w.next().await;
         let mut missed = w.take_missed();
         if missed > 0 {
-            missed += w.discard_queued() + 1;
+            missed += w.discard_queued();
             let text = format!(
                 "{}\n{}",
                 json!({"event": "lagged", "missed": missed}),
-                s.snapshot()
+                s.resync()
             );
             return Some((Ok(Sse::default().data(text)), (s, None)));
         }
-        Some((Ok(Sse::default().data(e.json.clone())), (s, None)))
+        let sse = match delivery {
+            Delivery::Event(e) => Sse::default().data(e.json.clone()),
+            // Word of a lag already told: nothing to say.
+            Delivery::Lagged => Sse::default().comment(""),
+        };
+        Some((Ok(sse), (s, None)))
     });
     Ok(axum::response::sse::Sse::new(stream)
         .keep_alive(KeepAlive::default())
@@ -713,27 +742,32 @@ async fn serve_socket(
                     w.discard_queued();
                     w.take_missed();
                 }
-                vec![s.snapshot().to_string()]
+                vec![s.resync().to_string()]
             }
             Some(r) = replies.recv() => vec![r.to_string()],
             Some(req) = route_requests.recv() => vec![serde_json::to_string(&*req).unwrap_or_default()],
-            Some(e) = async { s.watcher.as_mut()?.recv().await } => {
+            Some(delivery) = async { Some(s.watcher.as_mut()?.next().await) } => {
                 let Some(w) = s.watcher.as_mut() else { continue };
                 let missed = w.take_missed();
+                let e = match delivery {
+                    Delivery::Event(e) => Some(e),
+                    Delivery::Lagged if missed == 0 => continue,
+                    Delivery::Lagged => None,
+                };
                 if missed > 0 {
                     // The snapshot supersedes whatever is still queued.
                     let dropped = w.discard_queued();
-                    let lagged = json!({"event": "lagged", "missed": missed + dropped + 1});
+                    let lagged = json!({"event": "lagged", "missed": missed + dropped});
                     if Instant::now() >= snapshot_at {
                         last_snapshot = Instant::now();
-                        vec![lagged.to_string(), s.snapshot().to_string()]
+                        vec![lagged.to_string(), s.resync().to_string()]
                     } else {
                         snapshot_owed = true;
                         vec![lagged.to_string()]
                     }
                 } else {
                     // What else is queued goes out with it: one flush for the lot.
-                    let mut batch = vec![e.json.clone()];
+                    let mut batch: Vec<String> = e.iter().map(|e| e.json.clone()).collect();
                     while batch.len() < 64 {
                         match w.try_recv() {
                             Some(e) => batch.push(e.json.clone()),

@@ -337,7 +337,10 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
     )
     .await
     .context("binding the SIP listeners")?;
-    let events = Events::new(config.api.event_buffer as usize);
+    let events = Events::new(
+        config.api.event_buffer as usize,
+        config.api.cti_deliveries_per_second,
+    );
     let directory = Directory::load(&store, events.clone())
         .await
         .map_err(|e| anyhow::anyhow!("loading the call-control snapshot: {e}"))?;
@@ -684,6 +687,26 @@ fn describe_result(r: &serde_json::Value) -> String {
 }
 
 /// `dialtone status`: ask a running node (over its HTTPS API) what it is doing.
+/// The API base URL the command line talks to (`url`, or the configuration's HTTPS port) and
+/// a client for it; the node's certificate is usually its own self-signed one.
+fn api_client(
+    config: &Config,
+    url: Option<String>,
+    timeout: Option<Duration>,
+) -> Result<(String, reqwest::Client)> {
+    let base = url.unwrap_or_else(|| {
+        format!(
+            "https://{}:{}/api/v1",
+            config.server.public_host, config.listen.https_port
+        )
+    });
+    let mut client = reqwest::Client::builder().danger_accept_invalid_certs(true);
+    if let Some(t) = timeout {
+        client = client.timeout(t);
+    }
+    Ok((base, client.build()?))
+}
+
 /// `dialtone cti watch`: the CTI event stream of some lines, one JSON object a line, until
 /// interrupted or the node goes away.
 pub async fn cti_watch(
@@ -694,16 +717,7 @@ pub async fn cti_watch(
     lines: Vec<String>,
     devices: Vec<String>,
 ) -> Result<()> {
-    let base = url.unwrap_or_else(|| {
-        format!(
-            "https://{}:{}/api/v1",
-            config.server.public_host, config.listen.https_port
-        )
-    });
-    // The node's certificate is usually its own self-signed one.
-    let client = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .build()?;
+    let (base, client) = api_client(&config, url, None)?;
     let mut r = client
         .get(format!("{base}/cti/events"))
         .query(&[("lines", lines.join(",")), ("devices", devices.join(","))])
@@ -732,17 +746,7 @@ pub async fn cti_watch(
 }
 
 pub async fn status(config: Config, url: Option<String>, password: String) -> Result<()> {
-    let base = url.unwrap_or_else(|| {
-        format!(
-            "https://{}:{}/api/v1",
-            config.server.public_host, config.listen.https_port
-        )
-    });
-    // The node's certificate is usually its own self-signed one.
-    let client = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .timeout(Duration::from_secs(10))
-        .build()?;
+    let (base, client) = api_client(&config, url, Some(Duration::from_secs(10)))?;
     let get = |path: &'static str| {
         let req = client
             .get(format!("{base}{path}"))

@@ -7,23 +7,12 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn admin(rb: reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder {
-    rb.basic_auth("admin", Some(ADMIN_PASSWORD))
-}
-
 fn get(node: &Node, path: &str) -> Value {
     admin(client().get(node.api(path)))
         .send()
         .unwrap()
         .json()
         .unwrap()
-}
-
-/// The caller's CSV line for uac-*.xml: calling line, called number, credentials.
-fn caller(node: &Node, line: &str, called: &str) -> String {
-    let user = format!("user{line}");
-    let pw = demo_password(node, &user);
-    format!("{line};{called};[authentication username={user} password={pw}]")
 }
 
 /// The newest call detail records, waiting for `n` to be written.

@@ -16,13 +16,9 @@ use tokio_tungstenite::tungstenite::{self, Message, WebSocket};
 /// The API over plain HTTP too, so the test's WebSocket needs no TLS.
 const CONFIG: &str = "[api]\nallow_over_http = true\n";
 
-fn as_admin(rb: reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder {
-    rb.basic_auth("admin", Some(ADMIN_PASSWORD))
-}
-
 /// POST to the CTI REST API; the status and the JSON answer.
 fn cti(node: &Node, path: &str, body: Value) -> (u16, Value) {
-    let r = as_admin(client().post(node.api(&format!("/cti{path}"))))
+    let r = admin(client().post(node.api(&format!("/cti{path}"))))
         .json(&body)
         .send()
         .unwrap();
@@ -40,7 +36,7 @@ fn ok(node: &Node, path: &str, body: Value) -> Value {
 }
 
 fn get(node: &Node, path: &str) -> Value {
-    as_admin(client().get(node.api(path)))
+    admin(client().get(node.api(path)))
         .send()
         .unwrap()
         .json()
@@ -54,7 +50,7 @@ fn patch(node: &Node, collection: &str, query: &str, body: Value) {
         .as_str()
         .unwrap_or_else(|| panic!("{collection}?{query}: {v}"))
         .to_string();
-    let r = as_admin(client().patch(node.api(&format!("/{collection}/{id}"))))
+    let r = admin(client().patch(node.api(&format!("/{collection}/{id}"))))
         .json(&body)
         .send()
         .unwrap();
@@ -67,7 +63,7 @@ fn patch(node: &Node, collection: &str, query: &str, body: Value) {
 }
 
 fn create(node: &Node, collection: &str, body: Value) {
-    let r = as_admin(client().post(node.api(&format!("/{collection}"))))
+    let r = admin(client().post(node.api(&format!("/{collection}"))))
         .json(&body)
         .send()
         .unwrap();
@@ -86,12 +82,6 @@ fn third_party(node: &Node, line: &str) {
         &format!("name=SEP00DE0000{line}"),
         json!({"model": "Yealink T54W"}),
     );
-}
-
-fn caller(node: &Node, line: &str, called: &str) -> String {
-    let user = format!("user{line}");
-    let pw = demo_password(node, &user);
-    format!("{line};{called};[authentication username={user} password={pw}]")
 }
 
 /// An application's WebSocket to `/api/v1/cti/ws`.

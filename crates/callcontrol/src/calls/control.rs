@@ -798,13 +798,7 @@ impl Call {
             return self.hang_up_all("failed").await;
         }
         self.ack(new.other(), cseq, None).await;
-        let body = msg.body();
-        let ct = msg
-            .value(Name::ContentType)
-            .unwrap_or("application/sdp")
-            .to_string();
-        let body = (!body.is_empty()).then_some((ct.as_str(), body));
-        self.ack(new, new_cseq, body).await;
+        self.ack_with_answer(new, new_cseq, &msg).await;
         let unparked = self.parked.take();
         if let Some(slot) = &unparked {
             self.inner.parks.with(slot, |m| m.remove(slot));

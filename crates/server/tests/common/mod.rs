@@ -161,6 +161,14 @@ pub fn demo_password(node: &Node, user: &str) -> String {
     line.split_whitespace().last().unwrap().to_string()
 }
 
+/// A caller's CSV line for the uac-*.xml scenarios: calling line, called number, the line's
+/// demo credentials.
+pub fn caller(node: &Node, line: &str, called: &str) -> String {
+    let user = format!("user{line}");
+    let pw = demo_password(node, &user);
+    format!("{line};{called};[authentication username={user} password={pw}]")
+}
+
 /// A port free on 127.0.0.1 for both UDP and TCP (sipp binds it next).
 pub fn free_port() -> u16 {
     loop {
