@@ -32,6 +32,9 @@ const ALL_DEVICES_ROLE: &str = "Standard CTI Allow Control of All Devices";
 /// Lines and devices one watch request may name (an attendant console watches thousands).
 const MAX_WATCH_KEYS: usize = 20_000;
 
+/// Serialised snapshots by a hash of the watch set: when each was made, and its text.
+type SnapshotCache = std::collections::HashMap<u64, (Instant, Arc<str>)>;
+
 #[derive(Clone)]
 pub struct CtiState {
     pub admin: AdminState,
@@ -39,6 +42,8 @@ pub struct CtiState {
     pub events: Events,
     next_app: Arc<AtomicU64>,
     recent: Arc<std::sync::Mutex<(Instant, Arc<Vec<CallView>>)>>,
+    /// Resynchronisation snapshots by watch set, as of at most `RECENT` ago.
+    snapshots: Arc<std::sync::Mutex<SnapshotCache>>,
 }
 
 impl CtiState {
@@ -52,6 +57,7 @@ impl CtiState {
                 Instant::now() - RECENT,
                 Arc::new(Vec::new()),
             ))),
+            snapshots: Arc::default(),
         }
     }
 
@@ -261,8 +267,25 @@ impl Session {
 
     /// A snapshot after a lag: from a view of the live calls shared by every watcher that
     /// lagged in the same moment (a burst of lags costs one listing, not one each).
-    fn resync(&self) -> Value {
-        self.snapshot_of(&self.st.recent_calls())
+    /// Watchers that watch the same lines (consoles sharing one set) share one serialised
+    /// snapshot, too.
+    fn resync(&self) -> Arc<str> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.watcher.as_ref().map(|w| w.watching()).hash(&mut h);
+        let key = h.finish();
+        let mut cache = self.st.snapshots.lock().expect("snapshots");
+        if let Some((at, text)) = cache.get(&key) {
+            if at.elapsed() < RECENT {
+                return text.clone();
+            }
+        }
+        if cache.len() > 10_000 {
+            cache.retain(|_, (at, _)| at.elapsed() < RECENT);
+        }
+        let text: Arc<str> = self.snapshot_of(&self.st.recent_calls()).to_string().into();
+        cache.insert(key, (Instant::now(), text.clone()));
+        text
     }
 
     fn snapshot_of(&self, live: &[CallView]) -> Value {
@@ -684,11 +707,13 @@ async fn serve_socket(
     // Replies to slow commands (a phone that takes its time) must not hold up events, so
     // commands run as tasks and their replies come back here.
     let (replies_tx, mut replies) = tokio::sync::mpsc::channel::<Value>(256);
-    // After a lag the watcher gets a snapshot, at most one a second (a watcher that keeps
-    // lagging must not turn into a stream of snapshots); one owed waits for its time.
+    // After a lag the watcher gets `lagged` and a snapshot, at most once a second: a watcher
+    // that keeps lagging must not turn into a stream of notices and snapshots. While one is
+    // owed, events are not read (the snapshot will supersede them); `missed` adds up.
     const SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
     let mut last_snapshot = Instant::now() - SNAPSHOT_EVERY;
     let mut snapshot_owed = false;
+    let mut missed_owed = 0u64;
     loop {
         let snapshot_at = last_snapshot + SNAPSHOT_EVERY;
         let out: Vec<String> = tokio::select! {
@@ -739,14 +764,14 @@ async fn serve_socket(
                 snapshot_owed = false;
                 last_snapshot = Instant::now();
                 if let Some(w) = s.watcher.as_mut() {
-                    w.discard_queued();
-                    w.take_missed();
+                    missed_owed += w.discard_queued() + w.take_missed();
                 }
-                vec![s.resync().to_string()]
+                let lagged = json!({"event": "lagged", "missed": std::mem::take(&mut missed_owed)});
+                vec![lagged.to_string(), s.resync().to_string()]
             }
             Some(r) = replies.recv() => vec![r.to_string()],
             Some(req) = route_requests.recv() => vec![serde_json::to_string(&*req).unwrap_or_default()],
-            Some(delivery) = async { Some(s.watcher.as_mut()?.next().await) } => {
+            Some(delivery) = async { Some(s.watcher.as_mut()?.next().await) }, if !snapshot_owed => {
                 let Some(w) = s.watcher.as_mut() else { continue };
                 let missed = w.take_missed();
                 let e = match delivery {
@@ -756,14 +781,15 @@ async fn serve_socket(
                 };
                 if missed > 0 {
                     // The snapshot supersedes whatever is still queued.
-                    let dropped = w.discard_queued();
-                    let lagged = json!({"event": "lagged", "missed": missed + dropped});
+                    missed_owed += missed + w.discard_queued() + u64::from(e.is_some());
                     if Instant::now() >= snapshot_at {
                         last_snapshot = Instant::now();
+                        let lagged =
+                            json!({"event": "lagged", "missed": std::mem::take(&mut missed_owed)});
                         vec![lagged.to_string(), s.resync().to_string()]
                     } else {
                         snapshot_owed = true;
-                        vec![lagged.to_string()]
+                        continue;
                     }
                 } else {
                     // What else is queued goes out with it: one flush for the lot.

@@ -332,6 +332,54 @@ fn make_call_auto_answers_the_originator_then_rings_the_destination() {
     assert_eq!(get(&node, "/calls")["items"], json!([]));
 }
 
+/// Click-to-call between two real softphones: baresip as 1000 answers Dialtone's offerless
+/// INVITE by itself, holds the inactive answer, takes 1001's offer in a re-INVITE; 1001
+/// (baresip too) answers, and audio flows both ways, phone to phone.
+#[test]
+fn make_call_between_two_baresip_phones_carries_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), CONFIG, true);
+    third_party(&node, "1000");
+    let mut originator = Baresip::start(&node, "1000", true);
+    let mut called = Baresip::start(&node, "1001", true);
+    for _ in 0..100 {
+        if get(&node, "/registrations")["items"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 2
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut app = App::admin(&node);
+    app.expect_ok(json!({"op": "watch", "lines": ["1000"]}));
+    let v = ok(
+        &node,
+        "/calls",
+        json!({"line": "1000", "destination": "1001"}),
+    );
+    let call = v["call"].as_u64().unwrap();
+    app.event("call_connected", call);
+    originator.wait_for("CALL_RTPESTAB", 10);
+    called.wait_for("CALL_RTPESTAB", 10);
+    std::thread::sleep(Duration::from_secs(1));
+    ok(&node, &format!("/calls/{call}/drop"), json!({}));
+    originator.wait_for("CALL_CLOSED", 10);
+    called.wait_for("CALL_CLOSED", 10);
+    let (sent_a, received_a) = originator.quit();
+    let (sent_b, received_b) = called.quit();
+    assert!(
+        sent_a > 25 && received_a > 25,
+        "originator sent {sent_a}, received {received_a}"
+    );
+    assert!(
+        sent_b > 25 && received_b > 25,
+        "called sent {sent_b}, received {received_b}"
+    );
+}
+
 /// Answer, hold, retrieve and digits on third-party phones: the ringing phone is told to
 /// answer (NOTIFY Event: talk), the caller's phone to hold and resume (NOTIFY hold / talk),
 /// and digits reach the other side as INFO, in order; each with its event.
@@ -655,6 +703,15 @@ fn route_points_follow_the_application_or_fall_through() {
             let _ = app.ws.flush();
         },
     );
+    // Without Call Forward Unregistered, no application means Call Forward No Answer: the
+    // seed's Manager Assistant route point has only that configured.
+    patch(
+        &node,
+        "directory-numbers",
+        "pattern=1950",
+        json!({"cfur_destination": ""}),
+    );
+    through(None, "1002", "unavailable", &|_, _, _| {});
 }
 
 /// Reset and restart: a Cisco phone gets NOTIFY service-control naming its REGISTER's

@@ -1391,15 +1391,16 @@ impl Call {
                     }
                 });
         let Some(request) = offered else {
-            let f = &line.config.forward_unregistered;
-            if f.is_set() {
-                tracing::info!(call = self.id, route_point = %line.key, "no application: forward unregistered");
-                return self
-                    .divert((f.destination.clone(), f.css.clone()), Reason::Unavailable)
-                    .await;
-            }
-            let why = format!("route point {} has no application", line.key.number);
-            return self.fail_caller(480, &why).await;
+            // Call Forward Unregistered; the seed's Manager Assistant route point has only
+            // Call Forward No Answer configured, which then serves as well.
+            tracing::info!(call = self.id, route_point = %line.key, "no application: falling through");
+            return match self.route_point_forward(&line.key, "unregistered") {
+                Some(fwd) => self.divert(fwd, Reason::Unavailable).await,
+                None => {
+                    let why = format!("route point {} has no application", line.key.number);
+                    self.fail_caller(480, &why).await
+                }
+            };
         };
         self.at_route_point = Some(AtRoutePoint {
             number: line.key.clone(),
@@ -1416,15 +1417,23 @@ impl Call {
         }
     }
 
-    /// The route point's line forward for `reason`, if set.
+    /// Where a route point's call falls through for `reason` (`unregistered`: no application;
+    /// `no-answer`: the request went unanswered; `cti-failure`: the application was lost):
+    /// that forward if set, else Call Forward No Answer, the fall-through the seed configures.
     fn route_point_forward(&self, rp: &LineKey, reason: &str) -> Option<(String, Option<String>)> {
         let snapshot = self.inner.directory.get();
-        let line = snapshot.line(rp)?;
-        let f = match reason {
-            "no-answer" => &line.config.forward_no_answer,
-            _ => &line.config.forward_cti_failure,
+        let c = &snapshot.line(rp)?.config;
+        let first = match reason {
+            "unregistered" => &c.forward_unregistered,
+            "cti-failure" => &c.forward_cti_failure,
+            _ => &c.forward_no_answer,
         };
-        f.is_set().then(|| (f.destination.clone(), f.css.clone()))
+        #[allow(clippy::let_and_return)] // the borrow of `snapshot` must end first
+        let found = [first, &c.forward_no_answer]
+            .into_iter()
+            .find(|f| f.is_set())
+            .map(|f| (f.destination.clone(), f.css.clone()));
+        found
     }
 
     /// The application did not answer the route request in time.

@@ -345,3 +345,139 @@ pub fn register_line(node: &Node, transport: Sip, port: u16, line: &str, user: &
     )
     .expect_success(&format!("registering {line} on port {port}"));
 }
+
+/// A baresip softphone registered as a demo line, driven through its ctrl_tcp socket.
+pub struct Baresip {
+    child: std::process::Child,
+    control: std::net::TcpStream,
+    log: std::path::PathBuf,
+    buffer: Vec<u8>,
+}
+
+impl Baresip {
+    pub fn start(node: &Node, line: &str, auto_answer: bool) -> Baresip {
+        let dir = node.dir.join(format!("baresip-{line}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (sip, ctrl, rtp) = (free_port(), free_port(), free_port());
+        let template = include_str!("../baresip/config.in");
+        std::fs::write(
+            dir.join("config"),
+            template
+                .replace("{SIP}", &sip.to_string())
+                .replace("{CTRL}", &ctrl.to_string())
+                .replace("{RTP}", &format!("{rtp}-{}", rtp + 40)),
+        )
+        .unwrap();
+        let user = format!("user{line}");
+        let pw = demo_password(node, &user);
+        let answer = if auto_answer { ";answermode=auto" } else { "" };
+        std::fs::write(
+            dir.join("accounts"),
+            format!(
+                "<sip:{line}@{};transport=udp>;auth_user={user};auth_pass={pw};regint=300{answer}\n",
+                node.sip_udp
+            ),
+        )
+        .unwrap();
+        let log = dir.join("log");
+        let child = std::process::Command::new("baresip")
+            .arg("-f")
+            .arg(&dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("baresip is installed (scripts/test installs it)");
+        let mut control = None;
+        for _ in 0..100 {
+            if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", ctrl)) {
+                control = Some(s);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let control = control.expect("baresip's control socket");
+        control
+            .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .unwrap();
+        Baresip {
+            child,
+            control,
+            log,
+            buffer: Vec::new(),
+        }
+    }
+
+    pub fn command(&mut self, command: &str, params: &str) {
+        use std::io::Write;
+        let body = serde_json::json!({"command": command, "params": params, "token": command});
+        let text = body.to_string();
+        write!(self.control, "{}:{text},", text.len()).unwrap();
+    }
+
+    /// Wait for an event of `kind` (netstring-framed JSON), within `seconds`.
+    pub fn wait_for(&mut self, kind: &str, seconds: u64) -> serde_json::Value {
+        use std::io::Read;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        loop {
+            while let Some(colon) = self.buffer.iter().position(|b| *b == b':') {
+                let len: usize = std::str::from_utf8(&self.buffer[..colon])
+                    .unwrap()
+                    .trim()
+                    .parse()
+                    .unwrap();
+                if self.buffer.len() < colon + 1 + len + 1 {
+                    break;
+                }
+                let msg: serde_json::Value =
+                    serde_json::from_slice(&self.buffer[colon + 1..colon + 1 + len]).unwrap();
+                self.buffer.drain(..colon + 1 + len + 1);
+                if msg["type"] == kind {
+                    return msg;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {kind} from baresip; its log:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            let mut chunk = [0u8; 4096];
+            match self.control.read(&mut chunk) {
+                Ok(0) => panic!("baresip closed its control socket"),
+                Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Quit, then the RTP packets it sent and received (from the statistics at hangup).
+    pub fn quit(mut self) -> (u64, u64) {
+        self.command("quit", "");
+        for _ in 0..50 {
+            if self.child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let packets = log
+            .lines()
+            .find(|l| l.trim_start().starts_with("packets:"))
+            .unwrap_or_else(|| panic!("no RTP statistics in baresip's log:\n{log}"));
+        let n: Vec<u64> = packets
+            .split_whitespace()
+            .skip(1)
+            .map(|v| v.parse().unwrap())
+            .collect();
+        (n[0], n[1])
+    }
+}
+
+impl Drop for Baresip {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
