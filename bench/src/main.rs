@@ -484,6 +484,16 @@ fn register_args(target: &str, scenario: &str) -> Vec<String> {
     .collect()
 }
 
+/// A client for the node's admin API (its own self-signed certificate; bulk imports take
+/// their time).
+fn admin_http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .timeout(Duration::from_secs(600))
+        .build()
+        .unwrap()
+}
+
 /// A sipp scenario of the anchor kit, or (without the kit) `fallback`, a path in this
 /// repository.
 fn kit_scenario(kit: &Option<std::path::PathBuf>, name: &str, fallback: &str) -> String {
@@ -746,11 +756,7 @@ fn sip_node_rows(binary: &str) -> Vec<Row> {
     const DEVICES: usize = 30_000;
     let node = start_node(binary);
     let pid = node.child.id();
-    let http = reqwest::blocking::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .timeout(Duration::from_secs(600))
-        .build()
-        .unwrap();
+    let http = admin_http();
     let api = |path: &str| format!("{}/api/v1{path}", node.https);
     let rss_before = rss_of(pid);
     let mut csv = String::from("name,model,device_pool,digest_user,digest_password\n");
@@ -890,11 +896,7 @@ struct CallRig {
 
 impl CallRig {
     fn new(node: &Node, dir: &std::path::Path, kit_scenario: &dyn Fn(&str) -> String) -> CallRig {
-        let http = reqwest::blocking::Client::builder()
-            .danger_accept_invalid_certs(true)
-            .timeout(Duration::from_secs(600))
-            .build()
-            .unwrap();
+        let http = admin_http();
         let api = |path: &str| format!("{}/api/v1{path}", node.https);
         // Calls: a sipp UAS registered as line 1001, a sipp UAC on a trusted trunk.
         let creds =
@@ -1158,10 +1160,7 @@ fn cti_rows(binary: &str) -> Vec<Row> {
     const WATCHERS: usize = 1000;
     const IDLE_LINES: usize = 1000;
     let node = start_node_with(binary, "[api]\nallow_over_http = true\n");
-    let http = reqwest::blocking::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .build()
-        .unwrap();
+    let http = admin_http();
     let mut csv = String::from("pattern,partition\n");
     for i in 0..IDLE_LINES {
         csv.push_str(&format!("{},Internal_PT\n", 20000 + i));

@@ -673,18 +673,7 @@ fn two_baresip_phones_call_each_other_and_audio_flows() {
     assert_eq!(live["items"][0]["state"], "connected", "{live}");
     std::thread::sleep(std::time::Duration::from_secs(1));
     caller_phone.command("hangup", "");
-    caller_phone.wait_for("CALL_CLOSED", 10);
-    called_phone.wait_for("CALL_CLOSED", 10);
-    let (sent_a, received_a) = caller_phone.quit();
-    let (sent_b, received_b) = called_phone.quit();
-    assert!(
-        sent_a > 25 && received_a > 25,
-        "caller sent {sent_a}, received {received_a}"
-    );
-    assert!(
-        sent_b > 25 && received_b > 25,
-        "called sent {sent_b}, received {received_b}"
-    );
+    expect_audio_both_ways(caller_phone, called_phone);
     let r = &records(&node, 1)[0];
     assert_eq!(
         (r["cause"].as_str(), r["called_device"].as_str()),

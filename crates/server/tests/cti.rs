@@ -366,18 +366,7 @@ fn make_call_between_two_baresip_phones_carries_audio() {
     called.wait_for("CALL_RTPESTAB", 10);
     std::thread::sleep(Duration::from_secs(1));
     ok(&node, &format!("/calls/{call}/drop"), json!({}));
-    originator.wait_for("CALL_CLOSED", 10);
-    called.wait_for("CALL_CLOSED", 10);
-    let (sent_a, received_a) = originator.quit();
-    let (sent_b, received_b) = called.quit();
-    assert!(
-        sent_a > 25 && received_a > 25,
-        "originator sent {sent_a}, received {received_a}"
-    );
-    assert!(
-        sent_b > 25 && received_b > 25,
-        "called sent {sent_b}, received {received_b}"
-    );
+    expect_audio_both_ways(originator, called);
 }
 
 /// Answer, hold, retrieve and digits on third-party phones: the ringing phone is told to

@@ -481,3 +481,20 @@ impl Drop for Baresip {
         let _ = self.child.wait();
     }
 }
+
+/// After a hang-up: both phones see the call close, and each sent and received audio (RTP
+/// statistics at hang-up): media flowed phone to phone both ways.
+pub fn expect_audio_both_ways(mut a: Baresip, mut b: Baresip) {
+    a.wait_for("CALL_CLOSED", 10);
+    b.wait_for("CALL_CLOSED", 10);
+    let (sent_a, received_a) = a.quit();
+    let (sent_b, received_b) = b.quit();
+    assert!(
+        sent_a > 25 && received_a > 25,
+        "first phone sent {sent_a}, received {received_a}"
+    );
+    assert!(
+        sent_b > 25 && received_b > 25,
+        "second phone sent {sent_b}, received {received_b}"
+    );
+}
