@@ -652,17 +652,7 @@ fn two_baresip_phones_call_each_other_and_audio_flows() {
     let node = Node::start(dir.path(), "", true);
     let mut caller_phone = Baresip::start(&node, "1000", false);
     let mut called_phone = Baresip::start(&node, "1001", true);
-    for _ in 0..100 {
-        if get(&node, "/registrations")["items"]
-            .as_array()
-            .unwrap()
-            .len()
-            == 2
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for_registrations(&node, 2);
     caller_phone.command("dial", &format!("sip:1001@{}", node.sip_udp));
     caller_phone.wait_for("CALL_ESTABLISHED", 10);
     called_phone.wait_for("CALL_ESTABLISHED", 10);

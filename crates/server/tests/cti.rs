@@ -342,17 +342,7 @@ fn make_call_between_two_baresip_phones_carries_audio() {
     third_party(&node, "1000");
     let mut originator = Baresip::start(&node, "1000", true);
     let mut called = Baresip::start(&node, "1001", true);
-    for _ in 0..100 {
-        if get(&node, "/registrations")["items"]
-            .as_array()
-            .unwrap()
-            .len()
-            == 2
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_registrations(&node, 2);
     let mut app = App::admin(&node);
     app.expect_ok(json!({"op": "watch", "lines": ["1000"]}));
     let v = ok(

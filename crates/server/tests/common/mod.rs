@@ -498,3 +498,19 @@ pub fn expect_audio_both_ways(mut a: Baresip, mut b: Baresip) {
         "second phone sent {sent_b}, received {received_b}"
     );
 }
+
+/// Wait (up to 5 s) until the node has `n` registrations.
+pub fn wait_for_registrations(node: &Node, n: usize) {
+    for _ in 0..100 {
+        let v: serde_json::Value = admin(client().get(node.api("/registrations")))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if v["items"].as_array().map(|a| a.len()) == Some(n) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("fewer than {n} registrations after 5 s");
+}
