@@ -44,6 +44,8 @@ pub struct CtiState {
     recent: Arc<std::sync::Mutex<(Instant, Arc<Vec<CallView>>)>>,
     /// Resynchronisation snapshots by watch set, as of at most `RECENT` ago.
     snapshots: Arc<std::sync::Mutex<SnapshotCache>>,
+    /// Park slots belong to the application user that parked there.
+    park_owners: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
 }
 
 impl CtiState {
@@ -58,6 +60,7 @@ impl CtiState {
                 Arc::new(Vec::new()),
             ))),
             snapshots: Arc::default(),
+            park_owners: Arc::default(),
         }
     }
 
@@ -248,6 +251,23 @@ impl Session {
         Ok(())
     }
 
+    /// A park slot in use belongs to the application user that parked there.
+    fn check_slot(&self, slot: &str) -> Result<(), ApiError> {
+        let owners = self.st.park_owners.lock().expect("park owners");
+        match owners.get(slot) {
+            Some(owner)
+                if *owner != self.rights.user
+                    && self.st.calls.parked().iter().any(|(s, _)| s == slot) =>
+            {
+                Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    format!("park slot {slot} belongs to '{owner}'"),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn check_call(&self, call: u64) -> Result<CallView, ApiError> {
         let view = self
             .st
@@ -390,14 +410,27 @@ impl Session {
                 {
                     self.check_call(*other)?;
                 }
+                let slot = match &command {
+                    Command::Park { slot } => Some(slot.clone()),
+                    _ => None,
+                };
+                if let Some(slot) = &slot {
+                    self.check_slot(slot)?;
+                }
                 calls
                     .command(call, party, command)
                     .await
                     .map_err(cti_error)?;
+                if let Some(slot) = slot {
+                    let mut owners = self.st.park_owners.lock().expect("park owners");
+                    owners.retain(|s, _| calls.parked().iter().any(|(p, _)| p == s));
+                    owners.insert(slot, self.rights.user.clone());
+                }
                 Ok(json!({ "call": call }))
             }
             Op::Unpark { slot, line } => {
                 self.check_line(&line)?;
+                self.check_slot(&slot)?;
                 let call = calls.unpark(&slot, &line).await.map_err(cti_error)?;
                 Ok(json!({ "call": call }))
             }
@@ -606,7 +639,7 @@ async fn parks(
         .calls
         .parked()
         .into_iter()
-        .filter(|(_, call)| s.check_call(*call).is_ok())
+        .filter(|(slot, _)| s.check_slot(slot).is_ok())
         .map(|(slot, call)| json!({ "slot": slot, "call": call }))
         .collect();
     Ok(Json(json!({ "items": items })))

@@ -508,6 +508,20 @@ fn redirect_transfer_and_park_move_calls() {
             assert_eq!(parks["items"], json!([{"slot": "701", "call": call}]));
             let (s, v) = cti(&node, "/parks/702/unpark", json!({"line": "1002"}));
             assert_eq!(s, 404, "{v}");
+            // The slot is the parking application's: another may not take the call from it.
+            create(
+                &node,
+                "application-users",
+                json!({"user_id": "other", "password": "other-password-1",
+                       "roles": ["Standard CTI Enabled", "Standard CTI Allow Control of All Devices"]}),
+            );
+            let r = client()
+                .post(node.api("/cti/parks/701/unpark"))
+                .basic_auth("other", Some("other-password-1"))
+                .json(&json!({"line": "1002"}))
+                .send()
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 403, "{}", r.text().unwrap());
             ok(&node, "/parks/701/unpark", json!({"line": "1002"}));
             let c = app.event("call_connected", call);
             assert_eq!(c["called_line"], "1002", "{c}");
