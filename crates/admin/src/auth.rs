@@ -85,20 +85,26 @@ pub async fn verify_application_user(
     })
 }
 
-async fn authenticate(st: &AdminState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+/// Whoever the request's Authorization header names (Basic or a bearer token).
+pub async fn authenticate(st: &AdminState, headers: &HeaderMap) -> Result<Caller, ApiError> {
     match presented(headers)? {
         Presented::Basic(user, pass) => verify_application_user(st, &user, &pass).await,
-        Presented::Bearer(token) => match st.store.token_user(&token).await? {
-            Some((user_id, roles)) => Ok(Caller {
-                user_id,
-                roles,
-                via_token: true,
-            }),
-            None => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unknown or expired token",
-            )),
-        },
+        Presented::Bearer(token) => token_caller(st, &token).await,
+    }
+}
+
+/// The application user a bearer token was issued to.
+pub async fn token_caller(st: &AdminState, token: &str) -> Result<Caller, ApiError> {
+    match st.store.token_user(token).await? {
+        Some((user_id, roles)) => Ok(Caller {
+            user_id,
+            roles,
+            via_token: true,
+        }),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unknown or expired token",
+        )),
     }
 }
 

@@ -713,14 +713,31 @@ async fn event_stream(
 /// The WebSocket: requests `{"op": ..., "id": N}` answered `{"reply": N, "ok": true, ...}` or
 /// `{"reply": N, "ok": false, "status": 4xx, "error": "..."}`; events interleaved as they
 /// happen.
+///
+/// Programs authenticate with the upgrade's Authorization header. Browsers cannot set it, so a
+/// page offers the subprotocols `dialtone-cti` and `bearer.<token>` (a token from
+/// `POST /api/v1/auth/token`); the server picks `dialtone-cti`.
 async fn websocket(
     axum::Extension(st): axum::Extension<CtiState>,
-    Authenticated(caller): Authenticated,
+    headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
+    let offered_token = headers
+        .get_all(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| p.trim().strip_prefix("bearer.").map(str::to_string));
+    let caller = match offered_token {
+        Some(token) if !headers.contains_key(axum::http::header::AUTHORIZATION) => {
+            dialtone_admin::auth::token_caller(&st.admin, &token).await?
+        }
+        _ => dialtone_admin::auth::authenticate(&st.admin, &headers).await?,
+    };
     let mut s = session(&st, &caller).await?;
     let max = st.admin.settings.max_import_bytes.clamp(64 * 1024, 4 << 20);
     Ok(ws
+        .protocols(["dialtone-cti"])
         .max_message_size(max)
         .on_upgrade(move |socket| async move {
             s.watcher = Some(s.st.events.watcher());

@@ -94,12 +94,16 @@ struct App {
 
 impl App {
     fn connect(node: &Node, user: &str, password: &str) -> Result<App, u16> {
+        App::connect_with(node, "Authorization", &basic(user, password))
+    }
+
+    /// Connect presenting one header (credentials, or a browser's subprotocols).
+    fn connect_with(node: &Node, header: &'static str, value: &str) -> Result<App, u16> {
         use tungstenite::client::IntoClientRequest;
         let mut req = format!("{}/api/v1/cti/ws", node.http.replace("http://", "ws://"))
             .into_client_request()
             .unwrap();
-        req.headers_mut()
-            .insert("Authorization", basic(user, password).parse().unwrap());
+        req.headers_mut().insert(header, value.parse().unwrap());
         match tungstenite::connect(req) {
             Ok((ws, _)) => {
                 if let MaybeTlsStream::Plain(s) = ws.get_ref() {
@@ -786,6 +790,30 @@ fn rights_limit_what_an_application_controls_and_the_cli_watches() {
     assert_eq!(r["status"], 400, "{r}");
     // The connection still serves.
     app.expect_ok(json!({"op": "snapshot"}));
+
+    // A browser cannot set Authorization on a WebSocket: it offers a bearer token as a
+    // subprotocol beside dialtone-cti.
+    let token: Value = client()
+        .post(node.api("/auth/token"))
+        .basic_auth("console", Some("console-password-1"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = token["token"].as_str().unwrap();
+    let mut browser = App::connect_with(
+        &node,
+        "Sec-WebSocket-Protocol",
+        &format!("dialtone-cti, bearer.{token}"),
+    )
+    .expect("a browser connects with its token");
+    browser.expect_ok(json!({"op": "watch", "lines": ["1001"]}));
+    let r = browser.request(json!({"op": "watch", "lines": ["1002"]}));
+    assert_eq!(r["status"], 403, "the token carries the user's rights: {r}");
+    assert_eq!(
+        App::connect_with(&node, "Sec-WebSocket-Protocol", "dialtone-cti, bearer.00ff").err(),
+        Some(401)
+    );
 
     // The CLI: a Do Not Disturb change on 1001 shows up as a line event.
     let mut watch = std::process::Command::new(binary())
