@@ -131,6 +131,90 @@ fn with(mut base: Map<String, Value>, code: &str, v: Value) -> Value {
     Value::Object(base)
 }
 
+/// CTI's REST half (served by the node beside this API; the protocol, with the WebSocket, is
+/// in docs/cti.md).
+fn cti_paths(paths: &mut Map<String, Value>) {
+    let errors = || error_responses(&["400", "401", "403", "404", "409", "422"]);
+    let call_id = json!({"type": "object", "properties": {"call": {"type": "integer"}}});
+    let ok = |what: &str| json!({"description": what, "content": {"application/json": {"schema": call_id.clone()}}});
+    let any = json!({"description": "As docs/cti.md describes", "content": {"application/json": {"schema": {"type": "object"}}}});
+    let path = |name: &str, desc: &str| json!({"name": name, "in": "path", "required": true, "description": desc, "schema": {"type": "string"}});
+    paths.insert(
+        "/api/v1/cti/calls".into(),
+        json!({
+            "get": {"tags": ["cti"], "operationId": "ctiCalls", "summary": "Calls the application user may control",
+                    "responses": with(errors(), "200", any.clone())},
+            "post": {"tags": ["cti"], "operationId": "ctiMakeCall",
+                     "summary": "MakeCall: the line's phone answers by itself, then the destination rings",
+                     "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["line", "destination"],
+                        "properties": {"line": {"type": "string"}, "destination": {"type": "string"}, "device": {"type": "string"}}}}}},
+                     "responses": with(errors(), "201", ok("The call placed"))},
+        }),
+    );
+    let mut command_errors = errors();
+    command_errors.insert(
+        "502".into(),
+        json!({"description": "The phone refused or did not answer"}),
+    );
+    paths.insert(
+        "/api/v1/cti/calls/{call}/{command}".into(),
+        json!({
+            "parameters": [
+                {"name": "call", "in": "path", "required": true, "schema": {"type": "integer"}},
+                {"name": "command", "in": "path", "required": true, "schema": {"type": "string", "enum": [
+                    "drop", "answer", "hold", "retrieve", "redirect", "transfer", "park", "send_digits"]}},
+            ],
+            "post": {"tags": ["cti"], "operationId": "ctiCommand", "summary": "A command on a call",
+                     "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+                        "party": {"type": "string", "description": "Line or device whose side acts (the calling side by default)"},
+                        "device": {"type": "string"}, "destination": {"type": "string"},
+                        "consult_call": {"type": "integer"}, "slot": {"type": "string"}, "digits": {"type": "string"}}}}}},
+                     "responses": with(command_errors, "200", ok("Done"))},
+        }),
+    );
+    paths.insert(
+        "/api/v1/cti/lines/{number}".into(),
+        json!({"parameters": [path("number", "A directory number")],
+               "get": {"tags": ["cti"], "operationId": "ctiLine", "summary": "A line's state, registered phones and calls",
+                       "responses": with(errors(), "200", any.clone())}}),
+    );
+    paths.insert(
+        "/api/v1/cti/parks".into(),
+        json!({"get": {"tags": ["cti"], "operationId": "ctiParks", "summary": "The application user's park slots in use",
+                       "responses": with(errors(), "200", any.clone())}}),
+    );
+    paths.insert(
+        "/api/v1/cti/parks/{slot}/unpark".into(),
+        json!({"parameters": [path("slot", "A park slot")],
+               "post": {"tags": ["cti"], "operationId": "ctiUnpark", "summary": "Ring a line with the call parked in the slot",
+                        "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["line"], "properties": {"line": {"type": "string"}}}}}},
+                        "responses": with(errors(), "200", ok("Unparking"))}}),
+    );
+    paths.insert(
+        "/api/v1/cti/devices/{name}/{action}".into(),
+        json!({"parameters": [path("name", "A device name"),
+                              {"name": "action", "in": "path", "required": true, "schema": {"type": "string", "enum": ["reset", "restart"]}}],
+               "post": {"tags": ["cti"], "operationId": "ctiDevice", "summary": "Reset or restart a registered phone (SIP NOTIFY)",
+                        "responses": with(errors(), "200", any.clone())}}),
+    );
+    paths.insert(
+        "/api/v1/cti/events".into(),
+        json!({"get": {"tags": ["cti"], "operationId": "ctiEvents", "summary": "Events of lines and devices (Server-Sent Events): a snapshot, then events",
+                       "parameters": [
+                           {"name": "lines", "in": "query", "schema": {"type": "string"}, "description": "Comma-separated directory numbers"},
+                           {"name": "devices", "in": "query", "schema": {"type": "string"}, "description": "Comma-separated device names"}],
+                       "responses": with(errors(), "200", json!({"description": "An event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}}))}}),
+    );
+    paths.insert(
+        "/api/v1/cti/ws".into(),
+        json!({"get": {"tags": ["cti"], "operationId": "ctiWebSocket",
+                       "summary": "The CTI WebSocket (JSON requests, replies and events; see docs/cti.md)",
+                       "responses": with(error_responses(&["401", "403"]), "101", json!({"description": "Switching to the WebSocket protocol"}))}}),
+    );
+}
+
 /// The whole document; `base_url` is the HTTPS API's public address.
 pub fn document(base_url: &str) -> Value {
     let mut paths = Map::new();
@@ -343,6 +427,7 @@ pub fn document(base_url: &str) -> Value {
                        "responses": with(error_responses(&["401"]), "204", json!({"description": "Revoked"}))},
         }),
     );
+    cti_paths(&mut paths);
     json!({
         "openapi": "3.0.3",
         "info": {

@@ -357,6 +357,14 @@ fn openapi_document_names_every_resource() {
             res.name
         );
     }
+    // CTI's REST half, with the operations docs/cti.md describes.
+    assert!(doc["paths"]["/api/v1/cti/calls"]["post"].is_object());
+    let commands =
+        &doc["paths"]["/api/v1/cti/calls/{call}/{command}"]["parameters"][1]["schema"]["enum"];
+    assert!(
+        commands.as_array().unwrap().contains(&Value::from("park")),
+        "{commands}"
+    );
     let server = doc["servers"][0]["url"].as_str().unwrap();
     assert!(server.starts_with("https://127.0.0.1:"), "{server}");
     let _ = ADMIN_PASSWORD;
