@@ -305,6 +305,29 @@ fn make_call_auto_answers_the_originator_then_rings_the_destination() {
         });
         phone.expect_success(&format!("{t:?} originator (cisco: {cisco})"));
         called.expect_success(&format!("{t:?} destination"));
+        // The call detail record reads as if the originating line had dialled.
+        let mut record = Value::Null;
+        for _ in 0..100 {
+            record = get(&node, "/call-records?limit=1")["items"][0].clone();
+            if record["called_number"] == dest {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(record["calling_number"], originator, "{record}");
+        assert_eq!(
+            record["calling_device"],
+            format!("SEP00DE0000{originator}"),
+            "{record}"
+        );
+        assert_eq!(
+            record["called_device"],
+            format!("SEP00DE0000{dest}"),
+            "{record}"
+        );
+        assert_eq!(record["cause"], "dropped", "{record}");
+        assert_eq!(record["ended_by"], "application", "{record}");
+        assert!(record["answered_at"].as_i64().is_some(), "{record}");
     }
     // Refusals name what is wrong and change nothing.
     let (s, v) = cti(
