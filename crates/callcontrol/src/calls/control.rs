@@ -20,7 +20,7 @@ pub enum CtiError {
     NoSuchSlot(String),
     /// The party named is not in the call.
     NotAParty(String),
-    /// Nothing registered to act on.
+    /// Nothing registered to act on (what: a device, or "line N").
     NotRegistered(String),
     /// The call is not in a state the command applies to.
     State(String),
@@ -43,7 +43,7 @@ impl std::fmt::Display for CtiError {
             CtiError::NoSuchDevice(d) => write!(f, "no device {d}"),
             CtiError::NoSuchSlot(s) => write!(f, "nothing parked in slot {s}"),
             CtiError::NotAParty(p) => write!(f, "{p} is not a party to the call"),
-            CtiError::NotRegistered(w) => write!(f, "{w} is not registered"),
+            CtiError::NotRegistered(w) => f.write_str(w),
             CtiError::State(w) => f.write_str(w),
             CtiError::Device(w) => f.write_str(w),
             CtiError::Taken(w) => write!(f, "{w} is taken"),
@@ -450,7 +450,7 @@ impl Calls {
             .collect();
         if contacts.is_empty() {
             return Err(CtiError::NotRegistered(format!(
-                "no phone of line {}",
+                "line {} has no registered phone",
                 req.line
             )));
         }
@@ -506,7 +506,9 @@ impl Calls {
         bindings.sort_by(|a, b| a.contact.cmp(&b.contact));
         bindings.dedup_by(|a, b| a.contact == b.contact);
         if bindings.is_empty() {
-            return Err(CtiError::NotRegistered(device.to_string()));
+            return Err(CtiError::NotRegistered(format!(
+                "device {device} is not registered"
+            )));
         }
         let cisco = remote_cc(&config.model);
         let mut sent = 0;
@@ -1334,7 +1336,7 @@ impl Call {
         let contacts = self.inner.registrar.contacts(&snapshot, &line);
         if contacts.is_empty() {
             let _ = reply.send(Err(CtiError::NotRegistered(format!(
-                "no phone of line {}",
+                "line {}",
                 line.number
             ))));
             return Next::Continue;
