@@ -1188,7 +1188,20 @@ fn cti_rows(binary: &str) -> Vec<Row> {
     // A rising run ends on an overloaded step: its retransmissions and lingering
     // transactions (Timer B/H, 32 s) must die out before the next measurement.
     let settle = || std::thread::sleep(Duration::from_secs(35));
-    let (alone, _) = rising(&steps, secs, calls, None, "calls without watchers");
+    // Kamailio proxying the kit's calls, alternating with ours, anchors the rate itself.
+    let anchor_out = tempfile::tempdir().unwrap();
+    let mut kam_calls = |rate: u32| {
+        kit.as_deref()
+            .and_then(|k| kamailio_calls_step(k, rate, secs, anchor_out.path()))
+    };
+    let (alone, kamailio) = rising(
+        &steps,
+        secs,
+        calls,
+        kit.as_ref()
+            .map(|_| &mut kam_calls as &mut dyn FnMut(u32) -> Option<(f64, u64)>),
+        "calls without watchers",
+    );
     settle();
     // The highest step the node ran clean without watchers.
     let at = steps
@@ -1197,7 +1210,13 @@ fn cti_rows(binary: &str) -> Vec<Row> {
         .filter(|s| *s as f64 * 0.9 <= alone)
         .max()
         .unwrap_or(steps[0]);
-    let mut rows = Vec::new();
+    let mut rows = vec![Row {
+        name: "CTI: complete calls/s without watchers (the rate the watcher rows compare with)",
+        median: alone,
+        unit: "calls/s",
+        target: "-",
+        anchor: ratio(alone, kamailio, " (Kamailio proxies; Dialtone runs two legs)"),
+    }];
     let cases: [WatchCase; 2] = [
         (
             "CTI typical: events/s delivered to 1,000 WebSocket watchers (10 on the called line, 990 on 100 idle lines each), calls at the rate reached without watchers",
