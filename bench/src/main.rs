@@ -1215,7 +1215,11 @@ fn cti_rows(binary: &str) -> Vec<Row> {
         median: alone,
         unit: "calls/s",
         target: "-",
-        anchor: ratio(alone, kamailio, " (Kamailio proxies; Dialtone runs two legs)"),
+        anchor: ratio(
+            alone,
+            kamailio,
+            " (Kamailio proxies; Dialtone runs two legs)",
+        ),
     }];
     let cases: [WatchCase; 2] = [
         (
