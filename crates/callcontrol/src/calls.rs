@@ -283,6 +283,16 @@ impl Inner {
         }
     }
 
+    /// The dial plan and line features over `snapshot`, with this node's live line load.
+    fn router<'a>(&'a self, snapshot: &'a Snapshot) -> Router<'a> {
+        Router {
+            snapshot,
+            registrar: &self.registrar,
+            load: self,
+            max_hops: self.config.max_forward_hops,
+        }
+    }
+
     fn contact(&self, transport: Transport) -> String {
         let port = self
             .endpoint
@@ -893,13 +903,10 @@ impl Call {
 
     async fn route(&mut self, dialled: &str) -> Next {
         let snapshot = self.inner.directory.get();
-        let routing = Router {
-            snapshot: &snapshot,
-            registrar: &self.inner.registrar,
-            load: &*self.inner,
-            max_hops: self.inner.config.max_forward_hops,
-        }
-        .route(&self.caller, dialled, &mut self.chain);
+        let routing = self
+            .inner
+            .router(&snapshot)
+            .route(&self.caller, dialled, &mut self.chain);
         match routing {
             Routing::Fail {
                 code,
@@ -2211,13 +2218,10 @@ impl Call {
             c.line = self.called_line.clone();
             c
         };
-        let routing = Router {
-            snapshot: &snapshot,
-            registrar: &self.inner.registrar,
-            load: &*self.inner,
-            max_hops: self.inner.config.max_forward_hops,
-        }
-        .route(&caller, target, &mut Chain::default());
+        let routing = self
+            .inner
+            .router(&snapshot)
+            .route(&caller, target, &mut Chain::default());
         match routing {
             Routing::Ring {
                 line,

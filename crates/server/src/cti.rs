@@ -92,6 +92,7 @@ pub fn router(state: CtiState) -> Router {
 }
 
 /// What an application user may control.
+#[derive(Clone)]
 struct Rights {
     user: String,
     all: bool,
@@ -793,11 +794,7 @@ async fn serve_socket(
                 } else {
                     let mut detached = Session {
                         st: s.st.clone(),
-                        rights: Rights {
-                            user: s.rights.user.clone(),
-                            all: s.rights.all,
-                            devices: s.rights.devices.clone(),
-                        },
+                        rights: s.rights.clone(),
                         app: s.app,
                         watcher: None,
                         route_requests: None,

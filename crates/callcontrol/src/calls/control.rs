@@ -1163,13 +1163,10 @@ impl Call {
         }
         let mut probe = self.caller.clone();
         probe.css = css.clone();
-        let routing = Router {
-            snapshot: &snapshot,
-            registrar: &self.inner.registrar,
-            load: &*self.inner,
-            max_hops: self.inner.config.max_forward_hops,
-        }
-        .route(&probe, destination, &mut self.chain.clone());
+        let routing =
+            self.inner
+                .router(&snapshot)
+                .route(&probe, destination, &mut self.chain.clone());
         if let Routing::Fail { code, why, .. } = routing {
             let _ = reply.send(Err(CtiError::Unroutable { code, why }));
             return Next::Continue;
