@@ -68,14 +68,7 @@ pub async fn verify_application_user(
     let Some((_, Some(hash), roles)) = st.store.application_user_auth(user).await? else {
         return Err(wrong());
     };
-    let cache = st.credentials.clone();
-    let who = format!("app:{user}");
-    let password = password.to_string();
-    // A cold verification costs about a millisecond of CPU: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || cache.verify(&who, &password, &hash))
-        .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "verification failed"))?;
-    if !ok {
+    if !verify_hash(st, &format!("app:{user}"), password, hash).await? {
         return Err(wrong());
     }
     Ok(Caller {
@@ -83,6 +76,47 @@ pub async fn verify_application_user(
         roles,
         via_token: false,
     })
+}
+
+/// Check a password against its stored hash through the credential cache. `who` names the
+/// account and its kind (`app:...`, `end:...`).
+async fn verify_hash(
+    st: &AdminState,
+    who: &str,
+    password: &str,
+    hash: String,
+) -> Result<bool, ApiError> {
+    let cache = st.credentials.clone();
+    let who = who.to_string();
+    let password = password.to_string();
+    // A cold verification costs about a millisecond of CPU: keep it off the async workers.
+    tokio::task::spawn_blocking(move || cache.verify(&who, &password, &hash))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "verification failed"))
+}
+
+/// Check an end user's password; on success, the devices they own or control.
+pub async fn verify_end_user(
+    st: &AdminState,
+    user: &str,
+    password: &str,
+) -> Result<Vec<String>, ApiError> {
+    let wrong = || ApiError::new(StatusCode::UNAUTHORIZED, "wrong user ID or password");
+    let Some((Some(hash), devices)) = st.store.end_user_phone_auth(user).await? else {
+        return Err(wrong());
+    };
+    if !verify_hash(st, &format!("end:{user}"), password, hash).await? {
+        return Err(wrong());
+    }
+    Ok(devices)
+}
+
+/// The HTTP Basic credentials of a request, if it carries them.
+pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    match presented(headers) {
+        Ok(Presented::Basic(user, pass)) => Some((user, pass)),
+        _ => None,
+    }
 }
 
 /// Whoever the request's Authorization header names (Basic or a bearer token).

@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::Arc;
 
 use dialtone_dialplan::Plan;
 use dialtone_store::directory::{DeviceConfig, LineConfig, TrunkConfig};
+use dialtone_store::live::Live;
 use dialtone_store::Store;
 
 /// A directory number by pattern and partition (the same digits may live in two partitions).
@@ -202,54 +202,15 @@ fn announce_changes(old: &Snapshot, new: &Snapshot, events: &crate::events::Even
 }
 
 /// The current snapshot, replaced whole on every configuration change.
-pub struct Directory {
-    current: RwLock<Arc<Snapshot>>,
-}
+pub type Directory = Live<Snapshot>;
 
-impl Directory {
-    /// Load the first snapshot and keep it current: the store's change counter wakes a task
-    /// that rebuilds and swaps (a snapshot that fails to build leaves the old one serving).
-    /// `events` hears the Do Not Disturb and Forward All changes of each swap.
-    pub async fn load(
-        store: &Store,
-        events: crate::events::Events,
-    ) -> Result<Arc<Directory>, String> {
-        let mut changes = store.changes();
-        let dir = Arc::new(Directory {
-            current: RwLock::new(Arc::new(build(store).await?)),
-        });
-        let weak = Arc::downgrade(&dir);
-        let store = store.clone();
-        tokio::spawn(async move {
-            while changes.changed().await.is_ok() {
-                // Let a burst of writes (a CSV import, a script) settle into one rebuild.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                changes.borrow_and_update();
-                let Some(dir) = weak.upgrade() else { return };
-                match build(&store).await {
-                    Ok(s) => {
-                        let new = Arc::new(s);
-                        let old = std::mem::replace(
-                            &mut *dir.current.write().expect("directory lock"),
-                            new.clone(),
-                        );
-                        announce_changes(&old, &new, &events);
-                    }
-                    Err(e) => tracing::error!(error = %e, "directory: kept the previous snapshot"),
-                }
-            }
-        });
-        Ok(dir)
-    }
-
-    /// A directory that never changes (tests, tools).
-    pub fn fixed(snapshot: Snapshot) -> Arc<Directory> {
-        Arc::new(Directory {
-            current: RwLock::new(Arc::new(snapshot)),
-        })
-    }
-
-    pub fn get(&self) -> Arc<Snapshot> {
-        self.current.read().expect("directory lock").clone()
-    }
+/// Load the first snapshot and keep it current (a snapshot that fails to build leaves the old
+/// one serving). `events` hears the Do Not Disturb and Forward All changes of each swap.
+pub async fn load(store: &Store, events: crate::events::Events) -> Result<Arc<Directory>, String> {
+    Live::follow(
+        store,
+        |store| async move { build(&store).await },
+        move |old, new| announce_changes(old, new, &events),
+    )
+    .await
 }

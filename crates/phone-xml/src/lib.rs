@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod model;
 pub mod objects;
 pub mod tree;
 pub mod uri;

@@ -19,6 +19,7 @@ pub struct Config {
     pub api: ApiSection,
     pub admin: AdminSection,
     pub sip: SipSection,
+    pub phones: PhonesSection,
     pub log: LogSection,
 }
 
@@ -103,6 +104,28 @@ impl Default for SipSection {
             max_ringing_seconds: 180,
             trunk_failover_ms: 2000,
             forward_max_hops: 12,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PhonesSection {
+    pub web_port: u16,
+    pub push_concurrency: u32,
+    pub push_timeout_ms: u64,
+    pub tftp_retransmit_ms: u64,
+    pub tftp_attempts: u32,
+}
+
+impl Default for PhonesSection {
+    fn default() -> Self {
+        PhonesSection {
+            web_port: 80,
+            push_concurrency: 64,
+            push_timeout_ms: 5000,
+            tftp_retransmit_ms: 1000,
+            tftp_attempts: 5,
         }
     }
 }
@@ -199,6 +222,10 @@ pub const SECTIONS: &[(&str, &str)] = &[
         "sip",
         "SIP timers (RFC 3261 section 17) and registration limits. Tests shrink the timers; phones expect the defaults.",
     ),
+    (
+        "phones",
+        "Phones: their web servers (push), and the TFTP transfers of their configuration files.",
+    ),
     ("log", "Logging."),
 ];
 
@@ -211,11 +238,11 @@ pub const FIELDS: &[FieldDoc] = &[
     FieldDoc { key: "listen.address", default: "\"127.0.0.1\"", doc: "Address every listener binds (0.0.0.0 or :: for all)." },
     FieldDoc { key: "listen.http_port", default: "8080", doc: "HTTP: phone-facing pages (services, directories, authentication URL, Extension Mobility), health and metrics." },
     FieldDoc { key: "listen.https_port", default: "8443", doc: "HTTPS: everything on HTTP plus the APIs that carry credentials." },
-    FieldDoc { key: "listen.sip_udp_port", default: "5060", doc: "SIP over UDP (served once call control is in)." },
-    FieldDoc { key: "listen.sip_tcp_port", default: "5060", doc: "SIP over TCP (served once call control is in)." },
-    FieldDoc { key: "listen.sip_tls_port", default: "5061", doc: "SIP over TLS (served once call control is in)." },
-    FieldDoc { key: "listen.config_http_port", default: "6970", doc: "Phone configuration files over HTTP, where phones set up for a Unified CM look (served once provisioning is in)." },
-    FieldDoc { key: "listen.tftp_port", default: "69", doc: "Phone configuration files over TFTP (served once provisioning is in)." },
+    FieldDoc { key: "listen.sip_udp_port", default: "5060", doc: "SIP over UDP." },
+    FieldDoc { key: "listen.sip_tcp_port", default: "5060", doc: "SIP over TCP." },
+    FieldDoc { key: "listen.sip_tls_port", default: "5061", doc: "SIP over TLS." },
+    FieldDoc { key: "listen.config_http_port", default: "6970", doc: "Phone configuration files (SEP<MAC>.cnf.xml) over HTTP, where phones set up for a Unified CM look; they are on http_port too." },
+    FieldDoc { key: "listen.tftp_port", default: "69", doc: "Phone configuration files over TFTP (UDP). Port 69 needs privileges (root or CAP_NET_BIND_SERVICE): without them the node says so and serves the files over HTTP only." },
     FieldDoc { key: "tls.certificate", default: "\"\"", doc: "PEM certificate chain file." },
     FieldDoc { key: "tls.private_key", default: "\"\"", doc: "PEM private key file." },
     FieldDoc { key: "api.allow_over_http", default: "false", doc: "Also answer the credential-carrying APIs over plain HTTP." },
@@ -239,6 +266,11 @@ pub const FIELDS: &[FieldDoc] = &[
     FieldDoc { key: "sip.max_ringing_seconds", default: "180", doc: "A call that nobody answers (and no forward takes) is given up after this many seconds with 480." },
     FieldDoc { key: "sip.trunk_failover_ms", default: "2000", doc: "A trunk that gives no provisional answer within this many milliseconds is skipped for the next trunk of the route list." },
     FieldDoc { key: "sip.forward_max_hops", default: "12", doc: "Most times one call may be forwarded (Unified CM's Forward Maximum Hop Count); a longer chain is a loop and fails with 482." },
+    FieldDoc { key: "phones.web_port", default: "80", doc: "Port of the phones' own web servers, where pushes go (http://<the phone's registered address>:<port>/CGI/Execute)." },
+    FieldDoc { key: "phones.push_concurrency", default: "64", doc: "Most pushes to phones in flight at once; a push to many phones waits its turn." },
+    FieldDoc { key: "phones.push_timeout_ms", default: "5000", doc: "How long a push waits for a phone to answer, in milliseconds." },
+    FieldDoc { key: "phones.tftp_retransmit_ms", default: "1000", doc: "How long TFTP waits for a block's acknowledgement before sending it again, in milliseconds." },
+    FieldDoc { key: "phones.tftp_attempts", default: "5", doc: "Sends of one TFTP block before the transfer is given up." },
     FieldDoc { key: "log.format", default: "\"text\"", doc: "\"text\" or \"json\"." },
     FieldDoc { key: "log.level", default: "\"info\"", doc: "Level or filter, e.g. \"info\" or \"info,dialtone_store=debug\" (RUST_LOG overrides it)." },
 ];
@@ -446,6 +478,18 @@ impl Config {
             return Err(err(
                 "sip.digest_algorithms",
                 "must list MD5 and/or SHA-256, separated by commas",
+            ));
+        }
+        if self.phones.push_concurrency == 0 {
+            return Err(err("phones.push_concurrency", "must be at least 1"));
+        }
+        if self.phones.push_timeout_ms == 0 {
+            return Err(err("phones.push_timeout_ms", "must be at least 1"));
+        }
+        if self.phones.tftp_retransmit_ms == 0 || self.phones.tftp_attempts == 0 {
+            return Err(err(
+                "phones.tftp_attempts",
+                "TFTP needs a retransmission time and at least one attempt",
             ));
         }
         if self.admin.user_id.trim().is_empty() {

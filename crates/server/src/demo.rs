@@ -39,18 +39,16 @@ pub fn device_name(i: usize) -> String {
 
 /// Load the demo company into an empty store. Returns the credentials text, or None when the
 /// store already holds users (demo data is loaded on first start only).
-pub async fn load(store: &Store, config: &Config) -> Result<Option<String>> {
+/// `base` and `secure`: the node's HTTP and HTTPS addresses, for service URLs.
+pub async fn load(
+    store: &Store,
+    config: &Config,
+    base: &str,
+    secure: &str,
+) -> Result<Option<String>> {
     if !store.is_empty().await? {
         return Ok(None);
     }
-    let base = format!(
-        "http://{}:{}",
-        config.server.public_host, config.listen.http_port
-    );
-    let secure = format!(
-        "https://{}:{}",
-        config.server.public_host, config.listen.https_port
-    );
 
     add(
         store,
@@ -124,20 +122,6 @@ pub async fn load(store: &Store, config: &Config) -> Result<Option<String>> {
 
     let services = [
         (
-            "Corporate Directory",
-            "Directories",
-            format!("{base}/ccmcip/xmldirectory.jsp"),
-            format!("{secure}/ccmcip/xmldirectory.jsp"),
-            true,
-        ),
-        (
-            "Personal Directory",
-            "Directories",
-            format!("{base}/ccmpd/pdCheckLogin.do?name=#DEVICENAME#"),
-            format!("{secure}/ccmpd/pdCheckLogin.do?name=#DEVICENAME#"),
-            true,
-        ),
-        (
             "Extension Mobility",
             "IP Phone Service",
             format!("{base}/emapp/EMAppServlet?device=#DEVICENAME#"),
@@ -152,6 +136,7 @@ pub async fn load(store: &Store, config: &Config) -> Result<Option<String>> {
             false,
         ),
     ];
+    // The directories come with every new store (the default services).
     for (name, ty, url, secure_url, enterprise) in services {
         add(
             store,

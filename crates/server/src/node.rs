@@ -13,7 +13,7 @@ use axum::routing::{any, get};
 use axum::{Json, Router};
 use dialtone_admin::{AdminState, ApiSettings};
 use dialtone_callcontrol::registrar::Policy;
-use dialtone_callcontrol::{CallConfig, Calls, Directory, Events, Registrar};
+use dialtone_callcontrol::{CallConfig, Calls, Events, Registrar};
 use dialtone_sip::endpoint::{Listen, Timers, Transport};
 use dialtone_store::catalogue::{self, ADMIN_ROLE};
 use dialtone_store::secrets::{random_password, CredentialCache};
@@ -93,6 +93,42 @@ fn bind(config: &Config, port: u16, what: &str) -> Result<TcpListener> {
     let l = TcpListener::bind(addr).with_context(|| format!("binding {what} on {addr}"))?;
     l.set_nonblocking(true)?;
     Ok(l)
+}
+
+/// The TFTP socket, or why there is none (port 69 needs privileges a developer's shell lacks;
+/// the node then serves configuration files over HTTP only).
+async fn bind_tftp(config: &Config) -> std::result::Result<tokio::net::UdpSocket, String> {
+    let addr = format!("{}:{}", config.listen.address, config.listen.tftp_port);
+    tokio::net::UdpSocket::bind(&addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::PermissionDenied {
+            format!(
+                "binding UDP {addr} needs privileges (run as root, grant CAP_NET_BIND_SERVICE, or set listen.tftp_port)"
+            )
+        } else {
+            format!("binding UDP {addr}: {e}")
+        }
+    })
+}
+
+/// Where phones are, for IP Phone Services: call control's registrations.
+struct RegisteredPhones(Arc<Registrar>);
+
+impl dialtone_services::Registrations for RegisteredPhones {
+    fn address_of(&self, device: &str) -> Option<std::net::IpAddr> {
+        self.0
+            .device_bindings(device)
+            .first()
+            .and_then(|b| b.source.parse::<SocketAddr>().ok())
+            .map(|a| a.ip())
+    }
+
+    fn device_at(&self, ip: std::net::IpAddr) -> Option<String> {
+        self.0
+            .bindings()
+            .into_iter()
+            .find(|b| b.source.parse::<SocketAddr>().is_ok_and(|a| a.ip() == ip))
+            .map(|b| b.device)
+    }
 }
 
 async fn health() -> &'static str {
@@ -202,35 +238,25 @@ async fn call_records(
 }
 
 /// The routers for the HTTP and HTTPS listeners.
+#[allow(clippy::too_many_arguments)]
 fn routers(
     config: &Config,
-    store: &Store,
+    admin_state: AdminState,
     metrics: Arc<Metrics>,
     registrar: Arc<Registrar>,
     calls: Calls,
     events: Events,
     endpoint: &dialtone_sip::endpoint::Endpoint,
+    services: Arc<dialtone_services::ServicesState>,
+    provisioner: Arc<dialtone_provisioning::Provisioner>,
 ) -> (Router, Router) {
-    let https_base = format!(
-        "https://{}:{}/api/v1",
-        config.server.public_host, config.listen.https_port
-    );
-    let admin_state = AdminState {
-        store: store.clone(),
-        credentials: Arc::new(CredentialCache::new(
-            Duration::from_secs(config.api.credential_cache_seconds),
-            100_000,
-        )),
-        settings: Arc::new(ApiSettings {
-            token_lifetime: Duration::from_secs(config.api.token_lifetime_minutes * 60),
-            max_import_bytes: config.api.max_import_bytes as usize,
-            public_base_url: https_base.clone(),
-        }),
-    };
+    let https_base = admin_state.settings.public_base_url.clone();
+    let store = admin_state.store.clone();
     let phone_facing = Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready).with_state(store.clone()))
-        .route("/metrics", get(metrics::render).with_state(metrics.clone()));
+        .route("/metrics", get(metrics::render).with_state(metrics.clone()))
+        .merge(dialtone_provisioning::router(provisioner));
     let cti = crate::cti::router(crate::cti::CtiState::new(
         admin_state.clone(),
         calls.clone(),
@@ -245,7 +271,10 @@ fn routers(
         .layer(axum::Extension(registrar))
         .layer(axum::Extension(calls))
         .layer(axum::Extension(events));
-    let api = dialtone_admin::router(admin_state).merge(live).merge(cti);
+    let api = dialtone_admin::router(admin_state)
+        .merge(live)
+        .merge(cti)
+        .merge(dialtone_services::api_router(services.clone()));
     let finish = |r: Router| {
         r.layer(DefaultBodyLimit::max(config.api.max_body_bytes as usize))
             .layer(axum::middleware::from_fn_with_state(
@@ -258,8 +287,16 @@ fn routers(
             .route("/sip", get(sip_websocket))
             .with_state((endpoint.clone(), secure))
     };
-    let https = finish(phone_facing.clone().merge(api.clone()).merge(ws(true)));
-    let phone_facing = phone_facing.merge(ws(false));
+    let https = finish(
+        phone_facing
+            .clone()
+            .merge(dialtone_services::phone_router(services.clone(), true))
+            .merge(api.clone())
+            .merge(ws(true)),
+    );
+    let phone_facing = phone_facing
+        .merge(dialtone_services::phone_router(services, false))
+        .merge(ws(false));
     let http = if config.api.allow_over_http {
         finish(phone_facing.merge(api))
     } else {
@@ -301,9 +338,39 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
     init_logging(&config);
     let shutdown = shutdown_signal()?;
     let store = open_store(&config).await?;
+    let http_listener = bind(&config, config.listen.http_port, "HTTP")?;
+    let https_listener = bind(&config, config.listen.https_port, "HTTPS")?;
+    let config_listener = bind(
+        &config,
+        config.listen.config_http_port,
+        "configuration HTTP",
+    )?;
+    let http_addr = http_listener.local_addr()?;
+    let https_addr = https_listener.local_addr()?;
+    let config_addr = config_listener.local_addr()?;
+    let tftp = bind_tftp(&config).await;
+    let tftp_addr = tftp.as_ref().ok().and_then(|s| s.local_addr().ok());
+    let http_base = format!("http://{}:{}", config.server.public_host, http_addr.port());
+    let https_base = format!(
+        "https://{}:{}",
+        config.server.public_host,
+        https_addr.port()
+    );
+    let first_start = store.count_with_role(ADMIN_ROLE).await? == 0;
     let admin_password = ensure_admin(&store, &config).await?;
+    if first_start {
+        for service in dialtone_services::default_services(&http_base, &https_base) {
+            store
+                .create(
+                    catalogue::resource("ip-phone-services").expect("catalogued"),
+                    &service,
+                )
+                .await
+                .context("creating the default IP phone services")?;
+        }
+    }
     let demo_credentials = if with_demo {
-        demo::load(&store, &config).await?
+        demo::load(&store, &config, &http_base, &https_base).await?
     } else {
         None
     };
@@ -341,7 +408,7 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         config.api.event_buffer as usize,
         config.api.cti_deliveries_per_second,
     );
-    let directory = Directory::load(&store, events.clone())
+    let directory = dialtone_callcontrol::directory::load(&store, events.clone())
         .await
         .map_err(|e| anyhow::anyhow!("loading the call-control snapshot: {e}"))?;
     let registrar = Arc::new(Registrar::new(
@@ -394,15 +461,77 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         calls.clone(),
     ));
 
+    let admin_state = AdminState {
+        store: store.clone(),
+        credentials: Arc::new(CredentialCache::new(
+            Duration::from_secs(config.api.credential_cache_seconds),
+            100_000,
+        )),
+        settings: Arc::new(ApiSettings {
+            token_lifetime: Duration::from_secs(config.api.token_lifetime_minutes * 60),
+            max_import_bytes: config.api.max_import_bytes as usize,
+            public_base_url: format!(
+                "https://{}:{}/api/v1",
+                config.server.public_host,
+                https_addr.port()
+            ),
+        }),
+    };
+    let phone_settings = dialtone_services::Settings {
+        public_host: config.server.public_host.clone(),
+        http_port: http_addr.port(),
+        https_port: https_addr.port(),
+        sip_port: endpoint
+            .local_addr(Transport::Tcp)
+            .map_or(config.listen.sip_tcp_port, |a| a.port()),
+        sips_port: endpoint
+            .local_addr(Transport::Tls)
+            .map_or(config.listen.sip_tls_port, |a| a.port()),
+        node_name: config.server.node_name.clone(),
+        phone_web_port: config.phones.web_port,
+        push_concurrency: config.phones.push_concurrency as usize,
+        push_timeout: Duration::from_millis(config.phones.push_timeout_ms),
+    };
+    let phones = dialtone_services::Phones::follow(&store)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let services = dialtone_services::ServicesState::new(
+        phones.clone(),
+        phone_settings.clone(),
+        Arc::new(RegisteredPhones(registrar.clone())),
+        admin_state.clone(),
+    );
+    let provisioner = Arc::new(dialtone_provisioning::Provisioner {
+        phones,
+        settings: phone_settings,
+    });
     let metrics = Metrics::new();
     let (http_router, https_router) = routers(
-        &config, &store, metrics, registrar, calls, events, &endpoint,
+        &config,
+        admin_state,
+        metrics.clone(),
+        registrar,
+        calls,
+        events,
+        &endpoint,
+        services,
+        provisioner.clone(),
     );
-
-    let http_listener = bind(&config, config.listen.http_port, "HTTP")?;
-    let https_listener = bind(&config, config.listen.https_port, "HTTPS")?;
-    let http_addr = http_listener.local_addr()?;
-    let https_addr = https_listener.local_addr()?;
+    let tftp_note = match tftp {
+        Ok(socket) => {
+            tokio::spawn(dialtone_provisioning::tftp::serve(
+                socket,
+                provisioner.clone(),
+                dialtone_provisioning::tftp::TftpTimers {
+                    retransmit: Duration::from_millis(config.phones.tftp_retransmit_ms),
+                    attempts: config.phones.tftp_attempts,
+                    ..Default::default()
+                },
+            ));
+            None
+        }
+        Err(e) => Some(e),
+    };
 
     let handle = axum_server::Handle::new();
     let http_server = axum_server::from_tcp(http_listener)
@@ -414,6 +543,16 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
     )
     .handle(handle.clone())
     .serve(https_router.into_make_service_with_connect_info::<SocketAddr>());
+    let config_server = axum_server::from_tcp(config_listener)
+        .handle(handle.clone())
+        .serve(
+            dialtone_provisioning::router(provisioner)
+                .layer(axum::middleware::from_fn_with_state(
+                    metrics,
+                    metrics::track,
+                ))
+                .into_make_service(),
+        );
 
     // The credentials file is complete before the listening line, which tells readers that
     // everything the node prepared at start-up is in place.
@@ -441,16 +580,18 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
             .unwrap_or_default()
     };
     say!(
-        "dialtone: listening http={http_addr} https={https_addr} sip_udp={} sip_tcp={} sip_tls={}",
+        "dialtone: listening http={http_addr} https={https_addr} sip_udp={} sip_tcp={} sip_tls={} config_http={config_addr} tftp={}",
         sip(Transport::Udp),
         sip(Transport::Tcp),
-        sip(Transport::Tls)
+        sip(Transport::Tls),
+        tftp_addr.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
     );
     let port_of = |t| endpoint.local_addr(t).map(|a| a.port()).unwrap_or(0);
     print_banner(
         &config,
         http_addr,
         https_addr,
+        config_addr,
         (port_of(Transport::Udp), port_of(Transport::Tls)),
         admin_password.as_deref(),
     );
@@ -462,7 +603,11 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         say!("{}", text.trim_end());
     }
 
-    let mut servers = tokio::spawn(async move { tokio::try_join!(http_server, https_server) });
+    if let Some(why) = &tftp_note {
+        say!("\nTFTP not served: {why}. Phones can fetch their configuration files over HTTP on port {} (and {}).", config_addr.port(), http_addr.port());
+    }
+    let mut servers =
+        tokio::spawn(async move { tokio::try_join!(http_server, https_server, config_server) });
     let finished = tokio::select! {
         _ = shutdown => {
             tracing::info!("shutting down");
@@ -486,6 +631,7 @@ fn print_banner(
     config: &Config,
     http: SocketAddr,
     https: SocketAddr,
+    config_http: SocketAddr,
     sip: (u16, u16),
     admin_pw: Option<&str>,
 ) {
@@ -495,8 +641,8 @@ fn print_banner(
          \x20 Admin REST API  https://{host}:{}/api/v1   (OpenAPI: /api/v1/openapi.json)\n\
          \x20 HTTP            http://{host}:{}           (/health, /ready, /metrics)\n\
          \x20 Database        {}\n\
-         \x20 SIP             registrar on UDP and TCP {}, TLS {} (calls arrive with call control)\n\
-         \x20 Not served yet: config files and TFTP (provisioning).",
+         \x20 SIP             registrar and calls on UDP and TCP {}, TLS {}\n\
+         \x20 Phones          services http://{host}:{}/ccmcip/getservicesmenu.jsp, config files http://{host}:{}/SEP<MAC>.cnf.xml",
         env!("CARGO_PKG_VERSION"),
         config.server.node_name,
         https.port(),
@@ -504,6 +650,8 @@ fn print_banner(
         config.database_url(),
         sip.0,
         sip.1,
+        http.port(),
+        config_http.port(),
     );
     let user = &config.admin.user_id;
     match admin_pw {

@@ -115,8 +115,17 @@ fn check_text(field: &Field, max: usize, rule: TextRule, s: &str) -> Result<(), 
             }
         }
         TextRule::Url => {
-            if !(s.is_empty() || s.starts_with("http://") || s.starts_with("https://")) {
-                return Err(invalid(name, "must be an http:// or https:// URL"));
+            // `Application:Cisco/...` names an application built into the phone (the call
+            // lists, the directories), as Unified CM's default services do.
+            if !(s.is_empty()
+                || s.starts_with("http://")
+                || s.starts_with("https://")
+                || s.starts_with("Application:"))
+            {
+                return Err(invalid(
+                    name,
+                    "must be an http:// or https:// URL, or Application:... for a phone's built-in application",
+                ));
             }
         }
     }

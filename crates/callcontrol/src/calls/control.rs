@@ -233,18 +233,11 @@ pub struct MakeCall {
     pub destination: String,
 }
 
-/// Cisco enterprise SIP phones take remote-control requests (REFER with an
-/// `x-cisco-remotecc-request`) and reset by `service-control`; provisioning gives them
-/// `remoteCcEnable`. Multiplatform (MPP/3PCC) firmware and other makers do not.
+/// Cisco enterprise SIP phones take remote-control requests; see
+/// [`dialtone_phone_xml::model::is_cisco_enterprise`], which provisioning's `remoteCcEnable`
+/// follows too.
 pub fn remote_cc(model: &str) -> bool {
-    let m = model.trim();
-    let Some(rest) = m.strip_prefix("Cisco ") else {
-        return false;
-    };
-    let upper = m.to_ascii_uppercase();
-    rest.starts_with(|c: char| c.is_ascii_digit())
-        && !upper.contains("MPP")
-        && !upper.contains("3PCC")
+    dialtone_phone_xml::model::is_cisco_enterprise(model)
 }
 
 fn xml_escape(s: &str) -> String {

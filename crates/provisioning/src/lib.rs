@@ -1,0 +1,149 @@
+//! Phone provisioning: each device's `SEP<MAC>.cnf.xml`, built from the configuration in
+//! memory and served over HTTP (the phone-facing port and 6970, where phones set up for a
+//! Unified CM look) and TFTP (`tftp`).
+#![forbid(unsafe_code)]
+
+pub mod tftp;
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use dialtone_phone_xml::config::{
+    CallManager, DeviceConfig, Line, PhoneService, ServiceButton, Urls,
+};
+use dialtone_phone_xml::model::Capabilities;
+use dialtone_services::catalog::{service_url, Provisioning};
+use dialtone_services::{Phones, Settings};
+use dialtone_store::live::Live;
+use dialtone_store::phones::PhoneDevice;
+
+/// What serves configuration files: the live catalogue and where this node is.
+pub struct Provisioner {
+    pub phones: Arc<Live<Phones>>,
+    pub settings: Settings,
+}
+
+impl Provisioner {
+    /// The file a phone asks for by name, if it is one Dialtone makes. Names are matched as
+    /// phones send them (`SEP001122334455.cnf.xml`); the device name part ignores case.
+    pub fn file(&self, name: &str) -> Option<String> {
+        let device = name.strip_suffix(".cnf.xml")?;
+        let phones = self.phones.get();
+        let d = phones
+            .device(device)
+            .or_else(|| phones.device(&device.to_ascii_uppercase()))?;
+        Some(device_config(&phones, &self.settings, d).to_xml())
+    }
+}
+
+/// A device's configuration file contents.
+pub fn device_config(phones: &Phones, settings: &Settings, d: &PhoneDevice) -> DeviceConfig {
+    let caps = Capabilities::of(&d.model);
+    let urls = phones.urls(settings);
+    let named = |url: &str| {
+        // Dialtone's own pages learn the device from the link; phones send no name of their own.
+        if url.contains("/ccmcip/") && !url.contains('?') {
+            format!("{url}?name={}", d.name)
+        } else {
+            url.to_owned()
+        }
+    };
+    let provisioning = phones.provisioning();
+    let services = if provisioning == Provisioning::External {
+        vec![]
+    } else {
+        phones
+            .subscribed(Some(d))
+            .into_iter()
+            .filter(|s| s.category == "XML" || caps.midlets)
+            .map(|s| PhoneService {
+                button: match s.service_type.as_str() {
+                    "Directories" => ServiceButton::Directories,
+                    "Messages" => ServiceButton::Messages,
+                    _ => ServiceButton::Services,
+                },
+                midlet: s.category == "Java MIDlet",
+                name: s.name.clone(),
+                url: service_url(s, &d.name, caps.https),
+            })
+            .collect()
+    };
+    DeviceConfig {
+        device_name: d.name.clone(),
+        model: d.model.clone(),
+        description: d.description.clone(),
+        device_pool: d.device_pool.clone(),
+        call_managers: vec![CallManager {
+            name: settings.node_name.clone(),
+            host: settings.public_host.clone(),
+            sip_port: settings.sip_port,
+            secure_sip_port: settings.sips_port,
+        }],
+        transport: "TCP".into(),
+        lines: d
+            .lines
+            .iter()
+            .map(|l| Line {
+                index: l.index,
+                number: l.pattern.clone(),
+                display_name: if l.display_name.is_empty() {
+                    l.alerting_name.clone()
+                } else {
+                    l.display_name.clone()
+                },
+                label: l.label.clone(),
+                auth_name: d.digest_user.clone().unwrap_or_else(|| d.name.clone()),
+                shared: l.shared,
+            })
+            .collect(),
+        urls: Urls {
+            authentication: urls.authentication,
+            secure_authentication: urls.secure_authentication,
+            services: named(&urls.services),
+            secure_services: named(&urls.secure_services),
+            directory: named(&urls.directory),
+            secure_directory: named(&urls.secure_directory),
+            idle: urls.idle.clone(),
+            secure_idle: String::new(),
+            idle_timeout: urls.idle_timeout,
+            information: urls.information,
+            secure_information: String::new(),
+            messages: urls.messages,
+            secure_messages: String::new(),
+            proxy_server: urls.proxy_server,
+        },
+        remote_cc: caps.cisco_enterprise,
+        services_provisioning: provisioning.code(),
+        use_https: caps.https,
+        services,
+    }
+}
+
+async fn config_file(State(p): State<Arc<Provisioner>>, Path(name): Path<String>) -> Response {
+    match p.file(&name) {
+        Some(body) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/xml; charset=utf-8"),
+            )],
+            body,
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("{name}: no such configuration file\n"),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /{SEP<MAC>.cnf.xml}`: for the phone-facing listeners and the 6970 one.
+pub fn router(p: Arc<Provisioner>) -> Router {
+    Router::new()
+        .route("/{file}", get(config_file))
+        .with_state(p)
+}

@@ -1,0 +1,291 @@
+//! The phone-facing view of the configuration, indexed for lookups per request, and the rules
+//! Unified CM applies to it: which services a phone is subscribed to, which URL it gets, what
+//! the Phone URL enterprise parameters resolve to.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use dialtone_store::live::Live;
+use dialtone_store::phones::{PhoneCatalog, PhoneDevice, PhoneService};
+use dialtone_store::Store;
+
+/// Where this node is reached, for the URLs it hands to phones.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub public_host: String,
+    pub http_port: u16,
+    pub https_port: u16,
+    pub sip_port: u16,
+    pub sips_port: u16,
+    pub node_name: String,
+    /// The port phones' web servers listen on (80 on real phones), for push.
+    pub phone_web_port: u16,
+    /// Most pushes in flight at once.
+    pub push_concurrency: usize,
+    pub push_timeout: std::time::Duration,
+}
+
+impl Settings {
+    pub fn http_base(&self) -> String {
+        format!("http://{}:{}", self.public_host, self.http_port)
+    }
+
+    pub fn https_base(&self) -> String {
+        format!("https://{}:{}", self.public_host, self.https_port)
+    }
+}
+
+/// Services Provisioning: where phones take their list of services from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provisioning {
+    /// From the configuration file (the default).
+    Internal,
+    /// From the services URL.
+    External,
+    Both,
+}
+
+impl Provisioning {
+    pub fn code(self) -> u8 {
+        match self {
+            Provisioning::Internal => 0,
+            Provisioning::External => 1,
+            Provisioning::Both => 2,
+        }
+    }
+}
+
+/// The phone URLs after the enterprise parameters (an empty parameter means Dialtone's own page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneUrls {
+    pub authentication: String,
+    pub secure_authentication: String,
+    pub services: String,
+    pub secure_services: String,
+    pub directory: String,
+    pub secure_directory: String,
+    pub idle: String,
+    pub idle_timeout: u32,
+    pub information: String,
+    pub messages: String,
+    pub proxy_server: String,
+}
+
+pub struct Phones {
+    pub catalog: PhoneCatalog,
+    devices: HashMap<String, usize>,
+    services: HashMap<String, usize>,
+}
+
+impl Phones {
+    pub fn new(catalog: PhoneCatalog) -> Phones {
+        let devices = catalog
+            .devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.name.clone(), i))
+            .collect();
+        let services = catalog
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
+        Phones {
+            catalog,
+            devices,
+            services,
+        }
+    }
+
+    /// Follow the store: rebuilt on every configuration change.
+    pub async fn follow(store: &Store) -> Result<Arc<Live<Phones>>, String> {
+        Live::follow(
+            store,
+            |store| async move {
+                store
+                    .phone_catalog()
+                    .await
+                    .map(Phones::new)
+                    .map_err(|e| format!("reading the phone catalogue: {e}"))
+            },
+            |_, _| {},
+        )
+        .await
+    }
+
+    pub fn device(&self, name: &str) -> Option<&PhoneDevice> {
+        self.devices.get(name).map(|&i| &self.catalog.devices[i])
+    }
+
+    pub fn service(&self, name: &str) -> Option<&PhoneService> {
+        self.services.get(name).map(|&i| &self.catalog.services[i])
+    }
+
+    fn parameter(&self, name: &str) -> &str {
+        self.catalog
+            .parameters
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+
+    pub fn provisioning(&self) -> Provisioning {
+        match self.parameter("services_provisioning") {
+            "External URL" => Provisioning::External,
+            "Both" => Provisioning::Both,
+            _ => Provisioning::Internal,
+        }
+    }
+
+    /// A device's services: its own subscriptions in the administrator's order, then the
+    /// enterprise subscriptions it does not already have; disabled services are left out.
+    /// Without a device (a phone Dialtone does not know), the enterprise subscriptions.
+    pub fn subscribed(&self, device: Option<&PhoneDevice>) -> Vec<&PhoneService> {
+        let mut out: Vec<&PhoneService> = Vec::new();
+        if let Some(d) = device {
+            for name in &d.services {
+                if let Some(s) = self.service(name) {
+                    if s.enabled && !out.iter().any(|o| o.name == s.name) {
+                        out.push(s);
+                    }
+                }
+            }
+        }
+        for s in &self.catalog.services {
+            if s.enabled && s.enterprise_subscription && !out.iter().any(|o| o.name == s.name) {
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    pub fn urls(&self, settings: &Settings) -> PhoneUrls {
+        let http = settings.http_base();
+        let https = settings.https_base();
+        let or = |param: &str, default: String| {
+            let v = self.parameter(param);
+            if v.is_empty() {
+                default
+            } else {
+                v.to_owned()
+            }
+        };
+        PhoneUrls {
+            authentication: or(
+                "url_authentication",
+                format!("{http}/ccmcip/authenticate.jsp"),
+            ),
+            secure_authentication: or(
+                "secured_url_authentication",
+                format!("{https}/ccmcip/authenticate.jsp"),
+            ),
+            services: or("url_services", format!("{http}/ccmcip/getservicesmenu.jsp")),
+            secure_services: format!("{https}/ccmcip/getservicesmenu.jsp"),
+            directory: or("url_directories", format!("{http}/ccmcip/xmldirectory.jsp")),
+            secure_directory: format!("{https}/ccmcip/xmldirectory.jsp"),
+            idle: self.parameter("url_idle").to_owned(),
+            idle_timeout: self.parameter("url_idle_time").parse().unwrap_or(0),
+            information: self.parameter("url_information").to_owned(),
+            messages: self.parameter("url_messages").to_owned(),
+            proxy_server: self.parameter("url_proxy_server").to_owned(),
+        }
+    }
+}
+
+/// The URL a phone gets for a service: the secure one when the phone speaks HTTPS and there is
+/// one, `#DEVICENAME#` replaced, and the service's parameters appended with their defaults.
+pub fn service_url(service: &PhoneService, device: &str, https: bool) -> String {
+    let base = if https && !service.secure_url.is_empty() {
+        &service.secure_url
+    } else {
+        &service.url
+    };
+    let mut url = base.replace("#DEVICENAME#", device);
+    for p in &service.parameters {
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&query_escape(&p.name));
+        url.push('=');
+        url.push_str(&query_escape(&p.default_value));
+    }
+    url
+}
+
+pub fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dialtone_store::phones::ServiceParameter;
+
+    fn svc(name: &str, enterprise: bool, enabled: bool) -> PhoneService {
+        PhoneService {
+            name: name.into(),
+            description: String::new(),
+            url: format!("http://apps/{name}?dev=#DEVICENAME#"),
+            secure_url: String::new(),
+            service_type: "IP Phone Service".into(),
+            category: "XML".into(),
+            enterprise_subscription: enterprise,
+            enabled,
+            parameters: vec![],
+        }
+    }
+
+    #[test]
+    fn subscriptions_put_the_devices_own_first_then_enterprise_ones_once() {
+        let phones = Phones::new(PhoneCatalog {
+            devices: vec![PhoneDevice {
+                name: "SEP1".into(),
+                model: "Cisco 8845".into(),
+                description: String::new(),
+                device_pool: "Default".into(),
+                owner: None,
+                digest_user: None,
+                lines: vec![],
+                services: vec!["Weather".into(), "Off".into(), "News".into()],
+            }],
+            services: vec![
+                svc("News", true, true),
+                svc("Off", false, false),
+                svc("Stocks", true, true),
+                svc("Weather", false, true),
+            ],
+            ..Default::default()
+        });
+        let names = |v: Vec<&PhoneService>| v.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            names(phones.subscribed(phones.device("SEP1"))),
+            ["Weather", "News", "Stocks"]
+        );
+        assert_eq!(names(phones.subscribed(None)), ["News", "Stocks"]);
+    }
+
+    #[test]
+    fn service_urls_take_the_device_the_secure_url_and_parameters() {
+        let mut s = svc("W", false, true);
+        s.parameters = vec![ServiceParameter {
+            name: "city".into(),
+            default_value: "São Paulo".into(),
+        }];
+        assert_eq!(
+            service_url(&s, "SEP1", true),
+            "http://apps/W?dev=SEP1&city=S%C3%A3o%20Paulo"
+        );
+        s.secure_url = "https://apps/W".into();
+        assert_eq!(
+            service_url(&s, "SEP1", true),
+            "https://apps/W?city=S%C3%A3o%20Paulo"
+        );
+    }
+}

@@ -1,0 +1,298 @@
+//! What phone-facing HTTP needs, read in one transaction: devices with their lines, owners and
+//! subscriptions; the IP phone services catalogue; the corporate and personal directories; the
+//! enterprise parameters for phone URLs. Served from memory and re-read when the store changes,
+//! so a phone pressing Services never waits on SQL.
+
+use std::collections::HashMap;
+
+use sqlx::{AnyConnection, Connection, Row};
+
+use crate::{Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneLine {
+    pub index: u32,
+    pub pattern: String,
+    pub display_name: String,
+    pub label: String,
+    /// The directory number's alerting name, used when the appearance has no display name.
+    pub alerting_name: String,
+    /// Other devices carry the same directory number.
+    pub shared: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneDevice {
+    pub name: String,
+    pub model: String,
+    pub description: String,
+    pub device_pool: String,
+    pub owner: Option<String>,
+    pub digest_user: Option<String>,
+    pub lines: Vec<PhoneLine>,
+    /// Subscribed services by name, in the administrator's order.
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceParameter {
+    pub name: String,
+    pub default_value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneService {
+    pub name: String,
+    pub description: String,
+    pub url: String,
+    pub secure_url: String,
+    /// "IP Phone Service", "Directories" or "Messages".
+    pub service_type: String,
+    /// "XML" or "Java MIDlet".
+    pub category: String,
+    pub enterprise_subscription: bool,
+    pub enabled: bool,
+    pub parameters: Vec<ServiceParameter>,
+}
+
+/// An end user as the corporate directory lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryUser {
+    pub user_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub department: String,
+    /// The primary extension's number, if any.
+    pub number: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonalEntry {
+    pub nickname: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub work_number: String,
+    pub home_number: String,
+    pub mobile_number: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PhoneCatalog {
+    pub devices: Vec<PhoneDevice>,
+    pub services: Vec<PhoneService>,
+    /// Sorted by last name, then first name.
+    pub users: Vec<DirectoryUser>,
+    /// By end user ID, sorted by nickname.
+    pub personal: HashMap<String, Vec<PersonalEntry>>,
+    /// Enterprise parameters by name, as stored or defaulted (services_provisioning, url_*).
+    pub parameters: HashMap<String, String>,
+}
+
+fn flag(r: &sqlx::any::AnyRow, i: usize) -> Result<bool, StoreError> {
+    Ok(r.try_get::<i64, _>(i)? != 0)
+}
+
+const BOOL: &str = "CAST(CASE WHEN {} THEN 1 ELSE 0 END AS BIGINT)";
+
+fn boolean(col: &str) -> String {
+    BOOL.replace("{}", col)
+}
+
+async fn devices(c: &mut AnyConnection) -> Result<Vec<PhoneDevice>, StoreError> {
+    let mut lines: HashMap<String, Vec<PhoneLine>> = HashMap::new();
+    for r in sqlx::query(
+        "SELECT la.device_id, la.line_index, dn.pattern, la.display_name, la.label, dn.alerting_name, \
+                (SELECT COUNT(*) FROM line_appearance o WHERE o.directory_number_id = la.directory_number_id \
+                 AND o.device_id IS NOT NULL) \
+         FROM line_appearance la JOIN directory_number dn ON dn.id = la.directory_number_id \
+         WHERE la.device_id IS NOT NULL ORDER BY la.device_id, la.line_index",
+    )
+    .fetch_all(&mut *c)
+    .await?
+    {
+        lines.entry(r.try_get(0)?).or_default().push(PhoneLine {
+            index: r.try_get::<i64, _>(1)?.clamp(0, u32::MAX as i64) as u32,
+            pattern: r.try_get(2)?,
+            display_name: r.try_get(3)?,
+            label: r.try_get(4)?,
+            alerting_name: r.try_get(5)?,
+            shared: r.try_get::<i64, _>(6)? > 1,
+        });
+    }
+    let mut services: HashMap<String, Vec<String>> = HashMap::new();
+    for r in sqlx::query(
+        "SELECT ds.owner_id, s.name FROM device_services ds JOIN ip_phone_service s ON s.id = ds.target_id \
+         ORDER BY ds.owner_id, ds.position",
+    )
+    .fetch_all(&mut *c)
+    .await?
+    {
+        services.entry(r.try_get(0)?).or_default().push(r.try_get(1)?);
+    }
+    let mut out = Vec::new();
+    for r in sqlx::query(
+        "SELECT d.id, d.name, d.model, d.description, dp.name, u.user_id, d.digest_user \
+         FROM device d JOIN device_pool dp ON dp.id = d.device_pool_id \
+         LEFT JOIN end_user u ON u.id = d.owner_id ORDER BY d.name",
+    )
+    .fetch_all(&mut *c)
+    .await?
+    {
+        let id: String = r.try_get(0)?;
+        out.push(PhoneDevice {
+            name: r.try_get(1)?,
+            model: r.try_get(2)?,
+            description: r.try_get(3)?,
+            device_pool: r.try_get(4)?,
+            owner: r.try_get(5)?,
+            digest_user: r.try_get(6)?,
+            lines: lines.remove(&id).unwrap_or_default(),
+            services: services.remove(&id).unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+async fn services(c: &mut AnyConnection) -> Result<Vec<PhoneService>, StoreError> {
+    let mut parameters: HashMap<String, Vec<ServiceParameter>> = HashMap::new();
+    for r in sqlx::query(
+        "SELECT service_id, name, default_value FROM ip_phone_service_parameter ORDER BY service_id, name",
+    )
+    .fetch_all(&mut *c)
+    .await?
+    {
+        parameters
+            .entry(r.try_get(0)?)
+            .or_default()
+            .push(ServiceParameter {
+                name: r.try_get(1)?,
+                default_value: r.try_get(2)?,
+            });
+    }
+    let sql = format!(
+        "SELECT id, name, description, url, secure_url, service_type, category, {}, {} \
+         FROM ip_phone_service ORDER BY name",
+        boolean("enterprise_subscription"),
+        boolean("enabled")
+    );
+    let mut out = Vec::new();
+    for r in sqlx::query(&sql).fetch_all(&mut *c).await? {
+        let id: String = r.try_get(0)?;
+        out.push(PhoneService {
+            name: r.try_get(1)?,
+            description: r.try_get(2)?,
+            url: r.try_get(3)?,
+            secure_url: r.try_get(4)?,
+            service_type: r.try_get(5)?,
+            category: r.try_get(6)?,
+            enterprise_subscription: flag(&r, 7)?,
+            enabled: flag(&r, 8)?,
+            parameters: parameters.remove(&id).unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+async fn users(c: &mut AnyConnection) -> Result<Vec<DirectoryUser>, StoreError> {
+    let mut out = Vec::new();
+    for r in sqlx::query(
+        "SELECT u.user_id, u.first_name, u.last_name, u.department, dn.pattern \
+         FROM end_user u LEFT JOIN directory_number dn ON dn.id = u.primary_extension_id \
+         ORDER BY u.last_name, u.first_name, u.user_id",
+    )
+    .fetch_all(&mut *c)
+    .await?
+    {
+        out.push(DirectoryUser {
+            user_id: r.try_get(0)?,
+            first_name: r.try_get(1)?,
+            last_name: r.try_get(2)?,
+            department: r.try_get(3)?,
+            number: r.try_get(4)?,
+        });
+    }
+    Ok(out)
+}
+
+async fn personal(
+    c: &mut AnyConnection,
+) -> Result<HashMap<String, Vec<PersonalEntry>>, StoreError> {
+    let mut out: HashMap<String, Vec<PersonalEntry>> = HashMap::new();
+    for r in sqlx::query(
+        "SELECT u.user_id, p.nickname, p.first_name, p.last_name, p.work_number, p.home_number, p.mobile_number \
+         FROM personal_directory_entry p JOIN end_user u ON u.id = p.user_id ORDER BY u.user_id, p.nickname",
+    )
+    .fetch_all(&mut *c)
+    .await?
+    {
+        out.entry(r.try_get(0)?).or_default().push(PersonalEntry {
+            nickname: r.try_get(1)?,
+            first_name: r.try_get(2)?,
+            last_name: r.try_get(3)?,
+            work_number: r.try_get(4)?,
+            home_number: r.try_get(5)?,
+            mobile_number: r.try_get(6)?,
+        });
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Everything phone-facing HTTP serves, as one consistent snapshot.
+    pub async fn phone_catalog(&self) -> Result<PhoneCatalog, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin().await?;
+        let catalog = PhoneCatalog {
+            devices: devices(&mut tx).await?,
+            services: services(&mut tx).await?,
+            users: users(&mut tx).await?,
+            personal: personal(&mut tx).await?,
+            parameters: HashMap::new(),
+        };
+        tx.commit().await?;
+        drop(conn);
+        let mut parameters = HashMap::new();
+        for p in self.parameters().await? {
+            if p["scope"] != "enterprise" {
+                continue;
+            }
+            let text = match &p["value"] {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            parameters.insert(p["name"].as_str().unwrap_or_default().to_owned(), text);
+        }
+        Ok(PhoneCatalog {
+            parameters,
+            ..catalog
+        })
+    }
+
+    /// What the phones' Authentication URL checks: an end user's password hash and the devices
+    /// they own or control.
+    pub async fn end_user_phone_auth(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<(Option<String>, Vec<String>)>, StoreError> {
+        let row = crate::records::query_with(
+            "SELECT id, password_hash FROM end_user WHERE user_id = $1",
+            &[crate::records::Val::Text(user_id.into())],
+        )
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let id: String = row.try_get(0)?;
+        let hash: Option<String> = row.try_get(1)?;
+        let devices = crate::records::query_with(
+            "SELECT name FROM device WHERE owner_id = $1 \
+             UNION SELECT d.name FROM end_user_devices ud JOIN device d ON d.id = ud.target_id WHERE ud.owner_id = $1",
+            &[crate::records::Val::Text(id)],
+        )
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| r.get::<String, _>(0))
+        .collect();
+        Ok(Some((hash, devices)))
+    }
+}
