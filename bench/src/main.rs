@@ -97,7 +97,7 @@ fn start_node_with(binary: &str, extra: &str) -> Node {
     std::fs::write(
         &cfg,
         format!(
-            "[server]\ndata_dir = \"{}\"\n[listen]\nhttp_port = 0\nhttps_port = 0\n[admin]\ninitial_password = \"{PW}\"\n[log]\nlevel = \"warn\"\n{extra}",
+            "[server]\ndata_dir = \"{}\"\n[listen]\nhttp_port = 0\nhttps_port = 0\nconfig_http_port = 0\ntftp_port = 0\n[admin]\ninitial_password = \"{PW}\"\n[log]\nlevel = \"warn\"\n{extra}",
             dir.path().join("data").display()
         ),
     )

@@ -384,7 +384,7 @@ fn bad_config_stops_startup_with_exit_2_naming_the_field() {
     let config = common::write_config(dir.path(), "");
     let text = std::fs::read_to_string(&config)
         .unwrap()
-        .replace("http_port = 0", "http_port = 99999");
+        .replace("\nhttp_port = 0", "\nhttp_port = 99999");
     std::fs::write(&config, text).unwrap();
     let out = std::process::Command::new(common::binary())
         .args(["serve", "--config"])

@@ -19,6 +19,9 @@ pub struct Node {
     pub sip_tcp: String,
     pub dir: PathBuf,
     pub output: mpsc::Receiver<String>,
+    /// Configuration files over HTTP (`http://...`) and TFTP (`ip:port`).
+    pub config_http: String,
+    pub tftp: String,
 }
 
 pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
@@ -27,7 +30,7 @@ pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
     std::fs::write(
         &path,
         format!(
-            "[server]\ndata_dir = \"{}\"\ndatabase = \"{db}\"\n[listen]\nhttp_port = 0\nhttps_port = 0\nsip_udp_port = 0\nsip_tcp_port = 0\nsip_tls_port = 0\n\
+            "[server]\ndata_dir = \"{}\"\ndatabase = \"{db}\"\n[listen]\nhttp_port = 0\nhttps_port = 0\nsip_udp_port = 0\nsip_tcp_port = 0\nsip_tls_port = 0\nconfig_http_port = 0\ntftp_port = 0\n\
              [admin]\ninitial_password = \"{ADMIN_PASSWORD}\"\n[log]\nlevel = \"warn\"\n{extra}",
             dir.join("data").display()
         ),
@@ -74,6 +77,8 @@ impl Node {
         let mut https = String::new();
         let mut sip_udp = String::new();
         let mut sip_tcp = String::new();
+        let mut config_http = String::new();
+        let mut tftp = String::new();
         for part in rest.split(' ') {
             if let Some(a) = part.strip_prefix("http=") {
                 http = format!("http://{a}");
@@ -83,6 +88,10 @@ impl Node {
                 sip_udp = a.to_string();
             } else if let Some(a) = part.strip_prefix("sip_tcp=") {
                 sip_tcp = a.to_string();
+            } else if let Some(a) = part.strip_prefix("config_http=") {
+                config_http = format!("http://{a}");
+            } else if let Some(a) = part.strip_prefix("tftp=") {
+                tftp = a.to_string();
             }
         }
         Node {
@@ -93,6 +102,8 @@ impl Node {
             sip_tcp,
             dir: dir.to_path_buf(),
             output: rx,
+            config_http,
+            tftp,
         }
     }
 
