@@ -44,6 +44,10 @@ impl Algorithm {
             Algorithm::Sha256 => hex::encode(Sha256::digest(input.as_bytes())),
         }
     }
+    /// HA1 = H(user:realm:password): what a client answers challenges from.
+    pub fn ha1(self, user: &str, realm: &str, password: &str) -> String {
+        self.hash(&format!("{user}:{realm}:{password}"))
+    }
 }
 
 /// The stored secrets of one digest user: HA1 = H(user:realm:password) per algorithm.

@@ -596,7 +596,20 @@ impl Endpoint {
     /// Open a stream to a peer. TLS checks the peer's certificate for its address (a host
     /// name arrives with RFC 3263 server location).
     async fn connect(&self, peer: Peer) -> std::io::Result<mpsc::Sender<Bytes>> {
-        let s = TcpStream::connect(peer.addr).await?;
+        let s = match self.inner.tcp_addr.map(|a| a.ip()) {
+            // A node bound to one address speaks from it, so peers see that address (a
+            // multi-homed host, or simulated phones each on their own loopback address).
+            Some(ip) if !ip.is_unspecified() && ip.is_ipv4() == peer.addr.is_ipv4() => {
+                let socket = if ip.is_ipv4() {
+                    tokio::net::TcpSocket::new_v4()?
+                } else {
+                    tokio::net::TcpSocket::new_v6()?
+                };
+                socket.bind(SocketAddr::new(ip, 0))?;
+                socket.connect(peer.addr).await?
+            }
+            _ => TcpStream::connect(peer.addr).await?,
+        };
         let _ = s.set_nodelay(true);
         match peer.transport {
             Transport::Tls => {

@@ -1,0 +1,208 @@
+//! G.711 audio for simulated phones: SDP offers and answers, and an RTP stream that sends a
+//! 20 ms PCMU packet every 20 ms while the call is active and counts what arrives.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+
+/// What the other side's SDP says about its audio.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteAudio {
+    pub addr: SocketAddr,
+    /// The other side sends (sendrecv or sendonly) / receives (sendrecv or recvonly).
+    pub sends: bool,
+    pub receives: bool,
+}
+
+/// Read the connection address, the audio port and the direction of an SDP body.
+pub fn parse_sdp(sdp: &[u8]) -> Option<RemoteAudio> {
+    let text = std::str::from_utf8(sdp).ok()?;
+    let mut ip: Option<IpAddr> = None;
+    let mut port: Option<u16> = None;
+    let (mut sends, mut receives) = (true, true);
+    for line in text.lines().map(str::trim) {
+        if let Some(c) = line
+            .strip_prefix("c=IN IP4 ")
+            .or_else(|| line.strip_prefix("c=IN IP6 "))
+        {
+            ip = c.trim().parse().ok();
+        } else if let Some(m) = line.strip_prefix("m=audio ") {
+            port = m.split_whitespace().next()?.parse().ok();
+        } else if line == "a=sendonly" {
+            receives = false;
+        } else if line == "a=recvonly" {
+            sends = false;
+        } else if line == "a=inactive" {
+            sends = false;
+            receives = false;
+        }
+    }
+    let ip = ip?;
+    let port = port?;
+    if ip.is_unspecified() {
+        // A c= of 0.0.0.0 is the old way of saying hold.
+        return Some(RemoteAudio {
+            addr: SocketAddr::new(ip, port),
+            sends: false,
+            receives: false,
+        });
+    }
+    Some(RemoteAudio {
+        addr: SocketAddr::new(ip, port),
+        sends,
+        receives,
+    })
+}
+
+/// Our SDP: PCMU and telephone-events on `port`, with a direction attribute.
+pub fn sdp(ip: IpAddr, port: u16, session: u64, version: u64, direction: &str) -> String {
+    format!(
+        "v=0\r\no=phonesim {session} {version} IN IP4 {ip}\r\ns=phonesim\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+         a=fmtp:101 0-15\r\na=ptime:20\r\na={direction}\r\n"
+    )
+}
+
+/// One call's audio: a socket, a sender task and a receiver task.
+pub struct Rtp {
+    pub socket: Arc<UdpSocket>,
+    pub port: u16,
+    pub sent: Arc<AtomicU64>,
+    pub received: Arc<AtomicU64>,
+    remote: Arc<Mutex<Option<SocketAddr>>>,
+    sending: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Rtp {
+    pub async fn open(ip: IpAddr) -> std::io::Result<Rtp> {
+        let socket = Arc::new(UdpSocket::bind(SocketAddr::new(ip, 0)).await?);
+        let port = socket.local_addr()?.port();
+        let sent = Arc::new(AtomicU64::new(0));
+        let received = Arc::new(AtomicU64::new(0));
+        let remote: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
+        let sending = Arc::new(AtomicBool::new(false));
+        let rx = {
+            let (socket, received) = (socket.clone(), received.clone());
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1500];
+                while let Ok((n, _)) = socket.recv_from(&mut buf).await {
+                    // Version 2 RTP with a payload: count it.
+                    if n > 12 && buf[0] >> 6 == 2 {
+                        received.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        };
+        let tx = {
+            let (socket, sent, remote, sending) = (
+                socket.clone(),
+                sent.clone(),
+                remote.clone(),
+                sending.clone(),
+            );
+            tokio::spawn(async move {
+                let ssrc: u32 = rand::random();
+                let mut seq: u16 = rand::random();
+                let mut ts: u32 = rand::random();
+                let mut tick = tokio::time::interval(Duration::from_millis(20));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                let mut phase = 0f32;
+                loop {
+                    tick.tick().await;
+                    let to = *remote.lock().expect("rtp lock");
+                    if let (Some(to), true) = (to, sending.load(Ordering::Relaxed)) {
+                        let mut p = Vec::with_capacity(172);
+                        p.push(0x80);
+                        p.push(0); // PCMU
+                        p.extend_from_slice(&seq.to_be_bytes());
+                        p.extend_from_slice(&ts.to_be_bytes());
+                        p.extend_from_slice(&ssrc.to_be_bytes());
+                        // A 400 Hz tone, so a listener hears the call is up.
+                        for _ in 0..160 {
+                            let sample = (phase.sin() * 8000.0) as i16;
+                            phase += 2.0 * std::f32::consts::PI * 400.0 / 8000.0;
+                            p.push(linear_to_ulaw(sample));
+                        }
+                        phase %= 2.0 * std::f32::consts::PI;
+                        if socket.send_to(&p, to).await.is_ok() {
+                            sent.fetch_add(1, Ordering::Relaxed);
+                        }
+                        seq = seq.wrapping_add(1);
+                        ts = ts.wrapping_add(160);
+                    }
+                }
+            })
+        };
+        Ok(Rtp {
+            socket,
+            port,
+            sent,
+            received,
+            remote,
+            sending,
+            tasks: vec![rx, tx],
+        })
+    }
+
+    /// Send to `remote` (or stop sending).
+    pub fn direct(&self, remote: Option<SocketAddr>) {
+        *self.remote.lock().expect("rtp lock") = remote;
+        self.sending.store(remote.is_some(), Ordering::Relaxed);
+    }
+}
+
+impl Drop for Rtp {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// G.711 mu-law encoding of one 16-bit sample.
+pub fn linear_to_ulaw(sample: i16) -> u8 {
+    const BIAS: i32 = 0x84;
+    const CLIP: i32 = 32635;
+    let mut s = sample as i32;
+    let sign = if s < 0 {
+        s = -s;
+        0x80
+    } else {
+        0
+    };
+    s = s.min(CLIP) + BIAS;
+    let exponent = (7 - (s.leading_zeros() as i32 - 17)).clamp(0, 7);
+    let mantissa = (s >> (exponent + 3)) & 0x0f;
+    !(sign | (exponent << 4) as u8 | mantissa as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_address_port_and_direction() {
+        let s = sdp("10.0.0.1".parse().unwrap(), 4000, 1, 1, "sendonly");
+        assert_eq!(
+            parse_sdp(s.as_bytes()),
+            Some(RemoteAudio {
+                addr: "10.0.0.1:4000".parse().unwrap(),
+                sends: true,
+                receives: false
+            })
+        );
+        assert_eq!(parse_sdp(b"v=0\r\n"), None);
+    }
+
+    #[test]
+    fn ulaw_matches_the_reference_values() {
+        // ITU-T G.711: silence is 0xFF, full scale positive 0x80, negative 0x00.
+        assert_eq!(linear_to_ulaw(0), 0xff);
+        assert_eq!(linear_to_ulaw(32767), 0x80);
+        assert_eq!(linear_to_ulaw(-32768), 0x00);
+    }
+}
