@@ -453,7 +453,7 @@ fn every_phone_object_validates_against_ciscos_schema() {
     );
 
     let h = &node.http;
-    let s = &node.https.replace("https", "https");
+    let s = &node.https;
     let mut pages = vec![
         format!("{h}/ccmcip/getservicesmenu.jsp?name=SEP00DE00001000"),
         format!("{s}/ccmcip/getservicesmenu.jsp?name=SEP00DE00001000"),
