@@ -142,6 +142,7 @@ fn simulator_walks_services_and_directories_and_its_call_connects() {
         "/devices/SEP00DE00001000",
         json!({"services": ["Weather"]}),
     );
+    settled(&node, "SEP00DE00001000", "Weather");
 
     let alice = phone(&rt, &node, 1000, ip(1, 10), false);
     let bob = phone(&rt, &node, 1001, ip(1, 11), true);
@@ -387,6 +388,7 @@ fn pushes_pass_the_phones_authentication_url_or_get_error_4() {
         "/devices",
         json!({"name": "SEP0000000007911", "model": "Cisco 7911"}),
     );
+    config_over_http(&node, "SEP0000000007911");
     let (_, report) = push(
         &node,
         "SEP0000000007911",
@@ -453,6 +455,23 @@ fn every_phone_object_validates_against_ciscos_schema() {
     );
 
     let h = &node.http;
+    // Wait until the node has read all of that in.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !get_text(&format!(
+        "{h}/ccmcip/xmlpersonaldirectory.jsp?name=SEP00DE00001000"
+    ))
+    .1
+    .contains("Mum")
+        || !get_text(&format!("{h}/ccmcip/xmldirectorylist.jsp?l=lund"))
+            .1
+            .contains("of 45")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node never took the new users in"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let s = &node.https;
     let mut pages = vec![
         format!("{h}/ccmcip/getservicesmenu.jsp?name=SEP00DE00001000"),
@@ -599,6 +618,18 @@ fn every_phone_object_validates_against_ciscos_schema() {
     );
 }
 
+/// Wait until the node has taken a change in: the device's file mentions `needle`.
+fn settled(node: &Node, device: &str, needle: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !config_over_http(node, device).contains(needle) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{needle} never reached {device}'s file"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The device's configuration file, once the node has taken in the latest change.
 fn config_over_http(node: &Node, device: &str) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -688,7 +719,7 @@ fn configuration_files_come_over_http_and_tftp_and_a_reset_phone_takes_new_lines
         .send()
         .unwrap();
     assert!(r.status().is_success(), "{}", r.text().unwrap());
-    std::thread::sleep(Duration::from_millis(300));
+    settled(&node, "SEP00DE00001000", "<provisioning>1</provisioning>");
     let external = config_over_http(&node, "SEP00DE00001000");
     assert!(
         external.contains("<provisioning>1</provisioning>") && !external.contains("<phoneService "),
@@ -714,7 +745,7 @@ fn configuration_files_come_over_http_and_tftp_and_a_reset_phone_takes_new_lines
         "/line-appearances",
         json!({"device": "SEP00DE00001000", "index": 2, "directory_number": {"pattern": "1001", "partition": "Internal_PT"}}),
     );
-    std::thread::sleep(Duration::from_millis(300));
+    settled(&node, "SEP00DE00001000", "<name>1001</name>");
     let r = admin(client().post(node.api("/cti/devices/SEP00DE00001000/reset")))
         .send()
         .unwrap();
@@ -760,4 +791,43 @@ fn configuration_files_come_over_http_and_tftp_and_a_reset_phone_takes_new_lines
         "registered from its own address: {regs}"
     );
     rt.block_on(alice.stop());
+}
+
+#[test]
+fn sipp_sees_the_simulator_register_and_call_like_a_cisco_phone() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_dir, node) = node();
+    let port = common::free_port();
+    // sipp plays one scenario per Call-ID: the registration, then the call.
+    let sipp = common::Sipp::start(
+        &node,
+        common::Sip::Udp,
+        "uas-phonesim-register.xml",
+        port,
+        &[],
+        &["-m", "1"],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let mut spec = Spec::new("SEP00DE00001000", "unused", ip(5, 10), &node.config_http);
+    spec.web_port = WEB_PORT;
+    spec.transport = dialtone_sip::endpoint::Transport::Udp;
+    spec.sip_server = Some(SocketAddr::from(([127, 0, 0, 1], port)));
+    spec.t1 = Duration::from_millis(100);
+    let phone = rt
+        .block_on(Phone::start(spec))
+        .expect("registers with sipp");
+    sipp.expect_success("the simulator's REGISTER");
+    let sipp = common::Sipp::start(
+        &node,
+        common::Sip::Udp,
+        "uas-phonesim-call.xml",
+        port,
+        &[],
+        &["-m", "1"],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let call = rt.block_on(phone.dial("2000")).expect("sipp answers");
+    rt.block_on(phone.hangup(&call)).unwrap();
+    sipp.expect_success("the simulator's INVITE, ACK and BYE");
+    rt.block_on(phone.stop());
 }
