@@ -215,6 +215,45 @@ fn api_rows(binary: &str) -> Vec<Row> {
     ]
 }
 
+/// Phone-facing pages: what a fleet pressing Services and Directories, and phones fetching their
+/// configuration files, cost. The seed warns that hundreds of requests a minute strain a Unified
+/// CM node; the target is 20,000 a second.
+fn phone_rows(binary: &str) -> Vec<Row> {
+    let node = start_node(binary);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut rows = Vec::new();
+    let pages: [(&'static str, &str); 3] = [
+        (
+            "Services menu (getservicesmenu.jsp), HTTP, 32 clients",
+            "/ccmcip/getservicesmenu.jsp?name=SEP00DE00001000",
+        ),
+        (
+            "Corporate directory search (xmldirectorylist.jsp), HTTP, 32 clients",
+            "/ccmcip/xmldirectorylist.jsp?l=L",
+        ),
+        (
+            "Configuration file SEP<MAC>.cnf.xml, HTTP, 32 clients",
+            "/SEP00DE00001000.cnf.xml",
+        ),
+    ];
+    for (name, path) in pages {
+        let url = format!("{}{path}", node.http);
+        let r = rt.block_on(rate(32, 5, 3.0, move |c, _| {
+            c.get(&url)
+                .header("x-CiscoIPPhoneModelName", "CP-8865")
+                .header("x-CiscoIPPhoneDisplay", "800,480,24,C")
+        }));
+        rows.push(Row {
+            name,
+            median: r,
+            unit: "req/s",
+            target: ">= 20,000",
+            anchor: "-".into(),
+        });
+    }
+    rows
+}
+
 fn rss_bytes() -> u64 {
     // Resident pages from /proc/self/statm (second field), times the page size.
     std::fs::read_to_string("/proc/self/statm")
@@ -1320,6 +1359,9 @@ fn main() {
     }
     if "api".contains(&filter) || filter.is_empty() {
         rows.extend(api_rows(&binary));
+    }
+    if "phones".contains(&filter) || filter.is_empty() {
+        rows.extend(phone_rows(&binary));
     }
     println!("| benchmark | median | unit | target | anchor (same run) |");
     println!("|---|---:|---|---|---|");

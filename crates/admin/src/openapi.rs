@@ -216,6 +216,51 @@ fn cti_paths(paths: &mut Map<String, Value>) {
 }
 
 /// The whole document; `base_url` is the HTTPS API's public address.
+/// Push to phones (`/CGI/Execute`), served by the IP Phone Services crate.
+fn push_paths(paths: &mut Map<String, Value>) {
+    let errors = || error_responses(&["400", "401", "403", "404", "422"]);
+    let item = json!({"type": "object", "properties": {
+        "status": {"type": "integer"}, "data": {"type": "string"}, "url": {"type": "string"}}});
+    let report = json!({"type": "object", "required": ["device", "status", "message"], "properties": {
+        "device": {"type": "string"},
+        "status": {"type": "string", "enum": ["ok", "phone_error", "not_registered", "unknown_device", "unsupported", "unreachable", "bad_response"]},
+        "address": {"type": "string"}, "error_number": {"type": "integer"},
+        "items": {"type": "array", "items": item}, "message": {"type": "string"}}});
+    let body = |devices: bool| {
+        let mut props = json!({
+            "xml": {"type": "string", "description": "A CiscoIPPhone object (CiscoIPPhoneExecute, CiscoIPPhoneText, ...)"},
+            "user_id": {"type": "string", "description": "Credentials the phone checks with its Authentication URL; the caller's own Basic credentials when left out"},
+            "password": {"type": "string", "format": "password"}});
+        let mut required = vec!["xml"];
+        if devices {
+            props["devices"] =
+                json!({"type": "array", "items": {"type": "string"}, "maxItems": 10000});
+            required.push("devices");
+        }
+        json!({"required": true, "content": {"application/json": {"schema": {
+            "type": "object", "required": required, "properties": props, "additionalProperties": false}}}})
+    };
+    paths.insert(
+        "/api/v1/devices/{name}/push".into(),
+        json!({"parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+               "post": {"tags": ["push"], "operationId": "pushDevice",
+                        "summary": "Push an object to a registered phone's /CGI/Execute and report its answer",
+                        "requestBody": body(false),
+                        "responses": with(errors(), "200", json!({"description": "What the phone did",
+                            "content": {"application/json": {"schema": report.clone()}}}))}}),
+    );
+    paths.insert(
+        "/api/v1/push".into(),
+        json!({"post": {"tags": ["push"], "operationId": "pushDevices",
+                        "summary": "Push an object to many phones at once (within phones.push_concurrency)",
+                        "requestBody": body(true),
+                        "responses": with(errors(), "200", json!({"description": "One report per device, in order",
+                            "content": {"application/json": {"schema": {"type": "object", "properties": {
+                                "ok": {"type": "integer"}, "failed": {"type": "integer"},
+                                "results": {"type": "array", "items": report}}}}}}))}}),
+    );
+}
+
 pub fn document(base_url: &str) -> Value {
     let mut paths = Map::new();
     let mut schemas = Map::new();
@@ -428,6 +473,7 @@ pub fn document(base_url: &str) -> Value {
         }),
     );
     cti_paths(&mut paths);
+    push_paths(&mut paths);
     json!({
         "openapi": "3.0.3",
         "info": {

@@ -5,8 +5,10 @@
 
 pub mod tftp;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -21,22 +23,46 @@ use dialtone_services::{Phones, Settings};
 use dialtone_store::live::Live;
 use dialtone_store::phones::PhoneDevice;
 
+/// Rendered files of one catalogue snapshot: a fleet booting asks for each file several times.
+type Rendered = (Arc<Phones>, HashMap<String, Bytes>);
+
 /// What serves configuration files: the live catalogue and where this node is.
 pub struct Provisioner {
-    pub phones: Arc<Live<Phones>>,
-    pub settings: Settings,
+    phones: Arc<Live<Phones>>,
+    settings: Settings,
+    rendered: Mutex<Option<Rendered>>,
 }
 
 impl Provisioner {
+    pub fn new(phones: Arc<Live<Phones>>, settings: Settings) -> Provisioner {
+        Provisioner {
+            phones,
+            settings,
+            rendered: Mutex::new(None),
+        }
+    }
+
     /// The file a phone asks for by name, if it is one Dialtone makes. Names are matched as
     /// phones send them (`SEP001122334455.cnf.xml`); the device name part ignores case.
-    pub fn file(&self, name: &str) -> Option<String> {
+    pub fn file(&self, name: &str) -> Option<Bytes> {
         let device = name.strip_suffix(".cnf.xml")?;
         let phones = self.phones.get();
         let d = phones
             .device(device)
             .or_else(|| phones.device(&device.to_ascii_uppercase()))?;
-        Some(device_config(&phones, &self.settings, d).to_xml())
+        let mut cache = self.rendered.lock().expect("rendered files");
+        // A new snapshot (any configuration change) starts a new cache.
+        if !cache
+            .as_ref()
+            .is_some_and(|(of, _)| Arc::ptr_eq(of, &phones))
+        {
+            *cache = Some((phones.clone(), HashMap::new()));
+        }
+        let (_, files) = cache.as_mut().expect("just set");
+        let file = files
+            .entry(d.name.clone())
+            .or_insert_with(|| Bytes::from(device_config(&phones, &self.settings, d).to_xml()));
+        Some(file.clone())
     }
 }
 

@@ -99,7 +99,7 @@ pub async fn serve(socket: UdpSocket, provisioner: Arc<Provisioner>, timers: Tft
                 let local = socket.local_addr().ok();
                 tokio::spawn(async move {
                     let _permit = permit;
-                    if let Err(e) = send_file(local, peer, file.into_bytes(), timers).await {
+                    if let Err(e) = send_file(local, peer, &file, timers).await {
                         tracing::debug!(%peer, file = %name, error = %e, "tftp: transfer failed");
                     }
                 });
@@ -114,7 +114,7 @@ pub async fn serve(socket: UdpSocket, provisioner: Arc<Provisioner>, timers: Tft
 async fn send_file(
     local: Option<SocketAddr>,
     peer: SocketAddr,
-    file: Vec<u8>,
+    file: &[u8],
     timers: TftpTimers,
 ) -> std::io::Result<()> {
     let bind = match local {

@@ -92,6 +92,26 @@ enum Command {
         #[command(subcommand)]
         command: CtiCommand,
     },
+    /// Push a CiscoIPPhone object (a file) to phones: each checks the credentials with its
+    /// Authentication URL, then carries it out.
+    Push {
+        /// Device names, comma-separated (SEP001122334455,SEP...).
+        devices: String,
+        /// The object to send, e.g. a CiscoIPPhoneExecute or CiscoIPPhoneText.
+        file: PathBuf,
+        /// The node's API, when not the one the configuration describes.
+        #[arg(long)]
+        url: Option<String>,
+        /// Who pushes: an application user with Standard Phone Push Rights (the administrator
+        /// by default); the phones check the same credentials.
+        #[arg(long)]
+        user: Option<String>,
+        /// Its password (or DIALTONE_PUSH_PASSWORD).
+        #[arg(long, env = "DIALTONE_PUSH_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Export records as CSV in the import format.
     Export {
         kind: String,
@@ -210,6 +230,27 @@ fn main() -> ExitCode {
             };
             let user = user.unwrap_or_else(|| config.admin.user_id.clone());
             run(node::cti_watch(config, url, user, password, lines, device))
+        }
+        Command::Push {
+            devices,
+            file,
+            url,
+            user,
+            password,
+            config,
+        } => {
+            let config = match load_config(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let user = user.unwrap_or_else(|| config.admin.user_id.clone());
+            let devices = devices
+                .split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned)
+                .collect();
+            run(node::push(config, url, user, password, devices, file))
         }
         Command::Export {
             kind,

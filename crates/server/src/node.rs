@@ -501,10 +501,10 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         Arc::new(RegisteredPhones(registrar.clone())),
         admin_state.clone(),
     );
-    let provisioner = Arc::new(dialtone_provisioning::Provisioner {
+    let provisioner = Arc::new(dialtone_provisioning::Provisioner::new(
         phones,
-        settings: phone_settings,
-    });
+        phone_settings,
+    ));
     let metrics = Metrics::new();
     let (http_router, https_router) = routers(
         &config,
@@ -889,6 +889,51 @@ pub async fn cti_watch(
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// `dialtone push`: send a CiscoIPPhone object to phones through the node, one line a phone.
+/// Fails when any phone did not carry it out.
+pub async fn push(
+    config: Config,
+    url: Option<String>,
+    user: String,
+    password: String,
+    devices: Vec<String>,
+    file: PathBuf,
+) -> Result<()> {
+    let xml =
+        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    let (base, client) = api_client(&config, url, Some(Duration::from_secs(120)))?;
+    let r = client
+        .post(format!("{base}/push"))
+        .basic_auth(&user, Some(&password))
+        .json(&json!({"xml": xml, "devices": devices}))
+        .send()
+        .await
+        .with_context(|| format!("reaching {base}"))?;
+    let status = r.status();
+    let body: serde_json::Value = r.json().await.context("reading the node's answer")?;
+    if !status.is_success() {
+        bail!("{}", body["error"].as_str().unwrap_or("push refused"));
+    }
+    let empty = Vec::new();
+    let results = body["results"].as_array().unwrap_or(&empty);
+    for r in results {
+        say!(
+            "{:<16} {:<14} {}",
+            r["device"].as_str().unwrap_or(""),
+            r["status"].as_str().unwrap_or(""),
+            r["message"].as_str().unwrap_or("")
+        );
+    }
+    let failed = body["failed"].as_u64().unwrap_or(0);
+    if failed > 0 {
+        bail!(
+            "{failed} of {} phone(s) did not carry it out",
+            results.len()
+        );
     }
     Ok(())
 }

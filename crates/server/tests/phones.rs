@@ -313,6 +313,31 @@ fn pushes_pass_the_phones_authentication_url_or_get_error_4() {
         .collect();
     assert_eq!(statuses, ["ok", "ok", "not_registered"], "{r}");
 
+    // From the command line: one line a phone, failure when any phone did not do it.
+    let file = node.dir.join("notice.xml");
+    std::fs::write(&file, text).unwrap();
+    let cli = |devices: &str| {
+        std::process::Command::new(common::binary())
+            .args(["push", devices])
+            .arg(&file)
+            .args(["--url", &node.api("")])
+            .env("DIALTONE_PUSH_PASSWORD", common::ADMIN_PASSWORD)
+            .output()
+            .unwrap()
+    };
+    let out = cli("SEP00DE00001000,SEP00DE00001001");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(printed.contains("SEP00DE00001001  ok"), "{printed}");
+    let out = cli("SEP00DE00001000,SEP00DE00001007");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SEP00DE00001007  not_registered"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 of 2 phone(s) did not carry it out"));
+
     // The API's own rules: bad XML names the field, unknown devices are 404, an application
     // user without the push role is refused, a bearer token needs phone credentials.
     let (status, report) = push(
