@@ -54,6 +54,7 @@ impl Phone {
     }
 
     pub(crate) fn show(&self, url: &str, object: Object) {
+        self.touch();
         self.browser().history.push((url.to_owned(), object));
     }
 

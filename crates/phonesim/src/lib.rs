@@ -129,6 +129,10 @@ pub enum PhoneEvent {
     PushRefused {
         user: String,
     },
+    /// The phone sat idle and showed its idle URL.
+    Idle {
+        object: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,6 +186,8 @@ struct Inner {
     http: reqwest::Client,
     browser: Mutex<browser::Browser>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// When the user (or a push) last used the phone: the idle URL waits on it.
+    last_used: Mutex<std::time::Instant>,
 }
 
 /// One simulated phone; clones share it. Dropping the last clone does not stop it: call
@@ -239,6 +245,7 @@ impl Phone {
                 events,
                 http,
                 tasks: Mutex::new(Vec::new()),
+                last_used: Mutex::new(std::time::Instant::now()),
             }),
         };
         let web = web::serve(phone.clone()).await?;
@@ -246,7 +253,8 @@ impl Phone {
         phone.inner.tasks.lock().unwrap().extend([web, sip]);
         phone.provision().await?;
         let refresh = tokio::spawn(phone.clone().keep_registered());
-        phone.inner.tasks.lock().unwrap().push(refresh);
+        let idle = tokio::spawn(phone.clone().idle_pull());
+        phone.inner.tasks.lock().unwrap().extend([refresh, idle]);
         Ok(phone)
     }
 
@@ -545,6 +553,36 @@ impl Phone {
         }
     }
 
+    /// The phone was used: the idle timer starts again.
+    pub(crate) fn touch(&self) {
+        *self.inner.last_used.lock().unwrap() = std::time::Instant::now();
+    }
+
+    /// Phone-initiated pull: after the configuration's idle timeout without use (and without
+    /// calls), fetch the idle URL and show it.
+    async fn idle_pull(self) {
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let (url, timeout) = {
+                let cfg = self.inner.config.lock().unwrap();
+                (cfg.idle_url.clone(), cfg.idle_timeout)
+            };
+            if url.is_empty() || timeout == 0 || !self.inner.calls.lock().unwrap().is_empty() {
+                continue;
+            }
+            let idle_for = self.inner.last_used.lock().unwrap().elapsed();
+            if idle_for >= Duration::from_secs(timeout.into()) {
+                match self.open(&url).await {
+                    Ok(o) => self.emit(PhoneEvent::Idle {
+                        object: o.root_name().to_owned(),
+                    }),
+                    Err(e) => tracing::debug!(error = %e, "idle URL"),
+                }
+                self.touch();
+            }
+        }
+    }
+
     async fn keep_registered(self) {
         let every = Duration::from_secs((self.inner.spec.register_expires as u64 / 2).max(1));
         loop {
@@ -666,6 +704,7 @@ impl Phone {
     /// Answer a ringing call: 200 with our SDP (an answer, or an offer for an INVITE without
     /// one).
     pub async fn answer(&self, call_id: &str) -> Result<()> {
+        self.touch();
         let (tx, body) = {
             let mut calls = self.inner.calls.lock().unwrap();
             let call = calls
@@ -964,6 +1003,7 @@ impl Phone {
 
     /// Place a call; returns its Call-ID once answered.
     pub async fn dial(&self, number: &str) -> Result<String> {
+        self.touch();
         let host = self.inner.server_host.lock().unwrap().clone();
         let line = self
             .inner

@@ -216,6 +216,35 @@ fn simulator_walks_services_and_directories_and_its_call_connects() {
         "G.711 flows both ways: {mine:?} {theirs:?}"
     );
     rt.block_on(alice.hangup(&call)).unwrap();
+
+    // Phone-initiated pull: with URL Idle and URL Idle Time set, a phone left alone shows the
+    // idle URL (here after its reset brings the new configuration).
+    for (name, value) in [
+        (
+            "url_idle",
+            json!(format!("http://{service}/weather?dev=idle")),
+        ),
+        ("url_idle_time", json!(1)),
+    ] {
+        let r = admin(client().put(node.api(&format!("/parameters/enterprise/{name}"))))
+            .json(&json!({ "value": value }))
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().unwrap());
+    }
+    settled(&node, "SEP00DE00001000", "<idleTimeout>1</idleTimeout>");
+    let r = admin(client().post(node.api("/cti/devices/SEP00DE00001000/restart")))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().unwrap());
+    wait(
+        &rt,
+        &alice,
+        &mut events,
+        "idle URL",
+        |e| matches!(e, PhoneEvent::Idle { object } if object == "CiscoIPPhoneText"),
+    );
+    assert!(matches!(alice.screen(), Some(Object::Text { text, .. }) if text.contains("for idle")));
     rt.block_on(alice.stop());
     rt.block_on(bob.stop());
 }
@@ -737,6 +766,22 @@ fn configuration_files_come_over_http_and_tftp_and_a_reset_phone_takes_new_lines
     );
     assert!(config_over_http(&node, "SEP0000000006871")
         .contains("<remoteCcEnable>false</remoteCcEnable>"));
+
+    // A default service an administrator disables leaves every phone's file.
+    patch(
+        &node,
+        "/ip-phone-services/Corporate Directory",
+        json!({"enabled": false}),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while config_over_http(&node, "SEP00DE00001000").contains("CorporateDirectory") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the disabled service stays"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(config_over_http(&node, "SEP00DE00001000").contains("<name>Placed Calls</name>"));
 
     // Services Provisioning External URL: no list in the file; the phone asks the services URL.
     let r = admin(client().put(node.api("/parameters/enterprise/services_provisioning")))
