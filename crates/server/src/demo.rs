@@ -122,6 +122,13 @@ pub async fn load(
 
     let services = [
         (
+            "Directory Search",
+            "IP Phone Service",
+            format!("{base}/ccmcip/xmldirectoryinput.jsp"),
+            format!("{secure}/ccmcip/xmldirectoryinput.jsp"),
+            true,
+        ),
+        (
             "Extension Mobility",
             "IP Phone Service",
             format!("{base}/emapp/EMAppServlet?device=#DEVICENAME#"),

@@ -156,7 +156,7 @@ fn simulator_walks_services_and_directories_and_its_call_connects() {
     let names: Vec<&str> = items.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(
         names,
-        ["Weather", "Extension Mobility"],
+        ["Weather", "Directory Search", "Extension Mobility"],
         "subscribed first, then enterprise"
     );
     let shown = rt.block_on(alice.select(0)).unwrap();
