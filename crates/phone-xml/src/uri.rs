@@ -77,9 +77,52 @@ impl Uri {
     }
 }
 
+/// Percent-encode a query string value (RFC 3986 unreserved characters stay).
+pub fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decode a form or query value (`+` is a space); None when it is not valid UTF-8 or a `%`
+/// escape is broken.
+pub fn query_unescape(s: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(s.len());
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_values_escape_and_come_back() {
+        let v = "São Paulo & <co>=1%";
+        assert_eq!(query_escape(v), "S%C3%A3o%20Paulo%20%26%20%3Cco%3E%3D1%25");
+        assert_eq!(query_unescape(&query_escape(v)).as_deref(), Some(v));
+        assert_eq!(query_unescape("a+b%2"), None);
+        assert_eq!(query_unescape("%FF"), None);
+    }
 
     #[test]
     fn parses_the_schemes_phones_act_on() {

@@ -2,7 +2,7 @@
 //! walks menus, fills inputs, pages directories and dials from them.
 
 use anyhow::{anyhow, bail, Result};
-use dialtone_phone_xml::uri::Uri;
+use dialtone_phone_xml::uri::{query_escape, Uri};
 use dialtone_phone_xml::{MenuItem, Object, Screen, SoftKey};
 
 use crate::Phone;
@@ -11,18 +11,6 @@ use crate::Phone;
 #[derive(Default)]
 pub struct Browser {
     pub history: Vec<(String, Object)>,
-}
-
-fn query_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 impl Phone {

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
-use dialtone_phone_xml::uri::Uri;
+use dialtone_phone_xml::uri::{query_escape, query_unescape, Uri};
 use dialtone_phone_xml::{Object, ResponseItem};
 
 use crate::{Phone, PhoneEvent};
@@ -27,43 +27,12 @@ fn xml(object: &Object) -> Response {
         .into_response()
 }
 
-fn percent_decode(s: &str) -> Option<String> {
-    let mut out = Vec::with_capacity(s.len());
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
-}
-
-fn query_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// The form field `XML` (case-sensitive, as on the phones).
 fn form_xml(body: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
     text.split('&')
         .find_map(|pair| pair.strip_prefix("XML="))
-        .and_then(percent_decode)
+        .and_then(query_unescape)
 }
 
 fn basic(headers: &HeaderMap) -> Option<(String, String)> {

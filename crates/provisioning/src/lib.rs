@@ -127,20 +127,11 @@ pub fn device_config(phones: &Phones, settings: &Settings, d: &PhoneDevice) -> D
             })
             .collect(),
         urls: Urls {
-            authentication: urls.authentication,
-            secure_authentication: urls.secure_authentication,
             services: named(&urls.services),
             secure_services: named(&urls.secure_services),
             directory: named(&urls.directory),
             secure_directory: named(&urls.secure_directory),
-            idle: urls.idle.clone(),
-            secure_idle: String::new(),
-            idle_timeout: urls.idle_timeout,
-            information: urls.information,
-            secure_information: String::new(),
-            messages: urls.messages,
-            secure_messages: String::new(),
-            proxy_server: urls.proxy_server,
+            ..urls
         },
         remote_cc: caps.cisco_enterprise,
         services_provisioning: provisioning.code(),

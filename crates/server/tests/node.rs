@@ -444,19 +444,6 @@ fn cli_import_reports_rows_and_keeps_nothing_on_error() {
     assert!(!text.contains("12345"), "PINs are never exported");
 }
 
-/// The Python interpreter with the test peers (scripts/test prepares it).
-fn python() -> String {
-    if let Ok(p) = std::env::var("DIALTONE_PYTHON") {
-        return p;
-    }
-    let local = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
-    assert!(
-        std::path::Path::new(local).exists(),
-        "no Python test peers: run scripts/test (it prepares .venv), or set DIALTONE_PYTHON"
-    );
-    local.to_string()
-}
-
 #[test]
 fn openapi_document_passes_an_independent_validator() {
     let dir = tempfile::tempdir().unwrap();
@@ -469,7 +456,7 @@ fn openapi_document_passes_an_independent_validator() {
         .unwrap();
     let file = dir.path().join("openapi.json");
     std::fs::write(&file, doc).unwrap();
-    let out = std::process::Command::new(python())
+    let out = std::process::Command::new(common::python())
         .args(["-m", "openapi_spec_validator"])
         .arg(&file)
         .output()

@@ -60,6 +60,14 @@ fn end_user_password(node: &Node, user: &str) -> String {
     line.split_whitespace().nth(1).unwrap().to_string()
 }
 
+/// Reset or restart a phone through CTI (a NOTIFY service-control).
+fn cti_device(node: &Node, device: &str, action: &str) {
+    let r = admin(client().post(node.api(&format!("/cti/devices/{device}/{action}"))))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().unwrap());
+}
+
 fn get_text(url: &str) -> (u16, String, reqwest::header::HeaderMap) {
     let r = client().get(url).send().unwrap();
     let status = r.status().as_u16();
@@ -233,10 +241,7 @@ fn simulator_walks_services_and_directories_and_its_call_connects() {
         assert!(r.status().is_success(), "{}", r.text().unwrap());
     }
     settled(&node, "SEP00DE00001000", "<idleTimeout>1</idleTimeout>");
-    let r = admin(client().post(node.api("/cti/devices/SEP00DE00001000/restart")))
-        .send()
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().unwrap());
+    cti_device(&node, "SEP00DE00001000", "restart");
     wait(
         &rt,
         &alice,
@@ -453,19 +458,6 @@ fn pushes_pass_the_phones_authentication_url_or_get_error_4() {
     rt.block_on(bob.stop());
 }
 
-/// The Python interpreter with the test peers (scripts/test prepares it).
-fn python() -> String {
-    if let Ok(p) = std::env::var("DIALTONE_PYTHON") {
-        return p;
-    }
-    let local = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
-    assert!(
-        std::path::Path::new(local).exists(),
-        "no Python test peers: run scripts/test"
-    );
-    local.to_string()
-}
-
 #[test]
 fn every_phone_object_validates_against_ciscos_schema() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -651,7 +643,7 @@ fn every_phone_object_validates_against_ciscos_schema() {
         env!("CARGO_MANIFEST_DIR"),
         "/../../tests/phones/schema/CiscoIPPhone.xsd"
     );
-    let out = std::process::Command::new(python())
+    let out = std::process::Command::new(common::python())
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../tests/phones/validate_phone_xml.py"
@@ -816,10 +808,7 @@ fn configuration_files_come_over_http_and_tftp_and_a_reset_phone_takes_new_lines
         json!({"device": "SEP00DE00001000", "index": 2, "directory_number": {"pattern": "1001", "partition": "Internal_PT"}}),
     );
     settled(&node, "SEP00DE00001000", "<name>1001</name>");
-    let r = admin(client().post(node.api("/cti/devices/SEP00DE00001000/reset")))
-        .send()
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().unwrap());
+    cti_device(&node, "SEP00DE00001000", "reset");
     wait(
         &rt,
         &alice,

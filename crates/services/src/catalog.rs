@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use dialtone_phone_xml::config::Urls;
+pub use dialtone_phone_xml::uri::query_escape;
 use dialtone_store::live::Live;
 use dialtone_store::phones::{PhoneCatalog, PhoneDevice, PhoneService};
 use dialtone_store::Store;
@@ -53,22 +55,6 @@ impl Provisioning {
             Provisioning::Both => 2,
         }
     }
-}
-
-/// The phone URLs after the enterprise parameters (an empty parameter means Dialtone's own page).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PhoneUrls {
-    pub authentication: String,
-    pub secure_authentication: String,
-    pub services: String,
-    pub secure_services: String,
-    pub directory: String,
-    pub secure_directory: String,
-    pub idle: String,
-    pub idle_timeout: u32,
-    pub information: String,
-    pub messages: String,
-    pub proxy_server: String,
 }
 
 pub struct Phones {
@@ -160,7 +146,9 @@ impl Phones {
         out
     }
 
-    pub fn urls(&self, settings: &Settings) -> PhoneUrls {
+    /// The phone URLs after the Phone URL enterprise parameters (an empty parameter means
+    /// Dialtone's own page).
+    pub fn urls(&self, settings: &Settings) -> Urls {
         let http = settings.http_base();
         let https = settings.https_base();
         let or = |param: &str, default: String| {
@@ -171,7 +159,7 @@ impl Phones {
                 v.to_owned()
             }
         };
-        PhoneUrls {
+        Urls {
             authentication: or(
                 "url_authentication",
                 format!("{http}/ccmcip/authenticate.jsp"),
@@ -189,6 +177,7 @@ impl Phones {
             information: self.parameter("url_information").to_owned(),
             messages: self.parameter("url_messages").to_owned(),
             proxy_server: self.parameter("url_proxy_server").to_owned(),
+            ..Urls::default()
         }
     }
 }
@@ -209,18 +198,6 @@ pub fn service_url(service: &PhoneService, device: &str, https: bool) -> String 
         url.push_str(&query_escape(&p.default_value));
     }
     url
-}
-
-pub fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -525,3 +525,16 @@ pub fn wait_for_registrations(node: &Node, n: usize) {
     }
     panic!("fewer than {n} registrations after 5 s");
 }
+
+/// The Python interpreter with the test peers (scripts/test prepares it).
+pub fn python() -> String {
+    if let Ok(p) = std::env::var("DIALTONE_PYTHON") {
+        return p;
+    }
+    let local = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
+    assert!(
+        std::path::Path::new(local).exists(),
+        "no Python test peers: run scripts/test (it prepares .venv), or set DIALTONE_PYTHON"
+    );
+    local.to_string()
+}
