@@ -144,10 +144,47 @@ fn start_node_with(binary: &str, extra: &str) -> Node {
     }
 }
 
-/// Requests per second from `workers` concurrent keep-alive clients, median of `rounds`.
+/// Throughput over `rounds` rounds of `secs` seconds: every worker repeats `step` (which says
+/// how many requests it made) until the round's deadline; the median of the rounds' rates.
+async fn rounds<W, F, Fut>(workers: Vec<W>, rounds: usize, secs: f64, step: F) -> f64
+where
+    W: Clone + Send + 'static,
+    F: Fn(W, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = u64> + Send,
+{
+    let step = Arc::new(step);
+    let seq = Arc::new(AtomicU64::new(0));
+    let mut results = Vec::new();
+    for _ in 0..rounds {
+        let done = Arc::new(AtomicU64::new(0));
+        let deadline = Instant::now() + Duration::from_secs_f64(secs);
+        let start = Instant::now();
+        let tasks: Vec<_> = workers
+            .iter()
+            .cloned()
+            .map(|w| {
+                let (done, step, seq) = (done.clone(), step.clone(), seq.clone());
+                tokio::spawn(async move {
+                    while Instant::now() < deadline {
+                        let n = seq.fetch_add(1, Ordering::Relaxed);
+                        done.fetch_add(step(w.clone(), n).await, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        results.push(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64());
+    }
+    median(results)
+}
+
+/// Requests per second from `workers` concurrent keep-alive clients making `make`'s request
+/// (which must succeed), median of `rounds_`.
 async fn rate(
     workers: usize,
-    rounds: usize,
+    rounds_: usize,
     secs: f64,
     make: impl Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync + 'static,
 ) -> f64 {
@@ -160,34 +197,16 @@ async fn rate(
                 .unwrap()
         })
         .collect();
-    let seq = Arc::new(AtomicU64::new(0));
-    let mut results = Vec::new();
-    for _ in 0..rounds {
-        let done = Arc::new(AtomicU64::new(0));
-        let deadline = Instant::now() + Duration::from_secs_f64(secs);
-        let start = Instant::now();
-        let tasks: Vec<_> = clients
-            .iter()
-            .cloned()
-            .map(|c| {
-                let (done, make, seq) = (done.clone(), make.clone(), seq.clone());
-                tokio::spawn(async move {
-                    while Instant::now() < deadline {
-                        let n = seq.fetch_add(1, Ordering::Relaxed);
-                        let r = make(&c, n).send().await.expect("request");
-                        assert!(r.status().is_success(), "{}", r.status());
-                        r.bytes().await.unwrap();
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                })
-            })
-            .collect();
-        for t in tasks {
-            t.await.unwrap();
+    rounds(clients, rounds_, secs, move |c, n| {
+        let request = make(&c, n);
+        async move {
+            let r = request.send().await.expect("request");
+            assert!(r.status().is_success(), "{}", r.status());
+            r.bytes().await.unwrap();
+            1
         }
-        results.push(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64());
-    }
-    median(results)
+    })
+    .await
 }
 
 fn api_rows(binary: &str) -> Vec<Row> {
@@ -324,34 +343,17 @@ fn fleet_rows(binary: &str) -> Vec<Row> {
     let boot = PHONES as f64 / start.elapsed().as_secs_f64();
     let per_phone = rss_of(pid).saturating_sub(rss_before) as f64 / PHONES as f64 / 1024.0;
     // Every phone presses Directories and searches, from its own address, for a few seconds.
-    let browsed = rt.block_on(async {
-        let mut results = Vec::new();
-        for _ in 0..3 {
-            let done = Arc::new(AtomicU64::new(0));
-            let deadline = Instant::now() + Duration::from_secs(3);
-            let start = Instant::now();
-            let tasks: Vec<_> = phones
-                .iter()
-                .cloned()
-                .map(|p| {
-                    let done = done.clone();
-                    tokio::spawn(async move {
-                        while Instant::now() < deadline {
-                            p.press_directories().await.expect("directories");
-                            p.select(0).await.expect("corporate directory");
-                            p.submit(&[("l", "L")]).await.expect("search");
-                            done.fetch_add(3, Ordering::Relaxed);
-                        }
-                    })
-                })
-                .collect();
-            for t in tasks {
-                t.await.unwrap();
-            }
-            results.push(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64());
-        }
-        median(results)
-    });
+    let browsed = rt.block_on(rounds(
+        phones.clone(),
+        3,
+        3.0,
+        |p: dialtone_phonesim::Phone, _| async move {
+            p.press_directories().await.expect("directories");
+            p.select(0).await.expect("corporate directory");
+            p.submit(&[("l", "L")]).await.expect("search");
+            3
+        },
+    ));
     rt.block_on(async {
         for p in &phones {
             p.stop().await;

@@ -260,6 +260,19 @@ impl Screen {
         }
     }
 
+    /// A menu's screen: its title and prompt, the Select and Exit softkeys.
+    pub fn menu(title: &str, prompt: Option<&str>) -> Screen {
+        Screen {
+            title: Some(title.into()),
+            prompt: prompt.map(str::to_owned),
+            softkeys: vec![
+                SoftKey::new("Select", 1, "SoftKey:Select"),
+                SoftKey::new("Exit", 3, "SoftKey:Exit"),
+            ],
+            keys: vec![],
+        }
+    }
+
     fn write(&self, mut e: Element) -> Result<Element, Error> {
         count("SoftKeyItem", &self.softkeys, MAX_SOFTKEYS)?;
         count("KeyItem", &self.keys, MAX_KEYS)?;

@@ -3,7 +3,7 @@
 
 use anyhow::{anyhow, bail, Result};
 use dialtone_phone_xml::uri::{query_escape, Uri};
-use dialtone_phone_xml::{MenuItem, Object, Screen, SoftKey};
+use dialtone_phone_xml::{MenuItem, Object, Screen};
 
 use crate::Phone;
 
@@ -71,15 +71,7 @@ impl Phone {
                 })
                 .collect();
             let menu = Object::Menu {
-                screen: Screen {
-                    title: Some("Services".into()),
-                    prompt: None,
-                    softkeys: vec![
-                        SoftKey::new("Select", 1, "SoftKey:Select"),
-                        SoftKey::new("Exit", 3, "SoftKey:Exit"),
-                    ],
-                    keys: vec![],
-                },
+                screen: Screen::menu("Services", None),
                 items,
             };
             self.show("config:services", menu.clone());

@@ -499,6 +499,14 @@ fn every_phone_object_validates_against_ciscos_schema() {
         "/devices",
         json!({"name": "SEP0000000000AA", "model": "Cisco 8845"}),
     );
+    // 110 services for a phone that runs no MIDlets: more than a menu holds.
+    for i in 0..107 {
+        post(
+            &node,
+            "/ip-phone-services",
+            json!({"name": format!("Svc{i:03}"), "url": format!("http://apps/{i}"), "enterprise_subscription": true}),
+        );
+    }
 
     let h = &node.http;
     // Wait until the node has read all of that in.
@@ -511,6 +519,9 @@ fn every_phone_object_validates_against_ciscos_schema() {
         || !get_text(&format!("{h}/ccmcip/xmldirectorylist.jsp?l=lund"))
             .1
             .contains("of 45")
+        || !get_text(&format!("{h}/ccmcip/getservicesmenu.jsp"))
+            .1
+            .contains("Next")
     {
         assert!(
             std::time::Instant::now() < deadline,
@@ -561,6 +572,39 @@ fn every_phone_object_validates_against_ciscos_schema() {
     assert!(!screen.softkeys.iter().any(|k| k.name == "Next") && headers.get("refresh").is_none());
     assert!(entries.iter().any(|e| e.name == "Lund & Co, Per24"));
     pages.push(next);
+    // Services beyond a menu's 100 items: Next leads to the rest.
+    let (_, menu, _) = get_text(&format!(
+        "{h}/ccmcip/getservicesmenu.jsp?name=SEP0000000000AA"
+    ));
+    let Ok(Object::Menu { items, screen }) = Object::parse(&menu) else {
+        panic!("{menu}")
+    };
+    assert_eq!(items.len(), 100);
+    let next = screen
+        .softkeys
+        .iter()
+        .find(|k| k.name == "Next")
+        .expect("Next")
+        .url
+        .clone();
+    let (_, rest, _) = get_text(&next);
+    let Ok(Object::Menu { items: more, .. }) = Object::parse(&rest) else {
+        panic!("{rest}")
+    };
+    let mut all: Vec<String> = items
+        .iter()
+        .chain(more.iter())
+        .map(|i| i.name.clone())
+        .collect();
+    assert_eq!(
+        all.len(),
+        109,
+        "Directory Search, Extension Mobility, 107 services"
+    );
+    all.dedup();
+    assert_eq!(all.len(), 109, "nothing twice");
+    pages.push(next);
+
     // The personal directory lists each number of each entry.
     let (_, personal, _) = get_text(&pages[7]);
     assert!(

@@ -151,10 +151,7 @@ pub async fn services_menu(
     let start = start_of(&q);
     let from_index = (start - 1).min(items.len());
     let to = (from_index + MAX_MENU_ITEMS).min(items.len());
-    let mut softkeys = vec![
-        SoftKey::new("Select", 1, "SoftKey:Select"),
-        SoftKey::new("Exit", 3, "SoftKey:Exit"),
-    ];
+    let mut screen = Screen::menu("Services", Some("Select a service"));
     let mut refresh = None;
     if to < items.len() {
         let next = format!(
@@ -163,16 +160,11 @@ pub async fn services_menu(
             device_query(device),
             to + 1
         );
-        softkeys.push(SoftKey::new("Next", 4, &next));
+        screen.softkeys.push(SoftKey::new("Next", 4, &next));
         refresh = Some(format!("0; url={next}"));
     }
     let menu = Object::Menu {
-        screen: Screen {
-            title: Some("Services".into()),
-            prompt: Some("Select a service".into()),
-            softkeys,
-            keys: vec![],
-        },
+        screen,
         items: items[from_index..to].to_vec(),
     };
     xml_response(&menu, refresh)
@@ -210,15 +202,7 @@ pub async fn directories(
     }
     xml_response(
         &Object::Menu {
-            screen: Screen {
-                title: Some("Directories".into()),
-                prompt: None,
-                softkeys: vec![
-                    SoftKey::new("Select", 1, "SoftKey:Select"),
-                    SoftKey::new("Exit", 3, "SoftKey:Exit"),
-                ],
-                keys: vec![],
-            },
+            screen: Screen::menu("Directories", None),
             items,
         },
         None,
