@@ -934,3 +934,88 @@ fn sipp_sees_the_simulator_register_and_call_like_a_cisco_phone() {
     sipp.expect_success("the simulator's INVITE, ACK and BYE");
     rt.block_on(phone.stop());
 }
+
+#[test]
+fn click_to_call_auto_answers_a_simulated_cisco_phone_by_remote_control() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_dir, node) = node();
+    let alice = phone(&rt, &node, 1000, ip(6, 10), false);
+    let bob = phone(&rt, &node, 1001, ip(6, 11), true);
+    let mut events = alice.events();
+    assert!(alice.config().remote_cc, "remoteCcEnable for a Cisco 8865");
+    // MakeCall, as WebDialer will: Alice's phone rings without an offer and is asked to answer
+    // by an out-of-dialog REFER (answercallreq); then Bob rings and answers.
+    let r = admin(client().post(node.api("/cti/calls")))
+        .json(&json!({"line": "1000", "destination": "1001"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().unwrap());
+    wait(
+        &rt,
+        &alice,
+        &mut events,
+        "remote answer",
+        |e| matches!(e, PhoneEvent::AutoAnswer { how, .. } if *how == "remotecc"),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let a = alice.calls();
+        let b = bob.calls();
+        let flowing = a.len() == 1
+            && b.len() == 1
+            && a[0].state == CallState::Connected
+            && a[0].rtp_received > 10
+            && b[0].rtp_received > 10;
+        if flowing {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no audio both ways: {a:?} {b:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    rt.block_on(alice.stop());
+    rt.block_on(bob.stop());
+}
+
+#[test]
+fn a_device_level_phone_registers_once_under_its_name() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_dir, node) = node();
+    let mut spec = Spec::new(
+        "SEP00DE00001002",
+        &demo_password(&node, "user1002"),
+        ip(7, 10),
+        &node.config_http,
+    );
+    spec.web_port = WEB_PORT;
+    spec.device_level = true;
+    let desk = rt.block_on(Phone::start(spec)).expect("registers");
+    let regs: Value = admin(client().get(node.api("/registrations")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let mine: Vec<&Value> = regs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["device"] == "SEP00DE00001002")
+        .collect();
+    assert_eq!(mine.len(), 1, "{regs}");
+    assert_eq!(mine[0]["aor"], "SEP00DE00001002");
+    // Its line still rings: a call to 1002 reaches the device.
+    let bob = phone(&rt, &node, 1001, ip(7, 11), false);
+    let mut events = desk.events();
+    let caller = bob.clone();
+    let call = rt.spawn(async move { caller.dial("1002").await });
+    wait(&rt, &desk, &mut events, "ringing", |e| {
+        matches!(e, PhoneEvent::Ringing { .. })
+    });
+    let ringing = desk.calls()[0].call_id.clone();
+    rt.block_on(desk.answer(&ringing)).unwrap();
+    rt.block_on(call).unwrap().expect("the call connects");
+    rt.block_on(desk.stop());
+    rt.block_on(bob.stop());
+}
