@@ -519,9 +519,11 @@ fn every_phone_object_validates_against_ciscos_schema() {
         || !get_text(&format!("{h}/ccmcip/xmldirectorylist.jsp?l=lund"))
             .1
             .contains("of 45")
-        || !get_text(&format!("{h}/ccmcip/getservicesmenu.jsp"))
-            .1
-            .contains("Next")
+        || !get_text(&format!(
+            "{h}/ccmcip/getservicesmenu.jsp?name=SEP0000000000AA&start=101"
+        ))
+        .1
+        .contains("Svc106")
     {
         assert!(
             std::time::Instant::now() < deadline,
