@@ -86,15 +86,17 @@ pub fn device_config(phones: &Phones, settings: &Settings, d: &PhoneDevice) -> D
             .subscribed(Some(d))
             .into_iter()
             .filter(|s| s.category == "XML" || caps.midlets)
-            .map(|s| PhoneService {
-                button: match s.service_type.as_str() {
-                    "Directories" => ServiceButton::Directories,
-                    "Messages" => ServiceButton::Messages,
-                    _ => ServiceButton::Services,
-                },
-                midlet: s.category == "Java MIDlet",
-                name: s.name.clone(),
-                url: service_url(s, &d.name, caps.https),
+            .filter_map(|s| {
+                Some(PhoneService {
+                    button: match s.service_type.as_str() {
+                        "Directories" => ServiceButton::Directories,
+                        "Messages" => ServiceButton::Messages,
+                        _ => ServiceButton::Services,
+                    },
+                    midlet: s.category == "Java MIDlet",
+                    name: s.name.clone(),
+                    url: service_url(s, Some(d), caps.https)?,
+                })
             })
             .collect()
     };

@@ -50,6 +50,7 @@ fn catalog(provisioning: &str) -> PhoneCatalog {
     weather.parameters = vec![ServiceParameter {
         name: "city".into(),
         default_value: "Oslo".into(),
+        required: false,
     }];
     let mut disabled = service(
         "Old",
@@ -80,6 +81,7 @@ fn catalog(provisioning: &str) -> PhoneCatalog {
                     line(2, "1900", "", true),
                 ],
                 services: vec!["Weather & News".into(), "Old".into()],
+                parameter_values: vec![("Weather & News".into(), "city".into(), "Bergen".into())],
             },
             PhoneDevice {
                 name: "SEP00AABBCCDDEE".into(),
@@ -90,6 +92,7 @@ fn catalog(provisioning: &str) -> PhoneCatalog {
                 digest_user: None,
                 lines: vec![line(1, "1999", "Lobby", false)],
                 services: vec![],
+                parameter_values: vec![],
             },
         ],
         services: vec![

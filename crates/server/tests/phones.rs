@@ -150,7 +150,13 @@ fn simulator_walks_services_and_directories_and_its_call_connects() {
         "/devices/SEP00DE00001000",
         json!({"services": ["Weather"]}),
     );
-    settled(&node, "SEP00DE00001000", "Weather");
+    // This phone's own value for the parameter; others get the default.
+    post(
+        &node,
+        "/subscription-parameters",
+        json!({"device": "SEP00DE00001000", "parameter": {"service": "Weather", "name": "city"}, "value": "Rome"}),
+    );
+    settled(&node, "SEP00DE00001000", "city=Rome");
 
     let alice = phone(&rt, &node, 1000, ip(1, 10), false);
     let bob = phone(&rt, &node, 1001, ip(1, 11), true);
@@ -172,9 +178,9 @@ fn simulator_walks_services_and_directories_and_its_call_connects() {
         shown,
         Object::Text {
             screen: dialtone_phone_xml::Screen::titled("Weather"),
-            text: "Sunny in Paris for SEP00DE00001000".into()
+            text: "Sunny in Rome for SEP00DE00001000".into()
         },
-        "#DEVICENAME# and the parameter's default reach the service"
+        "#DEVICENAME# and the phone's parameter value reach the service"
     );
     assert_eq!(alice.back(), Some(menu), "back to the services menu");
 

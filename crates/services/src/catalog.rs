@@ -183,27 +183,57 @@ impl Phones {
 }
 
 /// The URL a phone gets for a service: the secure one when the phone speaks HTTPS and there is
-/// one, `#DEVICENAME#` replaced, and the service's parameters appended with their defaults.
-pub fn service_url(service: &PhoneService, device: &str, https: bool) -> String {
+/// one, `#DEVICENAME#` replaced, and the service's parameters appended with the device's own
+/// values or else their defaults. None when a required parameter has neither: the service
+/// cannot work on that phone, so it is not offered there.
+pub fn service_url(
+    service: &PhoneService,
+    device: Option<&PhoneDevice>,
+    https: bool,
+) -> Option<String> {
     let base = if https && !service.secure_url.is_empty() {
         &service.secure_url
     } else {
         &service.url
     };
-    let mut url = base.replace("#DEVICENAME#", device);
+    let mut url = base.replace("#DEVICENAME#", device.map_or("", |d| d.name.as_str()));
     for p in &service.parameters {
+        let own = device.and_then(|d| {
+            d.parameter_values
+                .iter()
+                .find(|(svc, name, _)| *svc == service.name && *name == p.name)
+                .map(|(_, _, v)| v.as_str())
+        });
+        let value = own.filter(|v| !v.is_empty()).unwrap_or(&p.default_value);
+        if value.is_empty() && p.required {
+            return None;
+        }
         url.push(if url.contains('?') { '&' } else { '?' });
         url.push_str(&query_escape(&p.name));
         url.push('=');
-        url.push_str(&query_escape(&p.default_value));
+        url.push_str(&query_escape(value));
     }
-    url
+    Some(url)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use dialtone_store::phones::ServiceParameter;
+
+    fn device(name: &str) -> PhoneDevice {
+        PhoneDevice {
+            name: name.into(),
+            model: "Cisco 8845".into(),
+            description: String::new(),
+            device_pool: "Default".into(),
+            owner: None,
+            digest_user: None,
+            lines: vec![],
+            services: vec![],
+            parameter_values: vec![],
+        }
+    }
 
     fn svc(name: &str, enterprise: bool, enabled: bool) -> PhoneService {
         PhoneService {
@@ -223,14 +253,8 @@ mod tests {
     fn subscriptions_put_the_devices_own_first_then_enterprise_ones_once() {
         let phones = Phones::new(PhoneCatalog {
             devices: vec![PhoneDevice {
-                name: "SEP1".into(),
-                model: "Cisco 8845".into(),
-                description: String::new(),
-                device_pool: "Default".into(),
-                owner: None,
-                digest_user: None,
-                lines: vec![],
                 services: vec!["Weather".into(), "Off".into(), "News".into()],
+                ..device("SEP1")
             }],
             services: vec![
                 svc("News", true, true),
@@ -254,15 +278,34 @@ mod tests {
         s.parameters = vec![ServiceParameter {
             name: "city".into(),
             default_value: "São Paulo".into(),
+            required: true,
         }];
+        let mut dev = device("SEP1");
         assert_eq!(
-            service_url(&s, "SEP1", true),
+            service_url(&s, Some(&dev), true).unwrap(),
             "http://apps/W?dev=SEP1&city=S%C3%A3o%20Paulo"
         );
         s.secure_url = "https://apps/W".into();
         assert_eq!(
-            service_url(&s, "SEP1", true),
+            service_url(&s, Some(&dev), true).unwrap(),
             "https://apps/W?city=S%C3%A3o%20Paulo"
         );
+        assert_eq!(
+            service_url(&s, Some(&dev), false).unwrap(),
+            "http://apps/W?dev=SEP1&city=S%C3%A3o%20Paulo",
+            "a phone without HTTPS keeps the plain URL"
+        );
+        dev.parameter_values = vec![("W".into(), "city".into(), "Oslo".into())];
+        assert_eq!(
+            service_url(&s, Some(&dev), true).unwrap(),
+            "https://apps/W?city=Oslo"
+        );
+        s.parameters[0].default_value.clear();
+        assert_eq!(
+            service_url(&s, None, true),
+            None,
+            "a required parameter without a value"
+        );
+        assert!(service_url(&s, Some(&dev), true).is_some());
     }
 }

@@ -131,15 +131,16 @@ pub async fn services_menu(
     let phones = st.phones.get();
     let device = requesting_device(&st, &phones, &q, from);
     let caps = capabilities(&headers, device);
-    let device_name = device.map_or("", |d| d.name.as_str());
     let items: Vec<MenuItem> = phones
         .subscribed(device)
         .into_iter()
         .filter(|s| s.service_type == "IP Phone Service")
         .filter(|s| s.category == "XML" || (caps.midlets && !caps.text_only))
-        .map(|s| MenuItem {
-            name: s.name.clone(),
-            url: service_url(s, device_name, caps.https || secure.0),
+        .filter_map(|s| {
+            Some(MenuItem {
+                name: s.name.clone(),
+                url: service_url(s, device, caps.https || secure.0)?,
+            })
         })
         .collect();
     if items.is_empty() {
@@ -190,14 +191,12 @@ pub async fn directories(
     let caps = Capabilities::of(device.map_or("", |d| d.model.as_str()));
     for s in phones.subscribed(device) {
         if s.service_type == "Directories" && !s.url.starts_with("Application:") {
-            items.push(MenuItem {
-                name: s.name.clone(),
-                url: service_url(
-                    s,
-                    device.map_or("", |d| d.name.as_str()),
-                    caps.https || secure.0,
-                ),
-            });
+            if let Some(url) = service_url(s, device, caps.https || secure.0) {
+                items.push(MenuItem {
+                    name: s.name.clone(),
+                    url,
+                });
+            }
         }
     }
     xml_response(

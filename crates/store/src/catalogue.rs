@@ -1159,6 +1159,37 @@ pub static RESOURCES: &[Resource] = &[
         doc: "Client Matter Codes (CMC) for billing calls to clients.",
     },
     Resource {
+        name: "subscription-parameters",
+        singular: "subscription parameter",
+        table: "subscription_parameter",
+        key: &["device", "parameter"],
+        fields: &[
+            Field {
+                name: "device",
+                column: "device_id",
+                kind: Kind::Ref {
+                    target: "devices",
+                    owner: true,
+                },
+                default: Default::Required,
+                doc: "The subscribed device.",
+            },
+            Field {
+                name: "parameter",
+                column: "parameter_id",
+                kind: Kind::Ref {
+                    target: "ip-phone-service-parameters",
+                    owner: true,
+                },
+                default: Default::Required,
+                doc: "The service's parameter: {\"service\": ..., \"name\": ...}.",
+            },
+            text("value", 255, TextRule::Any, "The device's value (the parameter's default applies without one)."),
+        ],
+        rules: &[],
+        doc: "A device's values for the parameters of its subscribed IP phone services.",
+    },
+    Resource {
         name: "personal-directory-entries",
         singular: "personal directory entry",
         table: "personal_directory_entry",

@@ -32,12 +32,16 @@ pub struct PhoneDevice {
     pub lines: Vec<PhoneLine>,
     /// Subscribed services by name, in the administrator's order.
     pub services: Vec<String>,
+    /// The device's own parameter values: (service, parameter, value).
+    pub parameter_values: Vec<(String, String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceParameter {
     pub name: String,
     pub default_value: String,
+    /// A subscription must give a value (its own, or the default).
+    pub required: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +133,21 @@ async fn devices(c: &mut AnyConnection) -> Result<Vec<PhoneDevice>, StoreError> 
     {
         services.entry(r.try_get(0)?).or_default().push(r.try_get(1)?);
     }
+    let mut values: HashMap<String, Vec<(String, String, String)>> = HashMap::new();
+    for r in sqlx::query(
+        "SELECT sp.device_id, s.name, p.name, sp.value FROM subscription_parameter sp \
+         JOIN ip_phone_service_parameter p ON p.id = sp.parameter_id \
+         JOIN ip_phone_service s ON s.id = p.service_id ORDER BY sp.device_id, s.name, p.name",
+    )
+    .fetch_all(&mut *c)
+    .await?
+    {
+        values.entry(r.try_get(0)?).or_default().push((
+            r.try_get(1)?,
+            r.try_get(2)?,
+            r.try_get(3)?,
+        ));
+    }
     let mut out = Vec::new();
     for r in sqlx::query(
         "SELECT d.id, d.name, d.model, d.description, dp.name, u.user_id, d.digest_user \
@@ -148,6 +167,7 @@ async fn devices(c: &mut AnyConnection) -> Result<Vec<PhoneDevice>, StoreError> 
             digest_user: r.try_get(6)?,
             lines: lines.remove(&id).unwrap_or_default(),
             services: services.remove(&id).unwrap_or_default(),
+            parameter_values: values.remove(&id).unwrap_or_default(),
         });
     }
     Ok(out)
@@ -156,7 +176,10 @@ async fn devices(c: &mut AnyConnection) -> Result<Vec<PhoneDevice>, StoreError> 
 async fn services(c: &mut AnyConnection) -> Result<Vec<PhoneService>, StoreError> {
     let mut parameters: HashMap<String, Vec<ServiceParameter>> = HashMap::new();
     for r in sqlx::query(
-        "SELECT service_id, name, default_value FROM ip_phone_service_parameter ORDER BY service_id, name",
+        &format!(
+            "SELECT service_id, name, default_value, {} FROM ip_phone_service_parameter ORDER BY service_id, name",
+            boolean("required")
+        ),
     )
     .fetch_all(&mut *c)
     .await?
@@ -167,6 +190,7 @@ async fn services(c: &mut AnyConnection) -> Result<Vec<PhoneService>, StoreError
             .push(ServiceParameter {
                 name: r.try_get(1)?,
                 default_value: r.try_get(2)?,
+                required: flag(&r, 3)?,
             });
     }
     let sql = format!(
