@@ -193,3 +193,111 @@ mod tests {
         assert!(parse_request(b"\x00\x01\xff\x00octet\x00").is_err());
     }
 }
+
+#[cfg(test)]
+mod transfer_tests {
+    use super::*;
+    use dialtone_services::{Phones, Settings};
+    use dialtone_store::live::Live;
+    use dialtone_store::phones::{PhoneCatalog, PhoneDevice};
+
+    async fn server(retransmit: Duration) -> SocketAddr {
+        let phones = Phones::new(PhoneCatalog {
+            devices: vec![PhoneDevice {
+                name: "SEP001122334455".into(),
+                model: "Cisco 8845".into(),
+                description: "x".repeat(2000),
+                device_pool: "Default".into(),
+                owner: None,
+                digest_user: None,
+                lines: vec![],
+                services: vec![],
+                parameter_values: vec![],
+            }],
+            ..Default::default()
+        });
+        let settings = Settings {
+            public_host: "127.0.0.1".into(),
+            http_port: 8080,
+            https_port: 8443,
+            sip_port: 5060,
+            sips_port: 5061,
+            node_name: "n".into(),
+            phone_web_port: 80,
+            push_concurrency: 1,
+            push_timeout: Duration::from_secs(1),
+        };
+        let p = Arc::new(Provisioner::new(Live::fixed(phones), settings));
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        let timers = TftpTimers {
+            retransmit,
+            attempts: 3,
+            max_transfers: 4,
+        };
+        tokio::spawn(serve(socket, p, timers));
+        addr
+    }
+
+    async fn recv(c: &UdpSocket) -> (Vec<u8>, SocketAddr) {
+        let mut buf = [0u8; 600];
+        let (n, from) = tokio::time::timeout(Duration::from_secs(2), c.recv_from(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        (buf[..n].to_vec(), from)
+    }
+
+    #[tokio::test]
+    async fn an_unacknowledged_block_is_sent_again_and_the_file_arrives_whole() {
+        let addr = server(Duration::from_millis(50)).await;
+        let c = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        c.send_to(b"\x00\x01SEP001122334455.cnf.xml\x00octet\x00", addr)
+            .await
+            .unwrap();
+        let (first, tid) = recv(&c).await;
+        assert_eq!(&first[..4], &[0, 3, 0, 1]);
+        assert_ne!(tid, addr, "the transfer runs from its own port");
+        // No acknowledgement: block 1 comes again.
+        let (again, _) = recv(&c).await;
+        assert_eq!(again, first);
+        let mut file = Vec::new();
+        let mut packet = first;
+        loop {
+            file.extend_from_slice(&packet[4..]);
+            c.send_to(&[0, 4, packet[2], packet[3]], tid).await.unwrap();
+            if packet.len() < 4 + BLOCK {
+                break;
+            }
+            packet = recv(&c).await.0;
+        }
+        let text = String::from_utf8(file).unwrap();
+        assert!(
+            text.starts_with("<?xml") && text.ends_with("</device>\n"),
+            "{text}"
+        );
+        assert!(text.len() > 2000);
+    }
+
+    #[tokio::test]
+    async fn writes_junk_and_unknown_files_get_error_packets_and_service_goes_on() {
+        let addr = server(Duration::from_millis(50)).await;
+        let c = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        for (request, code) in [
+            (&b"\x00\x02SEP001122334455.cnf.xml\x00octet\x00"[..], 2u8),
+            (&b"\x00\x01nothing.cnf.xml\x00octet\x00"[..], 1),
+            (&b"\x00\x01SEP001122334455.cnf.xml\x00mail\x00"[..], 0),
+            (&b"\xff"[..], 4),
+            (&b"\x00\x09x\x00octet\x00"[..], 4),
+        ] {
+            c.send_to(request, addr).await.unwrap();
+            let (answer, from) = recv(&c).await;
+            assert_eq!(from, addr);
+            assert_eq!(&answer[..4], &[0, 5, 0, code], "{request:?}");
+        }
+        c.send_to(b"\x00\x01SEP001122334455.cnf.xml\x00octet\x00", addr)
+            .await
+            .unwrap();
+        assert_eq!(&recv(&c).await.0[..4], &[0, 3, 0, 1]);
+    }
+}

@@ -1027,3 +1027,28 @@ fn a_device_level_phone_registers_once_under_its_name() {
     rt.block_on(desk.stop());
     rt.block_on(bob.stop());
 }
+
+#[test]
+fn odd_page_requests_get_pages_not_errors() {
+    let (_dir, node) = node();
+    let h = &node.http;
+    for query in [
+        "l=L&start=0",
+        "l=L&start=abc",
+        "l=L&start=18446744073709551615",
+        "start=-5&f=%FF%FE",
+        "n=1&unknown=1&start=999",
+    ] {
+        let (status, body, _) = get_text(&format!("{h}/ccmcip/xmldirectorylist.jsp?{query}"));
+        assert_eq!(status, 200, "{query}: {body}");
+        assert!(
+            matches!(Object::parse(&body), Ok(Object::Directory { .. })),
+            "{query}: {body}"
+        );
+    }
+    let (status, body, _) = get_text(&format!(
+        "{h}/ccmcip/getservicesmenu.jsp?name=SEP00DE00001000&start=18446744073709551615"
+    ));
+    assert_eq!(status, 200, "{body}");
+    assert!(Object::parse(&body).is_ok(), "{body}");
+}

@@ -261,6 +261,8 @@ fn directory_object(
     start: usize,
     next_base: &str,
 ) -> (Object, Option<String>) {
+    // A start past the end (an old link, a hand-made URL) shows the last page.
+    let start = start.clamp(1, all.len().max(1));
     let page = (start - 1) / MAX_DIRECTORY_ENTRIES;
     let (entries, more) = directory_page(all, page);
     let first = page * MAX_DIRECTORY_ENTRIES + 1;
