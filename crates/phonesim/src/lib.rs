@@ -485,14 +485,11 @@ impl Phone {
 
     async fn final_response(&self, req: Bytes, to: Peer) -> Result<Arc<Message>> {
         let mut tx = self.inner.endpoint.send_request(req, to).await?;
-        let mut last = None;
         while let Some(r) = tx.responses.recv().await {
             if r.status().unwrap_or(0) >= 200 {
                 return Ok(r);
             }
-            last = Some(r);
         }
-        let _ = last;
         bail!("no final response (timeout)")
     }
 
