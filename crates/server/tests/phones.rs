@@ -1052,3 +1052,48 @@ fn odd_page_requests_get_pages_not_errors() {
     assert_eq!(status, 200, "{body}");
     assert!(Object::parse(&body).is_ok(), "{body}");
 }
+
+#[test]
+fn a_phone_of_another_maker_is_told_to_check_sync() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_dir, node) = node();
+    post(
+        &node,
+        "/devices",
+        json!({"name": "SEP0000000000BB", "model": "Third-party SIP Device (Advanced)",
+               "digest_user": "lobby", "digest_password": "lobby-secret"}),
+    );
+    post(
+        &node,
+        "/line-appearances",
+        json!({"device": "SEP0000000000BB", "index": 1, "directory_number": {"pattern": "1010", "partition": "Internal_PT"}}),
+    );
+    settled(&node, "SEP0000000000BB", "<name>1010</name>");
+    assert!(config_over_http(&node, "SEP0000000000BB")
+        .contains("<remoteCcEnable>false</remoteCcEnable>"));
+    let mut spec = Spec::new(
+        "SEP0000000000BB",
+        "lobby-secret",
+        ip(8, 10),
+        &node.config_http,
+    );
+    spec.web_port = WEB_PORT;
+    let phone = rt.block_on(Phone::start(spec)).expect("registers");
+    let mut events = phone.events();
+    cti_device(&node, "SEP0000000000BB", "restart");
+    wait(
+        &rt,
+        &phone,
+        &mut events,
+        "check-sync",
+        |e| matches!(e, PhoneEvent::Reset { action } if action == "check-sync"),
+    );
+    wait(
+        &rt,
+        &phone,
+        &mut events,
+        "re-registered",
+        |e| matches!(e, PhoneEvent::Registered { aor } if aor == "1010"),
+    );
+    rt.block_on(phone.stop());
+}
