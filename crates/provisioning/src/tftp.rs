@@ -216,17 +216,7 @@ mod transfer_tests {
             }],
             ..Default::default()
         });
-        let settings = Settings {
-            public_host: "127.0.0.1".into(),
-            http_port: 8080,
-            https_port: 8443,
-            sip_port: 5060,
-            sips_port: 5061,
-            node_name: "n".into(),
-            phone_web_port: 80,
-            push_concurrency: 1,
-            push_timeout: Duration::from_secs(1),
-        };
+        let settings = Settings::default();
         let p = Arc::new(Provisioner::new(Live::fixed(phones), settings));
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let addr = socket.local_addr().unwrap();

@@ -3,7 +3,6 @@
 //! dialtone-provisioning` rewrites them; review the diff before committing.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use dialtone_provisioning::device_config;
 use dialtone_services::{Phones, Settings};
@@ -14,14 +13,7 @@ use dialtone_store::phones::{
 fn settings() -> Settings {
     Settings {
         public_host: "cucm.example.com".into(),
-        http_port: 8080,
-        https_port: 8443,
-        sip_port: 5060,
-        sips_port: 5061,
-        node_name: "dialtone-1".into(),
-        phone_web_port: 80,
-        push_concurrency: 8,
-        push_timeout: Duration::from_secs(5),
+        ..Settings::default()
     }
 }
 

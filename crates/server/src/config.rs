@@ -114,6 +114,7 @@ pub struct PhonesSection {
     pub web_port: u16,
     pub push_concurrency: u32,
     pub push_timeout_ms: u64,
+    pub auth_failures_per_minute: u32,
     pub tftp_retransmit_ms: u64,
     pub tftp_attempts: u32,
 }
@@ -124,6 +125,7 @@ impl Default for PhonesSection {
             web_port: 80,
             push_concurrency: 64,
             push_timeout_ms: 5000,
+            auth_failures_per_minute: 10,
             tftp_retransmit_ms: 1000,
             tftp_attempts: 5,
         }
@@ -269,6 +271,7 @@ pub const FIELDS: &[FieldDoc] = &[
     FieldDoc { key: "phones.web_port", default: "80", doc: "Port of the phones' own web servers, where pushes go (http://<the phone's registered address>:<port>/CGI/Execute)." },
     FieldDoc { key: "phones.push_concurrency", default: "64", doc: "Most pushes to phones in flight at once; a push to many phones waits its turn." },
     FieldDoc { key: "phones.push_timeout_ms", default: "5000", doc: "How long a push waits for a phone to answer, in milliseconds." },
+    FieldDoc { key: "phones.auth_failures_per_minute", default: "10", doc: "Wrong passwords a user ID may send the phones' Authentication URL (/ccmcip/authenticate.jsp) in a minute; past them it answers UN-AUTHORIZED without checking until the minute is up." },
     FieldDoc { key: "phones.tftp_retransmit_ms", default: "1000", doc: "How long TFTP waits for a block's acknowledgement before sending it again, in milliseconds." },
     FieldDoc { key: "phones.tftp_attempts", default: "5", doc: "Sends of one TFTP block before the transfer is given up." },
     FieldDoc { key: "log.format", default: "\"text\"", doc: "\"text\" or \"json\"." },
@@ -482,6 +485,9 @@ impl Config {
         }
         if self.phones.push_concurrency == 0 {
             return Err(err("phones.push_concurrency", "must be at least 1"));
+        }
+        if self.phones.auth_failures_per_minute == 0 {
+            return Err(err("phones.auth_failures_per_minute", "must be at least 1"));
         }
         if self.phones.push_timeout_ms == 0 {
             return Err(err("phones.push_timeout_ms", "must be at least 1"));

@@ -491,6 +491,7 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         phone_web_port: config.phones.web_port,
         push_concurrency: config.phones.push_concurrency as usize,
         push_timeout: Duration::from_millis(config.phones.push_timeout_ms),
+        auth_failures_per_minute: config.phones.auth_failures_per_minute,
     };
     let phones = dialtone_services::Phones::follow(&store)
         .await

@@ -446,6 +446,21 @@ fn pushes_pass_the_phones_authentication_url_or_get_error_4() {
         auth("admin", common::ADMIN_PASSWORD, "SEPNOSUCHPHONE"),
         "UN-AUTHORIZED"
     );
+    // Guessing: after phones.auth_failures_per_minute wrong passwords, even the right one is
+    // refused for the rest of the minute; other users are not affected.
+    let carol_pw = end_user_password(&node, "user1002");
+    assert_eq!(auth("user1002", &carol_pw, "SEP00DE00001002"), "AUTHORIZED");
+    for i in 0..10 {
+        assert_eq!(
+            auth("user1002", &format!("guess{i}"), "SEP00DE00001002"),
+            "UN-AUTHORIZED"
+        );
+    }
+    assert_eq!(
+        auth("user1002", &carol_pw, "SEP00DE00001002"),
+        "UN-AUTHORIZED"
+    );
+    assert_eq!(auth("user1000", &alice_pw, "SEP00DE00001000"), "AUTHORIZED");
 
     // A text-only phone is not sent graphics.
     post(

@@ -25,6 +25,26 @@ pub struct Settings {
     /// Most pushes in flight at once.
     pub push_concurrency: usize,
     pub push_timeout: std::time::Duration,
+    /// Wrong passwords a user ID may send the Authentication URL in a minute.
+    pub auth_failures_per_minute: u32,
+}
+
+impl Default for Settings {
+    /// What a node with the default configuration says.
+    fn default() -> Self {
+        Settings {
+            public_host: "127.0.0.1".into(),
+            http_port: 8080,
+            https_port: 8443,
+            sip_port: 5060,
+            sips_port: 5061,
+            node_name: "dialtone-1".into(),
+            phone_web_port: 80,
+            push_concurrency: 64,
+            push_timeout: std::time::Duration::from_secs(5),
+            auth_failures_per_minute: 10,
+        }
+    }
 }
 
 impl Settings {

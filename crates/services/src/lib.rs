@@ -31,6 +31,8 @@ pub struct ServicesState {
     pub registrations: Arc<dyn Registrations>,
     pub admin: AdminState,
     pub client: reqwest::Client,
+    /// Wrong passwords at the Authentication URL, per user ID.
+    pub guesses: pages::Guesses,
 }
 
 impl ServicesState {
@@ -45,6 +47,7 @@ impl ServicesState {
             .build()
             .expect("an HTTP client without TLS roots to load");
         Arc::new(ServicesState {
+            guesses: pages::Guesses::new(settings.auth_failures_per_minute),
             phones,
             settings,
             registrations,

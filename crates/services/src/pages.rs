@@ -408,7 +408,65 @@ pub async fn authenticate(State(st): State<Arc<ServicesState>>, Query(q): Params
     if st.phones.get().device(device).is_none() {
         return answer(false);
     }
-    answer(may_push(&st, user, password, device).await)
+    // Anyone who can reach the phones' port can ask: past the guesses a user ID is allowed a
+    // minute, the answer is no without looking, so passwords cannot be tried at speed.
+    if !st.guesses.may_try(user) {
+        tracing::warn!(
+            user,
+            "authenticate.jsp: too many wrong passwords, refused for now"
+        );
+        return answer(false);
+    }
+    let ok = may_push(&st, user, password, device).await;
+    if !ok {
+        st.guesses.failed(user);
+    }
+    answer(ok)
+}
+
+/// Wrong passwords per user ID in the current minute.
+pub struct Guesses {
+    per_minute: u32,
+    seen: std::sync::Mutex<HashMap<String, (u32, std::time::Instant)>>,
+}
+
+const GUESS_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+/// User IDs tracked at most; when full, windows that ended are forgotten (and if none has, the
+/// table starts again rather than grow).
+const GUESS_TABLE: usize = 100_000;
+
+impl Guesses {
+    pub fn new(per_minute: u32) -> Guesses {
+        Guesses {
+            per_minute: per_minute.max(1),
+            seen: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn may_try(&self, user: &str) -> bool {
+        let seen = self.seen.lock().expect("guesses");
+        match seen.get(user) {
+            Some((n, since)) => *n < self.per_minute || since.elapsed() >= GUESS_WINDOW,
+            None => true,
+        }
+    }
+
+    pub fn failed(&self, user: &str) {
+        let mut seen = self.seen.lock().expect("guesses");
+        if seen.len() >= GUESS_TABLE && !seen.contains_key(user) {
+            seen.retain(|_, (_, since)| since.elapsed() < GUESS_WINDOW);
+            if seen.len() >= GUESS_TABLE {
+                seen.clear();
+            }
+        }
+        let entry = seen
+            .entry(user.to_owned())
+            .or_insert((0, std::time::Instant::now()));
+        if entry.1.elapsed() >= GUESS_WINDOW {
+            *entry = (0, std::time::Instant::now());
+        }
+        entry.0 += 1;
+    }
 }
 
 /// The Authentication URL's rule, shared with the push API's own check.
@@ -421,5 +479,21 @@ pub async fn may_push(st: &ServicesState, user: &str, password: &str, device: &s
     match dialtone_admin::auth::verify_application_user(&st.admin, user, password).await {
         Ok(caller) => caller.has_role(PUSH_ROLE) || caller.has_role(ADMIN_ROLE),
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guesses_stop_at_the_limit_for_that_user_only() {
+        let g = Guesses::new(3);
+        for _ in 0..3 {
+            assert!(g.may_try("ann"));
+            g.failed("ann");
+        }
+        assert!(!g.may_try("ann"));
+        assert!(g.may_try("bob"));
     }
 }
