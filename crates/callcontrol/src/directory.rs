@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use dialtone_dialplan::Plan;
-use dialtone_store::directory::{DeviceConfig, LineConfig, TrunkConfig};
+use dialtone_store::directory::{Appearance, DeviceConfig, LineConfig, TrunkConfig};
 use dialtone_store::live::Live;
 use dialtone_store::Store;
 
@@ -35,8 +35,10 @@ pub struct Line {
     pub devices: Vec<String>,
 }
 
+/// The configuration compiled for call control: rebuilt only when an administrator changes
+/// something.
 #[derive(Debug)]
-pub struct Snapshot {
+pub struct Compiled {
     pub plan: Plan,
     devices: HashMap<String, Arc<DeviceConfig>>,
     by_digest_user: HashMap<String, String>,
@@ -45,9 +47,11 @@ pub struct Snapshot {
     by_number: HashMap<String, Vec<LineKey>>,
     trunks: HashMap<String, TrunkConfig>,
     trunk_by_address: HashMap<SocketAddr, String>,
+    /// Device profiles' lines (Extension Mobility).
+    profiles: HashMap<String, Vec<Appearance>>,
 }
 
-impl Snapshot {
+impl Compiled {
     pub fn device(&self, name: &str) -> Option<&Arc<DeviceConfig>> {
         self.devices.get(name)
     }
@@ -101,8 +105,8 @@ impl Snapshot {
     }
 }
 
-/// Build a snapshot from the store's configuration.
-pub async fn build(store: &Store) -> Result<Snapshot, String> {
+/// Compile the store's configuration.
+pub async fn build(store: &Store) -> Result<Compiled, String> {
     let config = store
         .call_control_config()
         .await
@@ -167,7 +171,8 @@ pub async fn build(store: &Store) -> Result<Snapshot, String> {
     for keys in by_number.values_mut() {
         keys.sort_by(|a, b| a.partition.cmp(&b.partition));
     }
-    Ok(Snapshot {
+    Ok(Compiled {
+        profiles: config.profiles.into_iter().collect(),
         plan,
         devices,
         by_digest_user,
@@ -179,7 +184,7 @@ pub async fn build(store: &Store) -> Result<Snapshot, String> {
 }
 
 /// Tell watchers of the lines and devices whose Do Not Disturb or Forward All changed.
-fn announce_changes(old: &Snapshot, new: &Snapshot, events: &crate::events::Events) {
+fn announce_changes(old: &Compiled, new: &Compiled, events: &crate::events::Events) {
     for line in new.lines() {
         let before = old.line(&line.key);
         let (dnd, fwd) = (line.config.dnd, &line.config.forward_all.destination);
@@ -201,16 +206,209 @@ fn announce_changes(old: &Snapshot, new: &Snapshot, events: &crate::events::Even
     }
 }
 
-/// The current snapshot, replaced whole on every configuration change.
-pub type Directory = Live<Snapshot>;
+/// Extension Mobility's logins laid over the compiled configuration: a logged-in device carries
+/// its user's profile lines instead of its own, so calls follow the user at once, and a login
+/// never recompiles the dial plan.
+#[derive(Debug, Default)]
+pub struct Overlay {
+    /// Device to the profile logged in to it.
+    logins: HashMap<String, String>,
+    /// Logged-in devices as they now are.
+    devices: HashMap<String, Arc<DeviceConfig>>,
+    /// Lines whose devices changed with the logins.
+    lines: HashMap<LineKey, Arc<Line>>,
+}
 
-/// Load the first snapshot and keep it current (a snapshot that fails to build leaves the old
-/// one serving). `events` hears the Do Not Disturb and Forward All changes of each swap.
-pub async fn load(store: &Store, events: crate::events::Events) -> Result<Arc<Directory>, String> {
-    Live::follow(
-        store,
-        |store| async move { build(&store).await },
-        move |old, new| announce_changes(old, new, &events),
-    )
-    .await
+fn key_of(a: &Appearance) -> LineKey {
+    LineKey {
+        number: a.pattern.clone(),
+        partition: a.partition.clone(),
+    }
+}
+
+impl Overlay {
+    fn build(compiled: &Compiled, logins: HashMap<String, String>) -> Overlay {
+        let mut devices = HashMap::new();
+        let mut affected: HashMap<LineKey, Vec<String>> = HashMap::new();
+        for (device, profile) in &logins {
+            let (Some(base), Some(lines)) =
+                (compiled.devices.get(device), compiled.profiles.get(profile))
+            else {
+                continue;
+            };
+            for a in base.lines.iter() {
+                affected.entry(key_of(a)).or_default();
+            }
+            for a in lines {
+                affected.entry(key_of(a)).or_default().push(device.clone());
+            }
+            devices.insert(
+                device.clone(),
+                Arc::new(DeviceConfig {
+                    lines: lines.clone(),
+                    ..(**base).clone()
+                }),
+            );
+        }
+        let mut lines = HashMap::new();
+        for (key, mut gained) in affected {
+            let Some(base) = compiled.lines.get(&key) else {
+                continue;
+            };
+            let mut carriers: Vec<String> = base
+                .devices
+                .iter()
+                .filter(|d| !devices.contains_key(*d))
+                .cloned()
+                .collect();
+            carriers.append(&mut gained);
+            carriers.sort();
+            carriers.dedup();
+            lines.insert(
+                key.clone(),
+                Arc::new(Line {
+                    key,
+                    config: base.config.clone(),
+                    devices: carriers,
+                }),
+            );
+        }
+        Overlay {
+            logins,
+            devices,
+            lines,
+        }
+    }
+}
+
+/// What call control reads: the compiled configuration with the logins laid over it. Taken
+/// whole for each call step, so one step never sees half a change.
+#[derive(Debug)]
+pub struct Snapshot {
+    compiled: Arc<Compiled>,
+    overlay: Arc<Overlay>,
+}
+
+impl Snapshot {
+    pub fn plan(&self) -> &Plan {
+        &self.compiled.plan
+    }
+
+    /// A device as it is now: with its user's profile lines while someone is logged in.
+    pub fn device(&self, name: &str) -> Option<&Arc<DeviceConfig>> {
+        self.overlay
+            .devices
+            .get(name)
+            .or_else(|| self.compiled.device(name))
+    }
+
+    pub fn device_by_digest_user(&self, user: &str) -> Option<&Arc<DeviceConfig>> {
+        let name = &self.compiled.device_by_digest_user(user)?.name;
+        self.device(name)
+    }
+
+    pub fn line(&self, key: &LineKey) -> Option<&Arc<Line>> {
+        self.overlay
+            .lines
+            .get(key)
+            .or_else(|| self.compiled.line(key))
+    }
+
+    pub fn line_by_number(&self, number: &str) -> Option<&Arc<Line>> {
+        let key = &self.compiled.line_by_number(number)?.key;
+        self.line(key)
+    }
+
+    pub fn lines(&self) -> impl Iterator<Item = &Arc<Line>> {
+        self.compiled
+            .lines()
+            .map(|l| self.line(&l.key).unwrap_or(l))
+    }
+
+    pub fn devices(&self) -> impl Iterator<Item = &Arc<DeviceConfig>> {
+        self.compiled
+            .devices()
+            .map(|d| self.device(&d.name).unwrap_or(d))
+    }
+
+    pub fn trunk(&self, name: &str) -> Option<&TrunkConfig> {
+        self.compiled.trunk(name)
+    }
+
+    pub fn trunk_at(&self, source: SocketAddr, sent_by_port: Option<u16>) -> Option<&TrunkConfig> {
+        self.compiled.trunk_at(source, sent_by_port)
+    }
+
+    pub fn device_count(&self) -> usize {
+        self.compiled.device_count()
+    }
+
+    /// The profile logged in to a device, if any.
+    pub fn login(&self, device: &str) -> Option<&str> {
+        self.overlay.logins.get(device).map(String::as_str)
+    }
+}
+
+/// The compiled configuration (rebuilt on every configuration change) and the logins over it
+/// (changed one login at a time).
+pub struct Directory {
+    compiled: Arc<Live<Compiled>>,
+    overlay: Arc<RwLock<Arc<Overlay>>>,
+}
+
+impl Directory {
+    /// Load the first configuration and keep it current (one that fails to build leaves the
+    /// old one serving). `events` hears the Do Not Disturb and Forward All changes of each
+    /// swap. The logins are laid over each new configuration.
+    pub async fn load(
+        store: &Store,
+        events: crate::events::Events,
+    ) -> Result<Arc<Directory>, String> {
+        let overlay: Arc<RwLock<Arc<Overlay>>> = Arc::default();
+        let relay = overlay.clone();
+        let compiled = Live::follow(
+            store,
+            |store| async move { build(&store).await },
+            move |old, new| {
+                announce_changes(old, new, &events);
+                let mut o = relay.write().expect("overlay lock");
+                *o = Arc::new(Overlay::build(new, o.logins.clone()));
+            },
+        )
+        .await?;
+        Ok(Arc::new(Directory { compiled, overlay }))
+    }
+
+    /// A directory that never changes its configuration (tests, tools).
+    pub fn fixed(compiled: Compiled) -> Arc<Directory> {
+        Arc::new(Directory {
+            compiled: Live::fixed(compiled),
+            overlay: Arc::default(),
+        })
+    }
+
+    pub fn get(&self) -> Arc<Snapshot> {
+        Arc::new(Snapshot {
+            compiled: self.compiled.get(),
+            overlay: self.overlay.read().expect("overlay lock").clone(),
+        })
+    }
+
+    /// Put every login in place at once (at start-up, from the store).
+    pub fn set_logins(&self, logins: HashMap<String, String>) {
+        let compiled = self.compiled.get();
+        *self.overlay.write().expect("overlay lock") = Arc::new(Overlay::build(&compiled, logins));
+    }
+
+    /// A device's profile from now on (None: its own lines again).
+    pub fn set_login(&self, device: &str, profile: Option<&str>) {
+        let compiled = self.compiled.get();
+        let mut o = self.overlay.write().expect("overlay lock");
+        let mut logins = o.logins.clone();
+        match profile {
+            Some(p) => logins.insert(device.to_owned(), p.to_owned()),
+            None => logins.remove(device),
+        };
+        *o = Arc::new(Overlay::build(&compiled, logins));
+    }
 }

@@ -101,7 +101,7 @@ impl Router<'_> {
         let mut css: Vec<String> = caller.css.clone();
         loop {
             let css_refs: Vec<&str> = css.iter().map(String::as_str).collect();
-            let outcome = self.snapshot.plan.analyse(&Request {
+            let outcome = self.snapshot.plan().analyse(&Request {
                 dialled: &dialled,
                 calling: &caller.number,
                 css: &css_refs,

@@ -408,7 +408,7 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         config.api.event_buffer as usize,
         config.api.cti_deliveries_per_second,
     );
-    let directory = dialtone_callcontrol::directory::load(&store, events.clone())
+    let directory = dialtone_callcontrol::Directory::load(&store, events.clone())
         .await
         .map_err(|e| anyhow::anyhow!("loading the call-control snapshot: {e}"))?;
     let registrar = Arc::new(Registrar::new(

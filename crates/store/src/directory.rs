@@ -94,6 +94,9 @@ pub struct CallControlConfig {
     pub devices: Vec<DeviceConfig>,
     pub lines: Vec<LineConfig>,
     pub trunks: Vec<TrunkConfig>,
+    /// Device profiles and their lines: what a device carries while a user is logged in to it
+    /// with Extension Mobility.
+    pub profiles: Vec<(String, Vec<Appearance>)>,
 }
 
 fn flag(r: &sqlx::any::AnyRow, i: usize) -> Result<bool, StoreError> {
@@ -146,17 +149,19 @@ async fn lines(c: &mut AnyConnection) -> Result<Vec<LineConfig>, StoreError> {
     Ok(out)
 }
 
-async fn devices(c: &mut AnyConnection) -> Result<Vec<DeviceConfig>, StoreError> {
+/// Line appearances by owner (device or device profile id), in line order.
+async fn appearances(
+    c: &mut AnyConnection,
+    owner: &str,
+) -> Result<HashMap<String, Vec<Appearance>>, StoreError> {
     let mut appearances: HashMap<String, Vec<Appearance>> = HashMap::new();
-    for r in sqlx::query(
-        "SELECT la.device_id, la.line_index, dn.pattern, p.name, la.display_name, la.external_mask \
+    let sql = format!(
+        "SELECT la.{owner}, la.line_index, dn.pattern, p.name, la.display_name, la.external_mask \
          FROM line_appearance la JOIN directory_number dn ON dn.id = la.directory_number_id \
          LEFT JOIN partition p ON p.id = dn.partition_id \
-         WHERE la.device_id IS NOT NULL ORDER BY la.device_id, la.line_index",
-    )
-    .fetch_all(&mut *c)
-    .await?
-    {
+         WHERE la.{owner} IS NOT NULL ORDER BY la.{owner}, la.line_index"
+    );
+    for r in sqlx::query(&sql).fetch_all(&mut *c).await? {
         appearances
             .entry(r.try_get(0)?)
             .or_default()
@@ -168,6 +173,24 @@ async fn devices(c: &mut AnyConnection) -> Result<Vec<DeviceConfig>, StoreError>
                 external_mask: r.try_get(5)?,
             });
     }
+    Ok(appearances)
+}
+
+async fn profiles(c: &mut AnyConnection) -> Result<Vec<(String, Vec<Appearance>)>, StoreError> {
+    let mut lines = appearances(c, "device_profile_id").await?;
+    let mut out = Vec::new();
+    for r in sqlx::query("SELECT id, name FROM device_profile ORDER BY name")
+        .fetch_all(&mut *c)
+        .await?
+    {
+        let id: String = r.try_get(0)?;
+        out.push((r.try_get(1)?, lines.remove(&id).unwrap_or_default()));
+    }
+    Ok(out)
+}
+
+async fn devices(c: &mut AnyConnection) -> Result<Vec<DeviceConfig>, StoreError> {
+    let mut appearances = appearances(c, "device_id").await?;
     let mut out = Vec::new();
     for r in sqlx::query(
         "SELECT d.id, d.name, d.model, d.digest_user, d.digest_ha1_md5, d.digest_ha1_sha256, \
@@ -247,6 +270,7 @@ impl Store {
             devices: devices(c).await?,
             lines: lines(c).await?,
             trunks: trunks(c, &self.write_context().realm).await?,
+            profiles: profiles(c).await?,
         };
         tx.commit().await?;
         Ok(out)

@@ -8,6 +8,7 @@ pub mod bulk;
 pub mod calls;
 pub mod catalogue;
 pub mod directory;
+pub mod em;
 pub mod live;
 pub mod parameters;
 pub mod phones;
