@@ -19,7 +19,7 @@ use dialtone_phone_xml::config::{
 };
 use dialtone_phone_xml::model::Capabilities;
 use dialtone_services::catalog::{service_url, Provisioning};
-use dialtone_services::{Phones, Settings};
+use dialtone_services::{PhoneState, Phones, Settings};
 use dialtone_store::live::Live;
 use dialtone_store::phones::PhoneDevice;
 
@@ -30,14 +30,21 @@ type Rendered = (Arc<Phones>, HashMap<String, Bytes>);
 pub struct Provisioner {
     phones: Arc<Live<Phones>>,
     settings: Settings,
+    /// Who is logged in where: a logged-in device's file carries its user's profile.
+    state: Arc<dyn PhoneState>,
     rendered: Mutex<Option<Rendered>>,
 }
 
 impl Provisioner {
-    pub fn new(phones: Arc<Live<Phones>>, settings: Settings) -> Provisioner {
+    pub fn new(
+        phones: Arc<Live<Phones>>,
+        settings: Settings,
+        state: Arc<dyn PhoneState>,
+    ) -> Provisioner {
         Provisioner {
             phones,
             settings,
+            state,
             rendered: Mutex::new(None),
         }
     }
@@ -59,9 +66,16 @@ impl Provisioner {
             *cache = Some((phones.clone(), HashMap::new()));
         }
         let (_, files) = cache.as_mut().expect("just set");
-        let file = files
-            .entry(d.name.clone())
-            .or_insert_with(|| Bytes::from(device_config(&phones, &self.settings, d).to_xml()));
+        let login = self.state.login_of(&d.name);
+        // One file per device and profile: a login or logout picks the other.
+        let key = match &login {
+            Some((_, profile)) => format!("{}\n{profile}", d.name),
+            None => d.name.clone(),
+        };
+        let file = files.entry(key).or_insert_with(|| {
+            let effective = phones.effective(d, login);
+            Bytes::from(device_config(&phones, &self.settings, &effective).to_xml())
+        });
         Some(file.clone())
     }
 }

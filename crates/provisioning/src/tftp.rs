@@ -201,6 +201,20 @@ mod transfer_tests {
     use dialtone_store::live::Live;
     use dialtone_store::phones::{PhoneCatalog, PhoneDevice};
 
+    struct Nobody;
+
+    impl dialtone_services::PhoneState for Nobody {
+        fn address_of(&self, _: &str) -> Option<std::net::IpAddr> {
+            None
+        }
+        fn device_at(&self, _: std::net::IpAddr) -> Option<String> {
+            None
+        }
+        fn login_of(&self, _: &str) -> Option<(String, String)> {
+            None
+        }
+    }
+
     async fn server(retransmit: Duration) -> SocketAddr {
         let phones = Phones::new(PhoneCatalog {
             devices: vec![PhoneDevice {
@@ -217,7 +231,11 @@ mod transfer_tests {
             ..Default::default()
         });
         let settings = Settings::default();
-        let p = Arc::new(Provisioner::new(Live::fixed(phones), settings));
+        let p = Arc::new(Provisioner::new(
+            Live::fixed(phones),
+            settings,
+            Arc::new(Nobody),
+        ));
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let addr = socket.local_addr().unwrap();
         let timers = TftpTimers {

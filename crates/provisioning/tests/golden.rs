@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use dialtone_provisioning::device_config;
 use dialtone_services::{Phones, Settings};
 use dialtone_store::phones::{
-    PhoneCatalog, PhoneDevice, PhoneLine, PhoneService, ServiceParameter,
+    PhoneCatalog, PhoneDevice, PhoneLine, PhoneProfile, PhoneService, ServiceParameter,
 };
 
 fn settings() -> Settings {
@@ -100,6 +100,14 @@ fn catalog(provisioning: &str) -> PhoneCatalog {
         ],
         users: vec![],
         personal: HashMap::new(),
+        profiles: HashMap::from([(
+            "ada_UDP".to_owned(),
+            PhoneProfile {
+                name: "ada_UDP".into(),
+                lines: vec![line(1, "2000", "Ada Lovelace (EM)", false)],
+                services: vec!["Weather & News".into()],
+            },
+        )]),
         parameters: HashMap::from([
             ("services_provisioning".to_owned(), provisioning.to_owned()),
             (
@@ -111,10 +119,13 @@ fn catalog(provisioning: &str) -> PhoneCatalog {
     }
 }
 
-fn check(name: &str, provisioning: &str, device: &str) {
+fn check(name: &str, provisioning: &str, device: &str, login: Option<(&str, &str)>) {
     let phones = Phones::new(catalog(provisioning));
-    let d = phones.device(device).unwrap();
-    let got = device_config(&phones, &settings(), d).to_xml();
+    let d = phones.effective(
+        phones.device(device).unwrap(),
+        login.map(|(u, p)| (u.to_owned(), p.to_owned())),
+    );
+    let got = device_config(&phones, &settings(), &d).to_xml();
     let path = format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &got).unwrap();
@@ -126,10 +137,30 @@ fn check(name: &str, provisioning: &str, device: &str) {
 
 #[test]
 fn an_https_phone_with_two_lines_and_internal_services() {
-    check("SEP001122334455.cnf.xml", "Internal", "SEP001122334455");
+    check(
+        "SEP001122334455.cnf.xml",
+        "Internal",
+        "SEP001122334455",
+        None,
+    );
 }
 
 #[test]
 fn a_7960_with_services_from_the_external_url() {
-    check("SEP00AABBCCDDEE.cnf.xml", "External URL", "SEP00AABBCCDDEE");
+    check(
+        "SEP00AABBCCDDEE.cnf.xml",
+        "External URL",
+        "SEP00AABBCCDDEE",
+        None,
+    );
+}
+
+#[test]
+fn the_lobby_phone_while_ada_is_logged_in_with_extension_mobility() {
+    check(
+        "SEP00AABBCCDDEE-ada_UDP.cnf.xml",
+        "Internal",
+        "SEP00AABBCCDDEE",
+        Some(("ada", "ada_UDP")),
+    );
 }

@@ -124,6 +124,23 @@ impl Phones {
         self.devices.get(name).map(|&i| &self.catalog.devices[i])
     }
 
+    /// A device as its phone now is: while a user is logged in (`login`: user and profile),
+    /// the profile's lines and services and that user as its owner.
+    pub fn effective(&self, device: &PhoneDevice, login: Option<(String, String)>) -> PhoneDevice {
+        let Some((user, profile)) = login else {
+            return device.clone();
+        };
+        let Some(p) = self.catalog.profiles.get(&profile) else {
+            return device.clone();
+        };
+        PhoneDevice {
+            lines: p.lines.clone(),
+            services: p.services.clone(),
+            owner: Some(user),
+            ..device.clone()
+        }
+    }
+
     pub fn service(&self, name: &str) -> Option<&PhoneService> {
         self.services.get(name).map(|&i| &self.catalog.services[i])
     }

@@ -17,18 +17,21 @@ use dialtone_store::live::Live;
 
 pub use catalog::{Phones, Settings};
 
-/// Where phones are, from call control's registrations.
-pub trait Registrations: Send + Sync {
+/// What phone-facing HTTP needs to know of phones at run time: where they registered (call
+/// control) and who is logged in to them (Extension Mobility).
+pub trait PhoneState: Send + Sync {
     /// The address a device registered from.
     fn address_of(&self, device: &str) -> Option<IpAddr>;
     /// The device registered from an address.
     fn device_at(&self, ip: IpAddr) -> Option<String>;
+    /// The user and device profile logged in to a device, if any.
+    fn login_of(&self, device: &str) -> Option<(String, String)>;
 }
 
 pub struct ServicesState {
     pub phones: Arc<Live<Phones>>,
     pub settings: Settings,
-    pub registrations: Arc<dyn Registrations>,
+    pub registrations: Arc<dyn PhoneState>,
     pub admin: AdminState,
     pub client: reqwest::Client,
     /// Wrong passwords at the Authentication URL, per user ID.
@@ -39,7 +42,7 @@ impl ServicesState {
     pub fn new(
         phones: Arc<Live<Phones>>,
         settings: Settings,
-        registrations: Arc<dyn Registrations>,
+        registrations: Arc<dyn PhoneState>,
         admin: AdminState,
     ) -> Arc<ServicesState> {
         let client = reqwest::Client::builder()

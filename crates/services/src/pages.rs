@@ -80,20 +80,22 @@ fn start_of(q: &HashMap<String, String>) -> usize {
 
 /// The device a request is from: named in the query (`name`, as Dialtone's configuration files
 /// link it, or `devicename`), else the phone registered from the request's address.
-fn requesting_device<'a>(
+/// As it now is: with its Extension Mobility user's profile while someone is logged in.
+fn requesting_device(
     st: &ServicesState,
-    phones: &'a Phones,
+    phones: &Phones,
     q: &HashMap<String, String>,
     from: SocketAddr,
-) -> Option<&'a PhoneDevice> {
+) -> Option<PhoneDevice> {
     let named = param(q, "name").or_else(|| param(q, "devicename"));
-    match named {
+    let device = match named {
         Some(n) => phones.device(n),
         None => st
             .registrations
             .device_at(from.ip())
             .and_then(|n| phones.device(&n)),
-    }
+    }?;
+    Some(phones.effective(device, st.registrations.login_of(&device.name)))
 }
 
 fn capabilities(headers: &HeaderMap, device: Option<&PhoneDevice>) -> Capabilities {
@@ -130,6 +132,7 @@ pub async fn services_menu(
 ) -> Response {
     let phones = st.phones.get();
     let device = requesting_device(&st, &phones, &q, from);
+    let device = device.as_ref();
     let caps = capabilities(&headers, device);
     let items: Vec<MenuItem> = phones
         .subscribed(device)
@@ -180,6 +183,7 @@ pub async fn directories(
 ) -> Response {
     let phones = st.phones.get();
     let device = requesting_device(&st, &phones, &q, from);
+    let device = device.as_ref();
     let base = base(&st, secure);
     let dq = device_query(device);
     let mut items = vec![MenuItem {

@@ -36,6 +36,14 @@ pub struct PhoneDevice {
     pub parameter_values: Vec<(String, String, String)>,
 }
 
+/// A device profile: the lines and services a device takes while its user is logged in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneProfile {
+    pub name: String,
+    pub lines: Vec<PhoneLine>,
+    pub services: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceParameter {
     pub name: String,
@@ -90,6 +98,8 @@ pub struct PhoneCatalog {
     pub personal: HashMap<String, Vec<PersonalEntry>>,
     /// Enterprise parameters by name, as stored or defaulted (services_provisioning, url_*).
     pub parameters: HashMap<String, String>,
+    /// Device profiles by name (Extension Mobility).
+    pub profiles: HashMap<String, PhoneProfile>,
 }
 
 fn flag(r: &sqlx::any::AnyRow, i: usize) -> Result<bool, StoreError> {
@@ -102,18 +112,20 @@ fn boolean(col: &str) -> String {
     BOOL.replace("{}", col)
 }
 
-async fn devices(c: &mut AnyConnection) -> Result<Vec<PhoneDevice>, StoreError> {
+/// Line appearances by owner (`device_id` or `device_profile_id`), in line order.
+async fn phone_lines(
+    c: &mut AnyConnection,
+    owner: &str,
+) -> Result<HashMap<String, Vec<PhoneLine>>, StoreError> {
     let mut lines: HashMap<String, Vec<PhoneLine>> = HashMap::new();
-    for r in sqlx::query(
-        "SELECT la.device_id, la.line_index, dn.pattern, la.display_name, la.label, dn.alerting_name, \
+    let sql = format!(
+        "SELECT la.{owner}, la.line_index, dn.pattern, la.display_name, la.label, dn.alerting_name, \
                 (SELECT COUNT(*) FROM line_appearance o WHERE o.directory_number_id = la.directory_number_id \
                  AND o.device_id IS NOT NULL) \
          FROM line_appearance la JOIN directory_number dn ON dn.id = la.directory_number_id \
-         WHERE la.device_id IS NOT NULL ORDER BY la.device_id, la.line_index",
-    )
-    .fetch_all(&mut *c)
-    .await?
-    {
+         WHERE la.{owner} IS NOT NULL ORDER BY la.{owner}, la.line_index"
+    );
+    for r in sqlx::query(&sql).fetch_all(&mut *c).await? {
         lines.entry(r.try_get(0)?).or_default().push(PhoneLine {
             index: r.try_get::<i64, _>(1)?.clamp(0, u32::MAX as i64) as u32,
             pattern: r.try_get(2)?,
@@ -123,16 +135,54 @@ async fn devices(c: &mut AnyConnection) -> Result<Vec<PhoneDevice>, StoreError> 
             shared: r.try_get::<i64, _>(6)? > 1,
         });
     }
+    Ok(lines)
+}
+
+/// Subscribed services by owner, in order, from `table` (`device_services` or
+/// `device_profile_services`).
+async fn subscriptions(
+    c: &mut AnyConnection,
+    table: &str,
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
     let mut services: HashMap<String, Vec<String>> = HashMap::new();
-    for r in sqlx::query(
-        "SELECT ds.owner_id, s.name FROM device_services ds JOIN ip_phone_service s ON s.id = ds.target_id \
-         ORDER BY ds.owner_id, ds.position",
-    )
-    .fetch_all(&mut *c)
-    .await?
-    {
-        services.entry(r.try_get(0)?).or_default().push(r.try_get(1)?);
+    let sql = format!(
+        "SELECT ds.owner_id, s.name FROM {table} ds JOIN ip_phone_service s ON s.id = ds.target_id \
+         ORDER BY ds.owner_id, ds.position"
+    );
+    for r in sqlx::query(&sql).fetch_all(&mut *c).await? {
+        services
+            .entry(r.try_get(0)?)
+            .or_default()
+            .push(r.try_get(1)?);
     }
+    Ok(services)
+}
+
+async fn profiles(c: &mut AnyConnection) -> Result<HashMap<String, PhoneProfile>, StoreError> {
+    let mut lines = phone_lines(c, "device_profile_id").await?;
+    let mut services = subscriptions(c, "device_profile_services").await?;
+    let mut out = HashMap::new();
+    for r in sqlx::query("SELECT id, name FROM device_profile")
+        .fetch_all(&mut *c)
+        .await?
+    {
+        let id: String = r.try_get(0)?;
+        let name: String = r.try_get(1)?;
+        out.insert(
+            name.clone(),
+            PhoneProfile {
+                name,
+                lines: lines.remove(&id).unwrap_or_default(),
+                services: services.remove(&id).unwrap_or_default(),
+            },
+        );
+    }
+    Ok(out)
+}
+
+async fn devices(c: &mut AnyConnection) -> Result<Vec<PhoneDevice>, StoreError> {
+    let mut lines = phone_lines(c, "device_id").await?;
+    let mut services = subscriptions(c, "device_services").await?;
     let mut values: HashMap<String, Vec<(String, String, String)>> = HashMap::new();
     for r in sqlx::query(
         "SELECT sp.device_id, s.name, p.name, sp.value FROM subscription_parameter sp \
@@ -272,6 +322,7 @@ impl Store {
             users: users(&mut tx).await?,
             personal: personal(&mut tx).await?,
             parameters: HashMap::new(),
+            profiles: profiles(&mut tx).await?,
         };
         tx.commit().await?;
         drop(conn);
