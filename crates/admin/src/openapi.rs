@@ -216,6 +216,55 @@ fn cti_paths(paths: &mut Map<String, Value>) {
 }
 
 /// The whole document; `base_url` is the HTTPS API's public address.
+/// Extension Mobility for administrators, served by the mobility crate.
+fn em_paths(paths: &mut Map<String, Value>) {
+    let errors = || error_responses(&["400", "401", "403", "404", "409", "422"]);
+    let login = json!({"type": "object", "properties": {
+        "device": {"type": "string"}, "user": {"type": "string"}, "profile": {"type": "string"},
+        "login_at_ms": {"type": "integer"}, "expires_at_ms": {"type": "integer", "nullable": true}}});
+    let ok = |code: &str, what: &str| {
+        with(
+            errors(),
+            code,
+            json!({"description": what, "content": {"application/json": {"schema": login.clone()}}}),
+        )
+    };
+    paths.insert(
+        "/api/v1/em/logins".into(),
+        json!({"get": {"tags": ["em"], "operationId": "emLogins", "summary": "Who is logged in where, since when, until when",
+                       "responses": with(errors(), "200", json!({"description": "The logins",
+                           "content": {"application/json": {"schema": {"type": "object", "properties": {
+                               "items": {"type": "array", "items": login.clone()}}}}}}))}}),
+    );
+    paths.insert(
+        "/api/v1/em/login".into(),
+        json!({"post": {"tags": ["em"], "operationId": "emLogin",
+                        "summary": "Log a user in to a phone (its default device profile unless one is named); the phone is reset",
+                        "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["device", "user"], "additionalProperties": false,
+                            "properties": {"device": {"type": "string"}, "user": {"type": "string"},
+                                           "profile": {"type": "string"},
+                                           "duration_seconds": {"type": "integer", "minimum": 1}}}}}},
+                        "responses": ok("201", "Logged in")}}),
+    );
+    paths.insert(
+        "/api/v1/em/logout".into(),
+        json!({"post": {"tags": ["em"], "operationId": "emLogout", "summary": "Log out (or force out) whoever is logged in to a phone",
+                        "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["device"], "additionalProperties": false,
+                            "properties": {"device": {"type": "string"}}}}}},
+                        "responses": ok("200", "The login that ended")}}),
+    );
+    paths.insert(
+        "/api/v1/em/users/{user}".into(),
+        json!({"parameters": [{"name": "user", "in": "path", "required": true, "schema": {"type": "string"}}],
+               "get": {"tags": ["em"], "operationId": "emUserDevices", "summary": "The phones a user is logged in to",
+                       "responses": with(errors(), "200", json!({"description": "Devices",
+                           "content": {"application/json": {"schema": {"type": "object", "properties": {
+                               "user": {"type": "string"}, "devices": {"type": "array", "items": {"type": "string"}}}}}}}))}}),
+    );
+}
+
 /// Push to phones (`/CGI/Execute`), served by the IP Phone Services crate.
 fn push_paths(paths: &mut Map<String, Value>) {
     let errors = || error_responses(&["400", "401", "403", "404", "422"]);
@@ -474,6 +523,7 @@ pub fn document(base_url: &str) -> Value {
     );
     cti_paths(&mut paths);
     push_paths(&mut paths);
+    em_paths(&mut paths);
     json!({
         "openapi": "3.0.3",
         "info": {

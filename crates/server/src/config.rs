@@ -115,6 +115,7 @@ pub struct PhonesSection {
     pub push_concurrency: u32,
     pub push_timeout_ms: u64,
     pub auth_failures_per_minute: u32,
+    pub em_sweep_ms: u64,
     pub tftp_retransmit_ms: u64,
     pub tftp_attempts: u32,
 }
@@ -126,6 +127,7 @@ impl Default for PhonesSection {
             push_concurrency: 64,
             push_timeout_ms: 5000,
             auth_failures_per_minute: 10,
+            em_sweep_ms: 1000,
             tftp_retransmit_ms: 1000,
             tftp_attempts: 5,
         }
@@ -272,6 +274,7 @@ pub const FIELDS: &[FieldDoc] = &[
     FieldDoc { key: "phones.push_concurrency", default: "64", doc: "Most pushes to phones in flight at once; a push to many phones waits its turn." },
     FieldDoc { key: "phones.push_timeout_ms", default: "5000", doc: "How long a push waits for a phone to answer, in milliseconds." },
     FieldDoc { key: "phones.auth_failures_per_minute", default: "10", doc: "Wrong passwords a user ID may send the phones' Authentication URL (/ccmcip/authenticate.jsp) in a minute; past them it answers UN-AUTHORIZED without checking until the minute is up." },
+    FieldDoc { key: "phones.em_sweep_ms", default: "1000", doc: "How often Extension Mobility looks for logins past their maximum login time, in milliseconds (the logout happens within this of the time)." },
     FieldDoc { key: "phones.tftp_retransmit_ms", default: "1000", doc: "How long TFTP waits for a block's acknowledgement before sending it again, in milliseconds." },
     FieldDoc { key: "phones.tftp_attempts", default: "5", doc: "Sends of one TFTP block before the transfer is given up." },
     FieldDoc { key: "log.format", default: "\"text\"", doc: "\"text\" or \"json\"." },
@@ -488,6 +491,9 @@ impl Config {
         }
         if self.phones.auth_failures_per_minute == 0 {
             return Err(err("phones.auth_failures_per_minute", "must be at least 1"));
+        }
+        if self.phones.em_sweep_ms == 0 {
+            return Err(err("phones.em_sweep_ms", "must be at least 1"));
         }
         if self.phones.push_timeout_ms == 0 {
             return Err(err("phones.push_timeout_ms", "must be at least 1"));

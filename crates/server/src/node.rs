@@ -110,10 +110,15 @@ async fn bind_tftp(config: &Config) -> std::result::Result<tokio::net::UdpSocket
     })
 }
 
-/// Where phones are, for IP Phone Services: call control's registrations.
-struct RegisteredPhones(Arc<Registrar>);
+/// Where phones are and who is logged in to them, for IP Phone Services: call control's
+/// registrations and Extension Mobility's logins.
+struct RegisteredPhones(Arc<Registrar>, Arc<dialtone_mobility::Mobility>);
 
-impl dialtone_services::Registrations for RegisteredPhones {
+impl dialtone_services::PhoneState for RegisteredPhones {
+    fn login_of(&self, device: &str) -> Option<(String, String)> {
+        self.1.login_of(device).map(|l| (l.user, l.profile))
+    }
+
     fn address_of(&self, device: &str) -> Option<std::net::IpAddr> {
         self.0
             .device_bindings(device)
@@ -249,6 +254,7 @@ fn routers(
     endpoint: &dialtone_sip::endpoint::Endpoint,
     services: Arc<dialtone_services::ServicesState>,
     provisioner: Arc<dialtone_provisioning::Provisioner>,
+    mobility: Arc<dialtone_mobility::Mobility>,
 ) -> (Router, Router) {
     let https_base = admin_state.settings.public_base_url.clone();
     let store = admin_state.store.clone();
@@ -271,7 +277,9 @@ fn routers(
         .layer(axum::Extension(registrar))
         .layer(axum::Extension(calls))
         .layer(axum::Extension(events));
+    let em = dialtone_mobility::api::router(admin_state.clone(), mobility);
     let api = dialtone_admin::router(admin_state)
+        .merge(em)
         .merge(live)
         .merge(cti)
         .merge(dialtone_services::api_router(services.clone()));
@@ -437,7 +445,7 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
     });
     let calls = Calls::new(
         endpoint.clone(),
-        directory,
+        directory.clone(),
         registrar.clone(),
         dialtone_sip::digest::Authenticator::new(
             &config.server.sip_realm,
@@ -493,18 +501,29 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         push_timeout: Duration::from_millis(config.phones.push_timeout_ms),
         auth_failures_per_minute: config.phones.auth_failures_per_minute,
     };
+    let mobility = dialtone_mobility::Mobility::start(
+        store.clone(),
+        directory,
+        calls.clone(),
+        Duration::from_millis(config.phones.em_sweep_ms),
+    )
+    .await
+    .context("loading the Extension Mobility logins")?;
     let phones = dialtone_services::Phones::follow(&store)
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
+    let phone_state: Arc<dyn dialtone_services::PhoneState> =
+        Arc::new(RegisteredPhones(registrar.clone(), mobility.clone()));
     let services = dialtone_services::ServicesState::new(
         phones.clone(),
         phone_settings.clone(),
-        Arc::new(RegisteredPhones(registrar.clone())),
+        phone_state.clone(),
         admin_state.clone(),
     );
     let provisioner = Arc::new(dialtone_provisioning::Provisioner::new(
         phones,
         phone_settings,
+        phone_state,
     ));
     let metrics = Metrics::new();
     let (http_router, https_router) = routers(
@@ -517,6 +536,7 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         &endpoint,
         services,
         provisioner.clone(),
+        mobility,
     );
     let tftp_note = match tftp {
         Ok(socket) => {

@@ -1,0 +1,212 @@
+//! Extension Mobility: a user logs in to any phone and it becomes theirs. A login is written to
+//! the store before it is acknowledged, then laid over call control's configuration (calls to
+//! the user's numbers ring that phone at once, without recompiling the dial plan), and the phone
+//! is reset so it fetches its configuration file again, now carrying the user's profile.
+//! Logins end by logout, by the maximum login time (a sweeper that reads the store, so it
+//! survives restarts) or by the user logging in elsewhere (Auto Logout).
+#![forbid(unsafe_code)]
+
+pub mod api;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use dialtone_callcontrol::{Calls, Directory};
+use dialtone_store::em::{Login, LoginRefused, MultipleLogins};
+use dialtone_store::{Store, StoreError};
+
+#[derive(Debug)]
+pub enum EmError {
+    Refused(LoginRefused),
+    /// Nobody is logged in to the device.
+    NotLoggedIn,
+    Store(StoreError),
+}
+
+impl From<StoreError> for EmError {
+    fn from(e: StoreError) -> Self {
+        EmError::Store(e)
+    }
+}
+
+pub struct Mobility {
+    store: Store,
+    directory: Arc<Directory>,
+    calls: Calls,
+    /// The store's logins by device, as last written through this node.
+    logins: RwLock<HashMap<String, Login>>,
+}
+
+impl Mobility {
+    /// Load the logins, lay them over call control's configuration and start the sweeper
+    /// that ends logins at their maximum login time (checked every `sweep`).
+    pub async fn start(
+        store: Store,
+        directory: Arc<Directory>,
+        calls: Calls,
+        sweep: Duration,
+    ) -> Result<Arc<Mobility>, StoreError> {
+        let logins: HashMap<String, Login> = store
+            .em_logins()
+            .await?
+            .into_iter()
+            .map(|l| (l.device.clone(), l))
+            .collect();
+        directory.set_logins(
+            logins
+                .iter()
+                .map(|(d, l)| (d.clone(), l.profile.clone()))
+                .collect(),
+        );
+        let mobility = Arc::new(Mobility {
+            store,
+            directory,
+            calls,
+            logins: RwLock::new(logins),
+        });
+        let weak = Arc::downgrade(&mobility);
+        tokio::spawn(async move {
+            loop {
+                let Some(m) = weak.upgrade() else { return };
+                m.end_expired().await;
+                drop(m);
+                tokio::time::sleep(sweep).await;
+            }
+        });
+        Ok(mobility)
+    }
+
+    async fn end_expired(&self) {
+        let now = dialtone_store::now_ms();
+        let due: Vec<String> = self
+            .logins
+            .read()
+            .expect("logins")
+            .values()
+            .filter(|l| l.expires_at_ms.is_some_and(|t| t <= now))
+            .map(|l| l.device.clone())
+            .collect();
+        for device in due {
+            match self.logout(&device).await {
+                Ok(l) => {
+                    tracing::info!(device, user = %l.user, "Extension Mobility: maximum login time reached, logged out")
+                }
+                Err(e) => {
+                    tracing::warn!(device, error = ?e, "Extension Mobility: automatic logout failed")
+                }
+            }
+        }
+    }
+
+    async fn parameter(&self, name: &str) -> Result<String, StoreError> {
+        Ok(
+            match self
+                .store
+                .parameter_value("extension-mobility", name)
+                .await?
+            {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            },
+        )
+    }
+
+    /// Log `user` in to `device` with `profile` (their default when None) under the
+    /// enterprise parameters' policies; the phone is then reset to take its new configuration.
+    /// `duration` bounds this login (the EM API's exclusive duration); without it the maximum
+    /// login time applies when enforced.
+    pub async fn login(
+        &self,
+        device: &str,
+        user: &str,
+        profile: Option<&str>,
+        duration: Option<Duration>,
+    ) -> Result<Login, EmError> {
+        let multiple =
+            MultipleLogins::from_parameter(&self.parameter("multiple_login_behavior").await?);
+        let now = dialtone_store::now_ms();
+        let expires = if let Some(d) = duration {
+            Some(now + d.as_millis() as i64)
+        } else if self.parameter("enforce_max_login_time").await? == "true" {
+            let minutes: i64 = self
+                .parameter("max_login_time_minutes")
+                .await?
+                .parse()
+                .unwrap_or(480);
+            Some(now + minutes * 60_000)
+        } else {
+            None
+        };
+        let (login, ended) = self
+            .store
+            .em_login(device, user, profile, multiple, now, expires)
+            .await?
+            .map_err(EmError::Refused)?;
+        {
+            let mut logins = self.logins.write().expect("logins");
+            for e in &ended {
+                logins.remove(&e.device);
+            }
+            logins.insert(device.to_owned(), login.clone());
+        }
+        for e in &ended {
+            self.directory.set_login(&e.device, None);
+            self.reset(&e.device).await;
+        }
+        self.directory.set_login(device, Some(&login.profile));
+        self.reset(device).await;
+        Ok(login)
+    }
+
+    /// End the login on `device` and reset the phone to its own configuration.
+    pub async fn logout(&self, device: &str) -> Result<Login, EmError> {
+        let login = self
+            .store
+            .em_logout(device)
+            .await?
+            .ok_or(EmError::NotLoggedIn)?;
+        self.logins.write().expect("logins").remove(device);
+        self.directory.set_login(device, None);
+        self.reset(device).await;
+        Ok(login)
+    }
+
+    /// The phone fetches its configuration again; one that is not registered now will when it
+    /// next starts.
+    async fn reset(&self, device: &str) {
+        if let Err(e) = self.calls.reset(device, false).await {
+            tracing::debug!(device, error = %e, "Extension Mobility: phone not reset");
+        }
+    }
+
+    pub fn logins(&self) -> Vec<Login> {
+        let mut v: Vec<Login> = self
+            .logins
+            .read()
+            .expect("logins")
+            .values()
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.device.cmp(&b.device));
+        v
+    }
+
+    pub fn login_of(&self, device: &str) -> Option<Login> {
+        self.logins.read().expect("logins").get(device).cloned()
+    }
+
+    /// The devices a user is logged in to: what WebDialer and Manager Assistant ask.
+    pub fn devices_of(&self, user: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .logins
+            .read()
+            .expect("logins")
+            .values()
+            .filter(|l| l.user == user)
+            .map(|l| l.device.clone())
+            .collect();
+        v.sort();
+        v
+    }
+}
