@@ -111,6 +111,15 @@ pub async fn verify_end_user(
     Ok(devices)
 }
 
+/// Check an end user's Extension Mobility PIN: false for an unknown user, a user without a
+/// PIN, or a wrong PIN.
+pub async fn verify_pin(st: &AdminState, user: &str, pin: &str) -> Result<bool, ApiError> {
+    let Some(Some(hash)) = st.store.end_user_pin(user).await? else {
+        return Ok(false);
+    };
+    verify_hash(st, &format!("pin:{user}"), pin, hash).await
+}
+
 /// The HTTP Basic credentials of a request, if it carries them.
 pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     match presented(headers) {

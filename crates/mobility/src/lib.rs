@@ -7,6 +7,8 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod emapi;
+pub mod phone;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -36,6 +38,8 @@ pub struct Mobility {
     calls: Calls,
     /// The store's logins by device, as last written through this node.
     logins: RwLock<HashMap<String, Login>>,
+    /// Wrong PINs per user since the last right one, and until when the user is locked out.
+    pin_failures: std::sync::Mutex<HashMap<String, (u32, Option<i64>)>>,
 }
 
 impl Mobility {
@@ -64,6 +68,7 @@ impl Mobility {
             directory,
             calls,
             logins: RwLock::new(logins),
+            pin_failures: Default::default(),
         });
         let weak = Arc::downgrade(&mobility);
         tokio::spawn(async move {
@@ -99,7 +104,8 @@ impl Mobility {
         }
     }
 
-    async fn parameter(&self, name: &str) -> Result<String, StoreError> {
+    /// An Extension Mobility service parameter's value as text.
+    pub async fn parameter(&self, name: &str) -> Result<String, StoreError> {
         Ok(
             match self
                 .store
@@ -172,6 +178,61 @@ impl Mobility {
         Ok(login)
     }
 
+    /// Check a user's PIN under the lockout policy (Failed Logon, Lockout Duration): past the
+    /// allowed failures the user is locked out, and even the right PIN is refused until the
+    /// lockout ends. Every attempt is a full check (no cached credential for PINs).
+    pub async fn check_pin(
+        &self,
+        admin: &dialtone_admin::AdminState,
+        user: &str,
+        pin: &str,
+    ) -> Result<bool, EmError> {
+        let now = dialtone_store::now_ms();
+        let limit: u32 = self
+            .parameter("pin_failures_before_lockout")
+            .await?
+            .parse()
+            .unwrap_or(3);
+        let minutes: i64 = self
+            .parameter("pin_lockout_minutes")
+            .await?
+            .parse()
+            .unwrap_or(30);
+        if let Some((_, Some(until))) = self.pin_failures.lock().expect("pins").get(user) {
+            if *until > now {
+                tracing::warn!(user, "Extension Mobility: locked out, PIN not checked");
+                return Ok(false);
+            }
+        }
+        let ok = dialtone_admin::auth::verify_pin(admin, user, pin)
+            .await
+            .map_err(|e| {
+                EmError::Store(StoreError::Invalid {
+                    field: "pin".into(),
+                    message: e.message,
+                })
+            })?;
+        let mut failures = self.pin_failures.lock().expect("pins");
+        if ok {
+            failures.remove(user);
+            return Ok(true);
+        }
+        let entry = failures.entry(user.to_owned()).or_insert((0, None));
+        if entry.1.is_some_and(|until| until <= now) {
+            *entry = (0, None);
+        }
+        entry.0 += 1;
+        if limit > 0 && entry.0 >= limit {
+            entry.1 = Some(now + minutes * 60_000);
+            tracing::warn!(
+                user,
+                failures = entry.0,
+                "Extension Mobility: user locked out"
+            );
+        }
+        Ok(false)
+    }
+
     /// The phone fetches its configuration again; one that is not registered now will when it
     /// next starts.
     async fn reset(&self, device: &str) {
@@ -190,6 +251,11 @@ impl Mobility {
             .collect();
         v.sort_by(|a, b| a.device.cmp(&b.device));
         v
+    }
+
+    /// Whether call control knows the device.
+    pub fn device_exists(&self, device: &str) -> bool {
+        self.directory.get().device(device).is_some()
     }
 
     pub fn login_of(&self, device: &str) -> Option<Login> {

@@ -274,10 +274,28 @@ fn routers(
         .route("/api/v1/call-records", get(call_records))
         .route("/api/v1/events", get(event_stream))
         .with_state(admin_state.clone())
-        .layer(axum::Extension(registrar))
+        .layer(axum::Extension(registrar.clone()))
         .layer(axum::Extension(calls))
         .layer(axum::Extension(events));
-    let em = dialtone_mobility::api::router(admin_state.clone(), mobility);
+    let em = dialtone_mobility::api::router(admin_state.clone(), mobility.clone()).merge(
+        dialtone_mobility::emapi::router(dialtone_mobility::emapi::EmApi {
+            admin: admin_state.clone(),
+            mobility: mobility.clone(),
+        }),
+    );
+    let registered = registrar.clone();
+    let em_phone = dialtone_mobility::phone::PhoneService {
+        admin: admin_state.clone(),
+        mobility,
+        settings: services.settings.clone(),
+        address_of: Arc::new(move |device: &str| {
+            registered
+                .device_bindings(device)
+                .first()
+                .and_then(|b| b.source.parse::<SocketAddr>().ok())
+                .map(|a| a.ip())
+        }),
+    };
     let api = dialtone_admin::router(admin_state)
         .merge(em)
         .merge(live)
@@ -299,11 +317,13 @@ fn routers(
         phone_facing
             .clone()
             .merge(dialtone_services::phone_router(services.clone(), true))
+            .merge(dialtone_mobility::phone::router(em_phone.clone(), true))
             .merge(api.clone())
             .merge(ws(true)),
     );
     let phone_facing = phone_facing
         .merge(dialtone_services::phone_router(services, false))
+        .merge(dialtone_mobility::phone::router(em_phone, false))
         .merge(ws(false));
     let http = if config.api.allow_over_http {
         finish(phone_facing.merge(api))

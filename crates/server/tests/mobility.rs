@@ -348,3 +348,326 @@ fn a_login_ends_at_its_time_even_across_a_restart() {
         "{file}"
     );
 }
+
+fn credentials(node: &Node, user: &str) -> (String, String) {
+    let creds = std::fs::read_to_string(node.dir.join("data/demo-credentials")).unwrap();
+    let line = creds
+        .lines()
+        .find(|l| l.starts_with(&format!("{user} ")))
+        .unwrap();
+    let f: Vec<&str> = line.split_whitespace().collect();
+    (f[1].to_owned(), f[2].to_owned())
+}
+
+fn text_of(o: &dialtone_phone_xml::Object) -> String {
+    match o {
+        dialtone_phone_xml::Object::Text { text, .. } => text.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_user_logs_in_and_out_on_the_phone_with_user_id_and_pin() {
+    use dialtone_phone_xml::Object;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path());
+    let desk = phone(&rt, &node, 1009, ip(4, 10), false);
+    let mut events = desk.events();
+    let (_, pin) = credentials(&node, "user1000");
+
+    // Services -> Extension Mobility -> the login form.
+    let open_em = || {
+        let menu = rt.block_on(desk.press_services()).unwrap();
+        let Object::Menu { items, .. } = &menu else {
+            panic!("{menu:?}")
+        };
+        let i = items
+            .iter()
+            .position(|i| i.name == "Extension Mobility")
+            .expect("EM offered");
+        rt.block_on(desk.select(i)).unwrap()
+    };
+    let form = open_em();
+    let Object::Input { items, .. } = &form else {
+        panic!("{form:?}")
+    };
+    assert_eq!(
+        items
+            .iter()
+            .map(|i| (i.query_string_param.as_str(), i.input_flags.as_str()))
+            .collect::<Vec<_>>(),
+        [("userid", "A"), ("pin", "NP")]
+    );
+    // Blank, then wrong PINs: Unified CM's wording.
+    let shown = rt
+        .block_on(desk.submit(&[("userid", "user1000"), ("pin", "")]))
+        .unwrap();
+    assert_eq!(text_of(&shown), "Blank userid or pin(202)");
+    open_em();
+    let shown = rt
+        .block_on(desk.submit(&[("userid", "user1000"), ("pin", "99999")]))
+        .unwrap();
+    assert_eq!(text_of(&shown), "Authentication Error(201)");
+    open_em();
+    let shown = rt
+        .block_on(desk.submit(&[("userid", "nobody"), ("pin", "12345")]))
+        .unwrap();
+    assert_eq!(
+        text_of(&shown),
+        "Authentication Error(201)",
+        "an unknown user reads the same"
+    );
+
+    // The right PIN: logged in, the phone restarts with Ada's line.
+    open_em();
+    let shown = rt
+        .block_on(desk.submit(&[("userid", "user1000"), ("pin", &pin)]))
+        .unwrap();
+    assert!(
+        text_of(&shown).starts_with("Welcome, user1000"),
+        "{shown:?}"
+    );
+    wait(&rt, &desk, &mut events, "Ada's line", |e| {
+        registered(e, "1000")
+    });
+    // The service now offers logout.
+    let offer = open_em();
+    assert!(
+        text_of(&offer).contains("Logged in as user1000"),
+        "{offer:?}"
+    );
+    let out = rt.block_on(desk.softkey("Yes")).unwrap().unwrap();
+    assert!(text_of(&out).contains("logged out"), "{out:?}");
+    wait(&rt, &desk, &mut events, "its own line", |e| {
+        registered(e, "1009")
+    });
+
+    // Lockout: after Failed Logon (3) wrong PINs even the right one is refused.
+    for _ in 0..3 {
+        open_em();
+        rt.block_on(desk.submit(&[("userid", "user1000"), ("pin", "00000")]))
+            .unwrap();
+    }
+    open_em();
+    let shown = rt
+        .block_on(desk.submit(&[("userid", "user1000"), ("pin", &pin)]))
+        .unwrap();
+    assert_eq!(text_of(&shown), "Authentication Error(201)", "locked out");
+    let logins: Value = admin(client().get(node.api("/em/logins")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(logins["items"], json!([]));
+    rt.block_on(desk.stop());
+}
+
+#[test]
+fn validate_ip_address_and_allow_proxy_guard_the_phone_service() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path());
+    let desk = phone(&rt, &node, 1011, ip(5, 10), false);
+    let (_, pin) = credentials(&node, "user1001");
+    let set = |name: &str, value: Value| {
+        let r = admin(client().put(node.api(&format!("/parameters/extension-mobility/{name}"))))
+            .json(&json!({ "value": value }))
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().unwrap());
+    };
+    let url = format!(
+        "{}/emapp/EMAppServlet?device=SEP00DE00001011&userid=user1001&pin={pin}",
+        node.http
+    );
+    // A web proxy is refused unless Allow Proxy is set.
+    let via = client()
+        .get(&url)
+        .header("Via", "1.1 proxy.example.com")
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(via.contains("Login is unavailable(4)"), "{via}");
+    // With Validate IP Address, only the phone's own address may log in to it.
+    set("validate_ip_address", json!(true));
+    let elsewhere = client().get(&url).send().unwrap().text().unwrap();
+    assert!(elsewhere.contains("Login is unavailable(4)"), "{elsewhere}");
+    // ... or a trusted one (here, the test's), through an allowed proxy.
+    set("allow_proxy", json!(true));
+    set("trusted_ips", json!("127.0.0.1"));
+    let trusted = client()
+        .get(&url)
+        .header("Via", "1.1 proxy.example.com")
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(trusted.contains("Welcome, user1001"), "{trusted}");
+    // The phone itself, from its own address, logs out.
+    let out = rt
+        .block_on(desk.open(&format!(
+            "{}/emapp/EMAppServlet?device=SEP00DE00001011&logout=true",
+            node.http
+        )))
+        .unwrap();
+    assert!(text_of(&out).contains("logged out"), "{out:?}");
+    rt.block_on(desk.stop());
+}
+
+/// The EM API as Cisco's clients post it: form field `xml`.
+fn em_api(node: &Node, xml: &str) -> String {
+    client()
+        .post(format!("{}/emservice/EMServiceServlet", node.https))
+        .form(&[("xml", xml)])
+        .send()
+        .unwrap()
+        .text()
+        .unwrap()
+}
+
+fn app_password(node: &Node) -> String {
+    std::fs::read_to_string(node.dir.join("data/demo-credentials"))
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("application user demoapp  password ")
+                .map(str::to_owned)
+        })
+        .unwrap()
+}
+
+#[test]
+fn the_em_api_logs_in_logs_out_answers_queries_and_its_error_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path());
+    let app = app_password(&node);
+    let info = |id: &str, pw: &str| {
+        format!("<appInfo><appID>{id}</appID><appCertificate>{pw}</appCertificate></appInfo>")
+    };
+    let ok = info("demoapp", &app);
+    let login = |device: &str, user: &str, profile: &str| {
+        em_api(
+            &node,
+            &format!(
+                "<request>{ok}<login><deviceName>{device}</deviceName><userID>{user}</userID>{profile}</login></request>"
+            ),
+        )
+    };
+    let code = |answer: &str| -> Option<u32> {
+        let doc = dialtone_phone_xml::Element::parse(answer).unwrap();
+        doc.first("failure")?
+            .first("error")?
+            .attribute("code")?
+            .parse()
+            .ok()
+    };
+
+    let answer = login("SEP00DE00001012", "user1003", "<deviceProfile>user1003_UDP</deviceProfile><exclusiveDuration><time>60</time></exclusiveDuration>");
+    assert!(answer.contains("<success/>"), "{answer}");
+    let logins: Value = admin(client().get(node.api("/em/logins")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let l = &logins["items"][0];
+    assert_eq!(
+        (l["device"].as_str(), l["user"].as_str()),
+        (Some("SEP00DE00001012"), Some("user1003"))
+    );
+    assert_eq!(
+        l["expires_at_ms"].as_i64().unwrap() - l["login_at_ms"].as_i64().unwrap(),
+        3_600_000
+    );
+
+    // Queries.
+    let q = em_api(&node, &format!("<query>{ok}<deviceUserQuery><deviceName>SEP00DE00001012</deviceName><deviceName>SEP00DE00001013</deviceName><deviceName>SEPNOSUCH</deviceName></deviceUserQuery></query>"));
+    let doc = dialtone_phone_xml::Element::parse(&q).unwrap();
+    let devices: Vec<_> = doc
+        .first("deviceUserResults")
+        .unwrap()
+        .all("device")
+        .collect();
+    assert_eq!(devices[0].attribute("name"), Some("SEP00DE00001012"));
+    assert_eq!(devices[0].text_of("userID"), Some("user1003"));
+    assert!(
+        devices[1].first("notLoggedIn").is_some() && devices[2].first("doesNotExist").is_some(),
+        "{q}"
+    );
+    let q = em_api(&node, &format!("<query>{ok}<userDevicesQuery><userID>user1003</userID><userID>user1004</userID></userDevicesQuery></query>"));
+    let doc = dialtone_phone_xml::Element::parse(&q).unwrap();
+    let users: Vec<_> = doc
+        .first("userDevicesResults")
+        .unwrap()
+        .all("user")
+        .collect();
+    assert_eq!(
+        (users[0].attribute("id"), users[0].text_of("deviceName")),
+        (Some("user1003"), Some("SEP00DE00001012"))
+    );
+    assert!(users[1].first("notLoggedIn").is_some(), "{q}");
+
+    // The documented codes.
+    assert_eq!(
+        code(&em_api(&node, "<request><appInfo>")),
+        Some(1),
+        "parse error"
+    );
+    assert_eq!(
+        code(&em_api(
+            &node,
+            &format!(
+                "<request>{}<logout><deviceName>SEP00DE00001012</deviceName></logout></request>",
+                info("demoapp", "wrong")
+            )
+        )),
+        Some(3)
+    );
+    let r = admin(client().post(node.api("/application-users")))
+        .json(&json!({"user_id": "noproxy", "password": "noproxy-secret-1", "roles": ["Standard CTI Enabled"]}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().unwrap());
+    assert_eq!(
+        code(&em_api(
+            &node,
+            &format!(
+                "<request>{}<logout><deviceName>SEP00DE00001012</deviceName></logout></request>",
+                info("noproxy", "noproxy-secret-1")
+            )
+        )),
+        Some(10)
+    );
+    assert_eq!(code(&login("SEPNOSUCH", "user1004", "")), Some(11));
+    assert_eq!(
+        code(&login(
+            "SEP00DE00001013",
+            "user1004",
+            "<deviceProfile>user1003_UDP</deviceProfile>"
+        )),
+        Some(12)
+    );
+    assert_eq!(code(&login("SEP00DE00001012", "user1004", "")), Some(18));
+    assert_eq!(
+        code(&login("SEP00DE00001013", "user1003", "")),
+        Some(4),
+        "multiple logins not allowed"
+    );
+    assert_eq!(
+        code(&em_api(
+            &node,
+            &format!("<query>{ok}<somethingElse/></query>")
+        )),
+        Some(8)
+    );
+    let logout = |device: &str| {
+        em_api(
+            &node,
+            &format!("<request>{ok}<logout><deviceName>{device}</deviceName></logout></request>"),
+        )
+    };
+    assert!(logout("SEP00DE00001012").contains("<success/>"));
+    assert_eq!(code(&logout("SEP00DE00001012")), Some(19));
+    assert_eq!(code(&logout("SEPNOSUCH")), Some(11));
+}

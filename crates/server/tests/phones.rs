@@ -563,6 +563,9 @@ fn every_phone_object_validates_against_ciscos_schema() {
         format!("{h}/ccmcip/xmldirectorylist.jsp?l=nobody"),
         format!("{h}/ccmcip/xmlpersonaldirectory.jsp?name=SEP00DE00001000"),
         format!("{h}/ccmcip/xmlpersonaldirectory.jsp?name=SEP0000000000AA"),
+        format!("{h}/emapp/EMAppServlet?device=SEP00DE00001000"),
+        format!("{h}/emapp/EMAppServlet?device=SEP00DE00001000&userid=user1000&pin=0"),
+        format!("{h}/emapp/EMAppServlet?device="),
     ];
     // Page 1 of 45: a Next softkey and a Refresh header lead to page 2.
     let (_, first, headers) = get_text(&format!(

@@ -343,6 +343,21 @@ impl Store {
         })
     }
 
+    /// An end user's PIN hash (Extension Mobility), if the user exists; None inside when the
+    /// user has no PIN.
+    pub async fn end_user_pin(&self, user_id: &str) -> Result<Option<Option<String>>, StoreError> {
+        let row = crate::records::query_with(
+            "SELECT pin_hash FROM end_user WHERE user_id = $1",
+            &[crate::records::Val::Text(user_id.into())],
+        )
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get(0)?),
+            None => None,
+        })
+    }
+
     /// What the phones' Authentication URL checks: an end user's password hash and the devices
     /// they own or control.
     pub async fn end_user_phone_auth(
