@@ -180,7 +180,8 @@ impl Mobility {
 
     /// Check a user's PIN under the lockout policy (Failed Logon, Lockout Duration): past the
     /// allowed failures the user is locked out, and even the right PIN is refused until the
-    /// lockout ends. Every attempt is a full check (no cached credential for PINs).
+    /// lockout ends. A PIN verified recently is remembered like a password (the credential
+    /// cache); PINs are short, so the lockout is what protects them.
     pub async fn check_pin(
         &self,
         admin: &dialtone_admin::AdminState,

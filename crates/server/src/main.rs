@@ -112,6 +112,24 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Extension Mobility: who is logged in where; log users in and out.
+    Em {
+        #[command(subcommand)]
+        command: EmCommand,
+        /// The node's API, when not the one the configuration describes.
+        #[arg(long, global = true)]
+        url: Option<String>,
+        /// The administrator's password (or DIALTONE_ADMIN_PASSWORD).
+        #[arg(
+            long,
+            env = "DIALTONE_ADMIN_PASSWORD",
+            hide_env_values = true,
+            global = true
+        )]
+        password: Option<String>,
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+    },
     /// Export records as CSV in the import format.
     Export {
         kind: String,
@@ -121,6 +139,21 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum EmCommand {
+    /// Every login: device, user, profile, since, until.
+    List,
+    /// Log a user in to a device (their default device profile unless one is named).
+    Login {
+        device: String,
+        user: String,
+        #[arg(long)]
+        profile: Option<String>,
+    },
+    /// Log out (or force out) whoever is logged in to a device.
+    Logout { device: String },
 }
 
 #[derive(Subcommand)]
@@ -251,6 +284,35 @@ fn main() -> ExitCode {
                 .map(str::to_owned)
                 .collect();
             run(node::push(config, url, user, password, devices, file))
+        }
+        Command::Em {
+            command,
+            url,
+            password,
+            config,
+        } => {
+            let config = match load_config(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let Some(password) = password else {
+                eprintln!("dialtone: --password (or DIALTONE_ADMIN_PASSWORD) is needed");
+                return ExitCode::from(EXIT_BAD_CONFIG);
+            };
+            let request = match command {
+                EmCommand::List => node::EmRequest::List,
+                EmCommand::Login {
+                    device,
+                    user,
+                    profile,
+                } => node::EmRequest::Login {
+                    device,
+                    user,
+                    profile,
+                },
+                EmCommand::Logout { device } => node::EmRequest::Logout { device },
+            };
+            run(node::em(config, url, password, request))
         }
         Command::Export {
             kind,

@@ -979,6 +979,89 @@ pub async fn push(
     Ok(())
 }
 
+pub enum EmRequest {
+    List,
+    Login {
+        device: String,
+        user: String,
+        profile: Option<String>,
+    },
+    Logout {
+        device: String,
+    },
+}
+
+fn when(ms: Option<i64>) -> String {
+    match ms {
+        None => "-".into(),
+        Some(ms) => {
+            let secs = ms / 1000;
+            let now = dialtone_store::now_ms() / 1000;
+            let ago = now - secs;
+            if ago >= 0 {
+                format!("{}m{}s ago", ago / 60, ago % 60)
+            } else {
+                format!("in {}m{}s", -ago / 60, -ago % 60)
+            }
+        }
+    }
+}
+
+/// `dialtone em`: Extension Mobility through the node's API.
+pub async fn em(
+    config: Config,
+    url: Option<String>,
+    password: String,
+    request: EmRequest,
+) -> Result<()> {
+    let (base, client) = api_client(&config, url, Some(Duration::from_secs(30)))?;
+    let user = &config.admin.user_id;
+    let call = match &request {
+        EmRequest::List => client.get(format!("{base}/em/logins")),
+        EmRequest::Login {
+            device,
+            user,
+            profile,
+        } => client
+            .post(format!("{base}/em/login"))
+            .json(&json!({"device": device, "user": user, "profile": profile})),
+        EmRequest::Logout { device } => client
+            .post(format!("{base}/em/logout"))
+            .json(&json!({"device": device})),
+    };
+    let r = call
+        .basic_auth(user, Some(&password))
+        .send()
+        .await
+        .with_context(|| format!("reaching {base}"))?;
+    let status = r.status();
+    let body: serde_json::Value = r.json().await.context("reading the node's answer")?;
+    if !status.is_success() {
+        bail!("{}", body["error"].as_str().unwrap_or("refused"));
+    }
+    let line = |l: &serde_json::Value| {
+        format!(
+            "{:<16} {:<12} {:<16} since {:<12} until {}",
+            l["device"].as_str().unwrap_or(""),
+            l["user"].as_str().unwrap_or(""),
+            l["profile"].as_str().unwrap_or(""),
+            when(l["login_at_ms"].as_i64()),
+            when(l["expires_at_ms"].as_i64())
+        )
+    };
+    match request {
+        EmRequest::List => {
+            let empty = Vec::new();
+            for l in body["items"].as_array().unwrap_or(&empty) {
+                say!("{}", line(l));
+            }
+        }
+        EmRequest::Login { .. } => say!("logged in: {}", line(&body)),
+        EmRequest::Logout { .. } => say!("logged out: {}", line(&body)),
+    }
+    Ok(())
+}
+
 pub async fn status(config: Config, url: Option<String>, password: String) -> Result<()> {
     let (base, client) = api_client(&config, url, Some(Duration::from_secs(10)))?;
     let get = |path: &'static str| {

@@ -671,3 +671,58 @@ fn the_em_api_logs_in_logs_out_answers_queries_and_its_error_codes() {
     assert_eq!(code(&logout("SEP00DE00001012")), Some(19));
     assert_eq!(code(&logout("SEPNOSUCH")), Some(11));
 }
+
+#[test]
+fn a_sipp_caller_reaches_the_user_where_they_logged_in_from_the_command_line() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path());
+    let desk = phone(&rt, &node, 1014, ip(7, 10), true);
+    let mut events = desk.events();
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(common::binary())
+            .arg("em")
+            .args(args)
+            .args(["--url", &node.api("")])
+            .env("DIALTONE_ADMIN_PASSWORD", common::ADMIN_PASSWORD)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, printed) = cli(&["login", "SEP00DE00001014", "user1002"]);
+    assert!(ok, "{printed}");
+    assert!(
+        printed.contains("logged in: SEP00DE00001014") && printed.contains("user1002_UDP"),
+        "{printed}"
+    );
+    wait(&rt, &desk, &mut events, "the user's line", |e| {
+        registered(e, "1002")
+    });
+    // An independent caller: sipp, as line 1001, dials the user's number.
+    let uac = common::Sipp::start(
+        &node,
+        common::Sip::Udp,
+        "uac-call.xml",
+        0,
+        &[&common::caller(&node, "1001", "1002")],
+        &["-m", "1", "-d", "300"],
+    );
+    wait(&rt, &desk, &mut events, "the desk rings and answers", |e| {
+        matches!(e, PhoneEvent::Connected { .. })
+    });
+    uac.expect_success("sipp's call to the logged-in user");
+    let (ok, printed) = cli(&["list"]);
+    assert!(
+        ok && printed.contains("SEP00DE00001014  user1002"),
+        "{printed}"
+    );
+    let (ok, printed) = cli(&["logout", "SEP00DE00001014"]);
+    assert!(ok && printed.contains("logged out"), "{printed}");
+    let (ok, printed) = cli(&["logout", "SEP00DE00001014"]);
+    assert!(!ok && printed.contains("no user is logged in"), "{printed}");
+    rt.block_on(desk.stop());
+}
