@@ -120,9 +120,11 @@ async fn phone_lines(
     let mut lines: HashMap<String, Vec<PhoneLine>> = HashMap::new();
     let sql = format!(
         "SELECT la.{owner}, la.line_index, dn.pattern, la.display_name, la.label, dn.alerting_name, \
-                (SELECT COUNT(*) FROM line_appearance o WHERE o.directory_number_id = la.directory_number_id \
-                 AND o.device_id IS NOT NULL) \
+                COALESCE(c.n, 0) \
          FROM line_appearance la JOIN directory_number dn ON dn.id = la.directory_number_id \
+         LEFT JOIN (SELECT directory_number_id, COUNT(*) AS n FROM line_appearance \
+                    WHERE device_id IS NOT NULL GROUP BY directory_number_id) c \
+                ON c.directory_number_id = la.directory_number_id \
          WHERE la.{owner} IS NOT NULL ORDER BY la.{owner}, la.line_index"
     );
     for r in sqlx::query(&sql).fetch_all(&mut *c).await? {
