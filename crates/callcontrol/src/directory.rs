@@ -49,6 +49,8 @@ pub struct Compiled {
     trunk_by_address: HashMap<SocketAddr, String>,
     /// Device profiles' lines (Extension Mobility).
     profiles: HashMap<String, Vec<Appearance>>,
+    /// Devices with a logout profile, and that profile.
+    logout_profiles: Vec<(String, String)>,
 }
 
 impl Compiled {
@@ -172,6 +174,10 @@ pub async fn build(store: &Store) -> Result<Compiled, String> {
         keys.sort_by(|a, b| a.partition.cmp(&b.partition));
     }
     Ok(Compiled {
+        logout_profiles: devices
+            .values()
+            .filter_map(|d| Some((d.name.clone(), d.logout_profile.clone()?)))
+            .collect(),
         profiles: config.profiles.into_iter().collect(),
         plan,
         devices,
@@ -227,10 +233,17 @@ fn key_of(a: &Appearance) -> LineKey {
 }
 
 impl Overlay {
+    /// `logins`: device to the profile logged in to it. Devices nobody is logged in to carry
+    /// their logout profile, when they have one.
     fn build(compiled: &Compiled, logins: HashMap<String, String>) -> Overlay {
         let mut devices = HashMap::new();
         let mut affected: HashMap<LineKey, Vec<String>> = HashMap::new();
-        for (device, profile) in &logins {
+        let resting = compiled
+            .logout_profiles
+            .iter()
+            .filter(|(d, _)| !logins.contains_key(d))
+            .map(|(d, p)| (d, p));
+        for (device, profile) in logins.iter().chain(resting) {
             let (Some(base), Some(lines)) =
                 (compiled.devices.get(device), compiled.profiles.get(profile))
             else {

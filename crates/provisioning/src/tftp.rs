@@ -227,6 +227,7 @@ mod transfer_tests {
                 lines: vec![],
                 services: vec![],
                 parameter_values: vec![],
+                logout_profile: None,
             }],
             ..Default::default()
         });

@@ -74,6 +74,7 @@ fn catalog(provisioning: &str) -> PhoneCatalog {
                 ],
                 services: vec!["Weather & News".into(), "Old".into()],
                 parameter_values: vec![("Weather & News".into(), "city".into(), "Bergen".into())],
+                logout_profile: None,
             },
             PhoneDevice {
                 name: "SEP00AABBCCDDEE".into(),
@@ -85,6 +86,7 @@ fn catalog(provisioning: &str) -> PhoneCatalog {
                 lines: vec![line(1, "1999", "Lobby", false)],
                 services: vec![],
                 parameter_values: vec![],
+                logout_profile: None,
             },
         ],
         services: vec![

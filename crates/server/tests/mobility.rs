@@ -726,3 +726,87 @@ fn a_sipp_caller_reaches_the_user_where_they_logged_in_from_the_command_line() {
     assert!(!ok && printed.contains("no user is logged in"), "{printed}");
     rt.block_on(desk.stop());
 }
+
+#[test]
+fn a_phone_with_a_logout_profile_returns_to_it() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path());
+    let post = |path: &str, body: Value| {
+        let r = admin(client().post(node.api(path)))
+            .json(&body)
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.text().unwrap());
+    };
+    post(
+        "/directory-numbers",
+        json!({"pattern": "1999", "partition": "Internal_PT", "alerting_name": "Lobby"}),
+    );
+    post(
+        "/device-profiles",
+        json!({"name": "Lobby_LP", "model": "Cisco 8865"}),
+    );
+    post(
+        "/line-appearances",
+        json!({"device_profile": "Lobby_LP", "index": 1, "directory_number": {"pattern": "1999", "partition": "Internal_PT"}}),
+    );
+    let r = admin(client().patch(node.api("/devices/SEP00DE00001015")))
+        .json(&json!({"logout_profile": "Lobby_LP"}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().unwrap());
+    // Nobody logged in: the phone is the lobby phone.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let file = client()
+            .get(format!("{}/SEP00DE00001015.cnf.xml", node.config_http))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        if file.contains("<name>1999</name>") {
+            assert!(!file.contains("<name>1015</name>"), "{file}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{file}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let lobby = phone(&rt, &node, 1015, ip(8, 10), true);
+    let caller = phone(&rt, &node, 1001, ip(8, 11), false);
+    let mut events = lobby.events();
+    assert_eq!(
+        lobby
+            .config()
+            .lines
+            .iter()
+            .map(|l| l.1.as_str())
+            .collect::<Vec<_>>(),
+        ["1999"]
+    );
+    let call = rt
+        .block_on(caller.dial("1999"))
+        .expect("the lobby line rings the phone");
+    rt.block_on(caller.hangup(&call)).unwrap();
+    // A user logs in, then out: back to the logout profile, not the device's own line.
+    let (status, _) = em(
+        &node,
+        "/em/login",
+        json!({"device": "SEP00DE00001015", "user": "user1003"}),
+    );
+    assert_eq!(status, 201);
+    wait(&rt, &lobby, &mut events, "the user's line", |e| {
+        registered(e, "1003")
+    });
+    let (status, _) = em(&node, "/em/logout", json!({"device": "SEP00DE00001015"}));
+    assert_eq!(status, 200);
+    wait(&rt, &lobby, &mut events, "the lobby line again", |e| {
+        registered(e, "1999")
+    });
+    let call = rt
+        .block_on(caller.dial("1999"))
+        .expect("the lobby line rings the phone again");
+    rt.block_on(caller.hangup(&call)).unwrap();
+    rt.block_on(lobby.stop());
+    rt.block_on(caller.stop());
+}

@@ -125,10 +125,15 @@ impl Phones {
     }
 
     /// A device as its phone now is: while a user is logged in (`login`: user and profile),
-    /// the profile's lines and services and that user as its owner.
+    /// the profile's lines and services and that user as its owner; while nobody is, its
+    /// logout profile's lines and services, if it has one.
     pub fn effective(&self, device: &PhoneDevice, login: Option<(String, String)>) -> PhoneDevice {
-        let Some((user, profile)) = login else {
-            return device.clone();
+        let (owner, profile) = match login {
+            Some((user, profile)) => (Some(user), profile),
+            None => match &device.logout_profile {
+                Some(p) => (device.owner.clone(), p.clone()),
+                None => return device.clone(),
+            },
         };
         let Some(p) = self.catalog.profiles.get(&profile) else {
             return device.clone();
@@ -136,7 +141,7 @@ impl Phones {
         PhoneDevice {
             lines: p.lines.clone(),
             services: p.services.clone(),
-            owner: Some(user),
+            owner,
             ..device.clone()
         }
     }
@@ -269,6 +274,7 @@ mod tests {
             lines: vec![],
             services: vec![],
             parameter_values: vec![],
+            logout_profile: None,
         }
     }
 

@@ -65,6 +65,9 @@ pub struct DeviceConfig {
     /// Do Not Disturb on this phone: it is not offered calls.
     pub dnd: bool,
     pub lines: Vec<Appearance>,
+    /// The device profile the phone carries while nobody is logged in (Extension Mobility's
+    /// logout profile); None: its own lines.
+    pub logout_profile: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,9 +197,10 @@ async fn devices(c: &mut AnyConnection) -> Result<Vec<DeviceConfig>, StoreError>
     let mut out = Vec::new();
     for r in sqlx::query(
         "SELECT d.id, d.name, d.model, d.digest_user, d.digest_ha1_md5, d.digest_ha1_sha256, \
-                s.name, dp.name, g.name, CAST(CASE WHEN d.dnd THEN 1 ELSE 0 END AS BIGINT) \
+                s.name, dp.name, g.name, CAST(CASE WHEN d.dnd THEN 1 ELSE 0 END AS BIGINT), lp.name \
          FROM device d JOIN device_pool dp ON dp.id = d.device_pool_id \
          LEFT JOIN calling_search_space s ON s.id = d.css_id \
+         LEFT JOIN device_profile lp ON lp.id = d.logout_profile_id \
          LEFT JOIN route_group g ON g.id = dp.local_route_group_id ORDER BY d.name",
     )
     .fetch_all(&mut *c)
@@ -214,6 +218,7 @@ async fn devices(c: &mut AnyConnection) -> Result<Vec<DeviceConfig>, StoreError>
             local_route_group: r.try_get(8)?,
             dnd: flag(&r, 9)?,
             lines: appearances.remove(&id).unwrap_or_default(),
+            logout_profile: r.try_get(10)?,
         });
     }
     Ok(out)

@@ -34,6 +34,8 @@ pub struct PhoneDevice {
     pub services: Vec<String>,
     /// The device's own parameter values: (service, parameter, value).
     pub parameter_values: Vec<(String, String, String)>,
+    /// The device profile it carries while nobody is logged in (Extension Mobility).
+    pub logout_profile: Option<String>,
 }
 
 /// A device profile: the lines and services a device takes while its user is logged in.
@@ -202,9 +204,10 @@ async fn devices(c: &mut AnyConnection) -> Result<Vec<PhoneDevice>, StoreError> 
     }
     let mut out = Vec::new();
     for r in sqlx::query(
-        "SELECT d.id, d.name, d.model, d.description, dp.name, u.user_id, d.digest_user \
+        "SELECT d.id, d.name, d.model, d.description, dp.name, u.user_id, d.digest_user, lp.name \
          FROM device d JOIN device_pool dp ON dp.id = d.device_pool_id \
-         LEFT JOIN end_user u ON u.id = d.owner_id ORDER BY d.name",
+         LEFT JOIN end_user u ON u.id = d.owner_id \
+         LEFT JOIN device_profile lp ON lp.id = d.logout_profile_id ORDER BY d.name",
     )
     .fetch_all(&mut *c)
     .await?
@@ -220,6 +223,7 @@ async fn devices(c: &mut AnyConnection) -> Result<Vec<PhoneDevice>, StoreError> 
             lines: lines.remove(&id).unwrap_or_default(),
             services: services.remove(&id).unwrap_or_default(),
             parameter_values: values.remove(&id).unwrap_or_default(),
+            logout_profile: r.try_get(7)?,
         });
     }
     Ok(out)
