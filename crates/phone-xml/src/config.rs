@@ -22,6 +22,14 @@ pub struct PhoneService {
     pub url: String,
 }
 
+/// A speed dial button: after the lines on the phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpeedDial {
+    pub index: u32,
+    pub number: String,
+    pub label: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     pub index: u32,
@@ -73,6 +81,7 @@ pub struct DeviceConfig {
     /// "TCP" or "UDP": how the phone sends SIP.
     pub transport: String,
     pub lines: Vec<Line>,
+    pub speed_dials: Vec<SpeedDial>,
     pub urls: Urls,
     /// Let call control answer and hold calls by remote-control REFER (needed for
     /// click-to-call auto-answer on Cisco enterprise firmware).
@@ -164,6 +173,25 @@ impl DeviceConfig {
                     .leaf("ringSettingIdle", "4")
                     .leaf("ringSettingActive", "5")
                     .leaf("contact", &*l.number),
+            );
+        }
+        let first_button = self.lines.iter().map(|l| l.index).max().unwrap_or(0);
+        for (k, d) in self.speed_dials.iter().enumerate() {
+            let button = (first_button + 1 + k as u32).to_string();
+            lines = lines.child(
+                Element::new("line")
+                    .attr("button", button)
+                    .leaf("featureID", "21")
+                    .leaf(
+                        "featureLabel",
+                        if d.label.is_empty() {
+                            &d.number
+                        } else {
+                            &d.label
+                        }
+                        .as_str(),
+                    )
+                    .leaf("speedDialNumber", &*d.number),
             );
         }
         let mut services = Element::new("phoneServices")
@@ -289,6 +317,8 @@ fn version_stamp(doc: &str) -> String {
 pub struct Parsed {
     pub version_stamp: String,
     pub lines: Vec<(u32, String, String)>,
+    /// (label, number)
+    pub speed_dials: Vec<(String, String)>,
     pub call_manager: Option<(String, u16)>,
     pub transport_tcp: bool,
     pub remote_cc: bool,
@@ -320,10 +350,25 @@ impl Parsed {
             .and_then(|m| m.first("callManager"));
         Ok(Parsed {
             version_stamp: text(Some(&root), "versionStamp"),
+            speed_dials: sip
+                .and_then(|s| s.first("sipLines"))
+                .map(|l| {
+                    l.all("line")
+                        .filter(|line| line.text_of("featureID") == Some("21"))
+                        .map(|line| {
+                            (
+                                text(Some(line), "featureLabel"),
+                                text(Some(line), "speedDialNumber"),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             lines: sip
                 .and_then(|s| s.first("sipLines"))
                 .map(|l| {
                     l.all("line")
+                        .filter(|line| line.text_of("featureID").is_none_or(|f| f == "9"))
                         .map(|line| {
                             (
                                 line.attribute("lineIndex")
@@ -403,6 +448,11 @@ mod tests {
                 auth_name: "alice".into(),
                 shared: false,
             }],
+            speed_dials: vec![SpeedDial {
+                index: 1,
+                number: "0612345678".into(),
+                label: "Mum".into(),
+            }],
             urls: Urls {
                 services: "http://10.0.0.1:8080/ccmcip/getservicesmenu.jsp".into(),
                 ..Default::default()
@@ -429,6 +479,10 @@ mod tests {
         let parsed = Parsed::parse(&a.to_xml()).unwrap();
         assert_eq!(parsed.version_stamp, a.version_stamp());
         assert_eq!(parsed.lines, vec![(1, "1000".into(), "alice".into())]);
+        assert_eq!(
+            parsed.speed_dials,
+            vec![("Mum".into(), "0612345678".into())]
+        );
         assert_eq!(parsed.call_manager, Some(("10.0.0.1".into(), 5060)));
         assert!(parsed.remote_cc && parsed.transport_tcp);
         assert_eq!(

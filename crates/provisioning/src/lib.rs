@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use dialtone_phone_xml::config::{
-    CallManager, DeviceConfig, Line, PhoneService, ServiceButton, Urls,
+    CallManager, DeviceConfig, Line, PhoneService, ServiceButton, SpeedDial, Urls,
 };
 use dialtone_phone_xml::model::Capabilities;
 use dialtone_services::catalog::{service_url, Provisioning};
@@ -140,6 +140,15 @@ pub fn device_config(phones: &Phones, settings: &Settings, d: &PhoneDevice) -> D
                 label: l.label.clone(),
                 auth_name: d.digest_user.clone().unwrap_or_else(|| d.name.clone()),
                 shared: l.shared,
+            })
+            .collect(),
+        speed_dials: d
+            .speed_dials
+            .iter()
+            .map(|(index, number, label)| SpeedDial {
+                index: *index,
+                number: number.clone(),
+                label: label.clone(),
             })
             .collect(),
         urls: Urls {

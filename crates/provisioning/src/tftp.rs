@@ -228,6 +228,7 @@ mod transfer_tests {
                 services: vec![],
                 parameter_values: vec![],
                 logout_profile: None,
+                speed_dials: vec![],
             }],
             ..Default::default()
         });

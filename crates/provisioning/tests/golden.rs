@@ -75,6 +75,7 @@ fn catalog(provisioning: &str) -> PhoneCatalog {
                 services: vec!["Weather & News".into(), "Old".into()],
                 parameter_values: vec![("Weather & News".into(), "city".into(), "Bergen".into())],
                 logout_profile: None,
+                speed_dials: vec![],
             },
             PhoneDevice {
                 name: "SEP00AABBCCDDEE".into(),
@@ -87,6 +88,7 @@ fn catalog(provisioning: &str) -> PhoneCatalog {
                 services: vec![],
                 parameter_values: vec![],
                 logout_profile: None,
+                speed_dials: vec![],
             },
         ],
         services: vec![
@@ -108,6 +110,7 @@ fn catalog(provisioning: &str) -> PhoneCatalog {
                 name: "ada_UDP".into(),
                 lines: vec![line(1, "2000", "Ada Lovelace (EM)", false)],
                 services: vec!["Weather & News".into()],
+                speed_dials: vec![(1, "0612345678".into(), "Mum".into())],
             },
         )]),
         parameters: HashMap::from([

@@ -141,6 +141,7 @@ impl Phones {
         PhoneDevice {
             lines: p.lines.clone(),
             services: p.services.clone(),
+            speed_dials: p.speed_dials.clone(),
             owner,
             ..device.clone()
         }
@@ -275,6 +276,7 @@ mod tests {
             services: vec![],
             parameter_values: vec![],
             logout_profile: None,
+            speed_dials: vec![],
         }
     }
 

@@ -36,6 +36,8 @@ pub struct PhoneDevice {
     pub parameter_values: Vec<(String, String, String)>,
     /// The device profile it carries while nobody is logged in (Extension Mobility).
     pub logout_profile: Option<String>,
+    /// (index, number, label)
+    pub speed_dials: Vec<(u32, String, String)>,
 }
 
 /// A device profile: the lines and services a device takes while its user is logged in.
@@ -44,6 +46,8 @@ pub struct PhoneProfile {
     pub name: String,
     pub lines: Vec<PhoneLine>,
     pub services: Vec<String>,
+    /// (index, number, label)
+    pub speed_dials: Vec<(u32, String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,9 +166,30 @@ async fn subscriptions(
     Ok(services)
 }
 
+/// Speed dials by owner (`device_id` or `device_profile_id`), in index order.
+async fn speed_dials(
+    c: &mut AnyConnection,
+    owner: &str,
+) -> Result<HashMap<String, Vec<(u32, String, String)>>, StoreError> {
+    let mut out: HashMap<String, Vec<(u32, String, String)>> = HashMap::new();
+    let sql = format!(
+        "SELECT {owner}, speed_index, number, label FROM speed_dial WHERE {owner} IS NOT NULL \
+         ORDER BY {owner}, speed_index"
+    );
+    for r in sqlx::query(&sql).fetch_all(&mut *c).await? {
+        out.entry(r.try_get(0)?).or_default().push((
+            r.try_get::<i64, _>(1)?.clamp(0, u32::MAX as i64) as u32,
+            r.try_get(2)?,
+            r.try_get(3)?,
+        ));
+    }
+    Ok(out)
+}
+
 async fn profiles(c: &mut AnyConnection) -> Result<HashMap<String, PhoneProfile>, StoreError> {
     let mut lines = phone_lines(c, "device_profile_id").await?;
     let mut services = subscriptions(c, "device_profile_services").await?;
+    let mut dials = speed_dials(c, "device_profile_id").await?;
     let mut out = HashMap::new();
     for r in sqlx::query("SELECT id, name FROM device_profile")
         .fetch_all(&mut *c)
@@ -178,6 +203,7 @@ async fn profiles(c: &mut AnyConnection) -> Result<HashMap<String, PhoneProfile>
                 name,
                 lines: lines.remove(&id).unwrap_or_default(),
                 services: services.remove(&id).unwrap_or_default(),
+                speed_dials: dials.remove(&id).unwrap_or_default(),
             },
         );
     }
@@ -187,6 +213,7 @@ async fn profiles(c: &mut AnyConnection) -> Result<HashMap<String, PhoneProfile>
 async fn devices(c: &mut AnyConnection) -> Result<Vec<PhoneDevice>, StoreError> {
     let mut lines = phone_lines(c, "device_id").await?;
     let mut services = subscriptions(c, "device_services").await?;
+    let mut dials = speed_dials(c, "device_id").await?;
     let mut values: HashMap<String, Vec<(String, String, String)>> = HashMap::new();
     for r in sqlx::query(
         "SELECT sp.device_id, s.name, p.name, sp.value FROM subscription_parameter sp \
@@ -224,6 +251,7 @@ async fn devices(c: &mut AnyConnection) -> Result<Vec<PhoneDevice>, StoreError> 
             services: services.remove(&id).unwrap_or_default(),
             parameter_values: values.remove(&id).unwrap_or_default(),
             logout_profile: r.try_get(7)?,
+            speed_dials: dials.remove(&id).unwrap_or_default(),
         });
     }
     Ok(out)
