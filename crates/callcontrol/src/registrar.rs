@@ -238,10 +238,22 @@ impl Registrar {
             .to()
             .and_then(|t| t.uri().ok().and_then(|u| u.user.map(str::to_string)))
             .unwrap_or_default();
+        // Removing bindings only (every contact expiring now): allowed for a line the device no
+        // longer carries, as a phone does for its old lines after an Extension Mobility login
+        // or a reconfiguration.
+        let only_removal = req.expires() == Some(0)
+            && req.values(Name::Contact).all(|c| {
+                c.trim() == "*"
+                    || dialtone_sip::NameAddr::parse(c)
+                        .and_then(|c| c.param("expires").and_then(|e| e.parse::<u32>().ok()))
+                        .is_none_or(|e| e == 0)
+            });
         let aor = if device.lines.iter().any(|l| l.pattern == aor_user) {
             aor_user
         } else if aor_user == creds.username || aor_user == device.name {
             device.name.clone()
+        } else if only_removal && !aor_user.is_empty() {
+            aor_user
         } else {
             let r = build::response(&req, 403, Some(tx.peer.addr), Some(&tag))
                 .header(

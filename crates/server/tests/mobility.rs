@@ -65,6 +65,25 @@ fn wait(
         .unwrap_or_else(|e| panic!("{what}: {e}"));
 }
 
+/// The lines a device has bindings for, as the registrar lists them.
+fn bound_lines(node: &Node, device: &str) -> Vec<String> {
+    let regs: Value = admin(client().get(node.api("/registrations")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let mut lines: Vec<String> = regs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["device"] == device)
+        .map(|b| b["aor"].as_str().unwrap().to_owned())
+        .collect();
+    lines.sort();
+    lines.dedup();
+    lines
+}
+
 fn registered(e: &PhoneEvent, line: &str) -> bool {
     matches!(e, PhoneEvent::Registered { aor } if aor == line)
 }
@@ -104,6 +123,8 @@ fn calls_follow_the_user_to_the_phone_they_log_in_to_and_leave_with_them() {
             .collect::<Vec<_>>(),
         ["1000"]
     );
+    // Its own line's binding went when the phone took Ada's (the phone removed it).
+    assert_eq!(bound_lines(&node, "SEP00DE00001005"), ["1000"]);
     let who: Value = admin(client().get(node.api("/em/users/user1000")))
         .send()
         .unwrap()
@@ -132,6 +153,7 @@ fn calls_follow_the_user_to_the_phone_they_log_in_to_and_leave_with_them() {
     wait(&rt, &desk, &mut events, "its own line back", |e| {
         registered(e, "1005")
     });
+    assert_eq!(bound_lines(&node, "SEP00DE00001005"), ["1005"]);
     let failed = rt.block_on(caller.dial("1000"));
     assert!(failed.is_err(), "nobody has Ada's line now: {failed:?}");
     assert!(desk.calls().is_empty(), "the desk did not ring");
