@@ -287,7 +287,6 @@ fn fleet_rows(binary: &str) -> Vec<Row> {
     const PHONES: usize = 1000;
     let node = start_node(binary);
     let pid = node.child.id();
-    let http = admin_http();
     let mut csv =
         String::from("name,model,digest_user,digest_password,line1.pattern,line1.partition\n");
     for i in 0..PHONES {
@@ -295,18 +294,7 @@ fn fleet_rows(binary: &str) -> Vec<Row> {
             "SEP0F1EE7{i:06},Cisco 8865,fleet{i},pw{i},4{i:04},Internal_PT\n"
         ));
     }
-    let r = http
-        .post(format!("{}/api/v1/bulk/devices", node.https))
-        .basic_auth("admin", Some(PW))
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .unwrap();
-    assert!(
-        r.status().is_success(),
-        "bulk devices: {}",
-        r.text().unwrap()
-    );
+    bulk_import(&node, "devices", csv);
     std::thread::sleep(Duration::from_secs(2)); // the snapshots follow
     let rss_before = rss_of(pid);
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -393,21 +381,6 @@ fn em_rows(binary: &str) -> Vec<Row> {
     const PHONES: usize = 200;
     const USERS: usize = 6_000;
     let node = start_node(binary);
-    let http = admin_http();
-    let import = |kind: &str, csv: String| {
-        let r = http
-            .post(format!("{}/api/v1/bulk/{kind}", node.https))
-            .basic_auth("admin", Some(PW))
-            .header("content-type", "text/csv")
-            .body(csv)
-            .send()
-            .unwrap();
-        assert!(
-            r.status().is_success(),
-            "bulk {kind}: {}",
-            r.text().unwrap()
-        );
-    };
     let mut csv =
         String::from("name,model,digest_user,digest_password,line1.pattern,line1.partition\n");
     for i in 0..PHONES {
@@ -415,17 +388,17 @@ fn em_rows(binary: &str) -> Vec<Row> {
             "SEP0E0000{i:06},Cisco 8865,desk{i},pw{i},6{i:04},Internal_PT\n"
         ));
     }
-    import("devices", csv);
+    bulk_import(&node, "devices", csv);
     let mut csv = String::from("name,model,line1.pattern,line1.partition\n");
     for i in 0..USERS {
         csv.push_str(&format!("em{i}_UDP,Cisco 8865,7{i:04},Internal_PT\n"));
     }
-    import("device-profiles", csv);
+    bulk_import(&node, "device-profiles", csv);
     let mut csv = String::from("user_id,last_name,pin,device_profiles\n");
     for i in 0..USERS {
         csv.push_str(&format!("em{i},Mobile,{:05},em{i}_UDP\n", 10_000 + i));
     }
-    import("users", csv);
+    bulk_import(&node, "users", csv);
     std::thread::sleep(Duration::from_secs(2)); // the snapshots follow
     let rt = tokio::runtime::Runtime::new().unwrap();
     let phones: Vec<dialtone_phonesim::Phone> = rt.block_on(async {
@@ -811,6 +784,22 @@ fn admin_http() -> reqwest::blocking::Client {
         .unwrap()
 }
 
+/// A bulk CSV import into the node, which must succeed.
+fn bulk_import(node: &Node, kind: &str, csv: String) {
+    let r = admin_http()
+        .post(format!("{}/api/v1/bulk/{kind}", node.https))
+        .basic_auth("admin", Some(PW))
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "bulk {kind}: {}",
+        r.text().unwrap()
+    );
+}
+
 /// A sipp scenario of the anchor kit, or (without the kit) `fallback`, a path in this
 /// repository.
 fn kit_scenario(kit: &Option<std::path::PathBuf>, name: &str, fallback: &str) -> String {
@@ -1082,18 +1071,7 @@ fn sip_node_rows(binary: &str) -> Vec<Row> {
             "SEP{i:012X},Cisco 8865,Default,u{i:06},pw{i:06}\n"
         ));
     }
-    let r = http
-        .post(api("/bulk/devices"))
-        .basic_auth("admin", Some(PW))
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .unwrap();
-    assert!(
-        r.status().is_success(),
-        "bulk devices: {}",
-        r.text().unwrap()
-    );
+    bulk_import(&node, "devices", csv);
     std::thread::sleep(Duration::from_secs(2)); // the directory snapshot follows
     let rss_provisioned = rss_of(pid);
     let dir = tempfile::tempdir().unwrap();
@@ -1477,19 +1455,11 @@ fn cti_rows(binary: &str) -> Vec<Row> {
     const WATCHERS: usize = 1000;
     const IDLE_LINES: usize = 1000;
     let node = start_node_with(binary, "[api]\nallow_over_http = true\n");
-    let http = admin_http();
     let mut csv = String::from("pattern,partition\n");
     for i in 0..IDLE_LINES {
         csv.push_str(&format!("{},Internal_PT\n", 20000 + i));
     }
-    let r = http
-        .post(format!("{}/api/v1/bulk/directory-numbers", node.https))
-        .basic_auth("admin", Some(PW))
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .unwrap();
-    assert!(r.status().is_success(), "idle lines: {}", r.text().unwrap());
+    bulk_import(&node, "directory-numbers", csv);
     let dir = tempfile::tempdir().unwrap();
     let kit = anchor_kit();
     let kit_scenario =

@@ -8,11 +8,11 @@ mod common;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use common::{admin, client, demo_password, Node};
-use dialtone_phonesim::{Phone, PhoneEvent, Spec};
+use common::{admin, client, get_json, Node};
+use dialtone_phonesim::PhoneEvent;
 use serde_json::{json, Value};
 
-const WEB_PORT: u16 = 8008;
+const WEB_PORT: u16 = common::PHONE_WEB_PORT;
 
 fn ip(block: u8, n: u8) -> IpAddr {
     IpAddr::from([127, 32, block, n])
@@ -26,26 +26,6 @@ fn start(dir: &std::path::Path) -> Node {
     )
 }
 
-fn phone(
-    rt: &tokio::runtime::Runtime,
-    node: &Node,
-    dn: u32,
-    ip: IpAddr,
-    answer_all: bool,
-) -> Phone {
-    let mut spec = Spec::new(
-        &format!("SEP00DE0000{dn}"),
-        &demo_password(node, &format!("user{dn}")),
-        ip,
-        &node.config_http,
-    );
-    spec.web_port = WEB_PORT;
-    spec.answer_all = answer_all;
-    spec.t1 = Duration::from_millis(100);
-    rt.block_on(Phone::start(spec))
-        .expect("the simulated phone starts")
-}
-
 fn em(node: &Node, path: &str, body: Value) -> (u16, Value) {
     let r = admin(client().post(node.api(path)))
         .json(&body)
@@ -54,24 +34,9 @@ fn em(node: &Node, path: &str, body: Value) -> (u16, Value) {
     (r.status().as_u16(), r.json().unwrap_or(Value::Null))
 }
 
-fn wait(
-    rt: &tokio::runtime::Runtime,
-    phone: &Phone,
-    rx: &mut tokio::sync::broadcast::Receiver<PhoneEvent>,
-    what: &str,
-    pred: impl Fn(&PhoneEvent) -> bool,
-) {
-    rt.block_on(phone.wait_for(rx, Duration::from_secs(10), pred))
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
-}
-
 /// The lines a device has bindings for, as the registrar lists them.
 fn bound_lines(node: &Node, device: &str) -> Vec<String> {
-    let regs: Value = admin(client().get(node.api("/registrations")))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let regs: Value = get_json(node, "/registrations");
     let mut lines: Vec<String> = regs["items"]
         .as_array()
         .unwrap()
@@ -94,8 +59,8 @@ fn calls_follow_the_user_to_the_phone_they_log_in_to_and_leave_with_them() {
     let dir = tempfile::tempdir().unwrap();
     let node = start(dir.path());
     // A hot desk (demo phone 1005) and a caller (1001). Ada (user1000) has no phone running.
-    let desk = phone(&rt, &node, 1005, ip(1, 10), false);
-    let caller = phone(&rt, &node, 1001, ip(1, 11), false);
+    let desk = common::sim_phone(&rt, &node, 1005, ip(1, 10), false);
+    let caller = common::sim_phone(&rt, &node, 1001, ip(1, 11), false);
     let mut events = desk.events();
 
     let (status, login) = em(
@@ -109,10 +74,10 @@ fn calls_follow_the_user_to_the_phone_they_log_in_to_and_leave_with_them() {
         "the user's default profile"
     );
     // The phone is reset, fetches the profile's configuration and registers Ada's line.
-    wait(&rt, &desk, &mut events, "reset", |e| {
+    common::wait_event(&rt, &desk, &mut events, "reset", |e| {
         matches!(e, PhoneEvent::Reset { .. })
     });
-    wait(&rt, &desk, &mut events, "Ada's line", |e| {
+    common::wait_event(&rt, &desk, &mut events, "Ada's line", |e| {
         registered(e, "1000")
     });
     assert_eq!(
@@ -125,24 +90,20 @@ fn calls_follow_the_user_to_the_phone_they_log_in_to_and_leave_with_them() {
     );
     // Its own line's binding went when the phone took Ada's (the phone removed it).
     assert_eq!(bound_lines(&node, "SEP00DE00001005"), ["1000"]);
-    let who: Value = admin(client().get(node.api("/em/users/user1000")))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let who: Value = get_json(&node, "/em/users/user1000");
     assert_eq!(who["devices"], json!(["SEP00DE00001005"]));
 
     // A call to Ada rings the desk.
     let dialer = caller.clone();
     let call = rt.spawn(async move { dialer.dial("1000").await });
-    wait(&rt, &desk, &mut events, "Ada's call rings the desk", |e| {
+    common::wait_event(&rt, &desk, &mut events, "Ada's call rings the desk", |e| {
         matches!(e, PhoneEvent::Ringing { .. })
     });
     let ringing = desk.calls()[0].call_id.clone();
     rt.block_on(desk.answer(&ringing)).unwrap();
     let call_id = rt.block_on(call).unwrap().expect("connected");
     rt.block_on(caller.hangup(&call_id)).unwrap();
-    wait(&rt, &desk, &mut events, "hung up", |e| {
+    common::wait_event(&rt, &desk, &mut events, "hung up", |e| {
         matches!(e, PhoneEvent::Ended { .. })
     });
 
@@ -150,7 +111,7 @@ fn calls_follow_the_user_to_the_phone_they_log_in_to_and_leave_with_them() {
     let (status, out) = em(&node, "/em/logout", json!({"device": "SEP00DE00001005"}));
     assert_eq!(status, 200, "{out}");
     assert_eq!(out["user"], "user1000");
-    wait(&rt, &desk, &mut events, "its own line back", |e| {
+    common::wait_event(&rt, &desk, &mut events, "its own line back", |e| {
         registered(e, "1005")
     });
     assert_eq!(bound_lines(&node, "SEP00DE00001005"), ["1005"]);
@@ -189,11 +150,7 @@ fn calls_follow_the_user_to_the_phone_they_log_in_to_and_leave_with_them() {
             assert_eq!(answer["field"], field, "{answer}");
         }
     }
-    let logins: Value = admin(client().get(node.api("/em/logins")))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let logins: Value = get_json(&node, "/em/logins");
     assert_eq!(logins["items"], json!([]));
     rt.block_on(desk.stop());
     rt.block_on(caller.stop());
@@ -204,8 +161,8 @@ fn multiple_login_behavior_refuses_or_logs_the_other_phone_out() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let node = start(dir.path());
-    let a = phone(&rt, &node, 1006, ip(2, 10), false);
-    let b = phone(&rt, &node, 1007, ip(2, 11), false);
+    let a = common::sim_phone(&rt, &node, 1006, ip(2, 10), false);
+    let b = common::sim_phone(&rt, &node, 1007, ip(2, 11), false);
     let mut a_events = a.events();
     let (status, _) = em(
         &node,
@@ -213,7 +170,7 @@ fn multiple_login_behavior_refuses_or_logs_the_other_phone_out() {
         json!({"device": "SEP00DE00001006", "user": "user1002"}),
     );
     assert_eq!(status, 201);
-    wait(&rt, &a, &mut a_events, "logged in", |e| {
+    common::wait_event(&rt, &a, &mut a_events, "logged in", |e| {
         registered(e, "1002")
     });
     // The default: Multiple Logins Not Allowed.
@@ -246,11 +203,12 @@ fn multiple_login_behavior_refuses_or_logs_the_other_phone_out() {
         "{taken}"
     );
 
-    let r = admin(client().put(node.api("/parameters/extension-mobility/multiple_login_behavior")))
-        .json(&json!({"value": "Auto Logout"}))
-        .send()
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().unwrap());
+    common::set_parameter(
+        &node,
+        "extension-mobility",
+        "multiple_login_behavior",
+        json!("Auto Logout"),
+    );
     let mut b_events = b.events();
     let (status, moved) = em(
         &node,
@@ -258,25 +216,21 @@ fn multiple_login_behavior_refuses_or_logs_the_other_phone_out() {
         json!({"device": "SEP00DE00001007", "user": "user1002"}),
     );
     assert_eq!(status, 201, "{moved}");
-    wait(
+    common::wait_event(
         &rt,
         &b,
         &mut b_events,
         "the new phone takes the line",
         |e| registered(e, "1002"),
     );
-    wait(
+    common::wait_event(
         &rt,
         &a,
         &mut a_events,
         "the old phone is its own again",
         |e| registered(e, "1006"),
     );
-    let logins: Value = admin(client().get(node.api("/em/logins")))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let logins: Value = get_json(&node, "/em/logins");
     let devices: Vec<&str> = logins["items"]
         .as_array()
         .unwrap()
@@ -303,11 +257,7 @@ fn a_login_ends_at_its_time_even_across_a_restart() {
     node.kill9();
     std::thread::sleep(Duration::from_secs(3));
     let node = start(dir.path());
-    let logins: Value = admin(client().get(node.api("/em/logins")))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let logins: Value = get_json(&node, "/em/logins");
     let still: Vec<&Value> = logins["items"].as_array().unwrap().iter().collect();
     // Loaded from the store, then ended by the sweeper within its period.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -318,11 +268,7 @@ fn a_login_ends_at_its_time_even_across_a_restart() {
             "the expired login survived the restart"
         );
         std::thread::sleep(Duration::from_millis(100));
-        let l: Value = admin(client().get(node.api("/em/logins")))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
+        let l: Value = get_json(&node, "/em/logins");
         now = l["items"].as_array().unwrap().len();
     }
     // And a login that has not reached its time survives a restart. With the maximum login
@@ -331,11 +277,7 @@ fn a_login_ends_at_its_time_even_across_a_restart() {
         ("enforce_max_login_time", json!(true)),
         ("max_login_time_minutes", json!(90)),
     ] {
-        let r = admin(client().put(node.api(&format!("/parameters/extension-mobility/{name}"))))
-            .json(&json!({ "value": value }))
-            .send()
-            .unwrap();
-        assert!(r.status().is_success(), "{}", r.text().unwrap());
+        common::set_parameter(&node, "extension-mobility", name, value);
     }
     let (status, login) = em(
         &node,
@@ -349,11 +291,7 @@ fn a_login_ends_at_its_time_even_across_a_restart() {
     );
     node.kill9();
     let node = start(dir.path());
-    let who: Value = admin(client().get(node.api("/em/users/user1004")))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let who: Value = get_json(&node, "/em/users/user1004");
     assert_eq!(
         who["devices"],
         json!(["SEP00DE00001008"]),
@@ -394,7 +332,7 @@ fn a_user_logs_in_and_out_on_the_phone_with_user_id_and_pin() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let node = start(dir.path());
-    let desk = phone(&rt, &node, 1009, ip(4, 10), false);
+    let desk = common::sim_phone(&rt, &node, 1009, ip(4, 10), false);
     let mut events = desk.events();
     let (_, pin) = credentials(&node, "user1000");
 
@@ -450,7 +388,7 @@ fn a_user_logs_in_and_out_on_the_phone_with_user_id_and_pin() {
         text_of(&shown).starts_with("Welcome, user1000"),
         "{shown:?}"
     );
-    wait(&rt, &desk, &mut events, "Ada's line", |e| {
+    common::wait_event(&rt, &desk, &mut events, "Ada's line", |e| {
         registered(e, "1000")
     });
     // The service now offers logout.
@@ -461,7 +399,7 @@ fn a_user_logs_in_and_out_on_the_phone_with_user_id_and_pin() {
     );
     let out = rt.block_on(desk.softkey("Yes")).unwrap().unwrap();
     assert!(text_of(&out).contains("logged out"), "{out:?}");
-    wait(&rt, &desk, &mut events, "its own line", |e| {
+    common::wait_event(&rt, &desk, &mut events, "its own line", |e| {
         registered(e, "1009")
     });
 
@@ -476,11 +414,7 @@ fn a_user_logs_in_and_out_on_the_phone_with_user_id_and_pin() {
         .block_on(desk.submit(&[("userid", "user1000"), ("pin", &pin)]))
         .unwrap();
     assert_eq!(text_of(&shown), "Authentication Error(201)", "locked out");
-    let logins: Value = admin(client().get(node.api("/em/logins")))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let logins: Value = get_json(&node, "/em/logins");
     assert_eq!(logins["items"], json!([]));
     rt.block_on(desk.stop());
 }
@@ -490,14 +424,10 @@ fn validate_ip_address_and_allow_proxy_guard_the_phone_service() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let node = start(dir.path());
-    let desk = phone(&rt, &node, 1011, ip(5, 10), false);
+    let desk = common::sim_phone(&rt, &node, 1011, ip(5, 10), false);
     let (_, pin) = credentials(&node, "user1001");
     let set = |name: &str, value: Value| {
-        let r = admin(client().put(node.api(&format!("/parameters/extension-mobility/{name}"))))
-            .json(&json!({ "value": value }))
-            .send()
-            .unwrap();
-        assert!(r.status().is_success(), "{}", r.text().unwrap());
+        common::set_parameter(&node, "extension-mobility", name, value);
     };
     let url = format!(
         "{}/emapp/EMAppServlet?device=SEP00DE00001011&userid=user1001&pin={pin}",
@@ -588,11 +518,7 @@ fn the_em_api_logs_in_logs_out_answers_queries_and_its_error_codes() {
 
     let answer = login("SEP00DE00001012", "user1003", "<deviceProfile>user1003_UDP</deviceProfile><exclusiveDuration><time>60</time></exclusiveDuration>");
     assert!(answer.contains("<success/>"), "{answer}");
-    let logins: Value = admin(client().get(node.api("/em/logins")))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let logins: Value = get_json(&node, "/em/logins");
     let l = &logins["items"][0];
     assert_eq!(
         (l["device"].as_str(), l["user"].as_str()),
@@ -699,7 +625,7 @@ fn a_sipp_caller_reaches_the_user_where_they_logged_in_from_the_command_line() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let node = start(dir.path());
-    let desk = phone(&rt, &node, 1014, ip(7, 10), true);
+    let desk = common::sim_phone(&rt, &node, 1014, ip(7, 10), true);
     let mut events = desk.events();
     let cli = |args: &[&str]| {
         let out = std::process::Command::new(common::binary())
@@ -721,7 +647,7 @@ fn a_sipp_caller_reaches_the_user_where_they_logged_in_from_the_command_line() {
         printed.contains("logged in: SEP00DE00001014") && printed.contains("user1002_UDP"),
         "{printed}"
     );
-    wait(&rt, &desk, &mut events, "the user's line", |e| {
+    common::wait_event(&rt, &desk, &mut events, "the user's line", |e| {
         registered(e, "1002")
     });
     // An independent caller: sipp, as line 1001, dials the user's number.
@@ -733,7 +659,7 @@ fn a_sipp_caller_reaches_the_user_where_they_logged_in_from_the_command_line() {
         &[&common::caller(&node, "1001", "1002")],
         &["-m", "1", "-d", "300"],
     );
-    wait(&rt, &desk, &mut events, "the desk rings and answers", |e| {
+    common::wait_event(&rt, &desk, &mut events, "the desk rings and answers", |e| {
         matches!(e, PhoneEvent::Connected { .. })
     });
     uac.expect_success("sipp's call to the logged-in user");
@@ -794,8 +720,8 @@ fn a_phone_with_a_logout_profile_returns_to_it() {
         assert!(std::time::Instant::now() < deadline, "{file}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let lobby = phone(&rt, &node, 1015, ip(8, 10), true);
-    let caller = phone(&rt, &node, 1001, ip(8, 11), false);
+    let lobby = common::sim_phone(&rt, &node, 1015, ip(8, 10), true);
+    let caller = common::sim_phone(&rt, &node, 1001, ip(8, 11), false);
     let mut events = lobby.events();
     assert_eq!(
         lobby
@@ -817,12 +743,12 @@ fn a_phone_with_a_logout_profile_returns_to_it() {
         json!({"device": "SEP00DE00001015", "user": "user1003"}),
     );
     assert_eq!(status, 201);
-    wait(&rt, &lobby, &mut events, "the user's line", |e| {
+    common::wait_event(&rt, &lobby, &mut events, "the user's line", |e| {
         registered(e, "1003")
     });
     let (status, _) = em(&node, "/em/logout", json!({"device": "SEP00DE00001015"}));
     assert_eq!(status, 200);
-    wait(&rt, &lobby, &mut events, "the lobby line again", |e| {
+    common::wait_event(&rt, &lobby, &mut events, "the lobby line again", |e| {
         registered(e, "1999")
     });
     let call = rt

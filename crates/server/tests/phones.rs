@@ -18,7 +18,7 @@ fn ip(block: u8, n: u8) -> IpAddr {
     IpAddr::from([127, 31, block, n])
 }
 
-const WEB_PORT: u16 = 8008;
+const WEB_PORT: u16 = common::PHONE_WEB_PORT;
 
 fn node() -> (tempfile::TempDir, Node) {
     let dir = tempfile::tempdir().unwrap();
@@ -28,27 +28,6 @@ fn node() -> (tempfile::TempDir, Node) {
         true,
     );
     (dir, node)
-}
-
-/// Demo phone `dn` (1000..1019) as a simulated phone at `ip`.
-fn phone(
-    rt: &tokio::runtime::Runtime,
-    node: &Node,
-    dn: u32,
-    ip: IpAddr,
-    answer_all: bool,
-) -> Phone {
-    let mut spec = Spec::new(
-        &format!("SEP00DE0000{dn}"),
-        &demo_password(node, &format!("user{dn}")),
-        ip,
-        &node.config_http,
-    );
-    spec.web_port = WEB_PORT;
-    spec.answer_all = answer_all;
-    spec.t1 = Duration::from_millis(100);
-    rt.block_on(Phone::start(spec))
-        .expect("the simulated phone starts and registers")
 }
 
 fn end_user_password(node: &Node, user: &str) -> String {
@@ -118,17 +97,6 @@ fn weather_service(rt: &tokio::runtime::Runtime) -> SocketAddr {
     })
 }
 
-fn wait(
-    rt: &tokio::runtime::Runtime,
-    phone: &Phone,
-    rx: &mut tokio::sync::broadcast::Receiver<PhoneEvent>,
-    what: &str,
-    pred: impl Fn(&PhoneEvent) -> bool,
-) -> PhoneEvent {
-    rt.block_on(phone.wait_for(rx, Duration::from_secs(10), pred))
-        .unwrap_or_else(|e| panic!("{what}: {e}"))
-}
-
 #[test]
 fn simulator_walks_services_and_directories_and_its_call_connects() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -158,8 +126,8 @@ fn simulator_walks_services_and_directories_and_its_call_connects() {
     );
     settled(&node, "SEP00DE00001000", "city=Rome");
 
-    let alice = phone(&rt, &node, 1000, ip(1, 10), false);
-    let bob = phone(&rt, &node, 1001, ip(1, 11), true);
+    let alice = common::sim_phone(&rt, &node, 1000, ip(1, 10), false);
+    let bob = common::sim_phone(&rt, &node, 1001, ip(1, 11), true);
     let mut events = alice.events();
 
     // Services: the subscription and the enterprise ones, from the configuration file.
@@ -207,7 +175,7 @@ fn simulator_walks_services_and_directories_and_its_call_connects() {
         .iter()
         .any(|k| k.name == "Dial" && k.url == "SoftKey:Dial"));
     let call = rt.block_on(alice.dial_entry(0)).expect("the call connects");
-    wait(
+    common::wait_event(
         &rt,
         &alice,
         &mut events,
@@ -240,15 +208,11 @@ fn simulator_walks_services_and_directories_and_its_call_connects() {
         ),
         ("url_idle_time", json!(1)),
     ] {
-        let r = admin(client().put(node.api(&format!("/parameters/enterprise/{name}"))))
-            .json(&json!({ "value": value }))
-            .send()
-            .unwrap();
-        assert!(r.status().is_success(), "{}", r.text().unwrap());
+        common::set_parameter(&node, "enterprise", name, value);
     }
     settled(&node, "SEP00DE00001000", "<idleTimeout>1</idleTimeout>");
     cti_device(&node, "SEP00DE00001000", "restart");
-    wait(
+    common::wait_event(
         &rt,
         &alice,
         &mut events,
@@ -272,7 +236,7 @@ fn push(node: &Node, device: &str, body: Value) -> (u16, Value) {
 fn pushes_pass_the_phones_authentication_url_or_get_error_4() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_dir, node) = node();
-    let alice = phone(&rt, &node, 1000, ip(2, 10), false);
+    let alice = common::sim_phone(&rt, &node, 1000, ip(2, 10), false);
     let mut events = alice.events();
     let text =
         "<CiscoIPPhoneText><Title>Notice</Title><Text>Fire drill at 3</Text></CiscoIPPhoneText>";
@@ -309,7 +273,7 @@ fn pushes_pass_the_phones_authentication_url_or_get_error_4() {
             (Some("phone_error"), Some(4)),
             "{report}"
         );
-        wait(
+        common::wait_event(
             &rt,
             &alice,
             &mut events,
@@ -318,7 +282,7 @@ fn pushes_pass_the_phones_authentication_url_or_get_error_4() {
         );
     }
     // An administrator pushes with its own credentials: an Execute that dials.
-    let bob = phone(&rt, &node, 1001, ip(2, 11), true);
+    let bob = common::sim_phone(&rt, &node, 1001, ip(2, 11), true);
     let (status, report) = push(
         &node,
         "SEP00DE00001000",
@@ -333,7 +297,7 @@ fn pushes_pass_the_phones_authentication_url_or_get_error_4() {
         report["items"][0],
         json!({"status": 0, "data": "Success", "url": "Dial:1001"})
     );
-    wait(&rt, &alice, &mut events, "the pushed Dial connects", |e| {
+    common::wait_event(&rt, &alice, &mut events, "the pushed Dial connects", |e| {
         matches!(e, PhoneEvent::Connected { .. })
     });
     assert_eq!(bob.calls().len(), 1);
@@ -670,7 +634,7 @@ fn every_phone_object_validates_against_ciscos_schema() {
         files.push(f);
     }
     // What the simulator answers a push with: a CiscoIPPhoneResponse, or Error 4 and 1.
-    let alice = phone(&rt, &node, 1000, ip(3, 10), false);
+    let alice = common::sim_phone(&rt, &node, 1000, ip(3, 10), false);
     let alice_pw = end_user_password(&node, "user1000");
     let execute = |user: &str, pw: &str, xml: &str| {
         client()
@@ -865,7 +829,7 @@ fn configuration_files_come_over_http_and_tftp_and_a_reset_phone_takes_new_lines
 
     // A phone provisioned so, then reset after its device gets a second line: it fetches the
     // file again and registers the new line too.
-    let alice = phone(&rt, &node, 1000, ip(4, 10), false);
+    let alice = common::sim_phone(&rt, &node, 1000, ip(4, 10), false);
     let mut events = alice.events();
     let menu = rt.block_on(alice.press_services()).unwrap();
     assert!(
@@ -879,14 +843,14 @@ fn configuration_files_come_over_http_and_tftp_and_a_reset_phone_takes_new_lines
     );
     settled(&node, "SEP00DE00001000", "<name>1001</name>");
     cti_device(&node, "SEP00DE00001000", "reset");
-    wait(
+    common::wait_event(
         &rt,
         &alice,
         &mut events,
         "reset",
         |e| matches!(e, PhoneEvent::Reset { action } if action == "reset"),
     );
-    wait(
+    common::wait_event(
         &rt,
         &alice,
         &mut events,
@@ -965,8 +929,8 @@ fn sipp_sees_the_simulator_register_and_call_like_a_cisco_phone() {
 fn click_to_call_auto_answers_a_simulated_cisco_phone_by_remote_control() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_dir, node) = node();
-    let alice = phone(&rt, &node, 1000, ip(6, 10), false);
-    let bob = phone(&rt, &node, 1001, ip(6, 11), true);
+    let alice = common::sim_phone(&rt, &node, 1000, ip(6, 10), false);
+    let bob = common::sim_phone(&rt, &node, 1001, ip(6, 11), true);
     let mut events = alice.events();
     assert!(alice.config().remote_cc, "remoteCcEnable for a Cisco 8865");
     // MakeCall, as WebDialer will: Alice's phone rings without an offer and is asked to answer
@@ -976,7 +940,7 @@ fn click_to_call_auto_answers_a_simulated_cisco_phone_by_remote_control() {
         .send()
         .unwrap();
     assert_eq!(r.status().as_u16(), 201, "{}", r.text().unwrap());
-    wait(
+    common::wait_event(
         &rt,
         &alice,
         &mut events,
@@ -1032,11 +996,11 @@ fn a_device_level_phone_registers_once_under_its_name() {
     assert_eq!(mine.len(), 1, "{regs}");
     assert_eq!(mine[0]["aor"], "SEP00DE00001002");
     // Its line still rings: a call to 1002 reaches the device.
-    let bob = phone(&rt, &node, 1001, ip(7, 11), false);
+    let bob = common::sim_phone(&rt, &node, 1001, ip(7, 11), false);
     let mut events = desk.events();
     let caller = bob.clone();
     let call = rt.spawn(async move { caller.dial("1002").await });
-    wait(&rt, &desk, &mut events, "ringing", |e| {
+    common::wait_event(&rt, &desk, &mut events, "ringing", |e| {
         matches!(e, PhoneEvent::Ringing { .. })
     });
     let ringing = desk.calls()[0].call_id.clone();
@@ -1099,14 +1063,14 @@ fn a_phone_of_another_maker_is_told_to_check_sync() {
     let phone = rt.block_on(Phone::start(spec)).expect("registers");
     let mut events = phone.events();
     cti_device(&node, "SEP0000000000BB", "restart");
-    wait(
+    common::wait_event(
         &rt,
         &phone,
         &mut events,
         "check-sync",
         |e| matches!(e, PhoneEvent::Reset { action } if action == "check-sync"),
     );
-    wait(
+    common::wait_event(
         &rt,
         &phone,
         &mut events,

@@ -538,3 +538,57 @@ pub fn python() -> String {
     );
     local.to_string()
 }
+
+/// The port simulated phones' web servers use in the tests (each phone has its own address).
+pub const PHONE_WEB_PORT: u16 = 8008;
+
+/// Demo phone `dn` (1000..1019) as a simulated phone at `ip`, registered.
+pub fn sim_phone(
+    rt: &tokio::runtime::Runtime,
+    node: &Node,
+    dn: u32,
+    ip: std::net::IpAddr,
+    answer_all: bool,
+) -> dialtone_phonesim::Phone {
+    let mut spec = dialtone_phonesim::Spec::new(
+        &format!("SEP00DE0000{dn}"),
+        &demo_password(node, &format!("user{dn}")),
+        ip,
+        &node.config_http,
+    );
+    spec.web_port = PHONE_WEB_PORT;
+    spec.answer_all = answer_all;
+    spec.t1 = Duration::from_millis(100);
+    rt.block_on(dialtone_phonesim::Phone::start(spec))
+        .expect("the simulated phone starts and registers")
+}
+
+/// Wait (up to 10 s) for a phone event `pred` accepts.
+pub fn wait_event(
+    rt: &tokio::runtime::Runtime,
+    phone: &dialtone_phonesim::Phone,
+    rx: &mut tokio::sync::broadcast::Receiver<dialtone_phonesim::PhoneEvent>,
+    what: &str,
+    pred: impl Fn(&dialtone_phonesim::PhoneEvent) -> bool,
+) -> dialtone_phonesim::PhoneEvent {
+    rt.block_on(phone.wait_for(rx, Duration::from_secs(10), pred))
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+/// Set a parameter (`enterprise`, `extension-mobility`, ...) as an administrator.
+pub fn set_parameter(node: &Node, scope: &str, name: &str, value: serde_json::Value) {
+    let r = admin(client().put(node.api(&format!("/parameters/{scope}/{name}"))))
+        .json(&serde_json::json!({ "value": value }))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{name}: {}", r.text().unwrap());
+}
+
+/// GET an admin API path as JSON.
+pub fn get_json(node: &Node, path: &str) -> serde_json::Value {
+    admin(client().get(node.api(path)))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
