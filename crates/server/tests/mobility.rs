@@ -425,6 +425,7 @@ fn validate_ip_address_and_allow_proxy_guard_the_phone_service() {
     let dir = tempfile::tempdir().unwrap();
     let node = start(dir.path());
     let desk = common::sim_phone(&rt, &node, 1011, ip(5, 10), false);
+    let mut events = desk.events();
     let (_, pin) = credentials(&node, "user1001");
     let set = |name: &str, value: Value| {
         common::set_parameter(&node, "extension-mobility", name, value);
@@ -457,7 +458,10 @@ fn validate_ip_address_and_allow_proxy_guard_the_phone_service() {
         .text()
         .unwrap();
     assert!(trusted.contains("Welcome, user1001"), "{trusted}");
-    // The phone itself, from its own address, logs out.
+    // The phone itself, from its own address (registered again after its reset), logs out.
+    common::wait_event(&rt, &desk, &mut events, "the user's line", |e| {
+        registered(e, "1001")
+    });
     let out = rt
         .block_on(desk.open(&format!(
             "{}/emapp/EMAppServlet?device=SEP00DE00001011&logout=true",
