@@ -38,8 +38,6 @@ pub struct Mobility {
     calls: Calls,
     /// The store's logins by device, as last written through this node.
     logins: RwLock<HashMap<String, Login>>,
-    /// Wrong PINs per user since the last right one, and until when the user is locked out.
-    pin_failures: std::sync::Mutex<HashMap<String, (u32, Option<i64>)>>,
 }
 
 impl Mobility {
@@ -68,7 +66,6 @@ impl Mobility {
             directory,
             calls,
             logins: RwLock::new(logins),
-            pin_failures: Default::default(),
         });
         let weak = Arc::downgrade(&mobility);
         tokio::spawn(async move {
@@ -189,6 +186,26 @@ impl Mobility {
         pin: &str,
     ) -> Result<bool, EmError> {
         let now = dialtone_store::now_ms();
+        let state = self.store.em_pin_state(user).await?;
+        if state.is_some_and(|(_, until)| until.is_some_and(|t| t > now)) {
+            tracing::warn!(user, "Extension Mobility: locked out, PIN not checked");
+            return Ok(false);
+        }
+        let ok = dialtone_admin::auth::verify_pin(admin, user, pin)
+            .await
+            .map_err(|e| {
+                EmError::Store(StoreError::Invalid {
+                    field: "pin".into(),
+                    message: e.message,
+                })
+            })?;
+        if ok {
+            // Only a user with failures on record costs a write.
+            if state.is_some() {
+                self.store.em_pin_cleared(user).await?;
+            }
+            return Ok(true);
+        }
         let limit: u32 = self
             .parameter("pin_failures_before_lockout")
             .await?
@@ -199,37 +216,12 @@ impl Mobility {
             .await?
             .parse()
             .unwrap_or(30);
-        if let Some((_, Some(until))) = self.pin_failures.lock().expect("pins").get(user) {
-            if *until > now {
-                tracing::warn!(user, "Extension Mobility: locked out, PIN not checked");
-                return Ok(false);
-            }
-        }
-        let ok = dialtone_admin::auth::verify_pin(admin, user, pin)
-            .await
-            .map_err(|e| {
-                EmError::Store(StoreError::Invalid {
-                    field: "pin".into(),
-                    message: e.message,
-                })
-            })?;
-        let mut failures = self.pin_failures.lock().expect("pins");
-        if ok {
-            failures.remove(user);
-            return Ok(true);
-        }
-        let entry = failures.entry(user.to_owned()).or_insert((0, None));
-        if entry.1.is_some_and(|until| until <= now) {
-            *entry = (0, None);
-        }
-        entry.0 += 1;
-        if limit > 0 && entry.0 >= limit {
-            entry.1 = Some(now + minutes * 60_000);
-            tracing::warn!(
-                user,
-                failures = entry.0,
-                "Extension Mobility: user locked out"
-            );
+        if let Some(until) = self
+            .store
+            .em_pin_failed(user, limit, minutes * 60_000, now)
+            .await?
+        {
+            tracing::warn!(user, until, "Extension Mobility: user locked out");
         }
         Ok(false)
     }

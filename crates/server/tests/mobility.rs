@@ -417,6 +417,26 @@ fn a_user_logs_in_and_out_on_the_phone_with_user_id_and_pin() {
     let logins: Value = get_json(&node, "/em/logins");
     assert_eq!(logins["items"], json!([]));
     rt.block_on(desk.stop());
+    // A restart does not forgive the lockout; another user is not affected.
+    node.kill9();
+    let node = start(dir.path());
+    let try_pin = |user: &str, pin: &str| {
+        client()
+            .get(format!(
+                "{}/emapp/EMAppServlet?device=SEP00DE00001009&userid={user}&pin={pin}",
+                node.http
+            ))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    assert!(
+        try_pin("user1000", &pin).contains("Authentication Error(201)"),
+        "still locked out"
+    );
+    let (_, carol_pin) = credentials(&node, "user1002");
+    assert!(try_pin("user1002", &carol_pin).contains("Welcome, user1002"));
 }
 
 #[test]

@@ -213,4 +213,84 @@ impl Store {
         tx.commit().await?;
         Ok(Some(login))
     }
+
+    /// A user's wrong-PIN count and lockout end, if any failure is on record.
+    pub async fn em_pin_state(&self, user: &str) -> Result<Option<(i64, Option<i64>)>, StoreError> {
+        let row = query_with(
+            "SELECT l.failures, l.locked_until_ms FROM em_pin_lockout l JOIN end_user u ON u.id = l.user_id \
+             WHERE u.user_id = $1",
+            &[Val::Text(user.into())],
+        )
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match row {
+            Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
+            None => None,
+        })
+    }
+
+    /// Count a wrong PIN; past `limit` failures (0: never) the user is locked out for
+    /// `lockout_ms`. A lockout that has ended starts the count again. Returns the lockout's end
+    /// when this failure starts one. Unknown users have nothing to count.
+    pub async fn em_pin_failed(
+        &self,
+        user: &str,
+        limit: u32,
+        lockout_ms: i64,
+        now_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let _turn = self.write_turn().await;
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin().await?;
+        let Some(u) = query_with(
+            "SELECT id FROM end_user WHERE user_id = $1",
+            &[Val::Text(user.into())],
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let id: String = u.try_get(0)?;
+        let current =
+            sqlx::query("SELECT failures, locked_until_ms FROM em_pin_lockout WHERE user_id = $1")
+                .bind(id.clone())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (mut failures, until): (i64, Option<i64>) = match current {
+            Some(r) => (r.try_get(0)?, r.try_get(1)?),
+            None => (0, None),
+        };
+        if until.is_some_and(|t| t <= now_ms) {
+            failures = 0;
+        }
+        failures += 1;
+        let locked = (limit > 0 && failures >= i64::from(limit)).then_some(now_ms + lockout_ms);
+        sqlx::query("DELETE FROM em_pin_lockout WHERE user_id = $1")
+            .bind(id.clone())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO em_pin_lockout (user_id, failures, locked_until_ms) VALUES ($1, $2, $3)",
+        )
+        .bind(id)
+        .bind(failures)
+        .bind(locked.or(until.filter(|t| *t > now_ms)))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(locked)
+    }
+
+    /// A right PIN: the count starts again.
+    pub async fn em_pin_cleared(&self, user: &str) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
+        query_with(
+            "DELETE FROM em_pin_lockout WHERE user_id = (SELECT id FROM end_user WHERE user_id = $1)",
+            &[Val::Text(user.into())],
+        )
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
 }
