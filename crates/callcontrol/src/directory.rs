@@ -409,14 +409,16 @@ impl Directory {
 
     /// Put every login in place at once (at start-up, from the store).
     pub fn set_logins(&self, logins: HashMap<String, String>) {
-        let compiled = self.compiled.get();
-        *self.overlay.write().expect("overlay lock") = Arc::new(Overlay::build(&compiled, logins));
+        let mut o = self.overlay.write().expect("overlay lock");
+        *o = Arc::new(Overlay::build(&self.compiled.get(), logins));
     }
 
     /// A device's profile from now on (None: its own lines again).
     pub fn set_login(&self, device: &str, profile: Option<&str>) {
-        let compiled = self.compiled.get();
+        // The configuration is read under the overlay's lock: a swap that lands meanwhile
+        // rebuilds the overlay after this one, never before it with a newer configuration.
         let mut o = self.overlay.write().expect("overlay lock");
+        let compiled = self.compiled.get();
         let mut logins = o.logins.clone();
         match profile {
             Some(p) => logins.insert(device.to_owned(), p.to_owned()),

@@ -934,6 +934,20 @@ pub async fn cti_watch(
     Ok(())
 }
 
+/// Send a CLI request to the node's API: its JSON answer, or the error the node gave.
+async fn answer(request: reqwest::RequestBuilder, base: &str) -> Result<serde_json::Value> {
+    let r = request
+        .send()
+        .await
+        .with_context(|| format!("reaching {base}"))?;
+    let status = r.status();
+    let body: serde_json::Value = r.json().await.context("reading the node's answer")?;
+    if !status.is_success() {
+        bail!("{}", body["error"].as_str().unwrap_or("refused"));
+    }
+    Ok(body)
+}
+
 /// `dialtone push`: send a CiscoIPPhone object to phones through the node, one line a phone.
 /// Fails when any phone did not carry it out.
 pub async fn push(
@@ -947,18 +961,14 @@ pub async fn push(
     let xml =
         std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
     let (base, client) = api_client(&config, url, Some(Duration::from_secs(120)))?;
-    let r = client
-        .post(format!("{base}/push"))
-        .basic_auth(&user, Some(&password))
-        .json(&json!({"xml": xml, "devices": devices}))
-        .send()
-        .await
-        .with_context(|| format!("reaching {base}"))?;
-    let status = r.status();
-    let body: serde_json::Value = r.json().await.context("reading the node's answer")?;
-    if !status.is_success() {
-        bail!("{}", body["error"].as_str().unwrap_or("push refused"));
-    }
+    let body = answer(
+        client
+            .post(format!("{base}/push"))
+            .basic_auth(&user, Some(&password))
+            .json(&json!({"xml": xml, "devices": devices})),
+        &base,
+    )
+    .await?;
     let empty = Vec::new();
     let results = body["results"].as_array().unwrap_or(&empty);
     for r in results {
@@ -1029,16 +1039,7 @@ pub async fn em(
             .post(format!("{base}/em/logout"))
             .json(&json!({"device": device})),
     };
-    let r = call
-        .basic_auth(user, Some(&password))
-        .send()
-        .await
-        .with_context(|| format!("reaching {base}"))?;
-    let status = r.status();
-    let body: serde_json::Value = r.json().await.context("reading the node's answer")?;
-    if !status.is_success() {
-        bail!("{}", body["error"].as_str().unwrap_or("refused"));
-    }
+    let body = answer(call.basic_auth(user, Some(&password)), &base).await?;
     let line = |l: &serde_json::Value| {
         format!(
             "{:<16} {:<12} {:<16} since {:<12} until {}",

@@ -2,6 +2,7 @@
 //! Unified CM applies to it: which services a phone is subscribed to, which URL it gets, what
 //! the Phone URL enterprise parameters resolve to.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -127,24 +128,28 @@ impl Phones {
     /// A device as its phone now is: while a user is logged in (`login`: user and profile),
     /// the profile's lines and services and that user as its owner; while nobody is, its
     /// logout profile's lines and services, if it has one.
-    pub fn effective(&self, device: &PhoneDevice, login: Option<(String, String)>) -> PhoneDevice {
+    pub fn effective<'a>(
+        &'a self,
+        device: &'a PhoneDevice,
+        login: Option<(String, String)>,
+    ) -> Cow<'a, PhoneDevice> {
         let (owner, profile) = match login {
             Some((user, profile)) => (Some(user), profile),
             None => match &device.logout_profile {
                 Some(p) => (device.owner.clone(), p.clone()),
-                None => return device.clone(),
+                None => return Cow::Borrowed(device),
             },
         };
         let Some(p) = self.catalog.profiles.get(&profile) else {
-            return device.clone();
+            return Cow::Borrowed(device);
         };
-        PhoneDevice {
+        Cow::Owned(PhoneDevice {
             lines: p.lines.clone(),
             services: p.services.clone(),
             speed_dials: p.speed_dials.clone(),
             owner,
             ..device.clone()
-        }
+        })
     }
 
     pub fn service(&self, name: &str) -> Option<&PhoneService> {

@@ -81,12 +81,12 @@ fn start_of(q: &HashMap<String, String>) -> usize {
 /// The device a request is from: named in the query (`name`, as Dialtone's configuration files
 /// link it, or `devicename`), else the phone registered from the request's address.
 /// As it now is: with its Extension Mobility user's profile while someone is logged in.
-fn requesting_device(
+fn requesting_device<'a>(
     st: &ServicesState,
-    phones: &Phones,
+    phones: &'a Phones,
     q: &HashMap<String, String>,
     from: SocketAddr,
-) -> Option<PhoneDevice> {
+) -> Option<std::borrow::Cow<'a, PhoneDevice>> {
     let named = param(q, "name").or_else(|| param(q, "devicename"));
     let device = match named {
         Some(n) => phones.device(n),
@@ -132,7 +132,7 @@ pub async fn services_menu(
 ) -> Response {
     let phones = st.phones.get();
     let device = requesting_device(&st, &phones, &q, from);
-    let device = device.as_ref();
+    let device = device.as_deref();
     let caps = capabilities(&headers, device);
     let items: Vec<MenuItem> = phones
         .subscribed(device)
@@ -183,7 +183,7 @@ pub async fn directories(
 ) -> Response {
     let phones = st.phones.get();
     let device = requesting_device(&st, &phones, &q, from);
-    let device = device.as_ref();
+    let device = device.as_deref();
     let base = base(&st, secure);
     let dq = device_query(device);
     let mut items = vec![MenuItem {
