@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use dialtone_admin::AdminState;
-use dialtone_phone_xml::uri::query_unescape;
+use dialtone_phone_xml::uri::form_field;
 use dialtone_phone_xml::Element;
 use dialtone_store::em::LoginRefused;
 
@@ -60,20 +60,8 @@ fn refused(e: &EmError) -> Response {
     }
 }
 
-/// The form field `xml`, as phones' and Cisco's clients send it.
-fn form_xml(body: &[u8]) -> Option<String> {
-    std::str::from_utf8(body)
-        .ok()?
-        .split('&')
-        .find_map(|pair| {
-            pair.strip_prefix("xml=")
-                .or_else(|| pair.strip_prefix("XML="))
-        })
-        .and_then(query_unescape)
-}
-
 async fn servlet(State(st): State<EmApi>, body: Bytes) -> Response {
-    let Some(text) = form_xml(&body) else {
+    let Some(text) = form_field(&body, &["xml", "XML"]) else {
         return failure(1, "Error on parsing");
     };
     let Ok(doc) = Element::parse(&text) else {

@@ -15,7 +15,7 @@ use axum::Router;
 use dialtone_admin::AdminState;
 use dialtone_phone_xml::uri::query_escape;
 use dialtone_phone_xml::{InputItem, Object, Screen, SoftKey};
-use dialtone_services::pages::{xml_response, Secure};
+use dialtone_services::pages::{query_param as param, xml_response, Secure};
 use dialtone_services::Settings;
 use dialtone_store::em::LoginRefused;
 
@@ -48,12 +48,6 @@ fn exit() -> SoftKey {
 
 fn say(text: &str) -> Response {
     xml_response(&screen(text, vec![exit()]), None)
-}
-
-fn param<'a>(q: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    q.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
 }
 
 /// What a refused login reads on the phone.

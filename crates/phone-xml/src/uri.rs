@@ -111,6 +111,18 @@ pub fn query_unescape(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// A field of an `application/x-www-form-urlencoded` body (names compared exactly, as phones
+/// do: the first of `names` found wins), decoded.
+pub fn form_field(body: &[u8], names: &[&str]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    text.split('&')
+        .find_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            names.contains(&name).then_some(value)
+        })
+        .and_then(query_unescape)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +134,11 @@ mod tests {
         assert_eq!(query_unescape(&query_escape(v)).as_deref(), Some(v));
         assert_eq!(query_unescape("a+b%2"), None);
         assert_eq!(query_unescape("%FF"), None);
+        assert_eq!(
+            form_field(b"a=1&XML=%3Cx%2F%3E", &["XML"]).as_deref(),
+            Some("<x/>")
+        );
+        assert_eq!(form_field(b"xml=1", &["XML"]), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
-use dialtone_phone_xml::uri::{query_escape, query_unescape, Uri};
+use dialtone_phone_xml::uri::{form_field, query_escape, Uri};
 use dialtone_phone_xml::{Object, ResponseItem};
 
 use crate::{Phone, PhoneEvent};
@@ -25,14 +25,6 @@ fn xml(object: &Object) -> Response {
         body,
     )
         .into_response()
-}
-
-/// The form field `XML` (case-sensitive, as on the phones).
-fn form_xml(body: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(body).ok()?;
-    text.split('&')
-        .find_map(|pair| pair.strip_prefix("XML="))
-        .and_then(query_unescape)
 }
 
 fn basic(headers: &HeaderMap) -> Option<(String, String)> {
@@ -77,7 +69,7 @@ async fn execute(State(phone): State<Phone>, headers: HeaderMap, body: Bytes) ->
         let _ = phone.inner_events().send(PhoneEvent::PushRefused { user });
         return xml(&auth_error);
     }
-    let Some(text) = form_xml(&body) else {
+    let Some(text) = form_field(&body, &["XML"]) else {
         return xml(&Object::Error { number: 1 });
     };
     let Ok(object) = Object::parse(&text) else {

@@ -63,12 +63,16 @@ fn text(title: &str, body: &str) -> Object {
     }
 }
 
-/// A query parameter, by name without regard to case (phones and scripts differ).
-fn param<'a>(q: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+/// A query parameter, by name without regard to case (phones and scripts differ), even empty.
+pub fn query_param<'a>(q: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
     q.iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
-        .filter(|v| !v.is_empty())
+}
+
+/// A query parameter with a value.
+fn param<'a>(q: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    query_param(q, name).filter(|v| !v.is_empty())
 }
 
 fn start_of(q: &HashMap<String, String>) -> usize {
