@@ -362,11 +362,13 @@ impl Snapshot {
     }
 }
 
-/// The compiled configuration (rebuilt on every configuration change) and the logins over it
-/// (changed one login at a time).
+/// The compiled configuration (rebuilt on every configuration change) with the logins over it
+/// (changed one login at a time), as one snapshot swapped whole: both kinds of change happen
+/// under the same lock, so a reader never pairs a configuration with another's overlay.
 pub struct Directory {
-    compiled: Arc<Live<Compiled>>,
-    overlay: Arc<RwLock<Arc<Overlay>>>,
+    /// Keeps the compiled configuration following the store.
+    _compiled: Arc<Live<Compiled>>,
+    current: Arc<RwLock<Arc<Snapshot>>>,
 }
 
 impl Directory {
@@ -377,53 +379,81 @@ impl Directory {
         store: &Store,
         events: crate::events::Events,
     ) -> Result<Arc<Directory>, String> {
-        let overlay: Arc<RwLock<Arc<Overlay>>> = Arc::default();
-        let relay = overlay.clone();
+        // Stands in until the first configuration is compiled, a moment from now.
+        let empty = Compiled {
+            plan: Plan::compile(&Default::default()).map_err(|e| e.message)?,
+            devices: HashMap::new(),
+            by_digest_user: HashMap::new(),
+            lines: HashMap::new(),
+            by_number: HashMap::new(),
+            trunks: HashMap::new(),
+            trunk_by_address: HashMap::new(),
+            profiles: HashMap::new(),
+            logout_profiles: Vec::new(),
+        };
+        let current = Arc::new(RwLock::new(Arc::new(Snapshot {
+            compiled: Arc::new(empty),
+            overlay: Arc::default(),
+        })));
+        let relay = current.clone();
         let compiled = Live::follow(
             store,
             |store| async move { build(&store).await },
             move |old, new| {
                 announce_changes(old, new, &events);
-                let mut o = relay.write().expect("overlay lock");
-                *o = Arc::new(Overlay::build(new, o.logins.clone()));
+                let mut c = relay.write().expect("directory lock");
+                let logins = c.overlay.logins.clone();
+                *c = Arc::new(Snapshot {
+                    overlay: Arc::new(Overlay::build(new, logins)),
+                    compiled: new.clone(),
+                });
             },
         )
         .await?;
-        Ok(Arc::new(Directory { compiled, overlay }))
-    }
-
-    /// A directory that never changes its configuration (tests, tools).
-    pub fn fixed(compiled: Compiled) -> Arc<Directory> {
-        Arc::new(Directory {
-            compiled: Live::fixed(compiled),
-            overlay: Arc::default(),
-        })
+        {
+            // A swap may already have happened: then this is the same configuration again.
+            let mut c = current.write().expect("directory lock");
+            let first = compiled.get();
+            let logins = c.overlay.logins.clone();
+            *c = Arc::new(Snapshot {
+                overlay: Arc::new(Overlay::build(&first, logins)),
+                compiled: first,
+            });
+        }
+        Ok(Arc::new(Directory {
+            _compiled: compiled,
+            current,
+        }))
     }
 
     pub fn get(&self) -> Arc<Snapshot> {
-        Arc::new(Snapshot {
-            compiled: self.compiled.get(),
-            overlay: self.overlay.read().expect("overlay lock").clone(),
-        })
+        self.current.read().expect("directory lock").clone()
     }
 
     /// Put every login in place at once (at start-up, from the store).
     pub fn set_logins(&self, logins: HashMap<String, String>) {
-        let mut o = self.overlay.write().expect("overlay lock");
-        *o = Arc::new(Overlay::build(&self.compiled.get(), logins));
+        self.relay_logins(|all| *all = logins);
     }
 
     /// A device's profile from now on (None: its own lines again).
     pub fn set_login(&self, device: &str, profile: Option<&str>) {
-        // The configuration is read under the overlay's lock: a swap that lands meanwhile
-        // rebuilds the overlay after this one, never before it with a newer configuration.
-        let mut o = self.overlay.write().expect("overlay lock");
-        let compiled = self.compiled.get();
-        let mut logins = o.logins.clone();
-        match profile {
-            Some(p) => logins.insert(device.to_owned(), p.to_owned()),
-            None => logins.remove(device),
-        };
-        *o = Arc::new(Overlay::build(&compiled, logins));
+        self.relay_logins(|all| {
+            match profile {
+                Some(p) => all.insert(device.to_owned(), p.to_owned()),
+                None => all.remove(device),
+            };
+        });
+    }
+
+    /// Change the logins and lay them over the current configuration, under the lock.
+    fn relay_logins(&self, change: impl FnOnce(&mut HashMap<String, String>)) {
+        let mut c = self.current.write().expect("directory lock");
+        let mut logins = c.overlay.logins.clone();
+        change(&mut logins);
+        let compiled = c.compiled.clone();
+        *c = Arc::new(Snapshot {
+            overlay: Arc::new(Overlay::build(&compiled, logins)),
+            compiled,
+        });
     }
 }

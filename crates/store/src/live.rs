@@ -23,7 +23,7 @@ impl<T: Send + Sync + 'static> Live<T> {
     where
         B: Fn(Store) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T, String>> + Send,
-        S: Fn(&T, &T) + Send + Sync + 'static,
+        S: Fn(&Arc<T>, &Arc<T>) + Send + Sync + 'static,
     {
         let mut changes = store.changes();
         let live = Arc::new(Live {
