@@ -116,6 +116,8 @@ fn error_responses(codes: &[&str]) -> Map<String, Value> {
             "413" => "Body too large",
             "415" => "Body is not JSON",
             "422" => "A field failed validation (named in `field`)",
+            "429" => "Too many requests at once: try again after Retry-After",
+            "503" => "A service this needs is unavailable",
             _ => "Error",
         };
         m.insert(
@@ -262,6 +264,89 @@ fn em_paths(paths: &mut Map<String, Value>) {
                        "responses": with(errors(), "200", json!({"description": "Devices",
                            "content": {"application/json": {"schema": {"type": "object", "properties": {
                                "user": {"type": "string"}, "devices": {"type": "array", "items": {"type": "string"}}}}}}}))}}),
+    );
+}
+
+/// WebDialer's JSON API (served by the webdialer crate). Failures carry WebDialer's `code`
+/// (0-9) beside the usual error body.
+fn webdialer_paths(paths: &mut Map<String, Value>) {
+    let errors = || error_responses(&["400", "401", "403", "409", "422", "429", "503"]);
+    let placed = json!({"type": "object", "properties": {
+        "code": {"type": "integer"}, "description": {"type": "string"}, "call": {"type": "integer"},
+        "user": {"type": "string"}, "device": {"type": "string"}, "line": {"type": "string"},
+        "destination": {"type": "string"}}});
+    let target = json!({"user": {"type": "string", "description": "The user the call is for (application users with Standard WebDialer Proxy Rights); empty: the caller"},
+        "device": {"type": "string"}, "line": {"type": "string"},
+        "use_em": {"type": "boolean", "description": "Use the phone the user is logged in to (Extension Mobility); absent: the saved preference"}});
+    let mut call_props = target.as_object().cloned().unwrap_or_default();
+    call_props.insert("destination".into(), json!({"type": "string", "description": "Digits; spaces, dashes, dots and brackets are dropped"}));
+    call_props.insert(
+        "fac".into(),
+        json!({"type": "string", "description": "Forced Authorization Code, appended after #"}),
+    );
+    call_props.insert(
+        "cmc".into(),
+        json!({"type": "string", "description": "Client Matter Code, appended after #"}),
+    );
+    let preferences = json!({"type": "object", "additionalProperties": false, "properties": {
+        "use_em": {"type": "boolean"}, "device": {"type": "string", "nullable": true},
+        "line": {"type": "string", "nullable": true}, "dont_auto_close": {"type": "boolean"},
+        "dont_show_call_conf": {"type": "boolean"}}});
+    paths.insert(
+        "/api/v1/webdialer/sessions".into(),
+        json!({
+            "post": {"tags": ["webdialer"], "operationId": "webdialerOpenSession",
+                     "summary": "An end user's password (HTTP Basic) for a WebDialer bearer token lasting the User Session Expiry",
+                     "security": [{"basic": []}],
+                     "responses": with(errors(), "201", json!({"description": "A session", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"token": {"type": "string"}, "token_type": {"type": "string"},
+                        "user": {"type": "string"}, "expires_at_ms": {"type": "integer", "nullable": true}}}}}}))},
+            "delete": {"tags": ["webdialer"], "operationId": "webdialerCloseSession", "summary": "End the session whose token is sent",
+                       "security": [{"bearer": []}],
+                       "responses": with(errors(), "204", json!({"description": "Ended"}))},
+        }),
+    );
+    paths.insert(
+        "/api/v1/webdialer/calls".into(),
+        json!({"post": {"tags": ["webdialer"], "operationId": "webdialerMakeCall",
+                        "summary": "Call a number from the user's phone: it rings (and answers by itself where it can), then the destination",
+                        "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["destination"], "additionalProperties": false,
+                            "properties": call_props}}}},
+                        "responses": with(errors(), "201", json!({"description": "Placed (code 0)", "content": {"application/json": {"schema": placed}}}))}}),
+    );
+    paths.insert(
+        "/api/v1/webdialer/calls/end".into(),
+        json!({"post": {"tags": ["webdialer"], "operationId": "webdialerEndCall",
+                        "summary": "Hang up the newest call on the user's phone and line",
+                        "requestBody": {"content": {"application/json": {"schema": {
+                            "type": "object", "additionalProperties": false, "properties": target}}}},
+                        "responses": with(errors(), "200", json!({"description": "Ended (code 0)"}))}}),
+    );
+    paths.insert(
+        "/api/v1/webdialer/profile".into(),
+        json!({"get": {"tags": ["webdialer"], "operationId": "webdialerProfile",
+                       "summary": "The devices and lines a user may call from, and their primary line",
+                       "parameters": [{"name": "user", "in": "query", "schema": {"type": "string"}}],
+                       "responses": with(errors(), "200", json!({"description": "The profile"}))}}),
+    );
+    paths.insert(
+        "/api/v1/webdialer/preferences".into(),
+        json!({
+            "get": {"tags": ["webdialer"], "operationId": "webdialerPreferences", "summary": "The user's own saved preferences",
+                    "responses": with(errors(), "200", json!({"description": "Preferences"}))},
+            "put": {"tags": ["webdialer"], "operationId": "webdialerSavePreferences", "summary": "Save the user's preferences (the device must be theirs)",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": preferences}}},
+                    "responses": with(errors(), "200", json!({"description": "Saved"}))},
+        }),
+    );
+    paths.insert(
+        "/api/v1/webdialer/cluster-users/{user}".into(),
+        json!({"parameters": [{"name": "user", "in": "path", "required": true, "schema": {"type": "string"}}],
+               "get": {"tags": ["webdialer"], "operationId": "webdialerIsClusterUser", "summary": "Whether the user is this cluster's (isClusterUser; no credentials)",
+                       "security": [],
+                       "responses": with(errors(), "200", json!({"description": "The answer", "content": {"application/json": {"schema": {
+                           "type": "object", "properties": {"user": {"type": "string"}, "cluster_user": {"type": "boolean"}}}}}}))}}),
     );
 }
 
@@ -524,6 +609,7 @@ pub fn document(base_url: &str) -> Value {
     cti_paths(&mut paths);
     push_paths(&mut paths);
     em_paths(&mut paths);
+    webdialer_paths(&mut paths);
     json!({
         "openapi": "3.0.3",
         "info": {

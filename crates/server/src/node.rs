@@ -148,6 +148,27 @@ async fn ready(State(store): State<Store>) -> impl IntoResponse {
     }
 }
 
+/// WebDialer's pages on HTTP: the browser is sent to the same page over HTTPS (a GET; anything
+/// else is refused, since it may already have carried a password in the clear).
+async fn to_https(
+    State(base): State<Arc<String>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
+        (
+            StatusCode::PERMANENT_REDIRECT,
+            [(axum::http::header::LOCATION, format!("{base}{path}"))],
+        )
+            .into_response()
+    } else {
+        https_only(State(Arc::new(base.to_string())))
+            .await
+            .into_response()
+    }
+}
+
 async fn https_only(State(url): State<Arc<String>>) -> impl IntoResponse {
     (
         StatusCode::FORBIDDEN,
@@ -275,7 +296,7 @@ fn routers(
         .route("/api/v1/events", get(event_stream))
         .with_state(admin_state.clone())
         .layer(axum::Extension(registrar.clone()))
-        .layer(axum::Extension(calls))
+        .layer(axum::Extension(calls.clone()))
         .layer(axum::Extension(events));
     let em = dialtone_mobility::api::router(admin_state.clone(), mobility.clone()).merge(
         dialtone_mobility::emapi::router(dialtone_mobility::emapi::EmApi {
@@ -283,6 +304,16 @@ fn routers(
             mobility: mobility.clone(),
         }),
     );
+    let webdialer = dialtone_webdialer::WebDialer::new(
+        services.clone(),
+        calls.clone(),
+        mobility.clone(),
+        dialtone_webdialer::redirector::Redirector::default(),
+    );
+    // The servlets, SOAP and the Redirector carry passwords: HTTPS, as on Unified CM.
+    let webdialer_pages = dialtone_webdialer::html::router(webdialer.clone())
+        .merge(dialtone_webdialer::redirector::router(webdialer.clone()))
+        .merge(dialtone_webdialer::soap::router(webdialer.clone()));
     let registered = registrar.clone();
     let em_phone = dialtone_mobility::phone::PhoneService {
         admin: admin_state.clone(),
@@ -300,6 +331,7 @@ fn routers(
         .merge(em)
         .merge(live)
         .merge(cti)
+        .merge(dialtone_webdialer::api::router(webdialer))
         .merge(dialtone_services::api_router(services.clone()));
     let finish = |r: Router| {
         r.layer(DefaultBodyLimit::max(config.api.max_body_bytes as usize))
@@ -319,6 +351,7 @@ fn routers(
             .merge(dialtone_services::phone_router(services.clone(), true))
             .merge(dialtone_mobility::phone::router(em_phone.clone(), true))
             .merge(api.clone())
+            .merge(webdialer_pages.clone())
             .merge(ws(true)),
     );
     let phone_facing = phone_facing
@@ -326,13 +359,17 @@ fn routers(
         .merge(dialtone_mobility::phone::router(em_phone, false))
         .merge(ws(false));
     let http = if config.api.allow_over_http {
-        finish(phone_facing.merge(api))
+        finish(phone_facing.merge(api).merge(webdialer_pages))
     } else {
-        let refuse = any(https_only).with_state(Arc::new(https_base));
+        let refuse = any(https_only).with_state(Arc::new(https_base.clone()));
+        let origin = https_base.trim_end_matches("/api/v1").to_string();
+        let to_https = any(to_https).with_state(Arc::new(origin));
         finish(
             phone_facing
                 .route("/api", refuse.clone())
-                .route("/api/{*rest}", refuse),
+                .route("/api/{*rest}", refuse)
+                .route("/webdialer", to_https.clone())
+                .route("/webdialer/{*rest}", to_https),
         )
     };
     (http, https)

@@ -503,22 +503,11 @@ fn em_api(node: &Node, xml: &str) -> String {
         .unwrap()
 }
 
-fn app_password(node: &Node) -> String {
-    std::fs::read_to_string(node.dir.join("data/demo-credentials"))
-        .unwrap()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("application user demoapp  password ")
-                .map(str::to_owned)
-        })
-        .unwrap()
-}
-
 #[test]
 fn the_em_api_logs_in_logs_out_answers_queries_and_its_error_codes() {
     let dir = tempfile::tempdir().unwrap();
     let node = start(dir.path());
-    let app = app_password(&node);
+    let app = common::app_password(&node);
     let info = |id: &str, pw: &str| {
         format!("<appInfo><appID>{id}</appID><appCertificate>{pw}</appCertificate></appInfo>")
     };

@@ -365,6 +365,8 @@ fn openapi_document_names_every_resource() {
         commands.as_array().unwrap().contains(&Value::from("park")),
         "{commands}"
     );
+    // WebDialer's JSON API.
+    assert!(doc["paths"]["/api/v1/webdialer/calls"]["post"]["requestBody"].is_object());
     let server = doc["servers"][0]["url"].as_str().unwrap();
     assert!(server.starts_with("https://127.0.0.1:"), "{server}");
     let _ = ADMIN_PASSWORD;

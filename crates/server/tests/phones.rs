@@ -30,15 +30,6 @@ fn node() -> (tempfile::TempDir, Node) {
     (dir, node)
 }
 
-fn end_user_password(node: &Node, user: &str) -> String {
-    let creds = std::fs::read_to_string(node.dir.join("data/demo-credentials")).unwrap();
-    let line = creds
-        .lines()
-        .find(|l| l.starts_with(&format!("{user} ")))
-        .unwrap();
-    line.split_whitespace().nth(1).unwrap().to_string()
-}
-
 /// Reset or restart a phone through CTI (a NOTIFY service-control).
 fn cti_device(node: &Node, device: &str, action: &str) {
     let r = admin(client().post(node.api(&format!("/cti/devices/{device}/{action}"))))
@@ -240,7 +231,7 @@ fn pushes_pass_the_phones_authentication_url_or_get_error_4() {
     let mut events = alice.events();
     let text =
         "<CiscoIPPhoneText><Title>Notice</Title><Text>Fire drill at 3</Text></CiscoIPPhoneText>";
-    let alice_pw = end_user_password(&node, "user1000");
+    let alice_pw = common::end_user_password(&node, "user1000");
 
     // The owner may push to the phone; the phone checks with the Authentication URL first.
     let (status, report) = push(
@@ -260,7 +251,7 @@ fn pushes_pass_the_phones_authentication_url_or_get_error_4() {
         other => panic!("{other:?}"),
     }
     // A wrong password, and another user's phone: the phone answers CiscoIPPhoneError 4.
-    let bob_pw = end_user_password(&node, "user1001");
+    let bob_pw = common::end_user_password(&node, "user1001");
     for (user, pw) in [("user1000", "wrong"), ("user1001", bob_pw.as_str())] {
         let (status, report) = push(
             &node,
@@ -356,14 +347,7 @@ fn pushes_pass_the_phones_authentication_url_or_get_error_4() {
     );
     let (status, _) = push(&node, "SEPFFFFFFFFFFFF", json!({"xml": text}));
     assert_eq!(status, 404);
-    let demoapp_pw = std::fs::read_to_string(node.dir.join("data/demo-credentials"))
-        .unwrap()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("application user demoapp  password ")
-                .map(str::to_owned)
-        })
-        .unwrap();
+    let demoapp_pw = common::app_password(&node);
     let r = client()
         .post(node.api("/devices/SEP00DE00001000/push"))
         .basic_auth("demoapp", Some(&demoapp_pw))
@@ -412,7 +396,7 @@ fn pushes_pass_the_phones_authentication_url_or_get_error_4() {
     );
     // Guessing: after phones.auth_failures_per_minute wrong passwords, even the right one is
     // refused for the rest of the minute; other users are not affected.
-    let carol_pw = end_user_password(&node, "user1002");
+    let carol_pw = common::end_user_password(&node, "user1002");
     assert_eq!(auth("user1002", &carol_pw, "SEP00DE00001002"), "AUTHORIZED");
     for i in 0..10 {
         assert_eq!(
@@ -635,7 +619,7 @@ fn every_phone_object_validates_against_ciscos_schema() {
     }
     // What the simulator answers a push with: a CiscoIPPhoneResponse, or Error 4 and 1.
     let alice = common::sim_phone(&rt, &node, 1000, ip(3, 10), false);
-    let alice_pw = end_user_password(&node, "user1000");
+    let alice_pw = common::end_user_password(&node, "user1000");
     let execute = |user: &str, pw: &str, xml: &str| {
         client()
             .post(format!("http://{}:{WEB_PORT}/CGI/Execute", ip(3, 10)))

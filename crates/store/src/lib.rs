@@ -15,6 +15,7 @@ pub mod phones;
 pub mod plan;
 pub mod records;
 pub mod secrets;
+pub mod webdialer;
 
 use std::str::FromStr;
 use std::time::Duration;

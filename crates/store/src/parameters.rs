@@ -209,7 +209,18 @@ pub static PARAMETERS: &[Parameter] = &[
         display_name: "List of WebDialers",
         ty: ParamType::Text(4000),
         default: "",
-        doc: "WebDialer base URLs the Redirector asks, separated by spaces.",
+        doc: "WebDialer base URLs the Redirector asks, separated by spaces: https://host:port, pinned to a certificate with #sha256=<fingerprint>.",
+    },
+    Parameter {
+        scope: "webdialer",
+        name: "redirector_timeout_ms",
+        display_name: "Redirector Timeout",
+        ty: ParamType::Int {
+            min: 100,
+            max: 60000,
+        },
+        default: "5000",
+        doc: "Milliseconds the Redirector waits for each WebDialer's isClusterUser answer.",
     },
     Parameter {
         scope: "manager-assistant",

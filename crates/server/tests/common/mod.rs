@@ -172,6 +172,21 @@ pub fn demo_password(node: &Node, user: &str) -> String {
     line.split_whitespace().last().unwrap().to_string()
 }
 
+/// A demo end user's password (for the web pages and APIs), from the demo's credentials file.
+pub fn end_user_password(node: &Node, user: &str) -> String {
+    let creds = std::fs::read_to_string(node.dir.join("data/demo-credentials")).unwrap();
+    let line = creds
+        .lines()
+        .find(|l| l.starts_with(&format!("{user} ")))
+        .unwrap_or_else(|| panic!("{user} in demo-credentials"));
+    line.split_whitespace().nth(1).unwrap().to_string()
+}
+
+/// The demo application user's (demoapp) password.
+pub fn app_password(node: &Node) -> String {
+    demo_password(node, "application user demoapp")
+}
+
 /// A caller's CSV line for the uac-*.xml scenarios: calling line, called number, the line's
 /// demo credentials.
 pub fn caller(node: &Node, line: &str, called: &str) -> String {

@@ -1,0 +1,455 @@
+//! WebDialer's operations as JSON under `/api/v1/webdialer`, for programs that would rather
+//! not speak SOAP. A user opens a session with their password (`POST .../sessions`, HTTP
+//! Basic) and sends its token as a bearer token; an application user sends its own API token
+//! (or Basic) and, with WebDialer proxy rights, names the user it acts for.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use dialtone_admin::ApiError;
+use dialtone_store::now_ms;
+use dialtone_store::webdialer::Preference;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{with_codes, Code, Credential, Outcome, Profile, WebDialer};
+
+pub fn router(wd: Arc<WebDialer>) -> Router {
+    Router::new()
+        .route(
+            "/api/v1/webdialer/sessions",
+            post(open_session).delete(close_session),
+        )
+        .route("/api/v1/webdialer/calls", post(make_call))
+        .route("/api/v1/webdialer/calls/end", post(end_call))
+        .route("/api/v1/webdialer/profile", get(profile))
+        .route(
+            "/api/v1/webdialer/preferences",
+            get(get_preferences).put(put_preferences),
+        )
+        .route("/api/v1/webdialer/cluster-users/{user}", get(cluster_user))
+        .with_state(wd)
+}
+
+/// An outcome as an HTTP answer: the WebDialer code beside the usual error body.
+fn failure(o: Outcome, field: Option<&str>) -> Response {
+    let status = match o.code {
+        Code::Success => StatusCode::OK,
+        Code::Authentication => StatusCode::UNAUTHORIZED,
+        Code::NoProxyRights => StatusCode::FORBIDDEN,
+        Code::CallFailure => StatusCode::CONFLICT,
+        Code::NoDevice | Code::Unreachable => StatusCode::UNPROCESSABLE_ENTITY,
+        Code::Directory | Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::ServiceError => StatusCode::INTERNAL_SERVER_ERROR,
+        Code::Overloaded => StatusCode::TOO_MANY_REQUESTS,
+    };
+    let mut body = json!({
+        "error": o.message,
+        "code": o.code as u8,
+        "description": o.code.description(),
+    });
+    if let Some(f) = field {
+        body["field"] = f.into();
+    }
+    let mut r = (status, Json(body)).into_response();
+    if o.code == Code::Overloaded {
+        r.headers_mut()
+            .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+    }
+    r
+}
+
+/// The credential the Authorization header carries.
+fn credential(headers: &HeaderMap) -> Result<Credential, Outcome> {
+    if let Some((user_id, password)) = dialtone_admin::auth::basic_credentials(headers) {
+        return Ok(Credential {
+            user_id,
+            password,
+            token: None,
+        });
+    }
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split_once(' ')
+                .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
+        })
+        .map(|(_, t)| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    match bearer {
+        Some(token) => Ok(Credential {
+            token: Some(token),
+            ..Default::default()
+        }),
+        None => Err(Outcome::new(
+            Code::Authentication,
+            "credentials required: a bearer token or HTTP Basic",
+        )),
+    }
+}
+
+/// A JSON body of type `T`, or a 400 naming the field at fault.
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let text = if bytes.is_empty() {
+        b"{}".as_slice()
+    } else {
+        bytes
+    };
+    let mut de = serde_json::Deserializer::from_slice(text);
+    deserialize_naming_field(&mut de)
+        .map_err(|(path, e)| ApiError::field(StatusCode::BAD_REQUEST, path, e))
+}
+
+/// Deserialize, reporting the failing field by name when serde says which one.
+fn deserialize_naming_field<'de, T: serde::de::DeserializeOwned>(
+    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
+) -> Result<T, (String, String)> {
+    T::deserialize(de).map_err(|e| {
+        let msg = e.to_string();
+        // serde names an unknown or missing field in backquotes.
+        let field = msg
+            .split('`')
+            .nth(1)
+            .map(str::to_string)
+            .unwrap_or_else(|| "body".to_string());
+        (field, msg)
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallRequest {
+    destination: String,
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    device: Option<String>,
+    #[serde(default)]
+    line: Option<String>,
+    /// Use the phone the user is logged in to; when absent, the user's saved preference.
+    #[serde(default)]
+    use_em: Option<bool>,
+    #[serde(default)]
+    fac: Option<String>,
+    #[serde(default)]
+    cmc: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndRequest {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    device: Option<String>,
+    #[serde(default)]
+    line: Option<String>,
+    #[serde(default)]
+    use_em: Option<bool>,
+}
+
+/// The profile a request asks for, filled in from the user's saved preferences.
+async fn profile_for(
+    wd: &WebDialer,
+    user: &str,
+    device: Option<String>,
+    line: Option<String>,
+    use_em: Option<bool>,
+) -> Result<Profile, Outcome> {
+    let saved = wd.preference(user).await?.unwrap_or_default();
+    let use_em = use_em.unwrap_or(saved.use_em);
+    let named = device.is_some();
+    Ok(Profile {
+        user: user.to_string(),
+        device: device.or(if use_em { None } else { saved.device.clone() }),
+        line: line.or(if named || use_em { None } else { saved.line }),
+        use_em,
+    })
+}
+
+async fn make_call(
+    State(wd): State<Arc<WebDialer>>,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> Response {
+    let cred = match credential(&headers) {
+        Ok(c) => c,
+        Err(o) => return failure(o, None),
+    };
+    let req: CallRequest = match body(&bytes) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let user = match wd.acting_for(&cred, &req.user, true).await {
+        Ok(u) => u,
+        Err(o) => return failure(o, None),
+    };
+    let profile = match profile_for(&wd, &user, req.device, req.line, req.use_em).await {
+        Ok(p) => p,
+        Err(o) => return failure(o, None),
+    };
+    let destination = with_codes(&req.destination, req.fac.as_deref(), req.cmc.as_deref());
+    match wd.make_call(&user, &destination, &profile).await {
+        Ok(p) => (
+            StatusCode::CREATED,
+            Json(json!({
+                "code": 0,
+                "description": Code::Success.description(),
+                "call": p.call,
+                "user": user,
+                "device": p.device,
+                "line": p.line,
+                "destination": req.destination,
+            })),
+        )
+            .into_response(),
+        Err(o) => {
+            let field = match o.code {
+                Code::Unreachable => Some("destination"),
+                Code::NoDevice if o.message.starts_with("device") => Some("device"),
+                Code::NoDevice if o.message.starts_with("line") => Some("line"),
+                Code::NoDevice if o.message.contains("destination") => Some("destination"),
+                _ => None,
+            };
+            failure(o, field)
+        }
+    }
+}
+
+async fn end_call(
+    State(wd): State<Arc<WebDialer>>,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> Response {
+    let cred = match credential(&headers) {
+        Ok(c) => c,
+        Err(o) => return failure(o, None),
+    };
+    let req: EndRequest = match body(&bytes) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let result = async {
+        let user = wd.acting_for(&cred, &req.user, true).await?;
+        let profile = profile_for(&wd, &user, req.device, req.line, req.use_em).await?;
+        wd.end_call(&user, &profile).await
+    }
+    .await;
+    match result {
+        Ok(call) => {
+            Json(json!({"code": 0, "description": "Success", "call": call})).into_response()
+        }
+        Err(o) => failure(o, None),
+    }
+}
+
+#[derive(Deserialize)]
+struct UserQuery {
+    #[serde(default)]
+    user: String,
+}
+
+async fn profile(
+    State(wd): State<Arc<WebDialer>>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<UserQuery>,
+) -> Response {
+    let cred = match credential(&headers) {
+        Ok(c) => c,
+        Err(o) => return failure(o, None),
+    };
+    let result = async {
+        let user = wd.acting_for(&cred, &q.user, true).await?;
+        let devices = wd.devices(&user).await?;
+        let primary = wd.primary_line(&user).await.ok();
+        Ok::<_, Outcome>(json!({
+            "user": user,
+            "primary_line": primary,
+            "devices": devices.iter().map(|d| json!({
+                "name": d.name,
+                "description": d.description,
+                "model": d.model,
+                "extension_mobility": d.mobility,
+                "lines": d.lines.iter().map(|(n, p)| json!({"number": n, "partition": p})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        }))
+    }
+    .await;
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(o) => failure(o, None),
+    }
+}
+
+/// The end user a request is from (preferences are a user's own).
+async fn own_user(wd: &WebDialer, headers: &HeaderMap) -> Result<String, Outcome> {
+    let cred = credential(headers)?;
+    match wd.authenticate(&cred).await? {
+        crate::Who::EndUser(u) => Ok(u),
+        crate::Who::Application { user, .. } => Err(Outcome::new(
+            Code::NoProxyRights,
+            format!("preferences belong to end users, not to {user}"),
+        )),
+    }
+}
+
+async fn get_preferences(State(wd): State<Arc<WebDialer>>, headers: HeaderMap) -> Response {
+    let user = match own_user(&wd, &headers).await {
+        Ok(u) => u,
+        Err(o) => return failure(o, None),
+    };
+    match wd.preference(&user).await {
+        Ok(p) => {
+            Json(json!({"user": user, "saved": p.is_some(), "preferences": p.unwrap_or_default()}))
+                .into_response()
+        }
+        Err(o) => failure(o, None),
+    }
+}
+
+async fn put_preferences(
+    State(wd): State<Arc<WebDialer>>,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> Response {
+    let user = match own_user(&wd, &headers).await {
+        Ok(u) => u,
+        Err(o) => return failure(o, None),
+    };
+    let p: Preference = match body(&bytes) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    if !p.use_em {
+        if let Some(d) = &p.device {
+            let devices = match wd.devices(&user).await {
+                Ok(d) => d,
+                Err(o) => return failure(o, None),
+            };
+            let Some(dev) = devices.iter().find(|x| &x.name == d && !x.mobility) else {
+                return ApiError::field(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "device",
+                    format!("{d} is not one of {user}'s devices"),
+                )
+                .into_response();
+            };
+            if let Some(l) = &p.line {
+                if !dev.lines.iter().any(|(n, _)| n == l) {
+                    return ApiError::field(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "line",
+                        format!("line {l} is not on {d}"),
+                    )
+                    .into_response();
+                }
+            }
+        }
+    }
+    match wd.admin().store.set_webdialer_preference(&user, &p).await {
+        Ok(_) => Json(json!({"user": user, "saved": true, "preferences": p})).into_response(),
+        Err(e) => failure(Outcome::from(e), None),
+    }
+}
+
+/// `POST /api/v1/webdialer/sessions` with the user's Basic credentials: a bearer token for
+/// WebDialer, lasting the User Session Expiry (or until closed).
+async fn open_session(State(wd): State<Arc<WebDialer>>, headers: HeaderMap) -> Response {
+    let Some((user, password)) = dialtone_admin::auth::basic_credentials(&headers) else {
+        return failure(
+            Outcome::new(
+                Code::Authentication,
+                "open a session with the user's ID and password as HTTP Basic",
+            ),
+            None,
+        );
+    };
+    let result = async {
+        if !wd.check_end_user(&user, &password).await? {
+            return Err(Outcome::new(
+                Code::Authentication,
+                "wrong user ID or password",
+            ));
+        }
+        let hours = wd.parameters().await?.session_expiry_hours;
+        let now = now_ms();
+        let expires = (hours > 0).then(|| now + hours * 3_600_000);
+        let token = wd
+            .admin()
+            .store
+            .webdialer_session_open(&user, now, expires)
+            .await?
+            .ok_or_else(|| Outcome::new(Code::Authentication, "wrong user ID or password"))?;
+        Ok(json!({"token": token, "token_type": "Bearer", "user": user, "expires_at_ms": expires}))
+    }
+    .await;
+    match result {
+        Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
+        Err(o) => failure(o, None),
+    }
+}
+
+async fn close_session(State(wd): State<Arc<WebDialer>>, headers: HeaderMap) -> Response {
+    let token = match credential(&headers) {
+        Ok(Credential { token: Some(t), .. }) => t,
+        _ => {
+            return failure(
+                Outcome::new(
+                    Code::Authentication,
+                    "send the session's token as a bearer token",
+                ),
+                None,
+            )
+        }
+    };
+    match wd.admin().store.webdialer_session_close(&token).await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => failure(
+            Outcome::new(Code::Authentication, "unknown or ended session"),
+            None,
+        ),
+        Err(e) => failure(Outcome::from(e), None),
+    }
+}
+
+/// Whether the user is this cluster's: no credentials, as isClusterUserSoap.
+async fn cluster_user(State(wd): State<Arc<WebDialer>>, Path(user): Path<String>) -> Response {
+    match wd.is_cluster_user(&user).await {
+        Ok(yes) => Json(json!({"user": user, "cluster_user": yes})).into_response(),
+        Err(e) => failure(Outcome::from(e), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_bodies_name_the_field() {
+        let r: Result<CallRequest, _> = body(br#"{"destination": "1002", "colour": "red"}"#);
+        let e = r.err().expect("refused");
+        assert_eq!(
+            (e.status, e.field.as_deref()),
+            (StatusCode::BAD_REQUEST, Some("colour"))
+        );
+        let r: Result<CallRequest, _> = body(br#"{}"#);
+        assert_eq!(
+            r.err().expect("refused").field.as_deref(),
+            Some("destination")
+        );
+        let r: Result<CallRequest, _> = body(br#"{"destination": "1002"}"#);
+        assert!(r.is_ok());
+    }
+
+    #[test]
+    fn overload_is_429_with_retry_after() {
+        let r = failure(Outcome::new(Code::Overloaded, "busy"), None);
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(r.headers().contains_key("retry-after"));
+    }
+}

@@ -1,0 +1,662 @@
+//! WebDialer: click-to-call for web pages (`html`), desktop programs (`soap`, Cisco's WSDL)
+//! and our own JSON API (`api`), plus the Redirector that sends a user to their own cluster's
+//! WebDialer (`redirector`). Every surface comes down to [`WebDialer`]'s operations, which
+//! place calls through call control's CTI (`Calls::make_call`: the user's phone first, then the
+//! destination) and find a logged-in user's phone through Extension Mobility.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod html;
+pub mod redirector;
+pub mod soap;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use dialtone_admin::auth;
+use dialtone_admin::AdminState;
+use dialtone_callcontrol::calls::{Command, CtiError, MakeCall};
+use dialtone_callcontrol::Calls;
+use dialtone_mobility::Mobility;
+use dialtone_services::ServicesState;
+use dialtone_store::webdialer::{Preference, WebDialerUser};
+use dialtone_store::{now_ms, StoreError};
+
+/// The application-user role that lets a program act for any end user.
+pub const PROXY_ROLE: &str = "Standard WebDialer Proxy Rights";
+
+/// Unified CM's WebDialer response codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Code {
+    Success = 0,
+    CallFailure = 1,
+    Authentication = 2,
+    NoProxyRights = 3,
+    Directory = 4,
+    NoDevice = 5,
+    Unavailable = 6,
+    Unreachable = 7,
+    ServiceError = 8,
+    Overloaded = 9,
+}
+
+impl Code {
+    /// Cisco's description of the code, which clients show.
+    pub fn description(self) -> &'static str {
+        match self {
+            Code::Success => "Success",
+            Code::CallFailure => "Call failure error",
+            Code::Authentication => "Authentication error",
+            Code::NoProxyRights => "No authentication proxy rights",
+            Code::Directory => "Directory error",
+            Code::NoDevice => "No device is configured for the user or missing parameters",
+            Code::Unavailable => "Service temporarily unavailable",
+            Code::Unreachable => "Destination cannot be reached",
+            Code::ServiceError => "Service error",
+            Code::Overloaded => "Service overloaded",
+        }
+    }
+}
+
+/// What an operation came to: a code and the words for it. `message` is what a person is told
+/// (the seed's sentences where it has them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub code: Code,
+    pub message: String,
+}
+
+impl Outcome {
+    pub fn new(code: Code, message: impl Into<String>) -> Outcome {
+        Outcome {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn plain(code: Code) -> Outcome {
+        Outcome::new(code, code.description())
+    }
+
+    /// `description (detail)`, or the description alone.
+    pub fn description(&self) -> String {
+        if self.message == self.code.description() {
+            self.message.clone()
+        } else {
+            format!("{}: {}", self.code.description(), self.message)
+        }
+    }
+}
+
+impl From<StoreError> for Outcome {
+    fn from(e: StoreError) -> Outcome {
+        tracing::error!(error = %e, "webdialer: store");
+        Outcome::new(Code::Directory, "the user directory cannot be read")
+    }
+}
+
+/// How a request proves who sent it (SOAP's Credential; the HTML pages and JSON API make one
+/// from their session).
+#[derive(Debug, Clone, Default)]
+pub struct Credential {
+    pub user_id: String,
+    pub password: String,
+    /// A WebDialer session token or an application user's API token, instead of a password.
+    pub token: Option<String>,
+}
+
+/// Who a request is from, once proven.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Who {
+    EndUser(String),
+    /// An application user, `proxy` when it holds WebDialer proxy rights.
+    Application {
+        user: String,
+        proxy: bool,
+    },
+}
+
+/// Which phone and line a call request is for (SOAP's UserProfile; saved preferences).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// The end user the call is for; empty means the caller itself.
+    pub user: String,
+    pub device: Option<String>,
+    pub line: Option<String>,
+    /// Use the phone the user is logged in to with Extension Mobility.
+    pub use_em: bool,
+}
+
+impl From<&Preference> for Profile {
+    fn from(p: &Preference) -> Profile {
+        Profile {
+            user: String::new(),
+            device: p.device.clone(),
+            line: p.line.clone(),
+            use_em: p.use_em,
+        }
+    }
+}
+
+/// A device a user may place calls from, with its lines ("DN" and partition).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UserDevice {
+    pub name: String,
+    pub description: String,
+    pub model: String,
+    pub lines: Vec<(String, Option<String>)>,
+    /// Logged in to with Extension Mobility (not one of the user's own devices).
+    pub mobility: bool,
+}
+
+/// The phone and line a call was placed from, so it can be ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Placed {
+    pub call: u64,
+    pub device: String,
+    pub line: String,
+    pub destination: String,
+}
+
+/// Service parameters, read from the store per request (only changed values are stored).
+#[derive(Debug, Clone, Copy)]
+pub struct Parameters {
+    pub session_expiry_hours: i64,
+    pub max_concurrent: usize,
+    pub end_call_dialog_seconds: i64,
+}
+
+pub struct WebDialer {
+    pub services: Arc<ServicesState>,
+    pub calls: Calls,
+    pub mobility: Arc<Mobility>,
+    in_flight: AtomicUsize,
+    pub redirector: redirector::Redirector,
+}
+
+/// Counts a call request in flight for as long as it lives.
+#[derive(Debug)]
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Count a call request in, or refuse it with code 9 when `max` are in flight already.
+fn admit(in_flight: &AtomicUsize, max: usize) -> Result<InFlight<'_>, Outcome> {
+    let before = in_flight.fetch_add(1, Ordering::AcqRel);
+    let counted = InFlight(in_flight);
+    if before >= max {
+        return Err(Outcome::new(
+            Code::Overloaded,
+            format!("more than {max} call requests at once (Maximum Concurrent Call Requests)"),
+        ));
+    }
+    Ok(counted)
+}
+
+impl WebDialer {
+    pub fn new(
+        services: Arc<ServicesState>,
+        calls: Calls,
+        mobility: Arc<Mobility>,
+        redirector: redirector::Redirector,
+    ) -> Arc<WebDialer> {
+        Arc::new(WebDialer {
+            services,
+            calls,
+            mobility,
+            in_flight: AtomicUsize::new(0),
+            redirector,
+        })
+    }
+
+    pub fn admin(&self) -> &AdminState {
+        &self.services.admin
+    }
+
+    pub async fn parameters(&self) -> Result<Parameters, StoreError> {
+        let store = &self.admin().store;
+        let int = |v: serde_json::Value, default: i64| v.as_i64().unwrap_or(default);
+        Ok(Parameters {
+            session_expiry_hours: int(
+                store
+                    .parameter_value("webdialer", "user_session_expiry_hours")
+                    .await?,
+                0,
+            ),
+            max_concurrent: int(
+                store
+                    .parameter_value("webdialer", "max_concurrent_call_requests")
+                    .await?,
+                1000,
+            )
+            .max(1) as usize,
+            end_call_dialog_seconds: int(
+                store
+                    .parameter_value("webdialer", "end_call_dialog_seconds")
+                    .await?,
+                15,
+            ),
+        })
+    }
+
+    /// Check an end user's password, counting wrong ones against the user ID (the same budget
+    /// the phones' Authentication URL spends).
+    pub async fn check_end_user(&self, user: &str, password: &str) -> Result<bool, Outcome> {
+        let guesses = &self.services.guesses;
+        if user.is_empty() || password.is_empty() || !guesses.may_try(user) {
+            return Ok(false);
+        }
+        match auth::verify_end_user(self.admin(), user, password).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => {
+                guesses.failed(user);
+                Ok(false)
+            }
+            Err(e) => Err(Outcome::new(Code::Directory, e.message)),
+        }
+    }
+
+    /// Who a credential proves to be.
+    pub async fn authenticate(&self, cred: &Credential) -> Result<Who, Outcome> {
+        let refused = || Outcome::plain(Code::Authentication);
+        if let Some(token) = cred.token.as_deref().filter(|t| !t.is_empty()) {
+            if let Some((user, _)) = self
+                .admin()
+                .store
+                .webdialer_session(token, now_ms())
+                .await?
+            {
+                return Ok(Who::EndUser(user));
+            }
+            return match auth::token_caller(self.admin(), token).await {
+                Ok(c) => Ok(Who::Application {
+                    proxy: c.has_role(PROXY_ROLE),
+                    user: c.user_id,
+                }),
+                Err(_) => Err(refused()),
+            };
+        }
+        if self.check_end_user(&cred.user_id, &cred.password).await? {
+            return Ok(Who::EndUser(cred.user_id.clone()));
+        }
+        let guesses = &self.services.guesses;
+        if cred.user_id.is_empty() || !guesses.may_try(&cred.user_id) {
+            return Err(refused());
+        }
+        match auth::verify_application_user(self.admin(), &cred.user_id, &cred.password).await {
+            Ok(c) => Ok(Who::Application {
+                proxy: c.has_role(PROXY_ROLE),
+                user: c.user_id,
+            }),
+            Err(_) => {
+                guesses.failed(&cred.user_id);
+                Err(refused())
+            }
+        }
+    }
+
+    /// The end user a request acts for: the caller itself, or, for an application user with
+    /// proxy rights where `proxy_allowed`, the user it names.
+    pub async fn acting_for(
+        &self,
+        cred: &Credential,
+        named: &str,
+        proxy_allowed: bool,
+    ) -> Result<String, Outcome> {
+        match self.authenticate(cred).await? {
+            Who::EndUser(u) if named.is_empty() || named == u => Ok(u),
+            Who::EndUser(u) => Err(Outcome::new(
+                Code::NoProxyRights,
+                format!("{u} may not act for {named}"),
+            )),
+            Who::Application { proxy: true, .. } if proxy_allowed => {
+                if named.is_empty() {
+                    Err(Outcome::new(
+                        Code::NoDevice,
+                        "name the user the request is for",
+                    ))
+                } else {
+                    Ok(named.to_string())
+                }
+            }
+            Who::Application { user, .. } => Err(Outcome::new(
+                Code::NoProxyRights,
+                format!("{user} lacks {PROXY_ROLE}"),
+            )),
+        }
+    }
+
+    async fn user(&self, user: &str) -> Result<WebDialerUser, Outcome> {
+        self.admin()
+            .store
+            .webdialer_user(user)
+            .await?
+            .ok_or_else(|| Outcome::new(Code::Directory, format!("no user {user}")))
+    }
+
+    /// The devices `user` may call from: their own (owned or controlled) and, after them, the
+    /// phones they are logged in to with Extension Mobility. Lines as call control has them
+    /// now (a logged-in phone carries the profile's lines).
+    pub async fn devices(&self, user: &str) -> Result<Vec<UserDevice>, Outcome> {
+        let u = self.user(user).await?;
+        Ok(self.devices_of(&u))
+    }
+
+    fn devices_of(&self, u: &WebDialerUser) -> Vec<UserDevice> {
+        let snapshot = self.calls.directory();
+        let describe = |name: &str, description: &str, mobility: bool| {
+            snapshot.device(name).map(|d| UserDevice {
+                name: d.name.clone(),
+                description: description.to_string(),
+                model: d.model.clone(),
+                lines: d
+                    .lines
+                    .iter()
+                    .map(|a| (a.pattern.clone(), a.partition.clone()))
+                    .collect(),
+                mobility,
+            })
+        };
+        let mut out: Vec<UserDevice> = u
+            .devices
+            .iter()
+            .filter_map(|(name, description)| describe(name, description, false))
+            .collect();
+        for d in self.mobility.devices_of(&u.user_id) {
+            if !out.iter().any(|o| o.name == d) {
+                out.extend(describe(&d, "", true));
+            }
+        }
+        out
+    }
+
+    /// The user's primary line: their primary extension, else their first device's first line.
+    pub async fn primary_line(&self, user: &str) -> Result<String, Outcome> {
+        let u = self.user(user).await?;
+        if let Some(n) = &u.primary_extension {
+            return Ok(n.clone());
+        }
+        self.devices_of(&u)
+            .iter()
+            .find_map(|d| d.lines.first().map(|l| l.0.clone()))
+            .ok_or_else(|| Outcome::new(Code::NoDevice, "No supported device configured for user"))
+    }
+
+    /// Whether `user` is this cluster's (the Redirector asks every cluster).
+    pub async fn is_cluster_user(&self, user: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .admin()
+            .store
+            .webdialer_user(user)
+            .await?
+            .is_some_and(|u| u.home_cluster))
+    }
+
+    /// The phone and line a call for `user` is placed from.
+    fn choose(
+        &self,
+        u: &WebDialerUser,
+        profile: &Profile,
+        destination: &str,
+    ) -> Result<(String, String), Outcome> {
+        let snapshot = self.calls.directory();
+        let candidates: Vec<String> = if profile.use_em {
+            let logged_in = self.mobility.devices_of(&u.user_id);
+            if logged_in.is_empty() {
+                return Err(Outcome::new(
+                    Code::NoDevice,
+                    format!("Call to {destination} failed: User not logged in on any device"),
+                ));
+            }
+            logged_in
+        } else {
+            u.devices
+                .iter()
+                .map(|(n, _)| n.clone())
+                .filter(|n| snapshot.device(n).is_some_and(|d| !d.lines.is_empty()))
+                .collect()
+        };
+        if candidates.is_empty() {
+            return Err(Outcome::new(
+                Code::NoDevice,
+                "No supported device configured for user",
+            ));
+        }
+        let device = match profile.device.as_deref().filter(|d| !d.is_empty()) {
+            Some(d) if candidates.iter().any(|c| c == d) => d.to_string(),
+            // A saved device the user has since lost, or the permanent device named while
+            // the user is logged in elsewhere: the first that is theirs now.
+            Some(_) if profile.use_em => candidates[0].clone(),
+            Some(d) => {
+                return Err(Outcome::new(
+                    Code::NoDevice,
+                    format!("device {d} is not configured for user {}", u.user_id),
+                ))
+            }
+            None => candidates[0].clone(),
+        };
+        let config = snapshot
+            .device(&device)
+            .ok_or_else(|| Outcome::new(Code::NoDevice, format!("no device {device}")))?;
+        let line = match profile
+            .line
+            .as_deref()
+            .map(line_number)
+            .filter(|l| !l.is_empty())
+        {
+            Some(l) if config.lines.iter().any(|a| a.pattern == l) => l.to_string(),
+            Some(_) if profile.use_em => config
+                .lines
+                .first()
+                .map(|a| a.pattern.clone())
+                .unwrap_or_default(),
+            Some(l) => {
+                return Err(Outcome::new(
+                    Code::NoDevice,
+                    format!("line {l} is not on device {device}"),
+                ))
+            }
+            None => config
+                .lines
+                .first()
+                .map(|a| a.pattern.clone())
+                .unwrap_or_default(),
+        };
+        if line.is_empty() {
+            return Err(Outcome::new(
+                Code::NoDevice,
+                "No supported device configured for user",
+            ));
+        }
+        Ok((device, line))
+    }
+
+    /// Call `destination` for `user`: their phone rings first (answering by itself where it
+    /// can), then the destination, with the line's and the device's calling search spaces.
+    pub async fn make_call(
+        &self,
+        user: &str,
+        destination: &str,
+        profile: &Profile,
+    ) -> Result<Placed, Outcome> {
+        let params = self.parameters().await?;
+        let _counted = admit(&self.in_flight, params.max_concurrent)?;
+        let destination = dialable(destination)?;
+        let u = self.user(user).await?;
+        let (device, line) = self.choose(&u, profile, &destination)?;
+        let call = self
+            .calls
+            .make_call(MakeCall {
+                line: line.clone(),
+                device: Some(device.clone()),
+                destination: destination.clone(),
+            })
+            .await
+            .map_err(|e| cti_outcome(e, &destination))?;
+        Ok(Placed {
+            call,
+            device,
+            line,
+            destination,
+        })
+    }
+
+    /// End the call on `user`'s phone (the one the profile names, as for a call request): the
+    /// newest call on that phone and line.
+    pub async fn end_call(&self, user: &str, profile: &Profile) -> Result<u64, Outcome> {
+        let u = self.user(user).await?;
+        let (device, line) = self.choose(&u, profile, "")?;
+        let call = self
+            .calls
+            .live()
+            .into_iter()
+            .filter(|v| {
+                (v.calling_device.as_deref() == Some(device.as_str()) && v.calling == line)
+                    || (v.called_device.as_deref() == Some(device.as_str()) && v.called == line)
+            })
+            .map(|v| v.id)
+            .max()
+            .ok_or_else(|| {
+                Outcome::new(
+                    Code::CallFailure,
+                    format!("no call on {device} line {line}"),
+                )
+            })?;
+        self.calls
+            .command(call, None, Command::Drop)
+            .await
+            .map_err(|e| cti_outcome(e, ""))?;
+        Ok(call)
+    }
+
+    /// The saved preferences, or what a user without any gets (their first device; the
+    /// phone they are logged in to when they have no device of their own).
+    pub async fn preference(&self, user: &str) -> Result<Option<Preference>, Outcome> {
+        Ok(self.admin().store.webdialer_preference(user).await?)
+    }
+}
+
+/// "1001 ; Internal_PT" (getProfileSoap's line strings) or "1001" -> "1001".
+fn line_number(s: &str) -> &str {
+    s.split(';').next().unwrap_or("").trim()
+}
+
+/// A line as getProfileSoap shows it: "DN ; partition".
+pub fn line_label(number: &str, partition: Option<&str>) -> String {
+    format!("{number} ; {}", partition.unwrap_or(""))
+}
+
+/// The number to dial: the digits a person typed, without the spaces, dashes, dots and
+/// brackets of a written number; `#` introduces Client Matter or Forced Authorization Codes.
+/// SIP URIs and words are not dialled.
+pub fn dialable(destination: &str) -> Result<String, Outcome> {
+    let digits: String = destination
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '\u{a0}'))
+        .collect();
+    let ok = !digits.is_empty()
+        && digits.len() <= 64
+        && digits
+            .char_indices()
+            .all(|(i, c)| c.is_ascii_digit() || matches!(c, '*' | '#') || (c == '+' && i == 0));
+    if ok {
+        Ok(digits)
+    } else if destination.trim().is_empty() {
+        Err(Outcome::new(Code::NoDevice, "no destination to call"))
+    } else {
+        Err(Outcome::new(
+            Code::Unreachable,
+            format!("'{destination}' is not a number WebDialer can dial"),
+        ))
+    }
+}
+
+/// The destination with codes appended after `#`, as the dial plan takes them: the Forced
+/// Authorization Code first, then the Client Matter Code.
+pub fn with_codes(destination: &str, fac: Option<&str>, cmc: Option<&str>) -> String {
+    let mut out = destination.to_string();
+    for code in [fac, cmc].into_iter().flatten() {
+        let code = code.trim();
+        if !code.is_empty() {
+            out.push('#');
+            out.push_str(code);
+        }
+    }
+    out
+}
+
+fn cti_outcome(e: CtiError, destination: &str) -> Outcome {
+    match e {
+        CtiError::Unroutable { .. } => Outcome::new(
+            Code::Unreachable,
+            format!("Call to {destination} failed: {e}"),
+        ),
+        CtiError::NoSuchLine(_) | CtiError::NoSuchDevice(_) | CtiError::NotAParty(_) => {
+            Outcome::new(Code::NoDevice, e.to_string())
+        }
+        CtiError::NotRegistered(_) | CtiError::State(_) | CtiError::Device(_) => Outcome::new(
+            Code::CallFailure,
+            format!("Call to {destination} failed: {e}"),
+        ),
+        CtiError::NoSuchCall(_) => Outcome::new(Code::CallFailure, e.to_string()),
+        CtiError::NoSuchSlot(_) | CtiError::Taken(_) => {
+            Outcome::new(Code::ServiceError, e.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_numbers_are_dialled_as_digits_and_uris_are_not() {
+        assert_eq!(dialable(" +1 (408) 555-0100 ").unwrap(), "+14085550100");
+        assert_eq!(dialable("5555111222#1234").unwrap(), "5555111222#1234");
+        assert_eq!(
+            dialable("sip:bob@example.com").unwrap_err().code,
+            Code::Unreachable
+        );
+        assert_eq!(dialable("12+3").unwrap_err().code, Code::Unreachable);
+        assert_eq!(dialable("  ").unwrap_err().code, Code::NoDevice);
+    }
+
+    #[test]
+    fn call_requests_past_the_maximum_are_refused_with_code_9() {
+        let n = AtomicUsize::new(0);
+        let first = admit(&n, 2).unwrap();
+        let second = admit(&n, 2).unwrap();
+        assert_eq!(admit(&n, 2).unwrap_err().code, Code::Overloaded);
+        drop(first);
+        let third = admit(&n, 2).expect("a finished request makes room");
+        drop((second, third));
+        assert_eq!(
+            n.load(Ordering::Acquire),
+            0,
+            "refused requests are not left counted"
+        );
+    }
+
+    #[test]
+    fn codes_follow_the_number_after_hashes() {
+        assert_eq!(with_codes("9555", Some("1234"), None), "9555#1234");
+        assert_eq!(with_codes("9555", Some("1234"), Some("77")), "9555#1234#77");
+        assert_eq!(with_codes("9555", Some(" "), None), "9555");
+    }
+
+    #[test]
+    fn profile_lines_are_read_with_or_without_their_partition() {
+        assert_eq!(line_number("1001 ; Internal_PT"), "1001");
+        assert_eq!(line_number("1001"), "1001");
+        assert_eq!(
+            line_label("1001", Some("Internal_PT")),
+            "1001 ; Internal_PT"
+        );
+    }
+}

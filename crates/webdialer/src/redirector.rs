@@ -1,0 +1,537 @@
+//! The Redirector, `/webdialer/Redirector?destination=N`: one enterprise-wide click-to-call
+//! link. The user logs in here once; the Redirector asks every WebDialer in the List of
+//! WebDialers service parameter at the same time whether the user is theirs (isClusterUser
+//! over HTTPS, within the Redirector Timeout, each entry's certificate pinned when the entry
+//! says `#sha256=<fingerprint>`), then hands the browser to the one that says yes.
+//!
+//! The Redirector checks no password (the user may not be known here): the chosen WebDialer
+//! does. The login reaches it in an HTTPS form the page submits by itself, so the password
+//! never travels in a URL, and the user is not asked again. Afterwards the Redirector only
+//! remembers the user ID (a cookie) to choose the cluster; the cluster's own session cookie
+//! is what lets the user dial.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use dialtone_phone_xml::tree::Element;
+use dialtone_services::pages::query_param;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use sha2::{Digest, Sha256};
+
+use crate::html::{esc, login_page, session_cookie};
+use crate::WebDialer;
+
+pub const PATH: &str = "/webdialer/Redirector";
+pub const ALIAS: &str = "/webdialer/WebdialerRedirector";
+const COOKIE: &str = "WDREDIRECT";
+
+pub fn router(wd: Arc<WebDialer>) -> Router {
+    Router::new()
+        .route(PATH, get(page).post(submit))
+        .route(ALIAS, get(page).post(submit))
+        .with_state(wd)
+}
+
+/// One entry of the List of WebDialers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// `https://host:port`
+    pub base: String,
+    /// SHA-256 of the WebDialer's certificate (DER), when pinned.
+    pub pin: Option<[u8; 32]>,
+}
+
+/// Read the List of WebDialers: entries separated by spaces or commas, each an HTTPS URL
+/// (only its scheme, host and port count), optionally ending `#sha256=` and the certificate's
+/// SHA-256 fingerprint in hex (colons allowed, as `openssl x509 -fingerprint -sha256` prints
+/// it). A wrong entry is an error naming it.
+pub fn parse_list(list: &str) -> Result<Vec<Entry>, String> {
+    list.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            let (url, fragment) = item.split_once('#').unwrap_or((item, ""));
+            let rest = url
+                .strip_prefix("https://")
+                .ok_or_else(|| format!("'{item}' is not an https:// URL"))?;
+            let authority = rest.split('/').next().unwrap_or("");
+            if authority.is_empty() || authority.contains('@') {
+                return Err(format!("'{item}' names no host"));
+            }
+            let pin = if fragment.is_empty() {
+                None
+            } else {
+                let hex_text = fragment
+                    .strip_prefix("sha256=")
+                    .ok_or_else(|| format!("'{item}': a pin is written #sha256=<hex>"))?
+                    .replace(':', "");
+                let bytes = hex::decode(&hex_text)
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or_else(|| format!("'{item}': the sha256 pin must be 32 bytes of hex"))?;
+                Some(bytes)
+            };
+            Ok(Entry {
+                base: format!("https://{authority}"),
+                pin,
+            })
+        })
+        .collect()
+}
+
+/// Accepts exactly the certificate whose SHA-256 is pinned (self-signed cluster certificates
+/// need no CA), still checking that the peer holds its key.
+#[derive(Debug)]
+struct Pinned {
+    pin: [u8; 32],
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if Sha256::digest(end_entity.as_ref()).as_slice() == self.pin {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(
+                "the certificate is not the one pinned in the List of WebDialers".into(),
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+struct Peer {
+    entry: Entry,
+    client: reqwest::Client,
+}
+
+/// The clients for the current List of WebDialers, rebuilt when the list or the timeout
+/// changes (connections are kept alive between decisions).
+#[derive(Default)]
+pub struct Redirector {
+    peers: Mutex<Option<Cached>>,
+}
+
+/// The list and timeout the clients were built for, and the clients.
+type Cached = (String, u64, Arc<Vec<Peer>>);
+
+fn client_for(entry: &Entry, timeout: Duration) -> Result<reqwest::Client, String> {
+    let builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .pool_max_idle_per_host(64);
+    let builder = match entry.pin {
+        Some(pin) => {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(Pinned { pin, provider }))
+                .with_no_client_auth();
+            builder.use_preconfigured_tls(config)
+        }
+        None => builder,
+    };
+    builder.build().map_err(|e| e.to_string())
+}
+
+impl Redirector {
+    fn peers(&self, list: &str, timeout_ms: u64) -> Result<Arc<Vec<Peer>>, String> {
+        let mut cached = self.peers.lock().expect("peers");
+        if let Some((l, t, peers)) = cached.as_ref() {
+            if l == list && *t == timeout_ms {
+                return Ok(peers.clone());
+            }
+        }
+        let timeout = Duration::from_millis(timeout_ms);
+        let peers = Arc::new(
+            parse_list(list)?
+                .into_iter()
+                .map(|entry| {
+                    Ok(Peer {
+                        client: client_for(&entry, timeout)?,
+                        entry,
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()?,
+        );
+        *cached = Some((list.to_string(), timeout_ms, peers.clone()));
+        Ok(peers)
+    }
+
+    /// The WebDialers (base URLs) that say `user` is theirs, in the list's order; the list
+    /// itself when it cannot be read.
+    pub async fn ask(
+        &self,
+        list: &str,
+        timeout_ms: u64,
+        user: &str,
+    ) -> Result<Vec<String>, String> {
+        let peers = self.peers(list, timeout_ms)?;
+        let body = is_cluster_user_request(user);
+        let asks = peers.iter().map(|p| {
+            let body = body.clone();
+            async move {
+                let url = format!("{}{}", p.entry.base, crate::soap::SERVICE_PATH);
+                let answer = p
+                    .client
+                    .post(&url)
+                    .header(header::CONTENT_TYPE, "text/xml; charset=utf-8")
+                    .header("SOAPAction", "\"\"")
+                    .body(body)
+                    .send()
+                    .await;
+                let yes = match answer {
+                    Ok(r) if r.status().is_success() => {
+                        r.text().await.ok().is_some_and(|t| says_yes(&t))
+                    }
+                    Ok(r) => {
+                        tracing::warn!(webdialer = %p.entry.base, status = %r.status(), "isClusterUser refused");
+                        false
+                    }
+                    Err(e) => {
+                        tracing::warn!(webdialer = %p.entry.base, error = %e, "isClusterUser failed");
+                        false
+                    }
+                };
+                yes.then(|| p.entry.base.clone())
+            }
+        });
+        Ok(futures_util::future::join_all(asks)
+            .await
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+}
+
+fn is_cluster_user_request(user: &str) -> String {
+    Element::new("soapenv:Envelope")
+        .attr("xmlns:soapenv", "http://schemas.xmlsoap.org/soap/envelope/")
+        .attr("xmlns:urn", "urn:WD70")
+        .child(
+            Element::new("soapenv:Body").child(
+                Element::new("urn:isClusterUserSoap")
+                    .attr(
+                        "soapenv:encodingStyle",
+                        "http://schemas.xmlsoap.org/soap/encoding/",
+                    )
+                    .leaf("in0", user),
+            ),
+        )
+        .to_document()
+}
+
+fn says_yes(answer: &str) -> bool {
+    fn find(e: &Element) -> Option<&str> {
+        if e.name.rsplit(':').next() == Some("isClusterUserSoapReturn") {
+            return Some(e.text.as_str());
+        }
+        e.children.iter().find_map(find)
+    }
+    Element::parse(answer)
+        .ok()
+        .as_ref()
+        .and_then(find)
+        .is_some_and(|t| t.trim() == "true")
+}
+
+fn page_html(status: StatusCode, body: &str) -> Response {
+    let doc = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>Cisco WebDialer</title><style>body{{font-family:system-ui,sans-serif;background:#eef1f5;margin:0}}\
+         main{{max-width:26rem;margin:3rem auto;background:#fff;border-radius:10px;box-shadow:0 2px 14px #0002;padding:1.6rem 1.8rem}}\
+         button{{padding:.55rem 1.2rem;font-size:1rem;border:0;border-radius:6px;background:#1f6feb;color:#fff;cursor:pointer;margin:.3rem 0}}\
+         .error{{background:#fdecec;color:#8a1c1c;border-radius:6px;padding:.6rem .8rem}}</style></head><body><main>{body}</main></body></html>\n"
+    );
+    let mut r = (status, Html(doc)).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn cookie_user(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .and_then(|(_, v)| dialtone_phone_xml::uri::query_unescape(v))
+        .filter(|u| !u.is_empty())
+}
+
+struct Settings {
+    list: String,
+    timeout_ms: u64,
+    hours: i64,
+}
+
+async fn settings(wd: &WebDialer) -> Result<Settings, crate::Outcome> {
+    let store = &wd.admin().store;
+    let list = match store
+        .parameter_value("webdialer", "list_of_webdialers")
+        .await?
+    {
+        serde_json::Value::String(s) => s,
+        _ => String::new(),
+    };
+    let timeout_ms = store
+        .parameter_value("webdialer", "redirector_timeout_ms")
+        .await?
+        .as_u64()
+        .unwrap_or(5000);
+    Ok(Settings {
+        list,
+        timeout_ms,
+        hours: wd.parameters().await?.session_expiry_hours,
+    })
+}
+
+fn unavailable(why: &str) -> Response {
+    page_html(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &format!(
+            "<h1>Cisco WebDialer</h1><p class=\"error\" role=\"alert\">The Redirector cannot ask the WebDialers: {}</p>",
+            esc(why)
+        ),
+    )
+}
+
+fn target_url(base: &str, destination: &str) -> String {
+    let mut url = format!("{base}{}", crate::html::PATH);
+    if !destination.is_empty() {
+        url.push_str("?destination=");
+        url.push_str(&dialtone_phone_xml::uri::query_escape(destination));
+    }
+    url
+}
+
+fn remember(r: &mut Response, user: &str, hours: i64) {
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie(
+            COOKIE,
+            &dialtone_phone_xml::uri::query_escape(user),
+            hours,
+            "/webdialer",
+        ),
+    );
+}
+
+async fn page(
+    State(wd): State<Arc<WebDialer>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let destination = query_param(&q, "destination").unwrap_or("").to_string();
+    let Some(user) = cookie_user(&headers) else {
+        return login_page(
+            PATH,
+            "Cisco WebDialer Redirector",
+            &destination,
+            None,
+            StatusCode::OK,
+        );
+    };
+    let s = match settings(&wd).await {
+        Ok(s) => s,
+        Err(o) => return unavailable(&o.message),
+    };
+    match wd.redirector.ask(&s.list, s.timeout_ms, &user).await {
+        Err(why) => unavailable(&why),
+        Ok(yes) if yes.len() == 1 => {
+            let mut r = StatusCode::SEE_OTHER.into_response();
+            if let Ok(v) = HeaderValue::from_str(&target_url(&yes[0], &destination)) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r
+        }
+        Ok(yes) if yes.is_empty() => login_page(
+            PATH,
+            "Cisco WebDialer Redirector",
+            &destination,
+            Some(&format!(
+                "{user} is not a user of any WebDialer: log in again"
+            )),
+            StatusCode::OK,
+        ),
+        Ok(yes) => {
+            let links: String = yes
+                .iter()
+                .map(|b| {
+                    format!(
+                        "<p><a href=\"{}\">{}</a></p>",
+                        esc(&target_url(b, &destination)),
+                        esc(b)
+                    )
+                })
+                .collect();
+            page_html(
+                StatusCode::OK,
+                &format!("<h1>Choose your WebDialer</h1><p>{} is a user of several clusters. Choose your own:</p>{links}", esc(&user)),
+            )
+        }
+    }
+}
+
+/// A form that posts the login to `base`'s WebDialer; `auto` submits it at once.
+fn login_form(base: &str, user: &str, password: &str, destination: &str, label: &str) -> String {
+    format!(
+        "<form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"action\" value=\"login\">\
+         <input type=\"hidden\" name=\"user\" value=\"{}\"><input type=\"hidden\" name=\"password\" value=\"{}\">\
+         <input type=\"hidden\" name=\"destination\" value=\"{}\"><button type=\"submit\">{}</button></form>",
+        esc(&format!("{base}{}", crate::html::PATH)),
+        esc(user),
+        esc(password),
+        esc(destination),
+        esc(label),
+    )
+}
+
+async fn submit(State(wd): State<Arc<WebDialer>>, body: Bytes) -> Response {
+    let text = std::str::from_utf8(&body).unwrap_or("");
+    let field = |name: &str| {
+        dialtone_phone_xml::uri::form_field(text.as_bytes(), &[name]).unwrap_or_default()
+    };
+    let (user, password, destination) = (
+        field("user").trim().to_string(),
+        field("password"),
+        field("destination").trim().to_string(),
+    );
+    if user.is_empty() || password.is_empty() {
+        return login_page(
+            PATH,
+            "Cisco WebDialer Redirector",
+            &destination,
+            Some("Enter your user ID and password"),
+            StatusCode::OK,
+        );
+    }
+    let s = match settings(&wd).await {
+        Ok(s) => s,
+        Err(o) => return unavailable(&o.message),
+    };
+    let yes = match wd.redirector.ask(&s.list, s.timeout_ms, &user).await {
+        Ok(y) => y,
+        Err(why) => return unavailable(&why),
+    };
+    if yes.is_empty() {
+        return login_page(
+            PATH,
+            "Cisco WebDialer Redirector",
+            &destination,
+            Some(&format!(
+                "{user} is not a user of any WebDialer in the List of WebDialers"
+            )),
+            StatusCode::OK,
+        );
+    }
+    let mut r = if yes.len() == 1 {
+        page_html(
+            StatusCode::OK,
+            &format!(
+                "<h1>Cisco WebDialer</h1><p>Taking you to your WebDialer&hellip;</p>{}\
+                 <script>document.forms[0].submit();</script>",
+                login_form(&yes[0], &user, &password, &destination, "Continue")
+            ),
+        )
+    } else {
+        let forms: String = yes
+            .iter()
+            .map(|b| login_form(b, &user, &password, &destination, b))
+            .collect();
+        page_html(
+            StatusCode::OK,
+            &format!(
+                "<h1>Choose your WebDialer</h1><p>{} is a user of several clusters. Choose your own:</p>{forms}",
+                esc(&user)
+            ),
+        )
+    };
+    remember(&mut r, &user, s.hours);
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_reads_urls_and_pins() {
+        let pin = "AB:".repeat(31) + "AB";
+        let list = format!(
+            "https://10.0.0.1:8443/webdialer/Webdialer, https://ny.example.com#sha256={pin}\n"
+        );
+        let entries = parse_list(&list).unwrap();
+        assert_eq!(entries[0].base, "https://10.0.0.1:8443");
+        assert_eq!(entries[0].pin, None);
+        assert_eq!(entries[1].base, "https://ny.example.com");
+        assert_eq!(entries[1].pin, Some([0xAB; 32]));
+        assert!(parse_list("http://10.0.0.1").unwrap_err().contains("https"));
+        assert!(parse_list("https://a#sha256=12")
+            .unwrap_err()
+            .contains("32 bytes"));
+        assert!(parse_list("https://u:p@a").unwrap_err().contains("no host"));
+        assert!(parse_list("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn answers_are_read_by_element() {
+        assert!(says_yes("<e:Envelope xmlns:e='x'><e:Body><n:r xmlns:n='y'><isClusterUserSoapReturn xsi:type='xsd:boolean'>true</isClusterUserSoapReturn></n:r></e:Body></e:Envelope>"));
+        assert!(!says_yes("<e:Envelope xmlns:e='x'><e:Body><n:r xmlns:n='y'><isClusterUserSoapReturn>false</isClusterUserSoapReturn></n:r></e:Body></e:Envelope>"));
+        assert!(!says_yes("true"));
+        let req = is_cluster_user_request("a<b");
+        assert!(req.contains("<in0>a&lt;b</in0>"), "{req}");
+    }
+}

@@ -1,0 +1,563 @@
+//! WebDialer's SOAP interface, Cisco's WSDL (`wsdl/wd70.wsdl`, rpc/encoded, `urn:WD70`) and the
+//! legacy `urn:WebdialerSoap` service. Requests are read leniently: parts by position (`in0..2`
+//! or `cred`/`dest`/`prof`), struct fields by local name, with or without `xsi:type`, inline or
+//! as Axis `multiRef`s reached through `href`. Answers are rpc/encoded with `xsi:type`s, which
+//! Axis, SoapUI and python-zeep all read.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use dialtone_phone_xml::tree::Element;
+
+use crate::{line_label, Code, Credential, Outcome, Profile, WebDialer};
+
+/// Cisco's WSDL, served with the node's own address.
+pub const WSDL: &str = include_str!("../wsdl/wd70.wsdl");
+pub const SERVICE_PATH: &str = "/webdialer/services/WebdialerSoapService70";
+pub const LEGACY_PATH: &str = "/webdialer/services/WebdialerSoapService";
+const WSDL_ADDRESS: &str =
+    "https://ds-ucm115-1.cisco.com:8443/webdialer/services/WebdialerSoapService70";
+
+const ENVELOPE_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+const ENCODING_NS: &str = "http://schemas.xmlsoap.org/soap/encoding/";
+const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
+const XSD_NS: &str = "http://www.w3.org/2001/XMLSchema";
+const WD70_NS: &str = "urn:WD70";
+
+pub fn router(wd: Arc<WebDialer>) -> Router {
+    Router::new()
+        .route(SERVICE_PATH, get(service_get).post(service_post))
+        .route(LEGACY_PATH, get(service_get).post(service_post))
+        .route("/webdialer/wsdl/wd70.wsdl", get(wsdl))
+        .with_state(wd)
+}
+
+/// The WSDL with its endpoint at the host the client reached us by.
+fn wsdl_for(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        })
+        .unwrap_or("localhost:8443");
+    WSDL.replace(WSDL_ADDRESS, &format!("https://{host}{SERVICE_PATH}"))
+}
+
+async fn wsdl(headers: HeaderMap) -> Response {
+    xml(StatusCode::OK, wsdl_for(&headers))
+}
+
+/// `GET ...?wsdl` as Axis answers it; anything else is told to POST.
+async fn service_get(
+    headers: HeaderMap,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    if q.keys().any(|k| k.eq_ignore_ascii_case("wsdl")) {
+        return xml(StatusCode::OK, wsdl_for(&headers));
+    }
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, "POST")],
+        "POST a SOAP request here; the WSDL is at ?wsdl",
+    )
+        .into_response()
+}
+
+fn xml(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+async fn service_post(State(wd): State<Arc<WebDialer>>, body: Bytes) -> Response {
+    let request = match std::str::from_utf8(&body)
+        .map_err(|_| "the request is not UTF-8".to_string())
+        .and_then(Request::parse)
+    {
+        Ok(r) => r,
+        Err(why) => return fault("Client", &why),
+    };
+    match answer(&wd, &request).await {
+        Ok(result) => xml(StatusCode::OK, envelope(&request, result)),
+        Err(why) => fault("Server", &why),
+    }
+}
+
+/// One SOAP request: the operation, its namespace and its parts in order, `href`s resolved.
+#[derive(Debug)]
+pub struct Request {
+    pub operation: String,
+    pub namespace: String,
+    pub parts: Vec<Element>,
+}
+
+/// The name without its prefix.
+fn local(name: &str) -> &str {
+    name.rsplit(':').next().unwrap_or(name)
+}
+
+fn prefix(name: &str) -> &str {
+    name.split_once(':').map_or("", |(p, _)| p)
+}
+
+fn child<'a>(e: &'a Element, name: &str) -> Option<&'a Element> {
+    e.children.iter().find(|c| local(&c.name) == name)
+}
+
+fn is_nil(e: &Element) -> bool {
+    e.attributes
+        .iter()
+        .any(|(n, v)| local(n) == "nil" && (v == "true" || v == "1"))
+}
+
+/// A string field (nil and absent read as empty).
+fn text(e: &Element, name: &str) -> String {
+    child(e, name)
+        .filter(|c| !is_nil(c))
+        .map(|c| c.text.clone())
+        .unwrap_or_default()
+}
+
+fn boolean(e: &Element, name: &str) -> bool {
+    matches!(text(e, name).trim(), "true" | "1")
+}
+
+impl Request {
+    pub fn parse(text: &str) -> Result<Request, String> {
+        let root = Element::parse(text).map_err(|e| format!("malformed XML: {e}"))?;
+        if local(&root.name) != "Envelope" {
+            return Err("the document is not a SOAP envelope".into());
+        }
+        let body = child(&root, "Body").ok_or("the envelope has no Body")?;
+        // The operation is the Body's first element that is not a multiRef (Axis puts those
+        // after it, marked root="0").
+        let op = body
+            .children
+            .iter()
+            .find(|c| {
+                !c.attributes
+                    .iter()
+                    .any(|(n, v)| local(n) == "root" && v == "0")
+                    && local(&c.name) != "multiRef"
+            })
+            .ok_or("the Body names no operation")?;
+        let p = prefix(&op.name);
+        let xmlns = if p.is_empty() {
+            "xmlns".to_string()
+        } else {
+            format!("xmlns:{p}")
+        };
+        let namespace = [op, body, &root]
+            .iter()
+            .find_map(|e| e.attribute(&xmlns))
+            .unwrap_or(WD70_NS)
+            .to_string();
+        let parts = op
+            .children
+            .iter()
+            .map(|part| resolve(part, body, 0))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Request {
+            operation: local(&op.name).to_string(),
+            namespace,
+            parts,
+        })
+    }
+
+    fn part(&self, i: usize) -> Result<&Element, String> {
+        self.parts
+            .get(i)
+            .ok_or_else(|| format!("{} needs part {i}", self.operation))
+    }
+
+    fn credential(&self, i: usize) -> Result<Credential, String> {
+        let c = self.part(i)?;
+        Ok(Credential {
+            user_id: text(c, "userID"),
+            password: text(c, "password"),
+            token: Some(text(c, "token")).filter(|t| !t.is_empty()),
+        })
+    }
+
+    fn string(&self, i: usize) -> Result<String, String> {
+        let e = self.part(i)?;
+        Ok(if is_nil(e) {
+            String::new()
+        } else {
+            e.text.clone()
+        })
+    }
+
+    fn profile(&self, i: usize) -> Result<Profile, String> {
+        let p = self.part(i)?;
+        let opt = |name: &str| Some(text(p, name)).filter(|v| !v.is_empty());
+        Ok(Profile {
+            user: text(p, "user"),
+            device: opt("deviceName"),
+            line: opt("lineNumber"),
+            use_em: boolean(p, "supportEM"),
+        })
+    }
+}
+
+/// The part itself, or the multiRef its `href` points at, with nested hrefs resolved.
+fn resolve(part: &Element, body: &Element, depth: usize) -> Result<Element, String> {
+    if depth > 8 {
+        return Err("multiRefs nested too deep".into());
+    }
+    let mut out = match part.attribute("href") {
+        Some(href) => {
+            let id = href.strip_prefix('#').unwrap_or(href);
+            let target = body
+                .children
+                .iter()
+                .find(|c| c.attribute("id") == Some(id))
+                .ok_or_else(|| format!("href {href} points at nothing"))?;
+            let mut t = target.clone();
+            t.name = part.name.clone();
+            t
+        }
+        None => part.clone(),
+    };
+    out.children = out
+        .children
+        .iter()
+        .map(|c| resolve(c, body, depth + 1))
+        .collect::<Result<_, _>>()?;
+    Ok(out)
+}
+
+/// What an operation returns, before it is written.
+enum Return {
+    Call(Outcome),
+    Config {
+        outcome: Outcome,
+        devices: Vec<(String, String)>,
+    },
+    ConfigDetail {
+        outcome: Outcome,
+        devices: Vec<crate::UserDevice>,
+    },
+    Boolean(bool),
+    Text(String),
+}
+
+async fn answer(wd: &WebDialer, r: &Request) -> Result<Return, String> {
+    Ok(match r.operation.as_str() {
+        "makeCallSoap" => {
+            let cred = r.credential(0)?;
+            let destination = r.string(1)?;
+            let profile = r.profile(2)?;
+            Return::Call(
+                match wd.acting_for(&cred, &profile.user, true).await {
+                    Ok(user) => wd
+                        .make_call(&user, &destination, &profile)
+                        .await
+                        .map(|p| Outcome::new(Code::Success, format!("call {}", p.call))),
+                    Err(o) => Err(o),
+                }
+                .unwrap_or_else(|o| o),
+            )
+        }
+        "endCallSoap" => {
+            let cred = r.credential(0)?;
+            let profile = r.profile(1)?;
+            Return::Call(
+                match wd.acting_for(&cred, &profile.user, true).await {
+                    Ok(user) => wd
+                        .end_call(&user, &profile)
+                        .await
+                        .map(|c| Outcome::new(Code::Success, format!("call {c}"))),
+                    Err(o) => Err(o),
+                }
+                .unwrap_or_else(|o| o),
+            )
+        }
+        "getProfileSoap" => {
+            let cred = r.credential(0)?;
+            let named = r.string(1)?;
+            let devices = match wd.acting_for(&cred, &named, true).await {
+                Ok(user) => wd.devices(&user).await,
+                Err(o) => Err(o),
+            };
+            match devices {
+                Ok(devices) => Return::Config {
+                    outcome: Outcome::plain(Code::Success),
+                    devices: devices
+                        .iter()
+                        .flat_map(|d| {
+                            d.lines
+                                .iter()
+                                .map(|(n, p)| (d.name.clone(), line_label(n, p.as_deref())))
+                        })
+                        .collect(),
+                },
+                Err(outcome) => Return::Config {
+                    outcome,
+                    devices: Vec::new(),
+                },
+            }
+        }
+        "getProfileDetailSoap" => {
+            let cred = r.credential(0)?;
+            let devices = match wd.acting_for(&cred, "", false).await {
+                Ok(user) => wd.devices(&user).await,
+                Err(o) => Err(o),
+            };
+            match devices {
+                Ok(devices) => Return::ConfigDetail {
+                    outcome: Outcome::plain(Code::Success),
+                    devices,
+                },
+                Err(outcome) => Return::ConfigDetail {
+                    outcome,
+                    devices: Vec::new(),
+                },
+            }
+        }
+        "isClusterUserSoap" => {
+            let user = r.string(0)?;
+            Return::Boolean(
+                wd.is_cluster_user(&user)
+                    .await
+                    .map_err(|e| Outcome::from(e).description())?,
+            )
+        }
+        "getPrimaryLine" => {
+            let cred = r.credential(0)?;
+            let line = match wd.acting_for(&cred, "", false).await {
+                Ok(user) => wd.primary_line(&user).await,
+                Err(o) => Err(o),
+            };
+            Return::Text(line.map_err(|o| o.description())?)
+        }
+        other => return Err(format!("no operation {other}")),
+    })
+}
+
+fn typed(name: &str, ty: &str, value: impl Into<String>) -> Element {
+    let mut e = Element::new(name).attr("xsi:type", ty);
+    e.text = value.into();
+    e
+}
+
+fn outcome_fields(e: Element, o: &Outcome) -> Element {
+    e.child(typed("responseCode", "xsd:int", (o.code as u8).to_string()))
+        .child(typed("responseDescription", "xsd:string", o.description()))
+}
+
+fn array(name: &str, item_type: &str, items: Vec<Element>) -> Element {
+    let mut e = Element::new(name)
+        .attr("xsi:type", "soapenc:Array")
+        .attr("soapenc:arrayType", format!("{item_type}[{}]", items.len()));
+    e.children = items;
+    e
+}
+
+fn envelope(r: &Request, result: Return) -> String {
+    let name = format!("{}Return", r.operation);
+    let value = match result {
+        Return::Call(o) => {
+            outcome_fields(Element::new(&name).attr("xsi:type", "ns1:CallResponse"), &o)
+        }
+        Return::Config { outcome, devices } => {
+            let items = devices
+                .into_iter()
+                .map(|(device, line)| {
+                    Element::new("item")
+                        .attr("xsi:type", "ns1:WDDeviceInfo")
+                        .child(typed("deviceName", "xsd:string", device))
+                        .child(typed("lines", "xsd:string", line))
+                })
+                .collect();
+            Element::new(&name)
+                .attr("xsi:type", "ns1:GetConfigResponse")
+                .child(typed("description", "xsd:string", outcome.description()))
+                .child(array("deviceInfoList", "ns1:WDDeviceInfo", items))
+                .child(typed(
+                    "responseCode",
+                    "xsd:int",
+                    (outcome.code as u8).to_string(),
+                ))
+        }
+        Return::ConfigDetail { outcome, devices } => {
+            let items = devices
+                .into_iter()
+                .map(|d| {
+                    let lines = d
+                        .lines
+                        .iter()
+                        .map(|(n, p)| typed("item", "soapenc:string", line_label(n, p.as_deref())))
+                        .collect();
+                    Element::new("item")
+                        .attr("xsi:type", "ns1:WDDeviceInfoDetail")
+                        .child(typed("deviceName", "soapenc:string", d.name))
+                        .child(array("lines", "soapenc:string", lines))
+                        .child(typed("phoneDesc", "soapenc:string", d.description))
+                        .child(typed("phoneType", "soapenc:string", d.model))
+                })
+                .collect();
+            Element::new(&name)
+                .attr("xsi:type", "ns1:ConfigResponseDetail")
+                .child(typed(
+                    "description",
+                    "soapenc:string",
+                    outcome.description(),
+                ))
+                .child(array(
+                    "deviceInfoListDetail",
+                    "ns1:WDDeviceInfoDetail",
+                    items,
+                ))
+                .child(typed(
+                    "responseCode",
+                    "xsd:int",
+                    (outcome.code as u8).to_string(),
+                ))
+        }
+        Return::Boolean(b) => typed(&name, "xsd:boolean", b.to_string()),
+        Return::Text(s) => typed(&name, "soapenc:string", s),
+    };
+    let response = Element::new(&format!("ns1:{}Response", r.operation))
+        .attr("soapenv:encodingStyle", ENCODING_NS)
+        .attr("xmlns:ns1", r.namespace.clone())
+        .child(value);
+    soap_envelope(response)
+}
+
+fn soap_envelope(content: Element) -> String {
+    Element::new("soapenv:Envelope")
+        .attr("xmlns:soapenv", ENVELOPE_NS)
+        .attr("xmlns:soapenc", ENCODING_NS)
+        .attr("xmlns:xsd", XSD_NS)
+        .attr("xmlns:xsi", XSI_NS)
+        .child(Element::new("soapenv:Body").child(content))
+        .to_document()
+}
+
+fn fault(side: &str, why: &str) -> Response {
+    let body = soap_envelope(
+        Element::new("soapenv:Fault")
+            .child(Element::new("faultcode").child_text(&format!("soapenv:{side}")))
+            .child(Element::new("faultstring").child_text(why)),
+    );
+    let status = StatusCode::INTERNAL_SERVER_ERROR;
+    xml(status, body)
+}
+
+trait ChildText {
+    fn child_text(self, text: &str) -> Element;
+}
+
+impl ChildText for Element {
+    fn child_text(mut self, text: &str) -> Element {
+        self.text = text.to_string();
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ZEEP: &str = r#"<?xml version='1.0' encoding='utf-8'?>
+<soap-env:Envelope xmlns:soap-env="http://schemas.xmlsoap.org/soap/envelope/"><soap-env:Body><ns0:makeCallSoap xmlns:ns0="urn:WD70"><in0><userID>ann</userID><password>pw</password></in0><in1>1002</in1><in2><user>ann</user><deviceName>SEP1</deviceName><lineNumber>1001</lineNumber><supportEM>false</supportEM><locale>English</locale><dontAutoClose>false</dontAutoClose><dontShowCallConf>true</dontShowCallConf></in2></ns0:makeCallSoap></soap-env:Body></soap-env:Envelope>"#;
+
+    const AXIS: &str = r##"<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+ <soapenv:Body>
+  <ns1:makeCallSoap soapenv:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/" xmlns:ns1="urn:WD70">
+   <in0 href="#id0"/>
+   <in1 xsi:type="soapenc:string" xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/">1002</in1>
+   <in2 href="#id1"/>
+  </ns1:makeCallSoap>
+  <multiRef id="id0" soapenc:root="0" soapenv:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/" xsi:type="ns2:Credential" xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" xmlns:ns2="urn:WD70">
+   <token xsi:type="xsd:string" xsi:nil="true"/>
+   <userID xsi:type="xsd:string">ann</userID>
+   <password xsi:type="xsd:string">pw</password>
+  </multiRef>
+  <multiRef id="id1" soapenc:root="0" soapenv:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/" xsi:type="ns3:UserProfile" xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" xmlns:ns3="urn:WD70">
+   <user xsi:type="xsd:string">ann</user>
+   <deviceName xsi:type="xsd:string">SEP1</deviceName>
+   <lineNumber xsi:type="xsd:string">1001</lineNumber>
+   <supportEM xsi:type="xsd:boolean">true</supportEM>
+   <locale xsi:type="xsd:string">English</locale>
+   <dontAutoClose xsi:type="xsd:boolean">false</dontAutoClose>
+   <dontShowCallConf xsi:type="xsd:boolean">false</dontShowCallConf>
+  </multiRef>
+ </soapenv:Body>
+</soapenv:Envelope>"##;
+
+    #[test]
+    fn bare_and_multiref_requests_read_the_same() {
+        for (doc, em) in [(ZEEP, false), (AXIS, true)] {
+            let r = Request::parse(doc).unwrap();
+            assert_eq!(r.operation, "makeCallSoap");
+            assert_eq!(r.namespace, "urn:WD70");
+            let c = r.credential(0).unwrap();
+            assert_eq!((c.user_id.as_str(), c.password.as_str()), ("ann", "pw"));
+            assert_eq!(c.token, None);
+            assert_eq!(r.string(1).unwrap(), "1002");
+            let p = r.profile(2).unwrap();
+            assert_eq!(p.user, "ann");
+            assert_eq!(p.device.as_deref(), Some("SEP1"));
+            assert_eq!(p.line.as_deref(), Some("1001"));
+            assert_eq!(p.use_em, em);
+        }
+    }
+
+    #[test]
+    fn legacy_parts_are_read_by_position_and_answered_in_their_namespace() {
+        let doc = r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body><w:isClusterUserSoap xmlns:w="urn:WebdialerSoap"><userid>ann</userid></w:isClusterUserSoap></S:Body></S:Envelope>"#;
+        let r = Request::parse(doc).unwrap();
+        assert_eq!(r.namespace, "urn:WebdialerSoap");
+        assert_eq!(r.string(0).unwrap(), "ann");
+        let out = envelope(&r, Return::Boolean(true));
+        assert!(out.contains(r#"xmlns:ns1="urn:WebdialerSoap""#), "{out}");
+        assert!(
+            out.contains(
+                "<isClusterUserSoapReturn xsi:type=\"xsd:boolean\">true</isClusterUserSoapReturn>"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn broken_requests_are_refused_with_a_reason() {
+        assert!(Request::parse("<x/>")
+            .unwrap_err()
+            .contains("not a SOAP envelope"));
+        assert!(
+            Request::parse("<E:Envelope xmlns:E='x'><E:Body/></E:Envelope>")
+                .unwrap_err()
+                .contains("no operation")
+        );
+        let dangling = r##"<E:Envelope xmlns:E="x"><E:Body><m:getPrimaryLine xmlns:m="urn:WD70"><in0 href="#nope"/></m:getPrimaryLine></E:Body></E:Envelope>"##;
+        assert!(Request::parse(dangling)
+            .unwrap_err()
+            .contains("points at nothing"));
+        let r = Request::parse("<E:Envelope xmlns:E='x'><E:Body><m:makeCallSoap xmlns:m='urn:WD70'/></E:Body></E:Envelope>").unwrap();
+        assert!(r.credential(0).unwrap_err().contains("needs part 0"));
+    }
+
+    #[test]
+    fn the_wsdl_is_served_with_our_address() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, "10.1.1.1:8443".parse().unwrap());
+        let w = wsdl_for(&h);
+        assert!(w.contains("https://10.1.1.1:8443/webdialer/services/WebdialerSoapService70"));
+        assert!(!w.contains("ds-ucm115"));
+        h.insert(header::HOST, "evil\"><x".parse().unwrap());
+        assert!(wsdl_for(&h).contains("https://localhost:8443/"));
+    }
+}
