@@ -498,6 +498,67 @@ fn json_api_with_bearer_tokens() {
     assert_eq!(r.status().as_u16(), 200);
     wait_ended(&rt, &bob, &mut b_events, "Bob's call ends (proxy)");
 
+    // The servlet's proxy parameters: an application user with proxy rights opens a session
+    // for a user, and the browser goes on without the password in its address.
+    add_users_without_rights(&node);
+    let web = browser_like(&[&node]);
+    let servlet = format!("{}/webdialer/Webdialer", node.https);
+    let app = common::app_password(&node);
+    common::set_parameter(&node, "webdialer", "user_session_expiry_hours", json!(8));
+    let r = web
+        .get(format!(
+            "{servlet}?destination=1001&uid=user1000&appid=demoapp&pwd={app}"
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let set_cookie = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        set_cookie.contains("Max-Age=28800") && set_cookie.contains("Secure"),
+        "User Session Expiry, 8 hours: {set_cookie}"
+    );
+    assert_eq!(
+        r.headers()["location"],
+        "/webdialer/Webdialer?destination=1001"
+    );
+    let session = cookie_of(&r, "WDSESSION").expect("a session for user1000");
+    let page = web
+        .get(format!("{servlet}?destination=1001"))
+        .header("cookie", &session)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("Make Call") && page.contains("SEP00DE00001000, line 1000"),
+        "user1000's dial page, from the preferences saved above: {page}"
+    );
+    let r = web
+        .get(format!("{servlet}?uid=user1000&appid=demoapp&pwd=wrong"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert!(cookie_of(&r, "WDSESSION").is_none());
+    let page = web
+        .get(format!(
+            "{servlet}?uid=user1000&appid=ctiapp&pwd=ctiapp-pw-1"
+        ))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("ctiapp lacks Standard WebDialer Proxy Rights"),
+        "{page}"
+    );
+
+    // The WebDialer session token also serves as SOAP's Credential token.
+    let r = zeep(
+        &node,
+        json!([["getPrimaryLine", {"in0": {"token": token, "userID": null, "password": null}}]]),
+    );
+    assert_eq!(r[0]["ok"]["_value_1"], "1000", "{r:?}");
+
     let r = client()
         .get(url("/cluster-users/user1000"))
         .send()

@@ -794,3 +794,90 @@ on_every_backend!(dial_plan_snapshot_compiles_and_routes, |store| {
     }
     assert!(matches!(plan.analyse(&req("1000")), Outcome::Route(_)));
 });
+
+on_every_backend!(webdialer_users_preferences_and_sessions, |store| {
+    basic_plan(&store).await;
+    store
+        .create(
+            r("devices"),
+            &json!({"name": "SEP0000000000A1", "model": "Cisco 8865", "description": "Desk"}),
+        )
+        .await
+        .unwrap();
+    store
+        .create(
+            r("users"),
+            &json!({"user_id": "ann", "last_name": "A", "password": "ann-password",
+                    "primary_extension": {"pattern": "1000", "partition": "Internal_PT"},
+                    "devices": ["SEP0000000000A1"]}),
+        )
+        .await
+        .unwrap();
+    let u = store.webdialer_user("ann").await.unwrap().expect("ann");
+    assert_eq!(
+        u.devices,
+        [("SEP0000000000A1".to_string(), "Desk".to_string())]
+    );
+    assert_eq!(u.primary_extension.as_deref(), Some("1000"));
+    assert!(u.home_cluster && !u.has_profile);
+    assert!(u.password_hash.is_some());
+    assert_eq!(store.webdialer_user("nobody").await.unwrap(), None);
+
+    // Preferences: none, saved, replaced; an unknown user saves nothing.
+    assert_eq!(store.webdialer_preference("ann").await.unwrap(), None);
+    let mut p = dialtone_store::webdialer::Preference {
+        device: Some("SEP0000000000A1".into()),
+        line: Some("1000".into()),
+        ..Default::default()
+    };
+    assert!(store.set_webdialer_preference("ann", &p).await.unwrap());
+    p.use_em = true;
+    p.device = None;
+    p.dont_auto_close = true;
+    assert!(store.set_webdialer_preference("ann", &p).await.unwrap());
+    assert_eq!(
+        store.webdialer_preference("ann").await.unwrap(),
+        Some(p.clone())
+    );
+    assert!(!store.set_webdialer_preference("nobody", &p).await.unwrap());
+
+    // Sessions: one that never ends, one that has ended, one closed.
+    let now = 1_000_000;
+    let forever = store
+        .webdialer_session_open("ann", now, None)
+        .await
+        .unwrap()
+        .expect("a token");
+    let short = store
+        .webdialer_session_open("ann", now, Some(now + 10))
+        .await
+        .unwrap()
+        .expect("a token");
+    assert_eq!(
+        store
+            .webdialer_session(&forever, now + 1_000_000_000)
+            .await
+            .unwrap(),
+        Some(("ann".to_string(), now))
+    );
+    assert!(store
+        .webdialer_session(&short, now + 5)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        store.webdialer_session(&short, now + 10).await.unwrap(),
+        None
+    );
+    assert!(store.webdialer_session_close(&forever).await.unwrap());
+    assert!(!store.webdialer_session_close(&forever).await.unwrap());
+    assert_eq!(store.webdialer_session(&forever, now).await.unwrap(), None);
+    assert_eq!(
+        store
+            .webdialer_session_open("nobody", now, None)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.webdialer_session("made-up", now).await.unwrap(), None);
+});
