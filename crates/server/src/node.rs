@@ -672,6 +672,7 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         config_addr,
         (port_of(Transport::Udp), port_of(Transport::Tls)),
         admin_password.as_deref(),
+        &tls::fingerprint(&cert).unwrap_or_else(|e| format!("unknown ({e})")),
     );
     if let Some((path, text)) = &demo_credentials {
         say!(
@@ -712,6 +713,7 @@ fn print_banner(
     config_http: SocketAddr,
     sip: (u16, u16),
     admin_pw: Option<&str>,
+    fingerprint: &str,
 ) {
     let host = &config.server.public_host;
     say!(
@@ -720,7 +722,9 @@ fn print_banner(
          \x20 HTTP            http://{host}:{}           (/health, /ready, /metrics)\n\
          \x20 Database        {}\n\
          \x20 SIP             registrar and calls on UDP and TCP {}, TLS {}\n\
-         \x20 Phones          services http://{host}:{}/ccmcip/getservicesmenu.jsp, config files http://{host}:{}/SEP<MAC>.cnf.xml",
+         \x20 Phones          services http://{host}:{}/ccmcip/getservicesmenu.jsp, config files http://{host}:{}/SEP<MAC>.cnf.xml\n\
+         \x20 WebDialer       https://{host}:{}/webdialer/Webdialer?destination=N (SOAP: /webdialer/services/WebdialerSoapService70, Redirector: /webdialer/Redirector)\n\
+         \x20 Certificate     sha256 {fingerprint}",
         env!("CARGO_PKG_VERSION"),
         config.server.node_name,
         https.port(),
@@ -730,6 +734,7 @@ fn print_banner(
         sip.1,
         http.port(),
         config_http.port(),
+        https.port(),
     );
     let user = &config.admin.user_id;
     match admin_pw {

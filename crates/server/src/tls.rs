@@ -52,6 +52,24 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// The SHA-256 fingerprint of the certificate at `cert_path` (its first, end-entity, one), as
+/// `openssl x509 -fingerprint -sha256` prints it: what another cluster's List of WebDialers
+/// pins this node by.
+pub fn fingerprint(cert_path: &str) -> Result<String> {
+    use sha2::Digest;
+    let cert = CertificateDer::pem_file_iter(cert_path)
+        .with_context(|| format!("reading {cert_path}"))?
+        .next()
+        .with_context(|| format!("no certificate in {cert_path}"))?
+        .with_context(|| format!("parsing {cert_path}"))?;
+    let digest = sha2::Sha256::digest(cert.as_ref());
+    Ok(digest
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":"))
+}
+
 pub fn server_config(cert_path: &str, key_path: &str) -> Result<Arc<rustls::ServerConfig>> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path)
         .with_context(|| format!("reading {cert_path}"))?

@@ -650,15 +650,27 @@ fn redirector_sends_each_user_to_their_cluster() {
             .unwrap();
         assert_eq!(r.status().as_u16(), 201, "{}", r.text().unwrap());
     }
+    // A third WebDialer that accepts connections and never answers: the Redirector waits
+    // for it no longer than its timeout, and asks everyone at once.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let list = format!(
-        "{}#sha256={} {}#sha256={}",
+        "{}#sha256={} https://{}#sha256={} {}#sha256={}",
         a.https,
         fingerprint(&a),
+        silent.local_addr().unwrap(),
+        "11".repeat(32),
         b.https,
         fingerprint(&b)
     );
+    // A list that cannot be used is refused, naming what is wrong, and changes nothing.
+    let r = admin(client().put(a.api("/parameters/webdialer/list_of_webdialers")))
+        .json(&json!({"value": format!("http://{}", &b.https["https://".len()..])}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    assert!(r.text().unwrap().contains("is not an https:// URL"));
     common::set_parameter(&a, "webdialer", "list_of_webdialers", json!(list));
-    common::set_parameter(&a, "webdialer", "redirector_timeout_ms", json!(2000));
+    common::set_parameter(&a, "webdialer", "redirector_timeout_ms", json!(1000));
     let web = browser_like(&[&a, &b]);
     let redirector = format!("{}/webdialer/Redirector", a.https);
 
@@ -670,6 +682,7 @@ fn redirector_sends_each_user_to_their_cluster() {
         .unwrap();
     let page = r.text().unwrap();
     assert!(page.contains("name=\"password\""), "a login page: {page}");
+    let asked = std::time::Instant::now();
     let r = web
         .post(&redirector)
         .form(&[
@@ -679,6 +692,11 @@ fn redirector_sends_each_user_to_their_cluster() {
         ])
         .send()
         .unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_millis(1900),
+        "the silent WebDialer held the decision up for {:?}",
+        asked.elapsed()
+    );
     let remembered = cookie_of(&r, "WDREDIRECT").expect("the Redirector remembers the user");
     let page = r.text().unwrap();
     let (action, fields) = first_form(&page);

@@ -20,6 +20,8 @@ pub enum ParamType {
     Enum(&'static [&'static str]),
     /// Free text of at most this many characters.
     Text(usize),
+    /// The List of WebDialers (see [`parse_webdialer_list`]), at most this many characters.
+    WebDialers(usize),
 }
 
 #[derive(Debug)]
@@ -207,7 +209,7 @@ pub static PARAMETERS: &[Parameter] = &[
         scope: "webdialer",
         name: "list_of_webdialers",
         display_name: "List of WebDialers",
-        ty: ParamType::Text(4000),
+        ty: ParamType::WebDialers(4000),
         default: "",
         doc: "WebDialer base URLs the Redirector asks, separated by spaces: https://host:port, pinned to a certificate with #sha256=<fingerprint>.",
     },
@@ -253,6 +255,52 @@ fn known(scope: &str, name: &str) -> Result<&'static Parameter, StoreError> {
     })
 }
 
+/// One entry of the List of WebDialers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebDialerEntry {
+    /// `https://host:port`
+    pub base: String,
+    /// SHA-256 of the WebDialer's certificate (DER), when pinned.
+    pub pin: Option<[u8; 32]>,
+}
+
+/// Read the List of WebDialers: entries separated by spaces or commas, each an HTTPS URL
+/// (only its scheme, host and port count), optionally ending `#sha256=` and the certificate's
+/// SHA-256 fingerprint in hex (colons allowed, as `openssl x509 -fingerprint -sha256` prints
+/// it). A wrong entry is an error naming it.
+pub fn parse_webdialer_list(list: &str) -> Result<Vec<WebDialerEntry>, String> {
+    list.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            let (url, fragment) = item.split_once('#').unwrap_or((item, ""));
+            let rest = url
+                .strip_prefix("https://")
+                .ok_or_else(|| format!("'{item}' is not an https:// URL"))?;
+            let authority = rest.split('/').next().unwrap_or("");
+            if authority.is_empty() || authority.contains('@') {
+                return Err(format!("'{item}' names no host"));
+            }
+            let pin = if fragment.is_empty() {
+                None
+            } else {
+                let hex_text = fragment
+                    .strip_prefix("sha256=")
+                    .ok_or_else(|| format!("'{item}': a pin is written #sha256=<hex>"))?
+                    .replace(':', "");
+                let bytes = hex::decode(&hex_text)
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or_else(|| format!("'{item}': the sha256 pin must be 32 bytes of hex"))?;
+                Some(bytes)
+            };
+            Ok(WebDialerEntry {
+                base: format!("https://{authority}"),
+                pin,
+            })
+        })
+        .collect()
+}
+
 impl Parameter {
     /// The stored text form of a JSON value, or why it is not acceptable.
     pub fn check(&self, v: &Value) -> Result<String, String> {
@@ -266,6 +314,15 @@ impl Parameter {
                 Ok(s.clone())
             }
             (ParamType::Enum(values), _) => Err(format!("must be one of: {}", values.join(", "))),
+            (ParamType::WebDialers(max), Value::String(_)) => {
+                let s = Parameter {
+                    ty: ParamType::Text(max),
+                    ..*self
+                }
+                .check(v)?;
+                parse_webdialer_list(&s)?;
+                Ok(s)
+            }
             (ParamType::Text(max), Value::String(s)) => {
                 if s.chars().count() > max {
                     Err(format!("at most {max} characters"))
@@ -277,7 +334,7 @@ impl Parameter {
             }
             (ParamType::Bool, _) => Err("expected true or false".into()),
             (ParamType::Int { .. }, _) => Err("expected a whole number".into()),
-            (ParamType::Text(_), _) => Err("expected a string".into()),
+            (ParamType::Text(_) | ParamType::WebDialers(_), _) => Err("expected a string".into()),
         }
     }
 
@@ -307,7 +364,7 @@ impl Parameter {
                 ParamType::Bool => "boolean",
                 ParamType::Int { .. } => "integer",
                 ParamType::Enum(_) => "enum",
-                ParamType::Text(_) => "string",
+                ParamType::Text(_) | ParamType::WebDialers(_) => "string",
             },
             "minimum": min,
             "maximum": max,
@@ -416,6 +473,29 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_list_reads_urls_and_pins() {
+        let pin = "AB:".repeat(31) + "AB";
+        let list = format!(
+            "https://10.0.0.1:8443/webdialer/Webdialer, https://ny.example.com#sha256={pin}\n"
+        );
+        let entries = parse_webdialer_list(&list).unwrap();
+        assert_eq!(entries[0].base, "https://10.0.0.1:8443");
+        assert_eq!(entries[0].pin, None);
+        assert_eq!(entries[1].base, "https://ny.example.com");
+        assert_eq!(entries[1].pin, Some([0xAB; 32]));
+        assert!(parse_webdialer_list("http://10.0.0.1")
+            .unwrap_err()
+            .contains("https"));
+        assert!(parse_webdialer_list("https://a#sha256=12")
+            .unwrap_err()
+            .contains("32 bytes"));
+        assert!(parse_webdialer_list("https://u:p@a")
+            .unwrap_err()
+            .contains("no host"));
+        assert!(parse_webdialer_list("").unwrap().is_empty());
+    }
 
     #[test]
     fn defaults_pass_their_own_checks() {

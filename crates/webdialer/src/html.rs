@@ -413,9 +413,10 @@ async fn dial_page(
          <label for=\"fac\">Forced Authorization Code</label><input type=\"password\" id=\"fac\" name=\"fac\" autocomplete=\"off\">\
          <label for=\"cmc\">Client Matter Code</label><input type=\"text\" id=\"cmc\" name=\"cmc\" autocomplete=\"off\"></details>\
          <div class=\"buttons\"><button type=\"submit\">Dial</button></div></form>\
-         <p class=\"muted\"><a href=\"{PATH}?preferences=1&amp;destination={}\">Preferences</a> &middot; \
-         <form method=\"post\" action=\"{PATH}\" style=\"display:inline\"><input type=\"hidden\" name=\"action\" value=\"logout\">\
-         <button class=\"secondary\" type=\"submit\">Log out</button></form></p>{auto}",
+         <div class=\"buttons\" style=\"align-items:center;justify-content:space-between\">\
+         <a href=\"{PATH}?preferences=1&amp;destination={}\">Preferences</a>\
+         <form method=\"post\" action=\"{PATH}\"><input type=\"hidden\" name=\"action\" value=\"logout\">\
+         <button class=\"secondary\" type=\"submit\">Log out</button></form></div>{auto}",
         esc(user),
         esc(&from),
         error_box(message),

@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 
 use crate::html::{esc, login_page, session_cookie};
 use crate::WebDialer;
+use dialtone_store::parameters::{parse_webdialer_list as parse_list, WebDialerEntry as Entry};
 
 pub const PATH: &str = "/webdialer/Redirector";
 pub const ALIAS: &str = "/webdialer/WebdialerRedirector";
@@ -39,52 +40,6 @@ pub fn router(wd: Arc<WebDialer>) -> Router {
         .route(PATH, get(page).post(submit))
         .route(ALIAS, get(page).post(submit))
         .with_state(wd)
-}
-
-/// One entry of the List of WebDialers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// `https://host:port`
-    pub base: String,
-    /// SHA-256 of the WebDialer's certificate (DER), when pinned.
-    pub pin: Option<[u8; 32]>,
-}
-
-/// Read the List of WebDialers: entries separated by spaces or commas, each an HTTPS URL
-/// (only its scheme, host and port count), optionally ending `#sha256=` and the certificate's
-/// SHA-256 fingerprint in hex (colons allowed, as `openssl x509 -fingerprint -sha256` prints
-/// it). A wrong entry is an error naming it.
-pub fn parse_list(list: &str) -> Result<Vec<Entry>, String> {
-    list.split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|s| !s.is_empty())
-        .map(|item| {
-            let (url, fragment) = item.split_once('#').unwrap_or((item, ""));
-            let rest = url
-                .strip_prefix("https://")
-                .ok_or_else(|| format!("'{item}' is not an https:// URL"))?;
-            let authority = rest.split('/').next().unwrap_or("");
-            if authority.is_empty() || authority.contains('@') {
-                return Err(format!("'{item}' names no host"));
-            }
-            let pin = if fragment.is_empty() {
-                None
-            } else {
-                let hex_text = fragment
-                    .strip_prefix("sha256=")
-                    .ok_or_else(|| format!("'{item}': a pin is written #sha256=<hex>"))?
-                    .replace(':', "");
-                let bytes = hex::decode(&hex_text)
-                    .ok()
-                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                    .ok_or_else(|| format!("'{item}': the sha256 pin must be 32 bytes of hex"))?;
-                Some(bytes)
-            };
-            Ok(Entry {
-                base: format!("https://{authority}"),
-                pin,
-            })
-        })
-        .collect()
 }
 
 /// Accepts exactly the certificate whose SHA-256 is pinned (self-signed cluster certificates
@@ -506,25 +461,6 @@ async fn submit(State(wd): State<Arc<WebDialer>>, body: Bytes) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_list_reads_urls_and_pins() {
-        let pin = "AB:".repeat(31) + "AB";
-        let list = format!(
-            "https://10.0.0.1:8443/webdialer/Webdialer, https://ny.example.com#sha256={pin}\n"
-        );
-        let entries = parse_list(&list).unwrap();
-        assert_eq!(entries[0].base, "https://10.0.0.1:8443");
-        assert_eq!(entries[0].pin, None);
-        assert_eq!(entries[1].base, "https://ny.example.com");
-        assert_eq!(entries[1].pin, Some([0xAB; 32]));
-        assert!(parse_list("http://10.0.0.1").unwrap_err().contains("https"));
-        assert!(parse_list("https://a#sha256=12")
-            .unwrap_err()
-            .contains("32 bytes"));
-        assert!(parse_list("https://u:p@a").unwrap_err().contains("no host"));
-        assert!(parse_list("").unwrap().is_empty());
-    }
 
     #[test]
     fn answers_are_read_by_element() {
