@@ -306,6 +306,43 @@ fn zeep_and_axis_clients_place_and_end_calls_between_two_phones() {
     assert_eq!(status, 500);
     assert!(answer.contains("no operation dialEveryone"), "{answer}");
 
+    // Service Activation: with WebDialer deactivated on this node, code 6 and nothing placed;
+    // activated again, service resumes.
+    let services = |list: Value| {
+        let r = admin(client().patch(node.api("/nodes/dialtone-1")))
+            .json(&json!({ "services": list }))
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().unwrap());
+    };
+    services(json!(["CallManager", "CTIManager"]));
+    let make = json!([["makeCallSoap", {"in0": cred("user1000", &pw), "in1": "1001",
+                        "in2": profile("user1000", "", "", false)}]]);
+    let r = zeep(&node, make.clone());
+    assert_eq!(code(&r[0]).0, 6, "{:?}", code(&r[0]));
+    let r = client()
+        .get(format!(
+            "{}/webdialer/Webdialer?destination=1001",
+            node.https
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    assert!(r
+        .text()
+        .unwrap()
+        .contains("not activated on node dialtone-1"));
+    assert!(get_calls(&node).is_empty());
+    services(json!(["CallManager", "CTIManager", "WebDialer"]));
+    let r = zeep(&node, make);
+    assert_eq!(code(&r[0]).0, 0, "{:?}", code(&r[0]));
+    wait_connected(
+        &rt,
+        &bob,
+        &mut b_events,
+        "Bob connects once WebDialer is back",
+    );
+
     // The WSDL names this node as the endpoint.
     let wsdl = client()
         .get(format!("{}/webdialer/wsdl/wd70.wsdl", node.https))
@@ -533,6 +570,35 @@ fn json_api_with_bearer_tokens() {
         page.contains("Make Call") && page.contains("SEP00DE00001000, line 1000"),
         "user1000's dial page, from the preferences saved above: {page}"
     );
+    // Dial from the page: the call window closes itself after the End Call Dialog time.
+    common::set_parameter(&node, "webdialer", "end_call_dialog_seconds", json!(12));
+    let page = web
+        .post(&servlet)
+        .header("cookie", &session)
+        .form(&[("action", "dial"), ("destination", "1001")])
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("closes in <span id=\"left\">12</span> seconds"),
+        "{page}"
+    );
+    wait_connected(&rt, &bob, &mut b_events, "Bob connects (servlet)");
+    let page = web
+        .post(&servlet)
+        .header("cookie", &session)
+        .form(&[
+            ("action", "hangup"),
+            ("device", "SEP00DE00001000"),
+            ("line", "1000"),
+        ])
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("Call ended."), "{page}");
+    wait_ended(&rt, &bob, &mut b_events, "Bob's call ends (servlet)");
     let r = web
         .get(format!("{servlet}?uid=user1000&appid=demoapp&pwd=wrong"))
         .send()

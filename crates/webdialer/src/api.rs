@@ -32,7 +32,20 @@ pub fn router(wd: Arc<WebDialer>) -> Router {
             get(get_preferences).put(put_preferences),
         )
         .route("/api/v1/webdialer/cluster-users/{user}", get(cluster_user))
+        .layer(axum::middleware::from_fn_with_state(wd.clone(), activated))
         .with_state(wd)
+}
+
+/// Nothing is answered while WebDialer is not activated on this node (code 6).
+async fn activated(
+    State(wd): State<Arc<WebDialer>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match wd.activated().await {
+        Ok(()) => next.run(request).await,
+        Err(o) => failure(o, None),
+    }
 }
 
 /// An outcome as an HTTP answer: the WebDialer code beside the usual error body.

@@ -192,7 +192,7 @@ async fn open_session(wd: &WebDialer, user: &str, to: &str) -> Result<Response, 
     Ok(r)
 }
 
-fn failure_page(o: &Outcome) -> Response {
+pub fn failure_page(o: &Outcome) -> Response {
     let status = match o.code {
         Code::Directory | Code::ServiceError | Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::OK,
@@ -212,6 +212,9 @@ async fn page(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    if let Err(o) = wd.activated().await {
+        return failure_page(&o);
+    }
     match render(&wd, &headers, &q).await {
         Ok(r) => r,
         Err(o) => failure_page(&o),
@@ -468,6 +471,9 @@ fn form(body: &[u8]) -> HashMap<String, String> {
 }
 
 async fn submit(State(wd): State<Arc<WebDialer>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(o) = wd.activated().await {
+        return failure_page(&o);
+    }
     let f = form(&body);
     match act(&wd, &headers, &f).await {
         Ok(r) => r,

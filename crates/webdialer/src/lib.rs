@@ -244,6 +244,31 @@ impl WebDialer {
         })
     }
 
+    /// Unified CM serves WebDialer where the Cisco WebDialer Web Service is activated: a node
+    /// recorded in the store without "WebDialer" among its services answers code 6. A node
+    /// with no record of its own (a single node set up without one) serves.
+    pub async fn activated(&self) -> Result<(), Outcome> {
+        let node = &self.services.settings.node_name;
+        let nodes = dialtone_store::catalogue::resource("nodes").expect("catalogued");
+        match self.admin().store.get(nodes, node).await {
+            Ok(record) => {
+                let on = record["services"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|v| v == "WebDialer"));
+                if on {
+                    Ok(())
+                } else {
+                    Err(Outcome::new(
+                        Code::Unavailable,
+                        format!("Cisco WebDialer is not activated on node {node}"),
+                    ))
+                }
+            }
+            Err(StoreError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Check an end user's password, counting wrong ones against the user ID (the same budget
     /// the phones' Authentication URL spends).
     pub async fn check_end_user(&self, user: &str, password: &str) -> Result<bool, Outcome> {

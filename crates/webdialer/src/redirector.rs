@@ -329,6 +329,9 @@ async fn page(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    if let Err(o) = wd.activated().await {
+        return crate::html::failure_page(&o);
+    }
     let destination = query_param(&q, "destination").unwrap_or("").to_string();
     let Some(user) = cookie_user(&headers) else {
         return login_page(
@@ -395,6 +398,9 @@ fn login_form(base: &str, user: &str, password: &str, destination: &str, label: 
 }
 
 async fn submit(State(wd): State<Arc<WebDialer>>, body: Bytes) -> Response {
+    if let Err(o) = wd.activated().await {
+        return crate::html::failure_page(&o);
+    }
     let text = std::str::from_utf8(&body).unwrap_or("");
     let field = |name: &str| {
         dialtone_phone_xml::uri::form_field(text.as_bytes(), &[name]).unwrap_or_default()

@@ -253,6 +253,21 @@ enum Return {
 }
 
 async fn answer(wd: &WebDialer, r: &Request) -> Result<Return, String> {
+    if let Err(o) = wd.activated().await {
+        return match r.operation.as_str() {
+            "makeCallSoap" | "endCallSoap" => Ok(Return::Call(o)),
+            "getProfileSoap" => Ok(Return::Config {
+                outcome: o,
+                devices: Vec::new(),
+            }),
+            "getProfileDetailSoap" => Ok(Return::ConfigDetail {
+                outcome: o,
+                devices: Vec::new(),
+            }),
+            // A boolean or a string has no room for a code.
+            _ => Err(o.description()),
+        };
+    }
     Ok(match r.operation.as_str() {
         "makeCallSoap" => {
             let cred = r.credential(0)?;
