@@ -38,19 +38,10 @@ async fn to_servlet() -> Response {
     redirect(PATH)
 }
 
-/// `&`, `<`, `>`, `"` and `'` escaped for HTML text and attribute values.
+/// Text escaped for HTML text and attribute values (XML's five escapes serve HTML too).
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    dialtone_phone_xml::tree::escape_into(s, &mut out);
     out
 }
 
@@ -82,7 +73,7 @@ fn document(title: &str, body: &str) -> String {
     )
 }
 
-fn html(status: StatusCode, title: &str, body: &str) -> Response {
+pub(crate) fn html(status: StatusCode, title: &str, body: &str) -> Response {
     let mut r = (status, Html(document(title, body))).into_response();
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -135,7 +126,7 @@ pub fn login_page(
 }
 
 /// The session cookie's value, if the request carries one.
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -621,7 +612,7 @@ mod tests {
     fn html_is_escaped() {
         assert_eq!(
             esc("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+            "&lt;a href=&quot;x&quot;&gt;&amp;&apos;"
         );
     }
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use dialtone_phone_xml::tree::Element;
@@ -241,28 +241,12 @@ fn says_yes(answer: &str) -> bool {
 }
 
 fn page_html(status: StatusCode, body: &str) -> Response {
-    let doc = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>Cisco WebDialer</title><style>body{{font-family:system-ui,sans-serif;background:#eef1f5;margin:0}}\
-         main{{max-width:26rem;margin:3rem auto;background:#fff;border-radius:10px;box-shadow:0 2px 14px #0002;padding:1.6rem 1.8rem}}\
-         button{{padding:.55rem 1.2rem;font-size:1rem;border:0;border-radius:6px;background:#1f6feb;color:#fff;cursor:pointer;margin:.3rem 0}}\
-         .error{{background:#fdecec;color:#8a1c1c;border-radius:6px;padding:.6rem .8rem}}</style></head><body><main>{body}</main></body></html>\n"
-    );
-    let mut r = (status, Html(doc)).into_response();
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
+    crate::html::html(status, "Cisco WebDialer", body)
 }
 
 fn cookie_user(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .and_then(|(_, v)| dialtone_phone_xml::uri::query_unescape(v))
+    crate::html::cookie(headers, COOKIE)
+        .and_then(|v| dialtone_phone_xml::uri::query_unescape(&v))
         .filter(|u| !u.is_empty())
 }
 

@@ -162,10 +162,11 @@ impl Request {
             .find_map(|e| e.attribute(&xmlns))
             .unwrap_or(WD70_NS)
             .to_string();
+        let mut budget = MAX_RESOLVED_ELEMENTS;
         let parts = op
             .children
             .iter()
-            .map(|part| resolve(part, body, 0))
+            .map(|part| resolve(part, body, 0, &mut budget))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Request {
             operation: local(&op.name).to_string(),
@@ -210,11 +211,24 @@ impl Request {
     }
 }
 
+/// Elements a request may come to once its `href`s are followed: WebDialer's requests have
+/// a few dozen, and references to references could otherwise multiply a small document
+/// into a huge one.
+const MAX_RESOLVED_ELEMENTS: usize = 1_000;
+
 /// The part itself, or the multiRef its `href` points at, with nested hrefs resolved.
-fn resolve(part: &Element, body: &Element, depth: usize) -> Result<Element, String> {
+fn resolve(
+    part: &Element,
+    body: &Element,
+    depth: usize,
+    budget: &mut usize,
+) -> Result<Element, String> {
     if depth > 8 {
         return Err("multiRefs nested too deep".into());
     }
+    *budget = budget
+        .checked_sub(1)
+        .ok_or("the request's references come to too many elements")?;
     let mut out = match part.attribute("href") {
         Some(href) => {
             let id = href.strip_prefix('#').unwrap_or(href);
@@ -232,7 +246,7 @@ fn resolve(part: &Element, body: &Element, depth: usize) -> Result<Element, Stri
     out.children = out
         .children
         .iter()
-        .map(|c| resolve(c, body, depth + 1))
+        .map(|c| resolve(c, body, depth + 1, budget))
         .collect::<Result<_, _>>()?;
     Ok(out)
 }
@@ -563,6 +577,27 @@ mod tests {
             .contains("points at nothing"));
         let r = Request::parse("<E:Envelope xmlns:E='x'><E:Body><m:makeCallSoap xmlns:m='urn:WD70'/></E:Body></E:Envelope>").unwrap();
         assert!(r.credential(0).unwrap_err().contains("needs part 0"));
+    }
+
+    #[test]
+    fn references_cannot_multiply_a_request() {
+        // Each level refers to the next ten times: 10^6 elements from a few hundred bytes.
+        let mut refs = String::new();
+        for level in 0..6 {
+            let kids: String = (0..10)
+                .map(|_| format!(r##"<x href="#r{}"/>"##, level + 1))
+                .collect();
+            refs.push_str(&format!(
+                r#"<multiRef id="r{level}" soapenc:root="0">{kids}</multiRef>"#
+            ));
+        }
+        refs.push_str(r#"<multiRef id="r6" soapenc:root="0">leaf</multiRef>"#);
+        let doc = format!(
+            r##"<E:Envelope xmlns:E="x" xmlns:soapenc="y"><E:Body><m:getPrimaryLine xmlns:m="urn:WD70"><in0 href="#r0"/></m:getPrimaryLine>{refs}</E:Body></E:Envelope>"##
+        );
+        assert!(Request::parse(&doc)
+            .unwrap_err()
+            .contains("too many elements"));
     }
 
     #[test]
