@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use dialtone_admin::ApiError;
-use dialtone_store::now_ms;
 use dialtone_store::webdialer::Preference;
 use serde::Deserialize;
 use serde_json::json;
@@ -338,31 +337,12 @@ async fn put_preferences(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    if !p.use_em {
-        if let Some(d) = &p.device {
-            let devices = match wd.devices(&user).await {
-                Ok(d) => d,
-                Err(o) => return failure(o, None),
-            };
-            let Some(dev) = devices.iter().find(|x| &x.name == d && !x.mobility) else {
-                return ApiError::field(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "device",
-                    format!("{d} is not one of {user}'s devices"),
-                )
-                .into_response();
-            };
-            if let Some(l) = &p.line {
-                if !dev.lines.iter().any(|(n, _)| n == l) {
-                    return ApiError::field(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "line",
-                        format!("line {l} is not on {d}"),
-                    )
-                    .into_response();
-                }
-            }
+    match wd.check_preference(&user, &p).await {
+        Ok(Ok(())) => {}
+        Ok(Err((field, why))) => {
+            return ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, field, why).into_response()
         }
+        Err(o) => return failure(o, None),
     }
     match wd.admin().store.set_webdialer_preference(&user, &p).await {
         Ok(_) => Json(json!({"user": user, "saved": true, "preferences": p})).into_response(),
@@ -389,15 +369,7 @@ async fn open_session(State(wd): State<Arc<WebDialer>>, headers: HeaderMap) -> R
                 "wrong user ID or password",
             ));
         }
-        let hours = wd.parameters().await?.session_expiry_hours;
-        let now = now_ms();
-        let expires = (hours > 0).then(|| now + hours * 3_600_000);
-        let token = wd
-            .admin()
-            .store
-            .webdialer_session_open(&user, now, expires)
-            .await?
-            .ok_or_else(|| Outcome::new(Code::Authentication, "wrong user ID or password"))?;
+        let (token, expires, _) = wd.open_session(&user).await?;
         Ok(json!({"token": token, "token_type": "Bearer", "user": user, "expires_at_ms": expires}))
     }
     .await;

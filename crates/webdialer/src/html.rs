@@ -166,15 +166,7 @@ pub fn session_cookie(name: &str, token: &str, hours: i64, path: &str) -> Header
 
 /// Open a session for `user` and send the browser to `to` with its cookie.
 async fn open_session(wd: &WebDialer, user: &str, to: &str) -> Result<Response, Outcome> {
-    let hours = wd.parameters().await?.session_expiry_hours;
-    let now = now_ms();
-    let expires = (hours > 0).then(|| now + hours * 3_600_000);
-    let token = wd
-        .admin()
-        .store
-        .webdialer_session_open(user, now, expires)
-        .await?
-        .ok_or_else(|| Outcome::plain(Code::Authentication))?;
+    let (token, _, hours) = wd.open_session(user).await?;
     let mut r = redirect(to);
     r.headers_mut().insert(
         header::SET_COOKIE,
@@ -511,32 +503,8 @@ async fn act(
                 dont_auto_close: get("dontAutoClose") == "true",
                 dont_show_call_conf: get("dontShowCallConf") == "true",
             };
-            if !p.use_em {
-                if let Some(d) = &p.device {
-                    let devices = wd.devices(&user).await?;
-                    let Some(dev) = devices.iter().find(|x| &x.name == d && !x.mobility) else {
-                        return preferences_page(
-                            wd,
-                            &user,
-                            Some(&p),
-                            &destination,
-                            Some(&format!("{d} is not one of your devices")),
-                        )
-                        .await;
-                    };
-                    if let Some(l) = &p.line {
-                        if !dev.lines.iter().any(|(n, _)| n == l) {
-                            return preferences_page(
-                                wd,
-                                &user,
-                                Some(&p),
-                                &destination,
-                                Some(&format!("line {l} is not on {d}")),
-                            )
-                            .await;
-                        }
-                    }
-                }
+            if let Err((_, why)) = wd.check_preference(&user, &p).await? {
+                return preferences_page(wd, &user, Some(&p), &destination, Some(&why)).await;
             }
             wd.admin().store.set_webdialer_preference(&user, &p).await?;
             Ok(redirect(&dial_url(&destination)))

@@ -559,6 +559,43 @@ impl WebDialer {
         Ok(call)
     }
 
+    /// Open a WebDialer session for `user` lasting User Session Expiry: the token, when it
+    /// ends (None: never) and the hours the setting gave.
+    pub async fn open_session(&self, user: &str) -> Result<(String, Option<i64>, i64), Outcome> {
+        let hours = self.parameters().await?.session_expiry_hours;
+        let now = now_ms();
+        let expires = (hours > 0).then(|| now + hours * 3_600_000);
+        let token = self
+            .admin()
+            .store
+            .webdialer_session_open(user, now, expires)
+            .await?
+            .ok_or_else(|| Outcome::new(Code::Authentication, format!("no user {user}")))?;
+        Ok((token, expires, hours))
+    }
+
+    /// Whether `user` may save `p`: a permanent device must be one of theirs and the line on
+    /// it. Otherwise the field at fault and why.
+    pub async fn check_preference(
+        &self,
+        user: &str,
+        p: &Preference,
+    ) -> Result<Result<(), (&'static str, String)>, Outcome> {
+        let (false, Some(d)) = (p.use_em, &p.device) else {
+            return Ok(Ok(()));
+        };
+        let devices = self.devices(user).await?;
+        let Some(dev) = devices.iter().find(|x| &x.name == d && !x.mobility) else {
+            return Ok(Err(("device", format!("{d} is not one of your devices"))));
+        };
+        match &p.line {
+            Some(l) if !dev.lines.iter().any(|(n, _)| n == l) => {
+                Ok(Err(("line", format!("line {l} is not on {d}"))))
+            }
+            _ => Ok(Ok(())),
+        }
+    }
+
     /// The saved preferences, or what a user without any gets (their first device; the
     /// phone they are logged in to when they have no device of their own).
     pub async fn preference(&self, user: &str) -> Result<Option<Preference>, Outcome> {
