@@ -75,7 +75,7 @@ impl Outcome {
         }
     }
 
-    fn plain(code: Code) -> Outcome {
+    pub fn plain(code: Code) -> Outcome {
         Outcome::new(code, code.description())
     }
 
@@ -433,10 +433,12 @@ impl WebDialer {
         let candidates: Vec<String> = if profile.use_em {
             let logged_in = self.mobility.devices_of(&u.user_id);
             if logged_in.is_empty() {
-                return Err(Outcome::new(
-                    Code::NoDevice,
-                    format!("Call to {destination} failed: User not logged in on any device"),
-                ));
+                let message = if destination.is_empty() {
+                    "User not logged in on any device".to_string()
+                } else {
+                    format!("Call to {destination} failed: User not logged in on any device")
+                };
+                return Err(Outcome::new(Code::NoDevice, message));
             }
             logged_in
         } else {
