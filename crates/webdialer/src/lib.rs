@@ -173,6 +173,8 @@ pub struct WebDialer {
     pub mobility: Arc<Mobility>,
     in_flight: AtomicUsize,
     pub redirector: redirector::Redirector,
+    /// Service Activation as last read, with the configuration version it was read at.
+    activation: std::sync::Mutex<Option<(u64, Result<(), Outcome>)>>,
 }
 
 /// Counts a call request in flight for as long as it lives.
@@ -211,6 +213,7 @@ impl WebDialer {
             mobility,
             in_flight: AtomicUsize::new(0),
             redirector,
+            activation: std::sync::Mutex::new(None),
         })
     }
 
@@ -248,6 +251,21 @@ impl WebDialer {
     /// recorded in the store without "WebDialer" among its services answers code 6. A node
     /// with no record of its own (a single node set up without one) serves.
     pub async fn activated(&self) -> Result<(), Outcome> {
+        // Asked on every request: read again only after a configuration change.
+        let version = *self.admin().store.changes().borrow();
+        if let Some((seen, answer)) = self.activation.lock().expect("activation").as_ref() {
+            if *seen == version {
+                return answer.clone();
+            }
+        }
+        let answer = self.read_activation().await;
+        if !matches!(&answer, Err(o) if o.code == Code::Directory) {
+            *self.activation.lock().expect("activation") = Some((version, answer.clone()));
+        }
+        answer
+    }
+
+    async fn read_activation(&self) -> Result<(), Outcome> {
         let node = &self.services.settings.node_name;
         let nodes = dialtone_store::catalogue::resource("nodes").expect("catalogued");
         match self.admin().store.get(nodes, node).await {
