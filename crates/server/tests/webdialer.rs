@@ -868,6 +868,8 @@ fn browser_logs_in_sets_preferences_dials_and_hangs_up() {
     let node = node(dir.path());
     add_users_without_rights(&node);
     common::set_parameter(&node, "webdialer", "end_call_dialog_seconds", json!(10));
+    let itself = format!("{}#sha256={}", node.https, fingerprint(&node));
+    common::set_parameter(&node, "webdialer", "list_of_webdialers", json!(itself));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let alice = common::sim_phone(&rt, &node, 1000, ip(3, 10), false);
     let bob = common::sim_phone(&rt, &node, 1001, ip(3, 11), true);
@@ -925,4 +927,9 @@ fn browser_logs_in_sets_preferences_dials_and_hangs_up() {
         report["remembered"], true,
         "the session cookie keeps the login"
     );
+    assert_eq!(
+        report["redirected"], true,
+        "the Redirector's form logs in: {report}"
+    );
+    assert_eq!(report["redirected_again"], true, "{report}");
 }
