@@ -633,6 +633,38 @@ fn json_api_with_bearer_tokens() {
         .unwrap();
     assert_eq!(r["cluster_user"], true);
 
+    // A busy application is never locked out by its own requests; a guesser is, past
+    // phones.auth_failures_per_minute (10), even with the right password then.
+    for _ in 0..15 {
+        let r = client()
+            .get(url("/profile?user=user1001"))
+            .basic_auth("demoapp", Some(&app))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    for _ in 0..10 {
+        let r = client()
+            .get(url("/profile"))
+            .basic_auth("user1002", Some("guess"))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    let r = client()
+        .get(url("/profile"))
+        .basic_auth(
+            "user1002",
+            Some(&common::end_user_password(&node, "user1002")),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        401,
+        "locked out for the rest of the minute"
+    );
+
     // Closing the session ends the token.
     let r = client()
         .delete(url("/sessions"))

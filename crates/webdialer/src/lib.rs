@@ -324,20 +324,27 @@ impl WebDialer {
                 Err(_) => Err(refused()),
             };
         }
-        if self.check_end_user(&cred.user_id, &cred.password).await? {
-            return Ok(Who::EndUser(cred.user_id.clone()));
-        }
+        // An end user, else an application user; only a password neither accepts counts as a
+        // wrong guess (so a busy application is never locked out by its own requests).
+        let (user, password) = (cred.user_id.as_str(), cred.password.as_str());
         let guesses = &self.services.guesses;
-        if cred.user_id.is_empty() || !guesses.may_try(&cred.user_id) {
+        if user.is_empty() || password.is_empty() || !guesses.may_try(user) {
             return Err(refused());
         }
-        match auth::verify_application_user(self.admin(), &cred.user_id, &cred.password).await {
+        match auth::verify_end_user(self.admin(), user, password).await {
+            Ok(_) => return Ok(Who::EndUser(user.to_string())),
+            Err(e) if e.status != axum::http::StatusCode::UNAUTHORIZED => {
+                return Err(Outcome::new(Code::Directory, e.message))
+            }
+            Err(_) => {}
+        }
+        match auth::verify_application_user(self.admin(), user, password).await {
             Ok(c) => Ok(Who::Application {
                 proxy: c.has_role(PROXY_ROLE),
                 user: c.user_id,
             }),
             Err(_) => {
-                guesses.failed(&cred.user_id);
+                guesses.failed(user);
                 Err(refused())
             }
         }
