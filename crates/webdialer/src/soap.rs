@@ -579,6 +579,37 @@ mod tests {
         assert!(r.credential(0).unwrap_err().contains("needs part 0"));
     }
 
+    proptest::proptest! {
+        /// Whatever arrives, reading it (and its parts) gives a value or a reason, never a
+        /// panic.
+        #[test]
+        fn arbitrary_and_mangled_requests_never_panic(
+            which in 0usize..2,
+            cut in 0usize..2000,
+            at in 0usize..2000,
+            insert in ".{0,12}",
+            noise in ".{0,300}",
+        ) {
+            let _ = Request::parse(&noise);
+            let doc = [ZEEP, AXIS][which];
+            let chars = doc.chars().count();
+            let index = |n: usize| doc.char_indices().map(|(i, _)| i).nth(n % chars).unwrap_or(0);
+            let (cut, at) = (index(cut), index(at));
+            let mut mangled = doc[..cut.max(at)].to_string();
+            mangled.insert_str(at.min(mangled.len()), &insert);
+            if let Ok(r) = Request::parse(&mangled) {
+                for i in 0..4 {
+                    let _ = r.credential(i);
+                    let _ = r.string(i);
+                    let _ = r.profile(i);
+                }
+                let _ = envelope(&r, Return::Text(insert.clone()));
+            }
+            let _ = crate::dialable(&noise);
+            let _ = dialtone_store::parameters::parse_webdialer_list(&noise);
+        }
+    }
+
     #[test]
     fn references_cannot_multiply_a_request() {
         // Each level refers to the next ten times: 10^6 elements from a few hundred bytes.
