@@ -367,7 +367,7 @@ async fn page(
     }
 }
 
-/// A form that posts the login to `base`'s WebDialer; `auto` submits it at once.
+/// A form that posts the login to `base`'s WebDialer (the page decides whether it submits itself).
 fn login_form(base: &str, user: &str, password: &str, destination: &str, label: &str) -> String {
     format!(
         "<form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"action\" value=\"login\">\
