@@ -1,8 +1,9 @@
 //! WebDialer's SOAP interface, Cisco's WSDL (`wsdl/wd70.wsdl`, rpc/encoded, `urn:WD70`) and the
 //! legacy `urn:WebdialerSoap` service. Requests are read leniently: parts by position (`in0..2`
 //! or `cred`/`dest`/`prof`), struct fields by local name, with or without `xsi:type`, inline or
-//! as Axis `multiRef`s reached through `href`. Answers are rpc/encoded with `xsi:type`s, which
-//! Axis, SoapUI and python-zeep all read.
+//! as Axis `multiRef`s reached through `href`. Answers are rpc/encoded as Unified CM's Axis
+//! writes them: `xsi:type`s, and structures as multiRefs beside the response (Axis, SoapUI and
+//! python-zeep all read them).
 
 use std::sync::Arc;
 
@@ -457,29 +458,63 @@ fn envelope(r: &Request, result: Return) -> String {
         Return::Boolean(b) => typed(&name, "xsd:boolean", b.to_string()),
         Return::Text(s) => typed(&name, "soapenc:string", s),
     };
+    // As Unified CM's Axis answers: structures travel as multiRefs beside the response,
+    // reached by href (Axis and SoapUI clients expect it; python-zeep follows it too).
+    let mut refs = Vec::new();
+    let value = by_reference(value, &r.namespace, &mut refs);
     let response = Element::new(&format!("ns1:{}Response", r.operation))
         .attr("soapenv:encodingStyle", ENCODING_NS)
         .attr("xmlns:ns1", r.namespace.clone())
         .child(value);
-    soap_envelope(response)
+    let mut body = vec![response];
+    body.extend(refs);
+    soap_envelope(body)
 }
 
-fn soap_envelope(content: Element) -> String {
+/// `e` with every structure (an element with children that is not an array) moved into a
+/// multiRef in `refs` and replaced by an href to it.
+fn by_reference(mut e: Element, namespace: &str, refs: &mut Vec<Element>) -> Element {
+    e.children = std::mem::take(&mut e.children)
+        .into_iter()
+        .map(|c| by_reference(c, namespace, refs))
+        .collect();
+    let is_array = e.attribute("xsi:type") == Some("soapenc:Array");
+    if e.children.is_empty() || is_array {
+        return e;
+    }
+    let id = format!("id{}", refs.len());
+    let mut target = Element::new("multiRef")
+        .attr("id", id.clone())
+        .attr("soapenc:root", "0")
+        .attr("soapenv:encodingStyle", ENCODING_NS)
+        .attr("xmlns:ns1", namespace);
+    target.attributes.extend(
+        e.attributes
+            .iter()
+            .filter(|(n, _)| n == "xsi:type")
+            .cloned(),
+    );
+    target.children = e.children;
+    refs.push(target);
+    Element::new(&e.name).attr("href", format!("#{id}"))
+}
+
+fn soap_envelope(content: Vec<Element>) -> String {
+    let mut body = Element::new("soapenv:Body");
+    body.children = content;
     Element::new("soapenv:Envelope")
         .attr("xmlns:soapenv", ENVELOPE_NS)
         .attr("xmlns:soapenc", ENCODING_NS)
         .attr("xmlns:xsd", XSD_NS)
         .attr("xmlns:xsi", XSI_NS)
-        .child(Element::new("soapenv:Body").child(content))
+        .child(body)
         .to_document()
 }
 
 fn fault(side: &str, why: &str) -> Response {
-    let body = soap_envelope(
-        Element::new("soapenv:Fault")
-            .child(Element::new("faultcode").child_text(&format!("soapenv:{side}")))
-            .child(Element::new("faultstring").child_text(why)),
-    );
+    let body = soap_envelope(vec![Element::new("soapenv:Fault")
+        .child(Element::new("faultcode").child_text(&format!("soapenv:{side}")))
+        .child(Element::new("faultstring").child_text(why))]);
     let status = StatusCode::INTERNAL_SERVER_ERROR;
     xml(status, body)
 }
@@ -559,6 +594,54 @@ mod tests {
             ),
             "{out}"
         );
+    }
+
+    #[test]
+    fn structures_are_answered_as_multirefs_and_arrays_reach_theirs() {
+        let r = Request::parse(ZEEP).unwrap();
+        let out = envelope(&r, Return::Call(Outcome::plain(Code::Success)));
+        let doc = Element::parse(&out).unwrap();
+        let body = child(&doc, "Body").unwrap();
+        let ret = child(&body.children[0], "makeCallSoapReturn").unwrap();
+        assert_eq!(ret.attribute("href"), Some("#id0"), "{out}");
+        let target = &body.children[1];
+        assert_eq!(
+            (target.attribute("id"), target.attribute("xsi:type")),
+            (Some("id0"), Some("ns1:CallResponse"))
+        );
+        assert_eq!(text(target, "responseDescription"), "Success");
+
+        let out = envelope(
+            &Request::parse(&ZEEP.replace("makeCallSoap", "getProfileSoap")).unwrap(),
+            Return::Config {
+                outcome: Outcome::plain(Code::Success),
+                devices: vec![
+                    ("SEP1".into(), "1001 ; P".into()),
+                    ("SEP1".into(), "1002 ; P".into()),
+                ],
+            },
+        );
+        let doc = Element::parse(&out).unwrap();
+        let body = child(&doc, "Body").unwrap();
+        let by_id = |id: &str| {
+            body.children
+                .iter()
+                .find(|c| c.attribute("id") == Some(id.trim_start_matches('#')))
+                .unwrap()
+        };
+        let ret = by_id(
+            child(&body.children[0], "getProfileSoapReturn")
+                .unwrap()
+                .attribute("href")
+                .unwrap(),
+        );
+        let list = child(ret, "deviceInfoList").unwrap();
+        assert_eq!(
+            list.attribute("soapenc:arrayType"),
+            Some("ns1:WDDeviceInfo[2]")
+        );
+        let second = by_id(list.children[1].attribute("href").unwrap());
+        assert_eq!(text(second, "lines"), "1002 ; P");
     }
 
     #[test]
