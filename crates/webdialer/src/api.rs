@@ -133,6 +133,16 @@ fn deserialize_naming_field<'de, T: serde::de::DeserializeOwned>(
     })
 }
 
+/// A request's credential and JSON body, or the answer refusing it.
+fn credential_and_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<(Credential, T), Box<Response>> {
+    let cred = credential(headers).map_err(|o| Box::new(failure(o, None)))?;
+    let req = body(bytes).map_err(|e| Box::new(e.into_response()))?;
+    Ok((cred, req))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CallRequest {
@@ -189,13 +199,9 @@ async fn make_call(
     headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> Response {
-    let cred = match credential(&headers) {
-        Ok(c) => c,
-        Err(o) => return failure(o, None),
-    };
-    let req: CallRequest = match body(&bytes) {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
+    let (cred, req) = match credential_and_body::<CallRequest>(&headers, &bytes) {
+        Ok(parts) => parts,
+        Err(refused) => return *refused,
     };
     let user = match wd.acting_for(&cred, &req.user, true).await {
         Ok(u) => u,
@@ -238,13 +244,9 @@ async fn end_call(
     headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> Response {
-    let cred = match credential(&headers) {
-        Ok(c) => c,
-        Err(o) => return failure(o, None),
-    };
-    let req: EndRequest = match body(&bytes) {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
+    let (cred, req) = match credential_and_body::<EndRequest>(&headers, &bytes) {
+        Ok(parts) => parts,
+        Err(refused) => return *refused,
     };
     let result = async {
         let user = wd.acting_for(&cred, &req.user, true).await?;
