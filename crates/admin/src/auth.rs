@@ -128,6 +128,14 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     }
 }
 
+/// The bearer token a request carries, if any.
+pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    match presented(headers) {
+        Ok(Presented::Bearer(token)) if !token.is_empty() => Some(token),
+        _ => None,
+    }
+}
+
 /// Whoever the request's Authorization header names (Basic or a bearer token).
 pub async fn authenticate(st: &AdminState, headers: &HeaderMap) -> Result<Caller, ApiError> {
     match presented(headers)? {

@@ -222,13 +222,7 @@ mod transfer_tests {
                 model: "Cisco 8845".into(),
                 description: "x".repeat(2000),
                 device_pool: "Default".into(),
-                owner: None,
-                digest_user: None,
-                lines: vec![],
-                services: vec![],
-                parameter_values: vec![],
-                logout_profile: None,
-                speed_dials: vec![],
+                ..Default::default()
             }],
             ..Default::default()
         });

@@ -273,15 +273,8 @@ mod tests {
         PhoneDevice {
             name: name.into(),
             model: "Cisco 8845".into(),
-            description: String::new(),
             device_pool: "Default".into(),
-            owner: None,
-            digest_user: None,
-            lines: vec![],
-            services: vec![],
-            parameter_values: vec![],
-            logout_profile: None,
-            speed_dials: vec![],
+            ..Default::default()
         }
     }
 

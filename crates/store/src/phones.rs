@@ -21,7 +21,7 @@ pub struct PhoneLine {
     pub shared: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PhoneDevice {
     pub name: String,
     pub model: String,

@@ -84,15 +84,7 @@ fn credential(headers: &HeaderMap) -> Result<Credential, Outcome> {
             token: None,
         });
     }
-    let bearer = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.split_once(' ')
-                .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
-        })
-        .map(|(_, t)| t.trim().to_string())
-        .filter(|t| !t.is_empty());
+    let bearer = dialtone_admin::auth::bearer_token(headers);
     match bearer {
         Some(token) => Ok(Credential {
             token: Some(token),

@@ -31,7 +31,23 @@ pub fn router(wd: Arc<WebDialer>) -> Router {
         .route(PATH, get(page).post(submit))
         .route("/webdialer", get(to_servlet))
         .route("/webdialer/", get(to_servlet))
+        .layer(axum::middleware::from_fn_with_state(
+            wd.clone(),
+            require_activation,
+        ))
         .with_state(wd)
+}
+
+/// Nothing is served while WebDialer is not activated on this node (code 6).
+pub(crate) async fn require_activation(
+    State(wd): State<Arc<WebDialer>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match wd.activated().await {
+        Ok(()) => next.run(request).await,
+        Err(o) => failure_page(&o),
+    }
 }
 
 async fn to_servlet() -> Response {
@@ -195,9 +211,6 @@ async fn page(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(o) = wd.activated().await {
-        return failure_page(&o);
-    }
     match render(&wd, &headers, &q).await {
         Ok(r) => r,
         Err(o) => failure_page(&o),
@@ -231,7 +244,7 @@ async fn render(
     let saved = wd.preference(&user).await?;
     match saved {
         Some(p) if query_param(q, "preferences").is_none() => {
-            dial_page(wd, &user, &p, &destination, None).await
+            dial_page(&user, &p, &destination, None)
         }
         saved => preferences_page(wd, &user, saved.as_ref(), &destination, None).await,
     }
@@ -368,8 +381,7 @@ async fn preferences_page(
     Ok(html(StatusCode::OK, "Cisco WebDialer Preferences", &body))
 }
 
-async fn dial_page(
-    wd: &WebDialer,
+fn dial_page(
     user: &str,
     p: &Preference,
     destination: &str,
@@ -390,7 +402,6 @@ async fn dial_page(
     } else {
         ""
     };
-    let _ = wd;
     let body = format!(
         "<h1>Make Call<small>{} &middot; from {}</small></h1>{}\
          <form id=\"dial\" method=\"post\" action=\"{PATH}\"><input type=\"hidden\" name=\"action\" value=\"dial\">\
@@ -439,7 +450,7 @@ fn call_page(placed: &crate::Placed, seconds: i64, auto_close: bool) -> Response
 }
 
 /// A form body's fields (the last value of a repeated field wins).
-fn form(body: &[u8]) -> HashMap<String, String> {
+pub(crate) fn form(body: &[u8]) -> HashMap<String, String> {
     std::str::from_utf8(body)
         .unwrap_or("")
         .split('&')
@@ -454,9 +465,6 @@ fn form(body: &[u8]) -> HashMap<String, String> {
 }
 
 async fn submit(State(wd): State<Arc<WebDialer>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(o) = wd.activated().await {
-        return failure_page(&o);
-    }
     let f = form(&body);
     match act(&wd, &headers, &f).await {
         Ok(r) => r,
@@ -518,7 +526,7 @@ async fn act(
             );
             match wd.make_call(&user, &number, &Profile::from(&p)).await {
                 Ok(placed) => {
-                    let params = wd.parameters().await?;
+                    let params = wd.settings().await?;
                     Ok(call_page(
                         &crate::Placed {
                             // The codes are not shown back.
@@ -529,7 +537,7 @@ async fn act(
                         !p.dont_auto_close,
                     ))
                 }
-                Err(o) => dial_page(wd, &user, &p, &destination, Some(&o.message)).await,
+                Err(o) => dial_page(&user, &p, &destination, Some(&o.message)),
             }
         }
         "hangup" => {

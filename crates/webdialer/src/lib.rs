@@ -159,12 +159,18 @@ pub struct Placed {
     pub destination: String,
 }
 
-/// Service parameters, read from the store per request (only changed values are stored).
-#[derive(Debug, Clone, Copy)]
-pub struct Parameters {
+/// WebDialer's service parameters and this node's Service Activation, as one snapshot read
+/// again only after a configuration change (the store's change counter moved), so requests
+/// read no SQL for them and never see a setting older than the last committed change.
+#[derive(Debug, Clone)]
+pub struct Settings {
     pub session_expiry_hours: i64,
     pub max_concurrent: usize,
     pub end_call_dialog_seconds: i64,
+    pub list_of_webdialers: String,
+    pub redirector_timeout_ms: u64,
+    /// Why WebDialer does not serve on this node, if it does not (code 6).
+    pub activation: Result<(), Outcome>,
 }
 
 pub struct WebDialer {
@@ -173,8 +179,8 @@ pub struct WebDialer {
     pub mobility: Arc<Mobility>,
     in_flight: AtomicUsize,
     pub redirector: redirector::Redirector,
-    /// Service Activation as last read, with the configuration version it was read at.
-    activation: std::sync::Mutex<Option<(u64, Result<(), Outcome>)>>,
+    /// The settings as last read, with the configuration version they were read at.
+    settings: std::sync::Mutex<Option<(u64, Arc<Settings>)>>,
 }
 
 /// Counts a call request in flight for as long as it lives.
@@ -213,7 +219,7 @@ impl WebDialer {
             mobility,
             in_flight: AtomicUsize::new(0),
             redirector,
-            activation: std::sync::Mutex::new(None),
+            settings: std::sync::Mutex::new(None),
         })
     }
 
@@ -221,29 +227,34 @@ impl WebDialer {
         &self.services.admin
     }
 
-    pub async fn parameters(&self) -> Result<Parameters, StoreError> {
+    /// The current settings (see [`Settings`]).
+    pub async fn settings(&self) -> Result<Arc<Settings>, Outcome> {
+        let version = *self.admin().store.changes().borrow();
+        if let Some((seen, settings)) = self.settings.lock().expect("settings").as_ref() {
+            if *seen == version {
+                return Ok(settings.clone());
+            }
+        }
+        let settings = Arc::new(self.read_settings().await?);
+        *self.settings.lock().expect("settings") = Some((version, settings.clone()));
+        Ok(settings)
+    }
+
+    async fn read_settings(&self) -> Result<Settings, StoreError> {
         let store = &self.admin().store;
+        let value = |name: &'static str| store.parameter_value("webdialer", name);
         let int = |v: serde_json::Value, default: i64| v.as_i64().unwrap_or(default);
-        Ok(Parameters {
-            session_expiry_hours: int(
-                store
-                    .parameter_value("webdialer", "user_session_expiry_hours")
-                    .await?,
-                0,
-            ),
-            max_concurrent: int(
-                store
-                    .parameter_value("webdialer", "max_concurrent_call_requests")
-                    .await?,
-                1000,
-            )
-            .max(1) as usize,
-            end_call_dialog_seconds: int(
-                store
-                    .parameter_value("webdialer", "end_call_dialog_seconds")
-                    .await?,
-                15,
-            ),
+        Ok(Settings {
+            session_expiry_hours: int(value("user_session_expiry_hours").await?, 0),
+            max_concurrent: int(value("max_concurrent_call_requests").await?, 1000).max(1) as usize,
+            end_call_dialog_seconds: int(value("end_call_dialog_seconds").await?, 15),
+            list_of_webdialers: value("list_of_webdialers")
+                .await?
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            redirector_timeout_ms: int(value("redirector_timeout_ms").await?, 5000).max(1) as u64,
+            activation: self.read_activation().await?,
         })
     }
 
@@ -251,21 +262,10 @@ impl WebDialer {
     /// recorded in the store without "WebDialer" among its services answers code 6. A node
     /// with no record of its own (a single node set up without one) serves.
     pub async fn activated(&self) -> Result<(), Outcome> {
-        // Asked on every request: read again only after a configuration change.
-        let version = *self.admin().store.changes().borrow();
-        if let Some((seen, answer)) = self.activation.lock().expect("activation").as_ref() {
-            if *seen == version {
-                return answer.clone();
-            }
-        }
-        let answer = self.read_activation().await;
-        if !matches!(&answer, Err(o) if o.code == Code::Directory) {
-            *self.activation.lock().expect("activation") = Some((version, answer.clone()));
-        }
-        answer
+        self.settings().await?.activation.clone()
     }
 
-    async fn read_activation(&self) -> Result<(), Outcome> {
+    async fn read_activation(&self) -> Result<Result<(), Outcome>, StoreError> {
         let node = &self.services.settings.node_name;
         let nodes = dialtone_store::catalogue::resource("nodes").expect("catalogued");
         match self.admin().store.get(nodes, node).await {
@@ -273,17 +273,17 @@ impl WebDialer {
                 let on = record["services"]
                     .as_array()
                     .is_some_and(|s| s.iter().any(|v| v == "WebDialer"));
-                if on {
+                Ok(if on {
                     Ok(())
                 } else {
                     Err(Outcome::new(
                         Code::Unavailable,
                         format!("Cisco WebDialer is not activated on node {node}"),
                     ))
-                }
+                })
             }
-            Err(StoreError::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e.into()),
+            Err(StoreError::NotFound { .. }) => Ok(Ok(())),
+            Err(e) => Err(e),
         }
     }
 
@@ -536,8 +536,8 @@ impl WebDialer {
         destination: &str,
         profile: &Profile,
     ) -> Result<Placed, Outcome> {
-        let params = self.parameters().await?;
-        let _counted = admit(&self.in_flight, params.max_concurrent)?;
+        let max = self.settings().await?.max_concurrent;
+        let _counted = admit(&self.in_flight, max)?;
         let destination = dialable(destination)?;
         let u = self.user(user).await?;
         let (device, line) = self.choose(&u, profile, &destination)?;
@@ -589,7 +589,7 @@ impl WebDialer {
     /// Open a WebDialer session for `user` lasting User Session Expiry: the token, when it
     /// ends (None: never) and the hours the setting gave.
     pub async fn open_session(&self, user: &str) -> Result<(String, Option<i64>, i64), Outcome> {
-        let hours = self.parameters().await?.session_expiry_hours;
+        let hours = self.settings().await?.session_expiry_hours;
         let now = now_ms();
         let expires = (hours > 0).then(|| now + hours * 3_600_000);
         let token = self
@@ -623,8 +623,8 @@ impl WebDialer {
         }
     }
 
-    /// The saved preferences, or what a user without any gets (their first device; the
-    /// phone they are logged in to when they have no device of their own).
+    /// The user's saved preferences, if they saved any (without them, calls go from their
+    /// first device).
     pub async fn preference(&self, user: &str) -> Result<Option<Preference>, Outcome> {
         Ok(self.admin().store.webdialer_preference(user).await?)
     }

@@ -39,6 +39,10 @@ pub fn router(wd: Arc<WebDialer>) -> Router {
     Router::new()
         .route(PATH, get(page).post(submit))
         .route(ALIAS, get(page).post(submit))
+        .layer(axum::middleware::from_fn_with_state(
+            wd.clone(),
+            crate::html::require_activation,
+        ))
         .with_state(wd)
 }
 
@@ -250,33 +254,6 @@ fn cookie_user(headers: &HeaderMap) -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
-struct Settings {
-    list: String,
-    timeout_ms: u64,
-    hours: i64,
-}
-
-async fn settings(wd: &WebDialer) -> Result<Settings, crate::Outcome> {
-    let store = &wd.admin().store;
-    let list = match store
-        .parameter_value("webdialer", "list_of_webdialers")
-        .await?
-    {
-        serde_json::Value::String(s) => s,
-        _ => String::new(),
-    };
-    let timeout_ms = store
-        .parameter_value("webdialer", "redirector_timeout_ms")
-        .await?
-        .as_u64()
-        .unwrap_or(5000);
-    Ok(Settings {
-        list,
-        timeout_ms,
-        hours: wd.parameters().await?.session_expiry_hours,
-    })
-}
-
 fn unavailable(why: &str) -> Response {
     page_html(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -313,9 +290,6 @@ async fn page(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(o) = wd.activated().await {
-        return crate::html::failure_page(&o);
-    }
     let destination = query_param(&q, "destination").unwrap_or("").to_string();
     let Some(user) = cookie_user(&headers) else {
         return login_page(
@@ -326,11 +300,15 @@ async fn page(
             StatusCode::OK,
         );
     };
-    let s = match settings(&wd).await {
+    let s = match wd.settings().await {
         Ok(s) => s,
         Err(o) => return unavailable(&o.message),
     };
-    match wd.redirector.ask(&s.list, s.timeout_ms, &user).await {
+    match wd
+        .redirector
+        .ask(&s.list_of_webdialers, s.redirector_timeout_ms, &user)
+        .await
+    {
         Err(why) => unavailable(&why),
         Ok(yes) if yes.len() == 1 => {
             let mut r = StatusCode::SEE_OTHER.into_response();
@@ -382,13 +360,8 @@ fn login_form(base: &str, user: &str, password: &str, destination: &str, label: 
 }
 
 async fn submit(State(wd): State<Arc<WebDialer>>, body: Bytes) -> Response {
-    if let Err(o) = wd.activated().await {
-        return crate::html::failure_page(&o);
-    }
-    let text = std::str::from_utf8(&body).unwrap_or("");
-    let field = |name: &str| {
-        dialtone_phone_xml::uri::form_field(text.as_bytes(), &[name]).unwrap_or_default()
-    };
+    let form = crate::html::form(&body);
+    let field = |name: &str| form.get(name).cloned().unwrap_or_default();
     let (user, password, destination) = (
         field("user").trim().to_string(),
         field("password"),
@@ -403,11 +376,15 @@ async fn submit(State(wd): State<Arc<WebDialer>>, body: Bytes) -> Response {
             StatusCode::OK,
         );
     }
-    let s = match settings(&wd).await {
+    let s = match wd.settings().await {
         Ok(s) => s,
         Err(o) => return unavailable(&o.message),
     };
-    let yes = match wd.redirector.ask(&s.list, s.timeout_ms, &user).await {
+    let yes = match wd
+        .redirector
+        .ask(&s.list_of_webdialers, s.redirector_timeout_ms, &user)
+        .await
+    {
         Ok(y) => y,
         Err(why) => return unavailable(&why),
     };
@@ -444,7 +421,7 @@ async fn submit(State(wd): State<Arc<WebDialer>>, body: Bytes) -> Response {
             ),
         )
     };
-    remember(&mut r, &user, s.hours);
+    remember(&mut r, &user, s.session_expiry_hours);
     r
 }
 

@@ -513,21 +513,9 @@ fn soap_envelope(content: Vec<Element>) -> String {
 
 fn fault(side: &str, why: &str) -> Response {
     let body = soap_envelope(vec![Element::new("soapenv:Fault")
-        .child(Element::new("faultcode").child_text(&format!("soapenv:{side}")))
-        .child(Element::new("faultstring").child_text(why))]);
-    let status = StatusCode::INTERNAL_SERVER_ERROR;
-    xml(status, body)
-}
-
-trait ChildText {
-    fn child_text(self, text: &str) -> Element;
-}
-
-impl ChildText for Element {
-    fn child_text(mut self, text: &str) -> Element {
-        self.text = text.to_string();
-        self
-    }
+        .leaf("faultcode", format!("soapenv:{side}"))
+        .leaf("faultstring", why)]);
+    xml(StatusCode::INTERNAL_SERVER_ERROR, body)
 }
 
 #[cfg(test)]
