@@ -72,7 +72,7 @@ h1{font-size:1.25rem;margin:0 0 1rem}h1 small{display:block;font-size:.8rem;colo
 label{display:block;margin:.7rem 0 .2rem;font-size:.9rem;color:#445}\
 input[type=text],input[type=password],select{width:100%;box-sizing:border-box;padding:.5rem;font-size:1rem;border:1px solid #bcc3cf;border-radius:6px}\
 .radio,.check{display:flex;gap:.5rem;align-items:center;margin:.6rem 0}.radio label,.check label{margin:0}\
-.buttons{display:flex;gap:.6rem;margin-top:1.2rem;flex-wrap:wrap}\
+.buttons{display:flex;gap:.6rem;margin-top:1.2rem;flex-wrap:wrap;align-items:center}\
 button{padding:.55rem 1.2rem;font-size:1rem;border:0;border-radius:6px;background:#1f6feb;color:#fff;cursor:pointer}\
 button.secondary{background:#e3e7ee;color:#1d2330}button.danger{background:#d1242f}\
 .error{background:#fdecec;color:#8a1c1c;border-radius:6px;padding:.6rem .8rem;margin:.6rem 0}\
