@@ -7,6 +7,8 @@
 #[path = "../../crates/sip/tests/support/testserver.rs"]
 mod testserver;
 
+mod soak;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -1925,6 +1927,9 @@ fn main() {
     }
     if "redirector".contains(&filter) || filter.is_empty() {
         rows.extend(redirector_rows(&binary));
+    }
+    if "soak".contains(&filter) || filter.is_empty() {
+        soak::run(&binary);
     }
     println!("| benchmark | median | unit | target | anchor (same run) |");
     println!("|---|---:|---|---|---|");

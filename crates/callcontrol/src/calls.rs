@@ -52,6 +52,10 @@ pub struct CallConfig {
     pub session_expires: u32,
     /// The shortest session interval accepted from a caller (422 below it).
     pub min_session_expires: u32,
+    /// Unified CM's Maximum Call Duration Timer: a call is hung up (both sides get a BYE)
+    /// once it has lasted this long, so a call whose phones vanished ends even without
+    /// session timers. Zero: no limit.
+    pub max_duration: Duration,
 }
 
 impl Default for CallConfig {
@@ -63,6 +67,7 @@ impl Default for CallConfig {
             trunk_failover: Duration::from_secs(2),
             session_expires: 1800,
             min_session_expires: 90,
+            max_duration: Duration::from_secs(720 * 60),
         }
     }
 }
@@ -645,6 +650,8 @@ struct Call {
     ring_deadline: Option<Instant>,
     no_answer: Option<(String, Option<String>)>,
     given_up_at: Instant,
+    /// When the Maximum Call Duration Timer ends the call, if it has one.
+    hang_up_at: Option<Instant>,
     trunks: Vec<TrunkConfig>,
     legs: [Option<Leg>; 2],
     pending: HashMap<u64, Purpose>,
@@ -706,6 +713,8 @@ impl Call {
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
         inner.by_id.with(&id, |m| m.insert(id, events_tx.clone()));
         let given_up_at = Instant::now() + inner.config.max_ringing;
+        let max_duration = inner.config.max_duration;
+        let hang_up_at = (!max_duration.is_zero()).then(|| Instant::now() + max_duration);
         let a_contact = inner.contact(Transport::Udp);
         Call {
             inner,
@@ -727,6 +736,7 @@ impl Call {
             ring_deadline: None,
             no_answer: None,
             given_up_at,
+            hang_up_at,
             trunks: Vec::new(),
             legs: [None, None],
             pending: HashMap::new(),
@@ -881,7 +891,7 @@ impl Call {
 
     fn next_wake(&self) -> Instant {
         let far = Instant::now() + Duration::from_secs(3600);
-        let mut wake = far;
+        let mut wake = self.hang_up_at.map_or(far, |at| at.min(far));
         if self.legs[Side::B as usize].is_none() && self.parked.is_none() {
             wake = wake.min(self.given_up_at);
             if let Some(d) = self.ring_deadline {
@@ -1282,34 +1292,12 @@ impl Call {
             return;
         }
         f.done = true;
-        let inv = f.invite.clone();
+        let cancel = dialtone_sip::endpoint::cancel_for(&f.invite, reason);
         let peer = f.peer;
-        let mut b = build::request("CANCEL", inv.request_uri_str().unwrap_or(""));
-        if let Some(v) = inv.values(Name::Via).next() {
-            b = b.header("Via", v);
-        }
-        for (n, v) in [
-            ("From", inv.value(Name::From)),
-            ("To", inv.value(Name::To)),
-            ("Call-ID", inv.call_id()),
-        ] {
-            if let Some(v) = v {
-                b = b.header(n, v);
-            }
-        }
-        b = b
-            .header(
-                "CSeq",
-                &format!("{} CANCEL", inv.cseq().map(|c| c.0).unwrap_or(1)),
-            )
-            .header("Max-Forwards", "70");
-        if let Some(r) = reason {
-            b = b.header("Reason", r);
-        }
         let tx = self.next_tx;
         self.next_tx += 1;
         self.pending.insert(tx, Purpose::Quiet { side: None });
-        self.send(tx, b.finish(), peer).await;
+        self.send(tx, cancel, peer).await;
     }
 
     async fn cancel_all_forks(&mut self, reason: Option<&'static str>) {
@@ -1388,6 +1376,14 @@ impl Call {
 
     async fn on_timer(&mut self) -> Next {
         let now = Instant::now();
+        if self.hang_up_at.is_some_and(|at| now >= at) {
+            tracing::info!(call = self.id, "maximum call duration reached");
+            self.cancel_all_forks(None).await;
+            if !self.a_answered {
+                return self.fail_caller(408, "maximum call duration").await;
+            }
+            return self.hang_up_all("max_duration").await;
+        }
         if self
             .at_route_point
             .as_ref()

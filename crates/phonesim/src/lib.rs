@@ -220,6 +220,7 @@ impl Phone {
                     t2: spec.t1 * 8,
                     t4: spec.t1 * 10,
                     d: spec.t1 * 64,
+                    ..Default::default()
                 },
                 ..Default::default()
             },

@@ -61,6 +61,7 @@ pub struct ApiSection {
     pub max_import_bytes: u64,
     pub event_buffer: u64,
     pub cti_deliveries_per_second: u64,
+    pub cti_keepalive_seconds: u64,
     pub token_lifetime_minutes: u64,
     pub credential_cache_seconds: u64,
 }
@@ -85,6 +86,8 @@ pub struct SipSection {
     pub session_expires: u32,
     pub min_session_expires: u32,
     pub max_ringing_seconds: u32,
+    pub timer_c_ms: u64,
+    pub max_call_seconds: u32,
     pub trunk_failover_ms: u64,
     pub forward_max_hops: u32,
 }
@@ -102,6 +105,8 @@ impl Default for SipSection {
             session_expires: 1800,
             min_session_expires: 90,
             max_ringing_seconds: 180,
+            timer_c_ms: 210_000,
+            max_call_seconds: 43_200,
             trunk_failover_ms: 2000,
             forward_max_hops: 12,
         }
@@ -176,6 +181,7 @@ impl Default for ApiSection {
             max_import_bytes: 16 * 1024 * 1024,
             event_buffer: 4096,
             cti_deliveries_per_second: 200_000,
+            cti_keepalive_seconds: 30,
             token_lifetime_minutes: 480,
             credential_cache_seconds: 3600,
         }
@@ -253,6 +259,7 @@ pub const FIELDS: &[FieldDoc] = &[
     FieldDoc { key: "api.max_body_bytes", default: "1048576", doc: "Largest request body accepted (bytes)." },
     FieldDoc { key: "api.max_import_bytes", default: "16777216", doc: "Largest bulk CSV file accepted over the API (bytes)." },
     FieldDoc { key: "api.event_buffer", default: "4096", doc: "Call-control events a watcher of /api/v1/events or of CTI may fall behind before it is told it lagged and must resynchronise." },
+    FieldDoc { key: "api.cti_keepalive_seconds", default: "30", doc: "CTI WebSocket clients are pinged this often; one silent for three pings, or not reading what is written to it for one, is dropped with its watches." },
     FieldDoc { key: "api.cti_deliveries_per_second", default: "200000", doc: "Most CTI event deliveries (one event to one watcher) per second: beyond it watchers lag and resynchronise, so monitoring never takes the CPU that calls need." },
     FieldDoc { key: "api.token_lifetime_minutes", default: "480", doc: "How long a bearer token from POST /api/v1/auth/token lasts." },
     FieldDoc { key: "api.credential_cache_seconds", default: "3600", doc: "How long a verified password is remembered (as a keyed MAC) before it is checked in full again." },
@@ -268,6 +275,8 @@ pub const FIELDS: &[FieldDoc] = &[
     FieldDoc { key: "sip.session_expires", default: "1800", doc: "Session interval in seconds Dialtone asks of called phones and trunks (RFC 4028 session timers), so calls whose far end vanished are cleaned up; 0 turns it off." },
     FieldDoc { key: "sip.min_session_expires", default: "90", doc: "Shortest session interval accepted from a caller, in seconds; shorter ones get 422 with Min-SE (RFC 4028 says 90; lower only in tests)." },
     FieldDoc { key: "sip.max_ringing_seconds", default: "180", doc: "A call that nobody answers (and no forward takes) is given up after this many seconds with 480." },
+    FieldDoc { key: "sip.max_call_seconds", default: "43200", doc: "Unified CM's Maximum Call Duration Timer (720 minutes), in seconds: a call is hung up after it (0: no limit), so calls whose phones vanished end even without session timers." },
+    FieldDoc { key: "sip.timer_c_ms", default: "210000", doc: "Timer C (RFC 3261 16.6), in milliseconds: the longest an INVITE waits for a final response after ringing before the transaction cancels it by itself. Must exceed sip.max_ringing_seconds, which ends calls first." },
     FieldDoc { key: "sip.trunk_failover_ms", default: "2000", doc: "A trunk that gives no provisional answer within this many milliseconds is skipped for the next trunk of the route list." },
     FieldDoc { key: "sip.forward_max_hops", default: "12", doc: "Most times one call may be forwarded (Unified CM's Forward Maximum Hop Count); a longer chain is a loop and fails with 482." },
     FieldDoc { key: "phones.web_port", default: "80", doc: "Port of the phones' own web servers, where pushes go (http://<the phone's registered address>:<port>/CGI/Execute)." },
@@ -458,11 +467,20 @@ impl Config {
         if self.api.token_lifetime_minutes == 0 {
             return Err(err("api.token_lifetime_minutes", "must be at least 1"));
         }
+        if self.api.cti_keepalive_seconds == 0 {
+            return Err(err("api.cti_keepalive_seconds", "must be at least 1"));
+        }
         if self.api.cti_deliveries_per_second < 100 {
             return Err(err("api.cti_deliveries_per_second", "must be at least 100"));
         }
         if self.sip.t1_ms == 0 || self.sip.t2_ms < self.sip.t1_ms {
             return Err(err("sip.t2_ms", "T1 must be at least 1 and T2 at least T1"));
+        }
+        if self.sip.timer_c_ms <= self.sip.max_ringing_seconds as u64 * 1000 {
+            return Err(err(
+                "sip.timer_c_ms",
+                "must exceed sip.max_ringing_seconds (calls are given up before Timer C)",
+            ));
         }
         if self.sip.register_min_expires > self.sip.register_max_expires {
             return Err(err(

@@ -46,6 +46,9 @@ pub struct CtiState {
     snapshots: Arc<std::sync::Mutex<SnapshotCache>>,
     /// Park slots belong to the application user that parked there.
     park_owners: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+    /// A WebSocket client is pinged this often; one that answers nothing for three pings, or
+    /// does not take what is written to it within one, is dropped (its watch with it).
+    pub keepalive: Duration,
 }
 
 impl CtiState {
@@ -61,6 +64,7 @@ impl CtiState {
             ))),
             snapshots: Arc::default(),
             park_owners: Arc::default(),
+            keepalive: Duration::from_secs(30),
         }
     }
 
@@ -765,11 +769,28 @@ async fn serve_socket(
     let mut last_snapshot = Instant::now() - SNAPSHOT_EVERY;
     let mut snapshot_owed = false;
     let mut missed_owed = 0u64;
+    // A client that vanished (power, network) closes nothing: pings find it out.
+    let keepalive = s.st.keepalive;
+    let mut heard = Instant::now();
+    let mut next_ping = Instant::now() + keepalive;
     loop {
         let snapshot_at = last_snapshot + SNAPSHOT_EVERY;
         let out: Vec<String> = tokio::select! {
+            _ = tokio::time::sleep_until(next_ping.into()) => {
+                if heard.elapsed() >= keepalive * 3 {
+                    tracing::info!(app = s.app, "CTI client silent for three pings: dropped");
+                    return;
+                }
+                next_ping = Instant::now() + keepalive;
+                let ping = sink.send(Message::Ping(Default::default()));
+                if !matches!(tokio::time::timeout(keepalive, ping).await, Ok(Ok(()))) {
+                    return;
+                }
+                continue;
+            }
             incoming = stream.next() => {
                 let Some(Ok(msg)) = incoming else { break };
+                heard = Instant::now();
                 let text = match msg {
                     Message::Text(t) => t.as_str().to_owned(),
                     Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
@@ -851,12 +872,15 @@ async fn serve_socket(
                 }
             }
         };
-        for text in out {
-            if sink.feed(Message::Text(text.into())).await.is_err() {
-                return;
+        // A client that stops reading holds a write no longer than one keepalive.
+        let written = tokio::time::timeout(keepalive, async {
+            for text in out {
+                sink.feed(Message::Text(text.into())).await?;
             }
-        }
-        if sink.flush().await.is_err() {
+            sink.flush().await
+        })
+        .await;
+        if !matches!(written, Ok(Ok(()))) {
             return;
         }
     }

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -24,10 +25,14 @@ struct RouteLabels {
     route: String,
 }
 
+/// A gauge read from its source each time the metrics are rendered.
+type Probe = (Gauge, Box<dyn Fn() -> i64 + Send + Sync>);
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram>,
+    probes: Vec<Probe>,
 }
 
 impl Metrics {
@@ -49,10 +54,28 @@ impl Metrics {
             registry,
             requests,
             durations,
+            probes: Vec::new(),
         })
     }
 
+    /// Register a gauge whose value `read` gives at each rendering (what is held right now:
+    /// tasks, transactions, calls), before the metrics are shared.
+    pub fn probe(
+        self: &mut Arc<Self>,
+        name: &str,
+        help: &str,
+        read: impl Fn() -> i64 + Send + Sync + 'static,
+    ) {
+        let m = Arc::get_mut(self).expect("probes are registered before the metrics are shared");
+        let gauge = Gauge::default();
+        m.registry.register(name, help, gauge.clone());
+        m.probes.push((gauge, Box::new(read)));
+    }
+
     pub fn encode(&self) -> String {
+        for (gauge, read) in &self.probes {
+            gauge.set(read());
+        }
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");

@@ -284,11 +284,10 @@ fn routers(
         .route("/ready", get(ready).with_state(store.clone()))
         .route("/metrics", get(metrics::render).with_state(metrics.clone()))
         .merge(dialtone_provisioning::router(provisioner));
-    let cti = crate::cti::router(crate::cti::CtiState::new(
-        admin_state.clone(),
-        calls.clone(),
-        events.clone(),
-    ));
+    let mut cti_state =
+        crate::cti::CtiState::new(admin_state.clone(), calls.clone(), events.clone());
+    cti_state.keepalive = Duration::from_secs(config.api.cti_keepalive_seconds.max(1));
+    let cti = crate::cti::router(cti_state);
     let live = Router::new()
         .route("/api/v1/registrations", get(registrations))
         .route("/api/v1/calls", get(live_calls))
@@ -463,6 +462,7 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
                 t2: Duration::from_millis(config.sip.t2_ms),
                 t4: Duration::from_millis(config.sip.t4_ms),
                 d: (t1 * 64).max(Duration::from_millis(config.sip.t4_ms)),
+                c: Duration::from_millis(config.sip.timer_c_ms),
             },
             ..Default::default()
         },
@@ -516,6 +516,7 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
             trunk_failover: Duration::from_millis(config.sip.trunk_failover_ms),
             session_expires: config.sip.session_expires,
             min_session_expires: config.sip.min_session_expires,
+            max_duration: Duration::from_secs(config.sip.max_call_seconds as u64),
         },
         records_tx,
         events.clone(),
@@ -582,7 +583,29 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         phone_settings,
         phone_state,
     ));
-    let metrics = Metrics::new();
+    let mut metrics = Metrics::new();
+    // What the node holds right now: the soak benchmark and operators watch these return to
+    // their idle values once peers vanish (everything ends by a bound).
+    let runtime = tokio::runtime::Handle::current();
+    metrics.probe("tasks", "Tasks alive in the node's runtime", move || {
+        runtime.metrics().num_alive_tasks() as i64
+    });
+    let ep = endpoint.clone();
+    metrics.probe(
+        "sip_server_transactions",
+        "SIP server transactions held (running, or completed and absorbing retransmissions)",
+        move || ep.transactions() as i64,
+    );
+    let ep = endpoint.clone();
+    metrics.probe(
+        "sip_client_transactions",
+        "SIP client transactions running",
+        move || ep.client_transactions() as i64,
+    );
+    let live_calls = calls.clone();
+    metrics.probe("calls", "Calls in progress", move || {
+        live_calls.live().len() as i64
+    });
     let (http_router, https_router) = routers(
         &config,
         admin_state,

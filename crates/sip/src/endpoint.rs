@@ -32,6 +32,11 @@ pub struct Timers {
     pub t4: Duration,
     /// Timer D: how long an INVITE client transaction absorbs final responses (32 s).
     pub d: Duration,
+    /// Timer C: how long an INVITE transaction waits in Proceeding for a final response
+    /// (RFC 3261 16.6 asks for more than 3 minutes; 210 s). A client transaction then
+    /// cancels its INVITE itself; a server transaction whose user never answered gives up
+    /// with 408. The transaction user's own bounds (ringing, no-answer) come first.
+    pub c: Duration,
 }
 
 impl Default for Timers {
@@ -41,6 +46,7 @@ impl Default for Timers {
             t2: Duration::from_secs(4),
             t4: Duration::from_secs(5),
             d: Duration::from_secs(32),
+            c: Duration::from_secs(210),
         }
     }
 }
@@ -65,6 +71,14 @@ pub struct Config {
     pub queue: usize,
     /// Seconds advertised in Retry-After when overloaded.
     pub retry_after: u32,
+    /// Longest wait to open a TCP or TLS connection to a peer, handshake included.
+    pub connect_timeout: Duration,
+    /// Longest wait for a peer's stream to take what is written to it: a peer that stops
+    /// reading is dropped rather than holding up the transactions that write to it.
+    pub write_timeout: Duration,
+    /// A stream on which nothing arrives for this long is closed (longer than the longest
+    /// registration, whose refreshes keep a phone's connection alive).
+    pub stream_idle: Duration,
 }
 
 impl Default for Config {
@@ -78,6 +92,9 @@ impl Default for Config {
             max_completed: 100_000,
             queue: 4096,
             retry_after: 5,
+            connect_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
+            stream_idle: Duration::from_secs(7800),
         }
     }
 }
@@ -134,6 +151,9 @@ enum ServerEvent {
 
 enum ClientEvent {
     Response(Arc<Message>),
+    /// A CANCEL for this INVITE was sent: a final response must come within 64*T1
+    /// (RFC 3261 9.1), or the transaction ends without one.
+    Cancelled,
 }
 
 /// A handle on a server transaction, for the transaction user to answer through.
@@ -145,6 +165,15 @@ pub struct ServerTransaction {
     /// branch, RFC 3261 9.2). Answer the CANCEL 200 and the INVITE 487.
     pub cancels: Option<Box<ServerTransaction>>,
     events: mpsc::Sender<ServerEventBox>,
+}
+
+/// The next event of a server transaction in Proceeding, or None once `deadline` passed
+/// without its user's final response.
+async fn wait_for_user(
+    rx: &mut mpsc::Receiver<ServerEventBox>,
+    deadline: tokio::time::Instant,
+) -> Option<Option<ServerEventBox>> {
+    tokio::time::timeout_at(deadline, rx.recv()).await.ok()
 }
 
 /// Events travel boxed so the channel's slot stays small.
@@ -402,6 +431,15 @@ impl Endpoint {
         self.inner.live.load(Ordering::Relaxed) + self.inner.held.load(Ordering::Relaxed)
     }
 
+    /// How many client transactions are running, for metrics.
+    pub fn client_transactions(&self) -> usize {
+        let shards = &self.inner.client.shards;
+        shards
+            .iter()
+            .map(|s| s.lock().expect("shard lock").len())
+            .sum()
+    }
+
     pub fn local_addr(&self, transport: Transport) -> Option<SocketAddr> {
         match transport {
             Transport::Udp => self.inner.udp_addr,
@@ -483,9 +521,17 @@ impl Endpoint {
         self.inner.streams.with(&(transport, addr), |m| {
             m.insert((transport, addr), tx.clone())
         });
+        let write_timeout = self.inner.config.write_timeout;
         tokio::spawn(async move {
+            // A peer that stops reading fills its socket buffer; the write then waits no longer
+            // than the write timeout before the connection goes.
             while let Some(b) = rx.recv().await {
-                if wr.write_all(&b).await.is_err() || wr.flush().await.is_err() {
+                let written = tokio::time::timeout(write_timeout, async {
+                    wr.write_all(&b).await?;
+                    wr.flush().await
+                })
+                .await;
+                if !matches!(written, Ok(Ok(()))) {
                     break;
                 }
             }
@@ -513,14 +559,25 @@ impl Endpoint {
                         Err(_) => break 'conn, // unframeable stream: drop the connection
                     }
                 }
-                match rd.read_buf(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
+                let idle = ep.inner.config.stream_idle;
+                // The read ends the connection on end of stream, error, silence for the idle
+                // time, or when the writer gave up on a peer that stopped reading.
+                tokio::select! {
+                    read = tokio::time::timeout(idle, rd.read_buf(&mut buf)) => match read {
+                        Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+                        Ok(Ok(_)) => {}
+                    },
+                    _ = keepalive.closed() => break,
                 }
             }
-            ep.inner
-                .streams
-                .with(&(transport, addr), |m| m.remove(&(transport, addr)));
+            // Only this connection's entry: a newer one to the same peer may have replaced it.
+            ep.inner.streams.with(&(transport, addr), |m| {
+                if m.get(&(transport, addr))
+                    .is_some_and(|t| t.same_channel(&keepalive))
+                {
+                    m.remove(&(transport, addr));
+                }
+            });
         });
         tx
     }
@@ -584,11 +641,22 @@ impl Endpoint {
                     None if matches!(peer.transport, Transport::Ws | Transport::Wss) => {
                         return Err(std::io::Error::other("WebSocket connection closed"))
                     }
-                    None => self.connect(peer).await?,
+                    None => {
+                        tokio::time::timeout(self.inner.config.connect_timeout, self.connect(peer))
+                            .await
+                            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??
+                    }
                 };
-                tx.send(bytes)
-                    .await
-                    .map_err(|_| std::io::Error::other("connection closed"))
+                // Never wait on a full queue: its writer is stuck on a peer that does not read
+                // (and is dropped by the write timeout); this message is lost like a datagram.
+                tx.try_send(bytes).map_err(|e| match e {
+                    mpsc::error::TrySendError::Full(_) => {
+                        std::io::Error::other("connection congested")
+                    }
+                    mpsc::error::TrySendError::Closed(_) => {
+                        std::io::Error::other("connection closed")
+                    }
+                })
             }
         }
     }
@@ -827,9 +895,17 @@ impl Endpoint {
         let trying = build::response(&req, 100, Some(peer.addr), None).finish();
         let _ = self.send_to(peer, trying.clone()).await;
         let mut last = trying;
-        // Proceeding: wait for the user's final response.
+        // Proceeding: wait for the user's final response, Timer C at the most (a user that
+        // holds the transaction and never answers does not hold the caller forever).
+        let timer_c = tokio::time::Instant::now() + t.c;
         let code = loop {
-            match rx.recv().await {
+            let Some(ev) = wait_for_user(&mut rx, timer_c).await else {
+                let r = build::response(&req, 408, Some(peer.addr), Some(&build::token())).finish();
+                let _ = self.send_to(peer, r.clone()).await;
+                last = r;
+                break 408;
+            };
+            match ev {
                 None => return,
                 Some(ServerEventBox(ServerEvent::Retransmission)) => {
                     let _ = self.send_to(peer, last.clone()).await;
@@ -932,9 +1008,15 @@ impl Endpoint {
         peer: Peer,
         mut rx: mpsc::Receiver<ServerEventBox>,
     ) -> Option<(Bytes, Option<tokio::sync::oneshot::Sender<()>>)> {
+        let t = self.inner.config.timers;
+        // The client gives up at its Timer F (64*T1); an answer relayed from another peer may
+        // come as late as our own Timer F on that request, so wait a T4 longer than that.
+        let deadline = tokio::time::Instant::now() + t.long() + t.t4;
         let mut last: Option<Bytes> = None;
         loop {
-            match rx.recv().await {
+            // Past the deadline the client has gone: end without a word.
+            let ev = wait_for_user(&mut rx, deadline).await?;
+            match ev {
                 None => return None,
                 Some(ServerEventBox(ServerEvent::Retransmission)) => {
                     if let Some(r) = &last {
@@ -997,42 +1079,69 @@ impl Endpoint {
     }
 
     /// Start a client transaction for `request`, whose top Via must carry a fresh branch
-    /// (see [`Endpoint::via`]).
+    /// (see [`Endpoint::via`]). A CANCEL (see [`cancel_for`]) also tells its INVITE's
+    /// transaction, which from then on waits 64*T1 at the most for a final response.
     pub async fn send_request(
         &self,
         request: Bytes,
         peer: Peer,
     ) -> std::io::Result<ClientTransaction> {
-        let msg = Message::parse(request.clone())
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        let (branch, method) = match (
-            msg.top_via().and_then(|v| v.branch().map(str::to_string)),
-            msg.method(),
-        ) {
-            (Some(b), Some(m)) => (b, m.to_string()),
-            _ => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    "a request needs a top Via with a branch",
-                ))
-            }
-        };
-        let key = Self::client_key(&branch, &method);
-        let (etx, erx) = mpsc::channel(16);
+        let (msg, key, events) = self.open_client(&request)?;
+        if let Err(e) = self.send_to(peer, request.clone()).await {
+            self.inner.client.with(&key, |m| m.remove(&key));
+            return Err(e);
+        }
         let (rtx, rrx) = mpsc::channel(16);
-        self.inner.client.with(&key, |m| m.insert(key.clone(), etx));
-        self.send_to(peer, request.clone()).await?;
         let ep = self.clone();
-        let msg = Arc::new(msg);
         tokio::spawn(async move {
-            if method == "INVITE" {
-                ep.invite_client(msg, request, peer, erx, rtx).await;
+            if msg.method() == Some("INVITE") {
+                ep.invite_client(msg, request, peer, events, rtx).await;
             } else {
-                ep.non_invite_client(request, peer, erx, rtx).await;
+                ep.non_invite_client(request, peer, events, rtx).await;
             }
             ep.inner.client.with(&key, |m| m.remove(&key));
         });
         Ok(ClientTransaction { responses: rrx })
+    }
+
+    /// A non-INVITE client transaction nobody waits on (the CANCEL of Timer C).
+    async fn start_non_invite(&self, request: Bytes, peer: Peer) {
+        let Ok((_, key, events)) = self.open_client(&request) else {
+            return;
+        };
+        let _ = self.send_to(peer, request.clone()).await;
+        let (rtx, _) = mpsc::channel(1);
+        let ep = self.clone();
+        tokio::spawn(async move {
+            ep.non_invite_client(request, peer, events, rtx).await;
+            ep.inner.client.with(&key, |m| m.remove(&key));
+        });
+    }
+
+    /// Parse a request about to be sent and enter its client transaction in the table.
+    fn open_client(
+        &self,
+        request: &Bytes,
+    ) -> std::io::Result<(Arc<Message>, String, mpsc::Receiver<ClientEvent>)> {
+        let msg = Message::parse(request.clone())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let (Some(branch), Some(method)) = (msg.top_via().and_then(|v| v.branch()), msg.method())
+        else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "a request needs a top Via with a branch",
+            ));
+        };
+        let key = Self::client_key(branch, method);
+        if method == "CANCEL" {
+            let invite = Self::client_key(branch, "INVITE");
+            if let Some(tx) = self.inner.client.with(&invite, |m| m.get(&invite).cloned()) {
+                let _ = tx.try_send(ClientEvent::Cancelled);
+            }
+        }
+        let (etx, erx) = mpsc::channel(16);
+        self.inner.client.with(&key, |m| m.insert(key.clone(), etx));
+        Ok((Arc::new(msg), key, erx))
     }
 
     /// A Via header value for a new request from this endpoint over `transport`.
@@ -1073,6 +1182,7 @@ impl Endpoint {
                         if code >= 200 { break; }
                         e = t.t2; // Proceeding: retransmit at T2
                     }
+                    Some(ClientEvent::Cancelled) => {}
                     None => return,
                 },
                 _ = tokio::time::sleep_until(wake) => {
@@ -1106,31 +1216,54 @@ impl Endpoint {
     ) {
         let t = self.inner.config.timers;
         let reliable = peer.transport.reliable();
-        let b = tokio::time::Instant::now() + t.long();
-        let mut a = t.t1;
+        let now = tokio::time::Instant::now();
+        // Calling: Timer A retransmits (UDP) until Timer B. Proceeding: no retransmissions;
+        // Timer C, restarted by each provisional response, then a CANCEL of our own. Once a
+        // CANCEL is out (ours or the user's), a final response within 64*T1 or the end.
+        let mut deadline = now + t.long();
+        let mut retransmit = (!reliable).then(|| now + t.t1);
+        let mut interval = t.t1;
         let mut proceeding = false;
+        let mut cancelled = false;
         let final_response = loop {
-            let wake = if reliable || proceeding {
-                b
-            } else {
-                (tokio::time::Instant::now() + a).min(b)
-            };
+            let wake = retransmit.map_or(deadline, |r| r.min(deadline));
             tokio::select! {
                 ev = rx.recv() => match ev {
                     Some(ClientEvent::Response(r)) => {
                         let code = r.status().unwrap_or(0);
                         let _ = out.send(r.clone()).await;
                         if code >= 200 { break r; }
+                        retransmit = None;
+                        if !cancelled && (!proceeding || code > 100) {
+                            deadline = tokio::time::Instant::now() + t.c;
+                        }
                         proceeding = true;
+                    }
+                    Some(ClientEvent::Cancelled) => {
+                        if !cancelled {
+                            cancelled = true;
+                            deadline = deadline.min(tokio::time::Instant::now() + t.long());
+                        }
                     }
                     None => return,
                 },
                 _ = tokio::time::sleep_until(wake) => {
-                    if tokio::time::Instant::now() >= b && !proceeding { return; } // Timer B
-                    if !proceeding {
+                    let now = tokio::time::Instant::now();
+                    if now < deadline {
+                        // Timer A (only set while Calling, over UDP).
                         let _ = self.send_to(peer, request.clone()).await;
-                        a *= 2;
+                        interval *= 2;
+                        retransmit = Some(now + interval);
+                        continue;
                     }
+                    if !proceeding || cancelled {
+                        return; // Timer B, or no final response to a CANCEL in 64*T1
+                    }
+                    // Timer C: the far end rang and went silent. Cancel it ourselves.
+                    cancelled = true;
+                    deadline = now + t.long();
+                    let cancel = cancel_for(&req, Some("SIP;cause=408;text=\"Timer C\""));
+                    self.start_non_invite(cancel, peer).await;
                 }
             }
         };
@@ -1144,6 +1277,7 @@ impl Endpoint {
                 tokio::select! {
                     ev = rx.recv() => match ev {
                         Some(ClientEvent::Response(r)) => { let _ = out.send(r).await; }
+                        Some(ClientEvent::Cancelled) => {}
                         None => return,
                     },
                     _ = &mut m => return,
@@ -1164,6 +1298,7 @@ impl Endpoint {
             tokio::select! {
                 ev = rx.recv() => match ev {
                     Some(ClientEvent::Response(_)) => { let _ = self.send_to(peer, ack.clone()).await; }
+                    Some(ClientEvent::Cancelled) => {}
                     None => return,
                 },
                 _ = &mut d => return,
@@ -1172,16 +1307,32 @@ impl Endpoint {
     }
 }
 
+/// The CANCEL of an INVITE we sent (RFC 3261 9.1): its Request-URI, top Via (so the same
+/// branch), From, To, Call-ID, Route and CSeq number, with an optional Reason (RFC 3326).
+pub fn cancel_for(invite: &Message, reason: Option<&str>) -> Bytes {
+    let b = same_transaction("CANCEL", invite, invite.value(Name::To));
+    match reason {
+        Some(r) => b.header("Reason", r).finish(),
+        None => b.finish(),
+    }
+}
+
 /// The ACK for a non-2xx final response (RFC 3261 17.1.1.3): same Request-URI, top Via,
 /// From, Call-ID and Route as the INVITE, the To of the response, CSeq number with ACK.
 pub fn ack_for(invite: &Message, response: &Message) -> Bytes {
-    let mut b = build::request("ACK", invite.request_uri_str().unwrap_or(""));
+    same_transaction("ACK", invite, response.value(Name::To)).finish()
+}
+
+/// A request of the INVITE's own transaction (its ACK or CANCEL): the INVITE's Request-URI,
+/// top Via, From, Call-ID, CSeq number and Route, with `to` as its To.
+fn same_transaction(method: &str, invite: &Message, to: Option<&str>) -> build::Builder {
+    let mut b = build::request(method, invite.request_uri_str().unwrap_or(""));
     if let Some(v) = invite.values(Name::Via).next() {
         b = b.header("Via", v);
     }
     for (name, value) in [
         ("From", invite.value(Name::From)),
-        ("To", response.value(Name::To)),
+        ("To", to),
         ("Call-ID", invite.call_id()),
     ] {
         if let Some(v) = value {
@@ -1189,12 +1340,12 @@ pub fn ack_for(invite: &Message, response: &Message) -> Bytes {
         }
     }
     if let Some((n, _)) = invite.cseq() {
-        b = b.header("CSeq", &format!("{n} ACK"));
+        b = b.header("CSeq", &format!("{n} {method}"));
     }
     for r in invite.values(Name::Route) {
         b = b.header("Route", r);
     }
-    b.header("Max-Forwards", "70").finish()
+    b.header("Max-Forwards", "70")
 }
 
 /// What the front of a stream buffer holds.

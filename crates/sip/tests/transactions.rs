@@ -12,6 +12,7 @@ fn timers() -> Timers {
         t2: Duration::from_millis(40),
         t4: Duration::from_millis(50),
         d: Duration::from_millis(50),
+        c: Duration::from_millis(400),
     }
 }
 
@@ -227,4 +228,209 @@ async fn cancel_finds_its_invite_and_the_487_is_acked() {
         after.is_empty(),
         "the ACK stopped the retransmissions: {after:?}"
     );
+}
+
+/// This process's CPU time so far (user + system), from /proc.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10) // USER_HZ is 100
+}
+
+fn invite(branch: &str, to: std::net::SocketAddr) -> String {
+    invite_via(
+        &format!("SIP/2.0/UDP 127.0.0.1:9;branch={branch}"),
+        to,
+        branch,
+    )
+}
+
+fn invite_via(via: &str, to: std::net::SocketAddr, call_id: &str) -> String {
+    format!(
+        "INVITE sip:b@{to} SIP/2.0\r\nVia: {via}\r\nFrom: <sip:a@b>;tag=1\r\n\
+         To: <sip:b@{to}>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// A peer that answers the first request it gets with 180 and then never says anything again;
+/// every datagram it receives after that comes back on the channel.
+async fn rings_then_silent() -> (
+    std::net::SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65536];
+        let mut rang = false;
+        loop {
+            let Ok((n, from)) = sock.recv_from(&mut buf).await else {
+                return;
+            };
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            if !rang && text.starts_with("INVITE") {
+                rang = true;
+                let msg = dialtone_sip::Message::parse(bytes::Bytes::from(text.clone())).unwrap();
+                let r =
+                    dialtone_sip::build::response(&msg, 180, Some(from), Some("callee")).finish();
+                sock.send_to(&r, from).await.unwrap();
+                continue;
+            }
+            if tx.send(text).is_err() {
+                return;
+            }
+        }
+    });
+    (addr, rx)
+}
+
+async fn client_endpoint(c: Duration) -> Endpoint {
+    let config = Config {
+        timers: Timers { c, ..timers() },
+        ..Config::default()
+    };
+    let (ep, _rx) = Endpoint::bind(Some("127.0.0.1:0".parse().unwrap()), None, config)
+        .await
+        .unwrap();
+    ep
+}
+
+/// The INVITE was answered 180, then the far end went silent: past Timer B (640 ms here) the
+/// transaction must sleep on a timer to come, not wake again and again on one that passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_invite_after_ringing_spins_no_cpu() {
+    let ep = client_endpoint(Duration::from_secs(60)).await;
+    let (callee, _heard) = rings_then_silent().await;
+    let peer = dialtone_sip::endpoint::Peer {
+        transport: Transport::Udp,
+        addr: callee,
+    };
+    let request = invite_via(&ep.via(Transport::Udp), callee, "spin");
+    let mut ct = ep.send_request(request.into(), peer).await.unwrap();
+    let ringing = tokio::time::timeout(Duration::from_secs(2), ct.responses.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ringing.status(), Some(180));
+    tokio::time::sleep(Duration::from_millis(900)).await; // past Timer B
+    let before = cpu_time();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let spent = cpu_time() - before;
+    assert!(
+        spent < Duration::from_millis(200),
+        "{spent:?} of CPU in 1 s of silence"
+    );
+}
+
+/// Timer C: a transaction that rang and then heard nothing cancels its INVITE itself, and
+/// ends 64*T1 later without a final response when the CANCEL goes unanswered too.
+#[tokio::test]
+async fn timer_c_cancels_a_silent_invite_and_the_transaction_ends() {
+    let ep = client_endpoint(Duration::from_millis(300)).await;
+    let (callee, mut heard) = rings_then_silent().await;
+    let peer = dialtone_sip::endpoint::Peer {
+        transport: Transport::Udp,
+        addr: callee,
+    };
+    let via = ep.via(Transport::Udp);
+    let request = invite_via(&via, callee, "timer-c").replace("CSeq: 1 INVITE", "CSeq: 7 INVITE");
+    let started = std::time::Instant::now();
+    let mut ct = ep.send_request(request.into(), peer).await.unwrap();
+    assert_eq!(ct.responses.recv().await.unwrap().status(), Some(180));
+    let cancel = tokio::time::timeout(Duration::from_secs(2), heard.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(cancel.starts_with("CANCEL "), "{cancel}");
+    assert!(cancel.contains("CSeq: 7 CANCEL"), "{cancel}");
+    assert!(
+        cancel.contains(&format!("Via: {via}")),
+        "same branch: {cancel}"
+    );
+    // No final response ever: the channel closes once 64*T1 passed after the CANCEL.
+    let end = tokio::time::timeout(Duration::from_secs(3), ct.responses.recv())
+        .await
+        .unwrap();
+    assert!(end.is_none());
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900),
+        "Timer C (300 ms) then 64*T1 (640 ms): {took:?}"
+    );
+}
+
+/// The user's own CANCEL bounds the INVITE's wait too (RFC 3261 9.1): 64*T1 after it, the
+/// transaction ends although the far end never answers the INVITE.
+#[tokio::test]
+async fn a_cancelled_invite_ends_64_t1_after_the_cancel() {
+    let ep = client_endpoint(Duration::from_secs(60)).await;
+    let (callee, _heard) = rings_then_silent().await;
+    let peer = dialtone_sip::endpoint::Peer {
+        transport: Transport::Udp,
+        addr: callee,
+    };
+    let request = invite_via(&ep.via(Transport::Udp), callee, "cancelled");
+    let mut ct = ep.send_request(request.clone().into(), peer).await.unwrap();
+    let ringing = ct.responses.recv().await.unwrap();
+    assert_eq!(ringing.status(), Some(180));
+    let msg = dialtone_sip::Message::parse(bytes::Bytes::from(request)).unwrap();
+    let cancel = dialtone_sip::endpoint::cancel_for(&msg, None);
+    let at = std::time::Instant::now();
+    let _quiet = ep.send_request(cancel, peer).await.unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(3), ct.responses.recv())
+        .await
+        .unwrap();
+    assert!(end.is_none());
+    assert!(
+        at.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        at.elapsed()
+    );
+}
+
+/// A user that takes an INVITE and never answers it: Timer C (400 ms here) ends the wait with
+/// 408 rather than holding the caller (and the transaction's state) forever.
+#[tokio::test]
+async fn an_invite_its_user_never_answers_gets_408_at_timer_c() {
+    let config = Config {
+        timers: timers(),
+        ..Config::default()
+    };
+    let (ep, mut rx) = Endpoint::bind(Some("127.0.0.1:0".parse().unwrap()), None, config)
+        .await
+        .unwrap();
+    let (held_tx, mut held) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(inc) = rx.recv().await {
+            let _ = held_tx.send(inc); // holds it, answers nothing
+        }
+    });
+    let server = ep.local_addr(Transport::Udp).unwrap();
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let started = std::time::Instant::now();
+    sock.send_to(invite("z9hG4bKunanswered", server).as_bytes(), server)
+        .await
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    let mut codes = Vec::new();
+    while !codes.iter().any(|c: &String| !c.starts_with("SIP/2.0 1")) {
+        let (n, _) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf))
+            .await
+            .expect("answered")
+            .unwrap();
+        codes.push(String::from_utf8_lossy(&buf[..n.min(12)]).to_string());
+    }
+    assert_eq!(codes.last().unwrap(), "SIP/2.0 408 ", "{codes:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+    // ... and the transaction goes once Timer H passes with no ACK (64*T1 = 640 ms).
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(ep.transactions(), 0);
+    assert!(held.try_recv().is_ok(), "the user still holds its handle");
 }
