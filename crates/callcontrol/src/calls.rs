@@ -73,10 +73,62 @@ impl Default for CallConfig {
 }
 
 /// A live call as the admin API shows it.
+/// Where a call stands, as CTI and the admin API show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallState {
+    /// Dialtone placed it (MakeCall, unpark) and the originating phone has not answered.
+    Originating,
+    Ringing,
+    /// Waiting at a CTI route point for its application's answer.
+    Offered,
+    Connected,
+    Held,
+    Parked,
+}
+
+/// A line's state: idle, or that of its most significant call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineState {
+    // In rising significance: a line with a connected call and a ringing one is connected.
+    Idle,
+    Parked,
+    Originating,
+    Ringing,
+    Offered,
+    Held,
+    Connected,
+}
+
+impl From<CallState> for LineState {
+    fn from(s: CallState) -> LineState {
+        match s {
+            CallState::Originating => LineState::Originating,
+            CallState::Ringing => LineState::Ringing,
+            CallState::Offered => LineState::Offered,
+            CallState::Connected => LineState::Connected,
+            CallState::Held => LineState::Held,
+            CallState::Parked => LineState::Parked,
+        }
+    }
+}
+
+impl LineState {
+    /// The state of a line carrying calls in these states.
+    pub fn of(calls: impl IntoIterator<Item = CallState>) -> LineState {
+        calls
+            .into_iter()
+            .map(LineState::from)
+            .max()
+            .unwrap_or(LineState::Idle)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CallView {
     pub id: u64,
-    pub state: &'static str,
+    pub state: CallState,
     pub calling: String,
     pub called: String,
     pub calling_device: Option<String>,
@@ -282,7 +334,7 @@ impl Inner {
         if idle {
             self.events.emit(Notice::LineState {
                 line: line.number.clone(),
-                state: "idle",
+                state: LineState::Idle,
                 call: None,
             });
         }
@@ -676,7 +728,7 @@ struct Call {
     /// Call-IDs of legs this call released (a transferor's): a late BYE gets 200, not 481.
     released: Vec<String>,
     /// The state last told to the lines' watchers, and the lines told it.
-    last_state: &'static str,
+    last_state: Option<CallState>,
     told_lines: Vec<String>,
     /// Extra headers for the next forks (a MakeCall's auto-answer request).
     fork_headers: Vec<(String, String)>,
@@ -757,7 +809,7 @@ impl Call {
             notify_in_flight: None,
             deferred_notify: None,
             released: Vec::new(),
-            last_state: "",
+            last_state: None,
             told_lines: Vec::new(),
             fork_headers: Vec::new(),
             next_role: None,
@@ -770,19 +822,19 @@ impl Call {
 
     fn view(&self) -> CallView {
         let state = if self.parked.is_some() {
-            "parked"
+            CallState::Parked
         } else if self.legs.iter().all(Option::is_some) && self.a_answered {
             if self.held_by.is_some() {
-                "held"
+                CallState::Held
             } else {
-                "connected"
+                CallState::Connected
             }
         } else if self.at_route_point.is_some() {
-            "offered"
+            CallState::Offered
         } else if self.a_invite.is_none() && self.legs[Side::A as usize].is_none() {
-            "originating"
+            CallState::Originating
         } else {
-            "ringing"
+            CallState::Ringing
         };
         CallView {
             id: self.id,
@@ -808,8 +860,8 @@ impl Call {
         let view = self.view();
         // Each line of the call hears the call's state once per change (a line that joins
         // the call later hears the current one).
-        if view.state != self.last_state {
-            self.last_state = view.state;
+        if Some(view.state) != self.last_state {
+            self.last_state = Some(view.state);
             self.told_lines.clear();
         }
         let lines = [
@@ -821,7 +873,7 @@ impl Call {
                 self.told_lines.push(line.clone());
                 self.inner.events.emit(Notice::LineState {
                     line,
-                    state: view.state,
+                    state: view.state.into(),
                     call: Some(self.id),
                 });
             }

@@ -430,6 +430,12 @@ impl Directory {
         self.current.read().expect("directory lock").clone()
     }
 
+    /// The handle through which Extension Mobility lays its logins over the configuration
+    /// (and nothing else: it does not reach calls or the compiled configuration).
+    pub fn login_overlay(self: &Arc<Self>) -> LoginOverlay {
+        LoginOverlay(self.clone())
+    }
+
     /// Put every login in place at once (at start-up, from the store).
     pub fn set_logins(&self, logins: HashMap<String, String>) {
         self.relay_logins(|all| *all = logins);
@@ -455,5 +461,21 @@ impl Directory {
             overlay: Arc::new(Overlay::build(&compiled, logins)),
             compiled,
         });
+    }
+}
+
+/// Extension Mobility's hold on the configuration: which device carries which user's profile.
+#[derive(Clone)]
+pub struct LoginOverlay(Arc<Directory>);
+
+impl LoginOverlay {
+    /// Put every login in place at once (at start-up, from the store).
+    pub fn set_logins(&self, logins: HashMap<String, String>) {
+        self.0.set_logins(logins);
+    }
+
+    /// A device's profile from now on (None: its own lines again).
+    pub fn set_login(&self, device: &str, profile: Option<&str>) {
+        self.0.set_login(device, profile);
     }
 }

@@ -70,7 +70,7 @@ pub enum Event {
     /// held), or idle when the line has no call left.
     LineState {
         line: String,
-        state: &'static str,
+        state: crate::calls::LineState,
         #[serde(skip_serializing_if = "Option::is_none")]
         call: Option<u64>,
     },
@@ -470,7 +470,7 @@ mod tests {
     fn state(line: &str) -> Event {
         Event::LineState {
             line: line.into(),
-            state: "idle",
+            state: crate::calls::LineState::Idle,
             call: None,
         }
     }

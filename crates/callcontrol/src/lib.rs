@@ -18,7 +18,7 @@ use std::sync::Arc;
 use dialtone_sip::endpoint::Incoming;
 use tokio::sync::mpsc;
 
-pub use calls::{CallConfig, CallView, Calls};
+pub use calls::{CallConfig, CallState, CallView, Calls, LineState};
 pub use directory::Directory;
 pub use events::{Event, Events};
 pub use registrar::{Binding, Registrar};

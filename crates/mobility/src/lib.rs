@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use dialtone_callcontrol::{Calls, Directory};
+use dialtone_callcontrol::directory::LoginOverlay;
+use dialtone_cti::CtiSession;
 use dialtone_store::em::{Login, LoginRefused, MultipleLogins};
 use dialtone_store::{Store, StoreError};
 
@@ -34,8 +35,9 @@ impl From<StoreError> for EmError {
 
 pub struct Mobility {
     store: Store,
-    directory: Arc<Directory>,
-    calls: Calls,
+    overlay: LoginOverlay,
+    /// CTI, to reset the phone a user logs in or out on.
+    cti: CtiSession,
     /// The store's logins by device, as last written through this node.
     logins: RwLock<HashMap<String, Login>>,
 }
@@ -45,8 +47,8 @@ impl Mobility {
     /// that ends logins at their maximum login time (checked every `sweep`).
     pub async fn start(
         store: Store,
-        directory: Arc<Directory>,
-        calls: Calls,
+        overlay: LoginOverlay,
+        cti: CtiSession,
         sweep: Duration,
     ) -> Result<Arc<Mobility>, StoreError> {
         let logins: HashMap<String, Login> = store
@@ -55,7 +57,7 @@ impl Mobility {
             .into_iter()
             .map(|l| (l.device.clone(), l))
             .collect();
-        directory.set_logins(
+        overlay.set_logins(
             logins
                 .iter()
                 .map(|(d, l)| (d.clone(), l.profile.clone()))
@@ -63,8 +65,8 @@ impl Mobility {
         );
         let mobility = Arc::new(Mobility {
             store,
-            directory,
-            calls,
+            overlay,
+            cti,
             logins: RwLock::new(logins),
         });
         let weak = Arc::downgrade(&mobility);
@@ -154,10 +156,10 @@ impl Mobility {
             logins.insert(device.to_owned(), login.clone());
         }
         for e in &ended {
-            self.directory.set_login(&e.device, None);
+            self.overlay.set_login(&e.device, None);
             self.reset(&e.device).await;
         }
-        self.directory.set_login(device, Some(&login.profile));
+        self.overlay.set_login(device, Some(&login.profile));
         self.reset(device).await;
         Ok(login)
     }
@@ -170,7 +172,7 @@ impl Mobility {
             .await?
             .ok_or(EmError::NotLoggedIn)?;
         self.logins.write().expect("logins").remove(device);
-        self.directory.set_login(device, None);
+        self.overlay.set_login(device, None);
         self.reset(device).await;
         Ok(login)
     }
@@ -229,7 +231,7 @@ impl Mobility {
     /// The phone fetches its configuration again; one that is not registered now will when it
     /// next starts.
     async fn reset(&self, device: &str) {
-        if let Err(e) = self.calls.reset(device, false).await {
+        if let Err(e) = self.cti.reset(device, false).await {
             tracing::debug!(device, error = %e, "Extension Mobility: phone not reset");
         }
     }
@@ -248,7 +250,7 @@ impl Mobility {
 
     /// Whether call control knows the device.
     pub fn device_exists(&self, device: &str) -> bool {
-        self.directory.get().device(device).is_some()
+        self.cti.directory().device(device).is_some()
     }
 
     pub fn login_of(&self, device: &str) -> Option<Login> {

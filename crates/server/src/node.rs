@@ -276,6 +276,7 @@ fn routers(
     services: Arc<dialtone_services::ServicesState>,
     provisioner: Arc<dialtone_provisioning::Provisioner>,
     mobility: Arc<dialtone_mobility::Mobility>,
+    cti: dialtone_cti::Cti,
 ) -> (Router, Router) {
     let https_base = admin_state.settings.public_base_url.clone();
     let store = admin_state.store.clone();
@@ -284,10 +285,11 @@ fn routers(
         .route("/ready", get(ready).with_state(store.clone()))
         .route("/metrics", get(metrics::render).with_state(metrics.clone()))
         .merge(dialtone_provisioning::router(provisioner));
-    let mut cti_state =
-        crate::cti::CtiState::new(admin_state.clone(), calls.clone(), events.clone());
-    cti_state.keepalive = Duration::from_secs(config.api.cti_keepalive_seconds.max(1));
-    let cti = crate::cti::router(cti_state);
+    let cti_router = crate::cti::router(crate::cti::CtiState {
+        admin: admin_state.clone(),
+        cti: cti.clone(),
+        keepalive: Duration::from_secs(config.api.cti_keepalive_seconds.max(1)),
+    });
     let live = Router::new()
         .route("/api/v1/registrations", get(registrations))
         .route("/api/v1/calls", get(live_calls))
@@ -305,7 +307,7 @@ fn routers(
     );
     let webdialer = dialtone_webdialer::WebDialer::new(
         services.clone(),
-        calls.clone(),
+        cti.trusted("webdialer"),
         mobility.clone(),
         dialtone_webdialer::redirector::Redirector::default(),
     );
@@ -329,7 +331,7 @@ fn routers(
     let api = dialtone_admin::router(admin_state)
         .merge(em)
         .merge(live)
-        .merge(cti)
+        .merge(cti_router)
         .merge(dialtone_webdialer::api::router(webdialer))
         .merge(dialtone_services::api_router(services.clone()));
     let finish = |r: Router| {
@@ -559,10 +561,11 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         push_timeout: Duration::from_millis(config.phones.push_timeout_ms),
         auth_failures_per_minute: config.phones.auth_failures_per_minute,
     };
+    let cti = dialtone_cti::Cti::new(calls.clone(), events.clone(), store.clone());
     let mobility = dialtone_mobility::Mobility::start(
         store.clone(),
-        directory,
-        calls.clone(),
+        directory.login_overlay(),
+        cti.trusted("extension-mobility"),
         Duration::from_millis(config.phones.em_sweep_ms),
     )
     .await
@@ -617,6 +620,7 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         services,
         provisioner.clone(),
         mobility,
+        cti,
     );
     let tftp_note = match tftp {
         Ok(socket) => {

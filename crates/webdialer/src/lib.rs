@@ -1,7 +1,7 @@
 //! WebDialer: click-to-call for web pages (`html`), desktop programs (`soap`, Cisco's WSDL)
 //! and our own JSON API (`api`), plus the Redirector that sends a user to their own cluster's
 //! WebDialer (`redirector`). Every surface comes down to [`WebDialer`]'s operations, which
-//! place calls through call control's CTI (`Calls::make_call`: the user's phone first, then the
+//! place calls through call control's CTI (`CtiSession::make_call`: the user's phone first, then the
 //! destination) and find a logged-in user's phone through Extension Mobility.
 
 #![forbid(unsafe_code)]
@@ -16,8 +16,7 @@ use std::sync::Arc;
 
 use dialtone_admin::auth;
 use dialtone_admin::AdminState;
-use dialtone_callcontrol::calls::{Command, CtiError, MakeCall};
-use dialtone_callcontrol::Calls;
+use dialtone_cti::{Command, CtiError, CtiSession, MakeCall};
 use dialtone_mobility::Mobility;
 use dialtone_services::ServicesState;
 use dialtone_store::webdialer::{Preference, WebDialerUser};
@@ -175,7 +174,8 @@ pub struct Settings {
 
 pub struct WebDialer {
     pub services: Arc<ServicesState>,
-    pub calls: Calls,
+    /// CTI, trusted: WebDialer checks itself that a user calls only from their own phones.
+    pub cti: CtiSession,
     pub mobility: Arc<Mobility>,
     in_flight: AtomicUsize,
     pub redirector: redirector::Redirector,
@@ -209,13 +209,13 @@ fn admit(in_flight: &AtomicUsize, max: usize) -> Result<InFlight<'_>, Outcome> {
 impl WebDialer {
     pub fn new(
         services: Arc<ServicesState>,
-        calls: Calls,
+        cti: CtiSession,
         mobility: Arc<Mobility>,
         redirector: redirector::Redirector,
     ) -> Arc<WebDialer> {
         Arc::new(WebDialer {
             services,
-            calls,
+            cti,
             mobility,
             in_flight: AtomicUsize::new(0),
             redirector,
@@ -398,7 +398,7 @@ impl WebDialer {
     }
 
     fn devices_of(&self, u: &WebDialerUser) -> Vec<UserDevice> {
-        let snapshot = self.calls.directory();
+        let snapshot = self.cti.directory();
         let describe = |name: &str, description: &str, mobility: bool| {
             snapshot.device(name).map(|d| UserDevice {
                 name: d.name.clone(),
@@ -454,7 +454,7 @@ impl WebDialer {
         profile: &Profile,
         destination: &str,
     ) -> Result<(String, String), Outcome> {
-        let snapshot = self.calls.directory();
+        let snapshot = self.cti.directory();
         let candidates: Vec<String> = if profile.use_em {
             let logged_in = self.mobility.devices_of(&u.user_id);
             if logged_in.is_empty() {
@@ -542,7 +542,7 @@ impl WebDialer {
         let u = self.user(user).await?;
         let (device, line) = self.choose(&u, profile, &destination)?;
         let call = self
-            .calls
+            .cti
             .make_call(MakeCall {
                 line: line.clone(),
                 device: Some(device.clone()),
@@ -564,8 +564,8 @@ impl WebDialer {
         let u = self.user(user).await?;
         let (device, line) = self.choose(&u, profile, "")?;
         let call = self
-            .calls
-            .live()
+            .cti
+            .calls()
             .into_iter()
             .filter(|v| {
                 (v.calling_device.as_deref() == Some(device.as_str()) && v.calling == line)
@@ -579,7 +579,7 @@ impl WebDialer {
                     format!("no call on {device} line {line}"),
                 )
             })?;
-        self.calls
+        self.cti
             .command(call, None, Command::Drop)
             .await
             .map_err(|e| cti_outcome(e, ""))?;
@@ -680,7 +680,12 @@ pub fn with_codes(destination: &str, fac: Option<&str>, cmc: Option<&str>) -> St
     out
 }
 
-fn cti_outcome(e: CtiError, destination: &str) -> Outcome {
+fn cti_outcome(e: dialtone_cti::Error, destination: &str) -> Outcome {
+    let e = match e {
+        dialtone_cti::Error::Call(e) => e,
+        // A trusted session is refused nothing else but by a fault of the node's.
+        other => return Outcome::new(Code::ServiceError, other.to_string()),
+    };
     match e {
         CtiError::Unroutable { .. } => Outcome::new(
             Code::Unreachable,
