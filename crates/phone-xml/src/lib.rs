@@ -6,6 +6,7 @@
 pub mod config;
 pub mod model;
 pub mod objects;
+pub mod remotecc;
 pub mod tree;
 pub mod uri;
 

@@ -78,12 +78,22 @@ impl Element {
     pub fn to_document(&self) -> String {
         let mut out = String::with_capacity(256);
         out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        self.write(&mut out, 0);
+        self.write(&mut out, Some(0));
         out
     }
 
-    fn write(&self, out: &mut String, depth: usize) {
-        for _ in 0..depth {
+    /// The element on one line, without a declaration or whitespace between elements, as
+    /// Unified CM writes remote-control requests.
+    pub fn to_compact(&self) -> String {
+        let mut out = String::with_capacity(256);
+        self.write(&mut out, None);
+        out
+    }
+
+    /// Write the element; `depth` indents it (None: compact, no line breaks).
+    fn write(&self, out: &mut String, depth: Option<usize>) {
+        let newline = if depth.is_some() { "\n" } else { "" };
+        for _ in 0..depth.unwrap_or(0) {
             out.push_str("  ");
         }
         out.push('<');
@@ -96,24 +106,26 @@ impl Element {
             out.push('"');
         }
         if self.children.is_empty() && self.text.is_empty() {
-            out.push_str("/>\n");
+            out.push_str("/>");
+            out.push_str(newline);
             return;
         }
         out.push('>');
         if self.children.is_empty() {
             escape_into(&self.text, out);
         } else {
-            out.push('\n');
+            out.push_str(newline);
             for c in &self.children {
-                c.write(out, depth + 1);
+                c.write(out, depth.map(|d| d + 1));
             }
-            for _ in 0..depth {
+            for _ in 0..depth.unwrap_or(0) {
                 out.push_str("  ");
             }
         }
         out.push_str("</");
         out.push_str(&self.name);
-        out.push_str(">\n");
+        out.push('>');
+        out.push_str(newline);
     }
 
     /// Parse one document leniently: any element order, unknown elements kept, whitespace

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use tokio::sync::oneshot;
 
 use super::*;
+use dialtone_phone_xml::remotecc;
 
 /// Why a command was refused. Each names what was wrong, for the application's user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,27 +241,20 @@ pub fn remote_cc(model: &str) -> bool {
     dialtone_phone_xml::model::is_cisco_enterprise(model)
 }
 
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 /// The body of a Cisco remote-control request about one dialog, seen from the phone: its
 /// tag is the local one.
 fn remote_cc_body(
-    request: &str,
+    request: remotecc::Request,
     call_id: &str,
     phone_tag: &str,
     our_tag: &str,
-    extra: &str,
 ) -> Bytes {
-    Bytes::from(format!(
-        "<x-cisco-remotecc-request><{request}><dialogid><callid>{}</callid><localtag>{}</localtag><remotetag>{}</remotetag></dialogid>{extra}</{request}></x-cisco-remotecc-request>",
-        xml_escape(call_id),
-        xml_escape(phone_tag),
-        xml_escape(our_tag)
-    ))
+    let dialog = remotecc::DialogId {
+        call_id,
+        local_tag: phone_tag,
+        remote_tag: our_tag,
+    };
+    Bytes::from(remotecc::request(request, dialog))
 }
 
 /// An answer to `offer` that receives nothing and sends nothing: what a phone that answered
@@ -1043,7 +1037,12 @@ impl Call {
                 .next()
                 .map(|c| c.uri_str.to_string())
                 .unwrap_or_else(|| fork.invite.request_uri_str().unwrap_or("").to_string());
-            let body = remote_cc_body("answercallreq", &call_id, &phone_tag, &our_tag, "");
+            let body = remote_cc_body(
+                remotecc::Request::AnswerCall,
+                &call_id,
+                &phone_tag,
+                &our_tag,
+            );
             self.remote_cc_refer(&uri, peer, body)
         } else {
             let Some(mut dialog) = Dialog::uac(&fork.invite, &early) else {
@@ -1108,13 +1107,11 @@ impl Call {
         };
         let peer = leg.peer;
         let bytes = if cisco {
-            let action = if hold { "hold" } else { "retrieve" };
             let body = remote_cc_body(
-                "holdretrievereq",
+                remotecc::Request::HoldRetrieve { hold },
                 &leg.dialog.call_id,
                 &leg.dialog.remote_tag,
                 &leg.dialog.local_tag,
-                &format!("<action>{action}</action>"),
             );
             let uri = leg.dialog.remote_target.clone();
             self.remote_cc_refer(&uri, peer, body)
