@@ -111,7 +111,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::InUse { message } => ApiError::new(StatusCode::CONFLICT, message),
             e @ StoreError::NotFound { .. } => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
-            StoreError::Database(sqlx::Error::PoolTimedOut) => ApiError::new(
+            StoreError::Busy => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the database is busy; try again",
             ),

@@ -35,19 +35,48 @@ pub enum StoreError {
     InUse { message: String },
     #[error("no {resource} '{key}'")]
     NotFound { resource: &'static str, key: String },
+    /// The database is too busy to take the request now (every connection in use): try again.
+    #[error("the database is busy")]
+    Busy,
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(DatabaseError),
     #[error("migration: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
+    Migration(String),
     #[error("internal: {0}")]
     Internal(String),
+}
+
+/// A database failure, kept whole for the store's own use (constraints); other crates see its
+/// message only, so none of them depends on the database driver.
+#[derive(Debug)]
+pub struct DatabaseError(sqlx::Error);
+
+impl std::fmt::Display for DatabaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        match e {
+            sqlx::Error::PoolTimedOut => StoreError::Busy,
+            e => StoreError::Database(DatabaseError(e)),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> StoreError {
+        StoreError::Migration(e.to_string())
+    }
 }
 
 impl StoreError {
     /// A constraint the database enforced after our own checks passed (a race between two
     /// writers): report it as the conflict it is rather than as a server fault.
     pub fn from_constraint(self) -> StoreError {
-        if let StoreError::Database(sqlx::Error::Database(db)) = &self {
+        if let StoreError::Database(DatabaseError(sqlx::Error::Database(db))) = &self {
             let msg = db.message().to_string();
             if db.is_unique_violation() {
                 return StoreError::Conflict {

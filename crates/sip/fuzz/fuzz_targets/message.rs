@@ -1,5 +1,6 @@
+//! The SIP message parser under libFuzzer: arbitrary bytes never panic it.
+//! Run: cd crates/sip/fuzz && cargo +nightly fuzz run message corpus/message
 #![no_main]
-// Run: cd crates/sip/fuzz && cargo +nightly fuzz run message corpus/message
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
