@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use dialtone_dialplan::Plan;
 use dialtone_store::directory::{Appearance, DeviceConfig, LineConfig, TrunkConfig};
 use dialtone_store::live::Live;
-use dialtone_store::Store;
+use dialtone_store::{Store, StoreError};
 
 /// A directory number by pattern and partition (the same digits may live in two partitions).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -107,13 +107,29 @@ impl Compiled {
     }
 }
 
+/// Why the store's configuration could not be compiled for call control.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The dial plan does not compile: the entry at fault and why.
+    #[error("{entry}: {message}")]
+    Plan { entry: String, message: String },
+}
+
+impl DirectoryError {
+    fn plan(e: dialtone_dialplan::CompileError) -> DirectoryError {
+        DirectoryError::Plan {
+            entry: e.entry,
+            message: e.message,
+        }
+    }
+}
+
 /// Compile the store's configuration.
-pub async fn build(store: &Store) -> Result<Compiled, String> {
-    let config = store
-        .call_control_config()
-        .await
-        .map_err(|e| e.to_string())?;
-    let plan = Plan::compile(&config.plan).map_err(|e| format!("{}: {}", e.entry, e.message))?;
+pub async fn build(store: &Store) -> Result<Compiled, DirectoryError> {
+    let config = store.call_control_config().await?;
+    let plan = Plan::compile(&config.plan).map_err(DirectoryError::plan)?;
     let mut lines: HashMap<LineKey, Line> = config
         .lines
         .into_iter()
@@ -378,10 +394,10 @@ impl Directory {
     pub async fn load(
         store: &Store,
         events: crate::events::Events,
-    ) -> Result<Arc<Directory>, String> {
+    ) -> Result<Arc<Directory>, DirectoryError> {
         // Stands in until the first configuration is compiled, a moment from now.
         let empty = Compiled {
-            plan: Plan::compile(&Default::default()).map_err(|e| e.message)?,
+            plan: Plan::compile(&Default::default()).map_err(DirectoryError::plan)?,
             devices: HashMap::new(),
             by_digest_user: HashMap::new(),
             lines: HashMap::new(),

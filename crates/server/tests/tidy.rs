@@ -230,6 +230,31 @@ fn oversized(files: &BTreeMap<String, String>, oversize: &[(&str, usize)]) -> Ve
     out
 }
 
+/// Rule: no public function answers with a bare `String` for its error: a library's callers
+/// get an error type they can match (a `thiserror` enum or a named error).
+fn stringly_errors(files: &BTreeMap<String, String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, text) in files {
+        if !(path.starts_with("crates/") && path.contains("/src/")) {
+            continue;
+        }
+        let mut public = false;
+        for (n, line) in non_test(text).lines().enumerate() {
+            let code = line.trim_start();
+            if code.contains("fn ") && !code.starts_with("//") {
+                public = code.starts_with("pub fn ") || code.starts_with("pub async fn ");
+            }
+            if public && code.contains("-> Result<") && code.contains(", String>") {
+                out.push(format!(
+                    "{path}:{} returns Result<_, String>: {code}",
+                    n + 1
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Rule: every crate takes the workspace's lints.
 fn without_workspace_lints(manifests: &BTreeMap<String, String>) -> Vec<String> {
     manifests
@@ -263,6 +288,7 @@ fn all_violations(ws: &Workspace) -> Vec<String> {
     v.extend(markup_outside_writers(&code));
     v.extend(oversized(&ws.files, OVERSIZE));
     v.extend(without_workspace_lints(m));
+    v.extend(stringly_errors(&code));
     v
 }
 
@@ -379,4 +405,14 @@ fn a_crate_without_the_workspace_lints_is_caught() {
     let m = BTreeMap::from([("a".to_string(), "[package]\nname = \"a\"\n".to_string())]);
     assert_eq!(without_workspace_lints(&m).len(), 1);
     assert!(without_workspace_lints(&manifest("a", "")).is_empty());
+}
+
+#[test]
+fn a_public_function_with_a_string_error_is_caught() {
+    let bad = "//! x\npub async fn build(s: &Store) -> Result<Compiled, String> {\n}\n";
+    assert_eq!(stringly_errors(&one("crates/a/src/b.rs", bad)).len(), 1);
+    let private = "//! x\nfn build(s: &Store) -> Result<Compiled, String> {\n}\n";
+    assert!(stringly_errors(&one("crates/a/src/b.rs", private)).is_empty());
+    let typed = "//! x\npub fn build(s: &Store) -> Result<Compiled, BuildError> {\n}\n";
+    assert!(stringly_errors(&one("crates/a/src/b.rs", typed)).is_empty());
 }

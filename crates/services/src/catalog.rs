@@ -10,7 +10,7 @@ use dialtone_phone_xml::config::Urls;
 pub use dialtone_phone_xml::uri::query_escape;
 use dialtone_store::live::Live;
 use dialtone_store::phones::{PhoneCatalog, PhoneDevice, PhoneService};
-use dialtone_store::Store;
+use dialtone_store::{Store, StoreError};
 
 /// Where this node is reached, for the URLs it hands to phones.
 #[derive(Debug, Clone)]
@@ -106,16 +106,10 @@ impl Phones {
     }
 
     /// Follow the store: rebuilt on every configuration change.
-    pub async fn follow(store: &Store) -> Result<Arc<Live<Phones>>, String> {
+    pub async fn follow(store: &Store) -> Result<Arc<Live<Phones>>, StoreError> {
         Live::follow(
             store,
-            |store| async move {
-                store
-                    .phone_catalog()
-                    .await
-                    .map(Phones::new)
-                    .map_err(|e| format!("reading the phone catalogue: {e}"))
-            },
+            |store| async move { store.phone_catalog().await.map(Phones::new) },
             |_, _| {},
         )
         .await

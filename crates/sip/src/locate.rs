@@ -267,11 +267,11 @@ pub mod hickory {
     use hickory_resolver::TokioResolver;
 
     /// A resolver from the system's configuration (/etc/resolv.conf, /etc/hosts).
-    pub fn system() -> Result<TokioResolver, String> {
+    pub fn system() -> Result<TokioResolver, std::io::Error> {
         TokioResolver::builder_tokio()
-            .map_err(|e| e.to_string())?
+            .map_err(std::io::Error::other)?
             .build()
-            .map_err(|e| e.to_string())
+            .map_err(std::io::Error::other)
     }
 
     impl Lookup for TokioResolver {

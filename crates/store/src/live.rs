@@ -15,14 +15,15 @@ impl<T: Send + Sync + 'static> Live<T> {
     /// Build the first value and keep it current: the store's change counter wakes a task that
     /// rebuilds and swaps (a build that fails leaves the old value serving). `on_swap` sees the
     /// old and the new value of each swap.
-    pub async fn follow<B, Fut, S>(
+    pub async fn follow<B, Fut, S, E>(
         store: &Store,
         build: B,
         on_swap: S,
-    ) -> Result<Arc<Live<T>>, String>
+    ) -> Result<Arc<Live<T>>, E>
     where
         B: Fn(Store) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<T, String>> + Send,
+        Fut: Future<Output = Result<T, E>> + Send,
+        E: std::fmt::Display + Send + 'static,
         S: Fn(&Arc<T>, &Arc<T>) + Send + Sync + 'static,
     {
         let mut changes = store.changes();

@@ -264,33 +264,53 @@ pub struct WebDialerEntry {
     pub pin: Option<[u8; 32]>,
 }
 
+/// Why a parameter's value is not acceptable, for the administrator (the field is named by
+/// whoever asked).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidValue(pub String);
+
+/// The reason, as text.
+impl std::ops::Deref for InvalidValue {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+fn invalid(why: impl Into<String>) -> InvalidValue {
+    InvalidValue(why.into())
+}
+
 /// Read the List of WebDialers: entries separated by spaces or commas, each an HTTPS URL
 /// (only its scheme, host and port count), optionally ending `#sha256=` and the certificate's
 /// SHA-256 fingerprint in hex (colons allowed, as `openssl x509 -fingerprint -sha256` prints
 /// it). A wrong entry is an error naming it.
-pub fn parse_webdialer_list(list: &str) -> Result<Vec<WebDialerEntry>, String> {
+pub fn parse_webdialer_list(list: &str) -> Result<Vec<WebDialerEntry>, InvalidValue> {
     list.split(|c: char| c.is_whitespace() || c == ',')
         .filter(|s| !s.is_empty())
         .map(|item| {
             let (url, fragment) = item.split_once('#').unwrap_or((item, ""));
             let rest = url
                 .strip_prefix("https://")
-                .ok_or_else(|| format!("'{item}' is not an https:// URL"))?;
+                .ok_or_else(|| invalid(format!("'{item}' is not an https:// URL")))?;
             let authority = rest.split('/').next().unwrap_or("");
             if authority.is_empty() || authority.contains('@') {
-                return Err(format!("'{item}' names no host"));
+                return Err(invalid(format!("'{item}' names no host")));
             }
             let pin = if fragment.is_empty() {
                 None
             } else {
                 let hex_text = fragment
                     .strip_prefix("sha256=")
-                    .ok_or_else(|| format!("'{item}': a pin is written #sha256=<hex>"))?
+                    .ok_or_else(|| invalid(format!("'{item}': a pin is written #sha256=<hex>")))?
                     .replace(':', "");
                 let bytes = hex::decode(&hex_text)
                     .ok()
                     .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                    .ok_or_else(|| format!("'{item}': the sha256 pin must be 32 bytes of hex"))?;
+                    .ok_or_else(|| {
+                        invalid(format!("'{item}': the sha256 pin must be 32 bytes of hex"))
+                    })?;
                 Some(bytes)
             };
             Ok(WebDialerEntry {
@@ -303,17 +323,21 @@ pub fn parse_webdialer_list(list: &str) -> Result<Vec<WebDialerEntry>, String> {
 
 impl Parameter {
     /// The stored text form of a JSON value, or why it is not acceptable.
-    pub fn check(&self, v: &Value) -> Result<String, String> {
+    pub fn check(&self, v: &Value) -> Result<String, InvalidValue> {
         match (self.ty, v) {
             (ParamType::Bool, Value::Bool(b)) => Ok(b.to_string()),
             (ParamType::Int { min, max }, Value::Number(n)) => match n.as_i64() {
                 Some(i) if (min..=max).contains(&i) => Ok(i.to_string()),
-                _ => Err(format!("must be a whole number from {min} to {max}")),
+                _ => Err(invalid(format!(
+                    "must be a whole number from {min} to {max}"
+                ))),
             },
             (ParamType::Enum(values), Value::String(s)) if values.contains(&s.as_str()) => {
                 Ok(s.clone())
             }
-            (ParamType::Enum(values), _) => Err(format!("must be one of: {}", values.join(", "))),
+            (ParamType::Enum(values), _) => {
+                Err(invalid(format!("must be one of: {}", values.join(", "))))
+            }
             (ParamType::WebDialers(max), Value::String(_)) => {
                 let s = Parameter {
                     ty: ParamType::Text(max),
@@ -325,16 +349,16 @@ impl Parameter {
             }
             (ParamType::Text(max), Value::String(s)) => {
                 if s.chars().count() > max {
-                    Err(format!("at most {max} characters"))
+                    Err(invalid(format!("at most {max} characters")))
                 } else if s.chars().any(char::is_control) {
-                    Err("control characters are not allowed".into())
+                    Err(invalid("control characters are not allowed"))
                 } else {
                     Ok(s.clone())
                 }
             }
-            (ParamType::Bool, _) => Err("expected true or false".into()),
-            (ParamType::Int { .. }, _) => Err("expected a whole number".into()),
-            (ParamType::Text(_) | ParamType::WebDialers(_), _) => Err("expected a string".into()),
+            (ParamType::Bool, _) => Err(invalid("expected true or false")),
+            (ParamType::Int { .. }, _) => Err(invalid("expected a whole number")),
+            (ParamType::Text(_) | ParamType::WebDialers(_), _) => Err(invalid("expected a string")),
         }
     }
 
@@ -429,10 +453,12 @@ impl Store {
         value: &Value,
     ) -> Result<Value, StoreError> {
         let p = known(scope, name)?;
-        let text = p.check(value).map_err(|message| StoreError::Invalid {
-            field: "value".into(),
-            message,
-        })?;
+        let text = p
+            .check(value)
+            .map_err(|InvalidValue(message)| StoreError::Invalid {
+                field: "value".into(),
+                message,
+            })?;
         let vals = [
             Val::Text(p.scope.into()),
             Val::Text(p.name.into()),

@@ -143,6 +143,19 @@ fn client_for(entry: &Entry, timeout: Duration) -> Result<reqwest::Client, Strin
     builder.build().map_err(|e| e.to_string())
 }
 
+/// Why the List of WebDialers cannot be asked (an entry that does not read, or a client that
+/// cannot be built for it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnusableList(pub String);
+
+impl std::fmt::Display for UnusableList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UnusableList {}
+
 impl Redirector {
     fn peers(&self, list: &str, timeout_ms: u64) -> Result<Arc<Vec<Peer>>, String> {
         let mut cached = self.peers.lock().expect("peers");
@@ -153,7 +166,8 @@ impl Redirector {
         }
         let timeout = Duration::from_millis(timeout_ms);
         let peers = Arc::new(
-            parse_list(list)?
+            parse_list(list)
+                .map_err(|e| e.0)?
                 .into_iter()
                 .map(|entry| {
                     Ok(Peer {
@@ -167,15 +181,15 @@ impl Redirector {
         Ok(peers)
     }
 
-    /// The WebDialers (base URLs) that say `user` is theirs, in the list's order; the list
-    /// itself when it cannot be read.
+    /// The WebDialers (base URLs) that say `user` is theirs, in the list's order; why the
+    /// list cannot be used when it cannot.
     pub async fn ask(
         &self,
         list: &str,
         timeout_ms: u64,
         user: &str,
-    ) -> Result<Vec<String>, String> {
-        let peers = self.peers(list, timeout_ms)?;
+    ) -> Result<Vec<String>, UnusableList> {
+        let peers = self.peers(list, timeout_ms).map_err(UnusableList)?;
         let body = is_cluster_user_request(user);
         let asks = peers.iter().map(|p| {
             let body = body.clone();
@@ -309,7 +323,7 @@ async fn page(
         .ask(&s.list_of_webdialers, s.redirector_timeout_ms, &user)
         .await
     {
-        Err(why) => unavailable(&why),
+        Err(UnusableList(why)) => unavailable(&why),
         Ok(yes) if yes.len() == 1 => {
             let mut r = StatusCode::SEE_OTHER.into_response();
             if let Ok(v) = HeaderValue::from_str(&target_url(&yes[0], &destination)) {
@@ -386,7 +400,7 @@ async fn submit(State(wd): State<Arc<WebDialer>>, body: Bytes) -> Response {
         .await
     {
         Ok(y) => y,
-        Err(why) => return unavailable(&why),
+        Err(UnusableList(why)) => return unavailable(&why),
     };
     if yes.is_empty() {
         return login_page(

@@ -82,11 +82,11 @@ fn xml(status: StatusCode, body: String) -> Response {
 
 async fn service_post(State(wd): State<Arc<WebDialer>>, body: Bytes) -> Response {
     let request = match std::str::from_utf8(&body)
-        .map_err(|_| "the request is not UTF-8".to_string())
+        .map_err(|_| Malformed("the request is not UTF-8".into()))
         .and_then(Request::parse)
     {
         Ok(r) => r,
-        Err(why) => return fault("Client", &why),
+        Err(Malformed(why)) => return fault("Client", &why),
     };
     match answer(&wd, &request).await {
         Ok(result) => xml(StatusCode::OK, envelope(&request, result)),
@@ -133,8 +133,32 @@ fn boolean(e: &Element, name: &str) -> bool {
     matches!(text(e, name).trim(), "true" | "1")
 }
 
+/// Why a SOAP request could not be read (answered with a Client fault saying so).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed(pub String);
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Malformed {}
+
+/// The message, for the fault's text and for matching in tests.
+impl std::ops::Deref for Malformed {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl Request {
-    pub fn parse(text: &str) -> Result<Request, String> {
+    pub fn parse(text: &str) -> Result<Request, Malformed> {
+        Self::read(text).map_err(Malformed)
+    }
+
+    fn read(text: &str) -> Result<Request, String> {
         let root = Element::parse(text).map_err(|e| format!("malformed XML: {e}"))?;
         if local(&root.name) != "Envelope" {
             return Err("the document is not a SOAP envelope".into());
