@@ -1,0 +1,235 @@
+//! What every benchmark stands on: the result row, medians and percentiles, a demo node on loopback with ephemeral ports, throughput rounds, and the process probes (RSS, free ports).
+
+use super::*;
+
+pub(crate) struct Row {
+    pub(crate) name: &'static str,
+    pub(crate) median: f64,
+    pub(crate) unit: &'static str,
+    pub(crate) target: &'static str,
+    pub(crate) anchor: String,
+}
+
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+pub(crate) struct Node {
+    pub(crate) child: Child,
+    pub(crate) https: String,
+    pub(crate) http: String,
+    pub(crate) sip_udp: String,
+    pub(crate) config_http: String,
+    pub(crate) _dir: tempfile::TempDir,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub(crate) const PW: &str = "bench-admin-password";
+
+pub(crate) fn start_node(binary: &str) -> Node {
+    start_node_with(binary, "")
+}
+
+/// A demo node with `extra` TOML appended to its configuration.
+pub(crate) fn start_node_with(binary: &str, extra: &str) -> Node {
+    start_node_listening(binary, "", extra)
+}
+
+/// A demo node with `listen` lines added to its `[listen]` table (SIP ports: several nodes at
+/// once) and `extra` TOML appended.
+pub(crate) fn start_node_listening(binary: &str, listen: &str, extra: &str) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("dialtone.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\ndata_dir = \"{}\"\n[listen]\nhttp_port = 0\nhttps_port = 0\nconfig_http_port = 0\ntftp_port = 0\n{listen}[admin]\ninitial_password = \"{PW}\"\n[log]\nlevel = \"warn\"\n{extra}",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(binary)
+        .args(["serve", "--demo", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start dialtone");
+    let mut first = String::new();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut first).unwrap();
+    // Keep reading what the node prints, so its stdout never blocks or breaks.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let https = first
+        .split_whitespace()
+        .find_map(|p| p.strip_prefix("https="))
+        .expect("listening line")
+        .to_string();
+    let http = first
+        .split_whitespace()
+        .find_map(|p| p.strip_prefix("http="))
+        .expect("listening line")
+        .to_string();
+    let sip_udp = first
+        .split_whitespace()
+        .find_map(|p| p.strip_prefix("sip_udp="))
+        .expect("listening line")
+        .to_string();
+    let config_http = first
+        .split_whitespace()
+        .find_map(|p| p.strip_prefix("config_http="))
+        .expect("listening line")
+        .to_string();
+    Node {
+        child,
+        https: format!("https://{https}"),
+        http: format!("http://{http}"),
+        config_http: format!("http://{config_http}"),
+        sip_udp,
+        _dir: dir,
+    }
+}
+
+/// Throughput over `rounds` rounds of `secs` seconds: every worker repeats `step` (which says
+/// how many requests it made) until the round's deadline; the median of the rounds' rates.
+pub(crate) async fn rounds<W, F, Fut>(workers: Vec<W>, rounds: usize, secs: f64, step: F) -> f64
+where
+    W: Clone + Send + 'static,
+    F: Fn(W, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = u64> + Send,
+{
+    let step = Arc::new(step);
+    let seq = Arc::new(AtomicU64::new(0));
+    let mut results = Vec::new();
+    for _ in 0..rounds {
+        let done = Arc::new(AtomicU64::new(0));
+        let deadline = Instant::now() + Duration::from_secs_f64(secs);
+        let start = Instant::now();
+        let tasks: Vec<_> = workers
+            .iter()
+            .cloned()
+            .map(|w| {
+                let (done, step, seq) = (done.clone(), step.clone(), seq.clone());
+                tokio::spawn(async move {
+                    while Instant::now() < deadline {
+                        let n = seq.fetch_add(1, Ordering::Relaxed);
+                        done.fetch_add(step(w.clone(), n).await, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        results.push(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64());
+    }
+    median(results)
+}
+
+/// Requests per second from `workers` concurrent keep-alive clients making `make`'s request
+/// (which must succeed), median of `rounds_`.
+pub(crate) async fn rate(
+    workers: usize,
+    rounds_: usize,
+    secs: f64,
+    make: impl Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync + 'static,
+) -> f64 {
+    let make = Arc::new(make);
+    let clients: Vec<reqwest::Client> = (0..workers)
+        .map(|_| {
+            reqwest::Client::builder()
+                .danger_accept_invalid_certs(true)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    rounds(clients, rounds_, secs, move |c, n| {
+        let request = make(&c, n);
+        async move {
+            let r = request.send().await.expect("request");
+            assert!(r.status().is_success(), "{}", r.status());
+            r.bytes().await.unwrap();
+            1
+        }
+    })
+    .await
+}
+
+pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * q) as usize]
+}
+
+pub(crate) fn rss_bytes() -> u64 {
+    // Resident pages from /proc/self/statm (second field), times the page size.
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+/// A client for the node's admin API (its own self-signed certificate; bulk imports take
+/// their time).
+pub(crate) fn admin_http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .timeout(Duration::from_secs(600))
+        .build()
+        .unwrap()
+}
+
+/// A bulk CSV import into the node, which must succeed.
+pub(crate) fn bulk_import(node: &Node, kind: &str, csv: String) {
+    let r = admin_http()
+        .post(format!("{}/api/v1/bulk/{kind}", node.https))
+        .basic_auth("admin", Some(PW))
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "bulk {kind}: {}",
+        r.text().unwrap()
+    );
+}
+
+/// Resident memory of a process, from /proc.
+pub(crate) fn rss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+/// A free UDP+TCP port on loopback.
+pub(crate) fn free_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// HTTP Basic credentials (base64 of user:password).
+pub(crate) fn basic_credentials(user: &str, password: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}

@@ -1,0 +1,135 @@
+//! What phones fetch (services, directories, configuration files) and 1,000 simulated phones booting and walking directories.
+
+use super::*;
+
+/// Phone-facing pages: what a fleet pressing Services and Directories, and phones fetching their
+/// configuration files, cost. The seed warns that hundreds of requests a minute strain a Unified
+/// CM node; the target is 20,000 a second.
+pub(crate) fn phone_rows(binary: &str) -> Vec<Row> {
+    let node = start_node(binary);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut rows = Vec::new();
+    let pages: [(&'static str, &str); 3] = [
+        (
+            "Services menu (getservicesmenu.jsp), HTTP, 32 clients",
+            "/ccmcip/getservicesmenu.jsp?name=SEP00DE00001000",
+        ),
+        (
+            "Corporate directory search (xmldirectorylist.jsp), HTTP, 32 clients",
+            "/ccmcip/xmldirectorylist.jsp?l=L",
+        ),
+        (
+            "Configuration file SEP<MAC>.cnf.xml, HTTP, 32 clients",
+            "/SEP00DE00001000.cnf.xml",
+        ),
+    ];
+    for (name, path) in pages {
+        let url = format!("{}{path}", node.http);
+        let r = rt.block_on(rate(32, 5, 3.0, move |c, _| {
+            c.get(&url)
+                .header("x-CiscoIPPhoneModelName", "CP-8865")
+                .header("x-CiscoIPPhoneDisplay", "800,480,24,C")
+        }));
+        rows.push(Row {
+            name,
+            median: r,
+            unit: "req/s",
+            target: ">= 20,000",
+            anchor: "-".into(),
+        });
+    }
+    rows
+}
+
+/// A fleet of simulated Cisco phones, each on its own loopback address: how fast 1,000 boot
+/// (configuration file, then a digest REGISTER over TCP), and how fast they browse the
+/// directory from their own addresses.
+pub(crate) fn fleet_rows(binary: &str) -> Vec<Row> {
+    const PHONES: usize = 1000;
+    let node = start_node(binary);
+    let pid = node.child.id();
+    let mut csv =
+        String::from("name,model,digest_user,digest_password,line1.pattern,line1.partition\n");
+    for i in 0..PHONES {
+        csv.push_str(&format!(
+            "SEP0F1EE7{i:06},Cisco 8865,fleet{i},pw{i},4{i:04},Internal_PT\n"
+        ));
+    }
+    bulk_import(&node, "devices", csv);
+    std::thread::sleep(Duration::from_secs(2)); // the snapshots follow
+    let rss_before = rss_of(pid);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config_url = node.config_http.clone();
+    let start = Instant::now();
+    let phones: Vec<dialtone_phonesim::Phone> = rt.block_on(async {
+        let bound = Arc::new(tokio::sync::Semaphore::new(64));
+        let tasks: Vec<_> = (0..PHONES)
+            .map(|i| {
+                let (bound, url) = (bound.clone(), config_url.clone());
+                tokio::spawn(async move {
+                    let _turn = bound.acquire().await;
+                    let ip =
+                        std::net::IpAddr::from([127, 41, (i / 250) as u8, (i % 250 + 1) as u8]);
+                    let mut spec = dialtone_phonesim::Spec::new(
+                        &format!("SEP0F1EE7{i:06}"),
+                        &format!("pw{i}"),
+                        ip,
+                        &url,
+                    );
+                    spec.web_port = 18008;
+                    dialtone_phonesim::Phone::start(spec)
+                        .await
+                        .expect("phone boots")
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    });
+    let boot = PHONES as f64 / start.elapsed().as_secs_f64();
+    let per_phone = rss_of(pid).saturating_sub(rss_before) as f64 / PHONES as f64 / 1024.0;
+    // Every phone presses Directories and searches, from its own address, for a few seconds.
+    let browsed = rt.block_on(rounds(
+        phones.clone(),
+        3,
+        3.0,
+        |p: dialtone_phonesim::Phone, _| async move {
+            p.press_directories().await.expect("directories");
+            p.select(0).await.expect("corporate directory");
+            p.submit(&[("l", "L")]).await.expect("search");
+            3
+        },
+    ));
+    rt.block_on(async {
+        for p in &phones {
+            p.stop().await;
+        }
+    });
+    vec![
+        Row {
+            name:
+                "Simulated Cisco phones booting (config file + REGISTER/TCP), 1,000 on 127.41.x.y",
+            median: boot,
+            unit: "phones/s",
+            target: "-",
+            anchor: "-".into(),
+        },
+        Row {
+            name: "Node memory per booted phone",
+            median: per_phone,
+            unit: "KiB",
+            target: "-",
+            anchor: "-".into(),
+        },
+        Row {
+            name: "Directory walks by 1,000 phones from their own addresses (3 pages each)",
+            median: browsed,
+            unit: "req/s",
+            target: ">= 20,000",
+            anchor: "-".into(),
+        },
+    ]
+}
