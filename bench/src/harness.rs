@@ -24,6 +24,20 @@ pub(crate) struct Node {
     pub(crate) _dir: tempfile::TempDir,
 }
 
+impl Node {
+    /// A demo user's SIP digest password, from the credentials file the demo writes.
+    pub(crate) fn sip_password(&self, user: &str) -> String {
+        let creds =
+            std::fs::read_to_string(self._dir.path().join("data/demo-credentials")).unwrap();
+        creds
+            .lines()
+            .find(|l| l.starts_with(&format!("{user} ")))
+            .and_then(|l| l.split_whitespace().last())
+            .unwrap_or_else(|| panic!("{user} in demo-credentials"))
+            .to_string()
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -21,16 +21,7 @@ impl CallRig {
         let http = admin_http();
         let api = |path: &str| format!("{}/api/v1{path}", node.https);
         // Calls: a sipp UAS registered as line 1001, a sipp UAC on a trusted trunk.
-        let creds =
-            std::fs::read_to_string(node._dir.path().join("data/demo-credentials")).unwrap();
-        let pw_of = |user: &str| -> String {
-            creds
-                .lines()
-                .find(|l| l.starts_with(&format!("{user} ")))
-                .and_then(|l| l.split_whitespace().last())
-                .unwrap()
-                .to_string()
-        };
+        let pw_of = |user: &str| node.sip_password(user);
         let (uac_port, uas_port) = (free_port(), free_port());
         let r = http
             .post(api("/sip-trunks"))

@@ -261,19 +261,10 @@ fn sipp(
         .expect("sipp (Debian's sip-tester)")
 }
 
-fn demo_password(node: &Node, user: &str) -> String {
-    let creds = std::fs::read_to_string(node._dir.path().join("data/demo-credentials")).unwrap();
-    let line = creds
-        .lines()
-        .find(|l| l.starts_with(&format!("{user} ")))
-        .expect("a demo user");
-    line.split_whitespace().last().unwrap().to_string()
-}
-
 /// Register demo line `line` at 127.0.0.1:`port` (digest, from sipp).
 fn register(node: &Node, dir: &std::path::Path, line: &str, port: u16) {
     let user = format!("user{line}");
-    let pw = demo_password(node, &user);
+    let pw = node.sip_password(&user);
     let scenario = format!(
         "{}/../crates/server/tests/sipp/reg-auth.xml",
         env!("CARGO_MANIFEST_DIR")
@@ -385,7 +376,7 @@ pub fn run(binary: &str) {
         let mut uas = called
             .as_ref()
             .map(|s| sipp(&node, dir, s, port, None, CALLS));
-        let pw = demo_password(&node, &format!("user{calling}"));
+        let pw = node.sip_password(&format!("user{calling}"));
         let csv = format!("{calling};{line};[authentication username=user{calling} password={pw}]");
         let uac_port = free_port();
         let mut uac = sipp(&node, dir, &caller(tail), uac_port, Some(&csv), CALLS);

@@ -149,12 +149,7 @@ impl CtiSession {
     /// Watch lines and devices (each checked first: none is watched if one is refused);
     /// how many this session watches now.
     pub fn watch(&mut self, lines: Vec<String>, devices: Vec<String>) -> Result<usize, Error> {
-        if lines.len() + devices.len() > MAX_WATCH_KEYS {
-            return Err(Error::invalid(
-                "lines",
-                format!("at most {MAX_WATCH_KEYS} lines and devices per request"),
-            ));
-        }
+        within_watch_limit(&lines, &devices)?;
         for l in &lines {
             self.check_line(l)?;
         }
@@ -175,12 +170,7 @@ impl CtiSession {
     }
 
     pub fn unwatch(&mut self, lines: Vec<String>, devices: Vec<String>) -> Result<usize, Error> {
-        if lines.len() + devices.len() > MAX_WATCH_KEYS {
-            return Err(Error::invalid(
-                "lines",
-                format!("at most {MAX_WATCH_KEYS} lines and devices per request"),
-            ));
-        }
+        within_watch_limit(&lines, &devices)?;
         let w = self
             .watcher
             .as_mut()
@@ -410,6 +400,17 @@ impl CtiSession {
     pub async fn route(&self, call: u64, request: u64, action: RouteAction) -> Result<(), Error> {
         Ok(self.cti.calls.route(call, request, action).await?)
     }
+}
+
+/// One watch or unwatch request names at most `MAX_WATCH_KEYS` lines and devices.
+fn within_watch_limit(lines: &[String], devices: &[String]) -> Result<(), Error> {
+    if lines.len() + devices.len() > MAX_WATCH_KEYS {
+        return Err(Error::invalid(
+            "lines",
+            format!("at most {MAX_WATCH_KEYS} lines and devices per request"),
+        ));
+    }
+    Ok(())
 }
 
 impl Drop for CtiSession {

@@ -1104,7 +1104,9 @@ impl Endpoint {
         Ok(ClientTransaction { responses: rrx })
     }
 
-    /// A non-INVITE client transaction nobody waits on (the CANCEL of Timer C).
+    /// A non-INVITE client transaction nobody waits on (the CANCEL of Timer C). Spawned here,
+    /// not through `send_request`: the INVITE transaction that sends it cannot await a future
+    /// whose type contains its own.
     async fn start_non_invite(&self, request: Bytes, peer: Peer) {
         let Ok((_, key, events)) = self.open_client(&request) else {
             return;
