@@ -41,7 +41,6 @@ const MAX_TEST_LINES: usize = 1200;
 /// Files already past the limit, each with the ceiling it may not grow beyond: the list only
 /// shrinks, as they are cut.
 const OVERSIZE: &[(&str, usize)] = &[
-    ("crates/callcontrol/src/calls.rs", 2700),
     ("crates/callcontrol/src/calls/control.rs", 1500),
     ("crates/sip/src/endpoint.rs", 1440),
     ("crates/store/src/catalogue.rs", 1250),

@@ -626,8 +626,7 @@ impl Call {
             return Next::Continue;
         }
         if !(200..300).contains(&code) {
-            self.forks[i].done = true;
-            self.best_failure = Some(code);
+            self.forks.failed_with(i, code);
             return self.check_forks().await;
         }
         let fork = &self.forks[i];
@@ -695,8 +694,7 @@ impl Call {
     ) -> Next {
         if !(200..300).contains(&code) {
             if code >= 200 {
-                self.forks[i].done = true;
-                self.best_failure = Some(code);
+                self.forks.failed_with(i, code);
                 if self.parked.is_some() {
                     // An unpark that found nobody: the call stays parked.
                     return Next::Continue;
@@ -1194,7 +1192,7 @@ impl Call {
         let next = self.blind_transfer(side, destination).await;
         if self.transfer.is_none() {
             let _ = reply.send(Err(CtiError::Unroutable {
-                code: self.best_failure.unwrap_or(404),
+                code: self.forks.best_failure().unwrap_or(404),
                 why: format!("{destination} cannot be reached"),
             }));
         } else {
@@ -1337,7 +1335,7 @@ impl Call {
             }
             Side::B => self.called_line = Some(line.clone()),
         }
-        for f in &mut self.forks {
+        for f in self.forks.iter_mut() {
             f.stale = true;
         }
         for b in contacts {
