@@ -44,8 +44,7 @@ use dialog::session_expires;
 use forks::{CancelNow, Fork, Forking, Forks, Role};
 use timers::SessionTimer;
 
-/// The methods Dialtone accepts inside a call (the Allow header of its INVITEs and 200s).
-const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, NOTIFY, OPTIONS, REFER";
+use crate::{ALLOW, SUPPORTED};
 
 /// Call control's tunables; every timer is here so tests never wait out defaults.
 #[derive(Debug, Clone)]
@@ -66,6 +65,9 @@ pub struct CallConfig {
     /// once it has lasted this long, so a call whose phones vanished ends even without
     /// session timers. Zero: no limit.
     pub max_duration: Duration,
+    /// 64*T1 (RFC 3261 17): how long a 2xx waits for its ACK before the call is hung up
+    /// (13.3.1.4), and the measure of how long an ended call waits for forks still answering.
+    pub transaction_timeout: Duration,
 }
 
 impl Default for CallConfig {
@@ -78,6 +80,7 @@ impl Default for CallConfig {
             session_expires: 1800,
             min_session_expires: 90,
             max_duration: Duration::from_secs(720 * 60),
+            transaction_timeout: Duration::from_secs(32),
         }
     }
 }
@@ -282,6 +285,9 @@ impl Calls {
 
     /// A request inside a call (or a CANCEL): to its call, or 481.
     pub async fn in_dialog(&self, tx: ServerTransaction) {
+        if tx.request.method() == Some("CANCEL") {
+            return self.cancel(tx).await;
+        }
         let sender = tx.request.call_id().and_then(|c| self.inner.route_of(c));
         match sender {
             Some(s) => {
@@ -292,6 +298,30 @@ impl Calls {
                 }
             }
             None => tx.reply(481, Some(&build::token())).await,
+        }
+    }
+
+    /// A CANCEL (RFC 3261 9.2): 200 whenever it matches a running INVITE transaction, then
+    /// the call is told, however early: before its task exists the INVITE is marked, so the
+    /// task ends at its first step and never rings anyone. One that matches nothing: 481.
+    async fn cancel(&self, tx: ServerTransaction) {
+        let Some(invite) = tx.cancels.as_deref().cloned() else {
+            return tx.reply(481, Some(&build::token())).await;
+        };
+        // Marked before the route is looked up; the call's task is bound before it reads the
+        // mark. So either the task is found here, or it finds the mark.
+        invite.mark_cancelled();
+        tx.reply(200, None).await;
+        let sender = invite
+            .request
+            .call_id()
+            .and_then(|c| self.inner.route_of(c));
+        let delivered = match sender {
+            Some(s) => s.send(Event::Request(tx)).await.is_ok(),
+            None => false,
+        };
+        if !delivered {
+            invite.reply(487, Some(&build::token())).await;
         }
     }
 
@@ -406,6 +436,9 @@ struct Call {
     given_up_at: Instant,
     /// When the Maximum Call Duration Timer ends the call, if it has one.
     hang_up_at: Option<Instant>,
+    /// The caller's ACK of our 200 must come by then, or the call is hung up (RFC 3261
+    /// 13.3.1.4: the 2xx stops being retransmitted and the dialog must end).
+    a_ack_due: Option<Instant>,
     trunks: Vec<TrunkConfig>,
     legs: [Option<Leg>; 2],
     pending: HashMap<u64, Purpose>,
@@ -489,6 +522,7 @@ impl Call {
             no_answer: None,
             given_up_at,
             hang_up_at,
+            a_ack_due: None,
             trunks: Vec::new(),
             legs: [None, None],
             pending: HashMap::new(),
@@ -615,7 +649,12 @@ impl Call {
             self.occupy(&line);
         }
         self.publish();
-        let next = self.route(&dialled).await;
+        let next = if self.a_invite.as_ref().is_some_and(|a| a.is_cancelled()) {
+            // The caller cancelled while the call was being admitted.
+            self.fail_caller(487, "cancelled").await
+        } else {
+            self.route(&dialled).await
+        };
         self.run_loop(next).await;
     }
 
@@ -636,12 +675,16 @@ impl Call {
         }
         if let Next::End { cause, status, by } = next {
             self.finish(cause, status, by).await;
+            self.see_forks_out().await;
         }
     }
 
     fn next_wake(&self) -> Instant {
         let far = Instant::now() + Duration::from_secs(3600);
         let mut wake = self.hang_up_at.map_or(far, |at| at.min(far));
+        if let Some(due) = self.a_ack_due {
+            wake = wake.min(due);
+        }
         if self.legs[Side::B as usize].is_none() && self.parked.is_none() {
             wake = wake.min(self.given_up_at);
             if let Some(d) = self.ring_deadline {

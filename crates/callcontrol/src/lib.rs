@@ -15,13 +15,50 @@ mod shards;
 
 use std::sync::Arc;
 
-use dialtone_sip::endpoint::Incoming;
+use dialtone_sip::build;
+use dialtone_sip::endpoint::{Incoming, ServerTransaction};
 use tokio::sync::mpsc;
 
 pub use calls::{CallConfig, CallState, CallView, Calls, LineState};
 pub use directory::Directory;
 pub use events::{Event, Events};
 pub use registrar::{Binding, Registrar};
+
+/// The methods Dialtone accepts (the Allow header of its INVITEs, 200s and OPTIONS answers).
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, NOTIFY, OPTIONS, REFER, REGISTER";
+
+/// The extensions Dialtone supports: session timers (RFC 4028) and Replaces (RFC 3891).
+pub const SUPPORTED: &str = "timer, replaces";
+
+/// The answer to an out-of-dialog OPTIONS (RFC 3261 11.2): what a request may use here.
+async fn answer_options(tx: &ServerTransaction) {
+    let r = build::response(&tx.request, 200, Some(tx.peer.addr), Some(&build::token()))
+        .header("Allow", ALLOW)
+        .header("Accept", "application/sdp")
+        .header("Accept-Encoding", "identity")
+        .header("Accept-Language", "en")
+        .header("Supported", SUPPORTED)
+        .finish();
+    tx.respond(r).await;
+}
+
+/// A request that requires an extension Dialtone lacks gets 420 naming it (RFC 3261
+/// 8.2.2.3); never a CANCEL or an ACK. True when it was refused.
+async fn refuse_unsupported(tx: &ServerTransaction) -> bool {
+    if matches!(tx.request.method(), Some("CANCEL") | Some("ACK")) {
+        return false;
+    }
+    let supported: Vec<&str> = SUPPORTED.split(',').map(str::trim).collect();
+    let missing = tx.request.unsupported_requirements(&supported);
+    if missing.is_empty() {
+        return false;
+    }
+    let r = build::response(&tx.request, 420, Some(tx.peer.addr), Some(&build::token()))
+        .header("Unsupported", &missing.join(", "))
+        .finish();
+    tx.respond(r).await;
+    true
+}
 
 /// Serve the requests an endpoint receives until it closes.
 pub async fn serve(
@@ -38,13 +75,16 @@ pub async fn serve(
             }
             Incoming::Request(tx) => {
                 tokio::spawn(async move {
+                    if refuse_unsupported(&tx).await {
+                        return;
+                    }
                     let in_dialog = tx.request.to().and_then(|t| t.tag()).is_some();
                     match tx.request.method().unwrap_or("") {
                         "REGISTER" => registrar.register(tx).await,
                         "CANCEL" => calls.in_dialog(tx).await,
                         _ if in_dialog => calls.in_dialog(tx).await,
                         "INVITE" => calls.invite(tx).await,
-                        "OPTIONS" => tx.reply(200, Some(&dialtone_sip::build::token())).await,
+                        "OPTIONS" => answer_options(&tx).await,
                         "BYE" | "UPDATE" | "INFO" | "PRACK" => {
                             tx.reply(481, Some(&dialtone_sip::build::token())).await
                         }

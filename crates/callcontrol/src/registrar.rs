@@ -64,6 +64,9 @@ pub struct Binding {
     /// must name it (`RegisterCallId`).
     #[serde(skip)]
     pub register_call_id: String,
+    /// That REGISTER's CSeq: a later one on the same Call-ID must be higher (RFC 3261 10.3).
+    #[serde(skip)]
+    pub register_cseq: u32,
 }
 
 const SHARDS: usize = 64;
@@ -271,9 +274,19 @@ impl Registrar {
         // lists only its own contacts, never a scan of every device's.
         let mut added: Vec<String> = Vec::new();
         let mut removed = false;
-        let current: Vec<String> = self.bindings.with(device.name.as_str(), |map| {
+        let call_id = req.call_id().unwrap_or_default();
+        let cseq = req.cseq().map(|c| c.0).unwrap_or(0);
+        let current: Option<Vec<String>> = self.bindings.with(device.name.as_str(), |map| {
             let list = map.entry(key.clone()).or_default();
             list.retain(|b| b.until > now);
+            // RFC 3261 10.3 step 7: a REGISTER no newer than the one that made a binding, on
+            // the same Call-ID, arrived out of order; the update is aborted.
+            if list
+                .iter()
+                .any(|b| b.register_call_id == call_id && b.register_cseq >= cseq)
+            {
+                return None;
+            }
             for contact in req.values(Name::Contact) {
                 if contact.trim() == "*" {
                     if header_expires == Some(0) {
@@ -315,16 +328,29 @@ impl Registrar {
                     until: now + Duration::from_secs(granted as u64),
                     peer: tx.peer,
                     contact_peer,
-                    register_call_id: req.call_id().unwrap_or_default().to_string(),
+                    register_call_id: call_id.to_string(),
+                    register_cseq: cseq,
                 });
             }
-            list.iter()
-                .map(|b| {
-                    let left = b.until.saturating_duration_since(now).as_secs();
-                    format!("<{}>;expires={left}", b.contact)
-                })
-                .collect()
+            Some(
+                list.iter()
+                    .map(|b| {
+                        let left = b.until.saturating_duration_since(now).as_secs();
+                        format!("<{}>;expires={left}", b.contact)
+                    })
+                    .collect(),
+            )
         });
+        let Some(current) = current else {
+            tracing::info!(device = %device.name, cseq, "REGISTER out of order refused");
+            let r = build::response(&req, 400, Some(tx.peer.addr), Some(&tag))
+                .header(
+                    "Warning",
+                    "399 dialtone \"CSeq not above the last REGISTER of this Call-ID\"",
+                )
+                .finish();
+            return tx.respond(r).await;
+        };
         for contact in added {
             self.events.emit(crate::events::Event::DeviceRegistered {
                 device: device.name.clone(),

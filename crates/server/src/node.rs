@@ -519,6 +519,7 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
             session_expires: config.sip.session_expires,
             min_session_expires: config.sip.min_session_expires,
             max_duration: Duration::from_secs(config.sip.max_call_seconds as u64),
+            transaction_timeout: 64 * t1,
         },
         records_tx,
         events.clone(),

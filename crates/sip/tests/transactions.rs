@@ -434,3 +434,104 @@ async fn an_invite_its_user_never_answers_gets_408_at_timer_c() {
     assert_eq!(ep.transactions(), 0);
     assert!(held.try_recv().is_ok(), "the user still holds its handle");
 }
+
+/// A MESSAGE of `size` bytes or so for `to`, from an endpoint whose UDP Via it carries.
+fn large_request(ep: &Endpoint, to: std::net::SocketAddr, size: usize) -> bytes::Bytes {
+    let body = "x".repeat(size);
+    dialtone_sip::build::request("MESSAGE", &format!("sip:phone@{to}"))
+        .header("Via", &ep.via(Transport::Udp))
+        .header("Max-Forwards", "70")
+        .header("From", "<sip:node@127.0.0.1>;tag=n1")
+        .header("To", "<sip:phone@127.0.0.1>")
+        .header("Call-ID", &format!("large{size}@test"))
+        .header("CSeq", "1 MESSAGE")
+        .body("text/plain", bytes::Bytes::from(body))
+        .finish()
+}
+
+/// RFC 3261 18.1.1: a request over 1300 bytes meant for a UDP contact goes over TCP when the
+/// phone also listens there (its top Via saying TCP, the branch kept); a small one, or one for
+/// a phone without TCP, goes over UDP.
+#[tokio::test]
+async fn a_large_request_to_a_udp_contact_goes_over_tcp_where_the_phone_listens() {
+    let config = Config {
+        timers: timers(),
+        ..Config::default()
+    };
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let (ep, _rx) = Endpoint::bind(Some(any), Some(any), config).await.unwrap();
+    // The phone: UDP and TCP on one port.
+    let udp = tokio::net::UdpSocket::bind(any).await.unwrap();
+    let phone = udp.local_addr().unwrap();
+    let tcp = tokio::net::TcpListener::bind(phone).await.unwrap();
+    let peer = dialtone_sip::endpoint::Peer {
+        transport: Transport::Udp,
+        addr: phone,
+    };
+
+    let large = large_request(&ep, phone, 1400);
+    let head = String::from_utf8_lossy(&large).to_string();
+    let branch = head
+        .split("branch=")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    let branch = branch.to_string();
+    let _t = ep.send_request(large, peer).await.unwrap();
+    let (mut stream, _) = tokio::time::timeout(Duration::from_secs(2), tcp.accept())
+        .await
+        .expect("the large request came over TCP")
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    use tokio::io::AsyncReadExt;
+    while got.len() < 1400 {
+        let n = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf))
+            .await
+            .expect("the whole request")
+            .unwrap();
+        assert!(n > 0, "the connection stayed open");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    let tcp_port = ep.local_addr(Transport::Tcp).unwrap().port();
+    assert!(
+        text.contains(&format!(
+            "Via: SIP/2.0/TCP 127.0.0.1:{tcp_port};branch={branch}"
+        )),
+        "top Via says TCP and keeps the branch: {}",
+        &text[..text.find("\r\n\r\n").unwrap()]
+    );
+    assert!(text.ends_with(&"x".repeat(1400)), "the body arrived whole");
+
+    // A small request: UDP as addressed.
+    let _s = ep
+        .send_request(large_request(&ep, phone, 100), peer)
+        .await
+        .unwrap();
+    let mut dgram = [0u8; 4096];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(2), udp.recv_from(&mut dgram))
+        .await
+        .expect("the small request came over UDP")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&dgram[..n]).contains("Via: SIP/2.0/UDP"));
+
+    // A phone with UDP only: the large request still reaches it, over UDP.
+    drop(tcp);
+    let udp_only = tokio::net::UdpSocket::bind(any).await.unwrap();
+    let lonely = dialtone_sip::endpoint::Peer {
+        transport: Transport::Udp,
+        addr: udp_only.local_addr().unwrap(),
+    };
+    let _u = ep
+        .send_request(large_request(&ep, lonely.addr, 1400), lonely)
+        .await
+        .unwrap();
+    let (n, _) = tokio::time::timeout(Duration::from_secs(2), udp_only.recv_from(&mut dgram))
+        .await
+        .expect("the large request fell back to UDP")
+        .unwrap();
+    assert!(n > 1400);
+}

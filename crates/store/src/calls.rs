@@ -31,7 +31,8 @@ pub struct CallRecord {
     pub answered_at: Option<i64>,
     pub ended_at: i64,
     pub duration_seconds: i64,
-    /// normal, busy, no_answer, cancelled, unavailable, rejected, failed, session_expired, ...
+    /// normal, busy, no_answer, cancelled, unavailable, rejected, failed, session_expired,
+    /// no_ack (the caller never acknowledged the answer), max_duration, ...
     pub cause: String,
     /// The final SIP status the caller got (200 for an answered call).
     pub sip_status: u16,

@@ -14,9 +14,11 @@ pub(super) fn session_expires(m: &Message) -> Option<&str> {
 impl Call {
     pub(super) fn side_of(&self, m: &Message) -> Option<Side> {
         let cid = m.call_id()?;
+        // The whole dialog id (Call-ID and both tags, RFC 3261 12.2.2): a request with the
+        // right Call-ID and a wrong tag belongs to no dialog of ours, and gets 481.
         for side in [Side::A, Side::B] {
             if let Some(leg) = &self.legs[side as usize] {
-                if leg.dialog.call_id == cid {
+                if leg.dialog.matches(m) {
                     return Some(side);
                 }
             }
@@ -31,6 +33,12 @@ impl Call {
             Event::Response { tx, msg } => self.on_response(tx, msg).await,
             Event::Finished { tx } => self.on_finished(tx).await,
             Event::Ack(msg) => {
+                let invite_cseq = self.a_invite.as_ref().and_then(|a| a.request.cseq());
+                if self.side_of(&msg) == Some(Side::A)
+                    && msg.cseq().map(|c| c.0) == invite_cseq.map(|c| c.0)
+                {
+                    self.a_ack_due = None;
+                }
                 if let (Some((side, cseq)), Some(from)) = (self.ack_wait, self.side_of(&msg)) {
                     if from == side.other() {
                         self.ack_wait = None;
@@ -59,7 +67,7 @@ impl Call {
     pub(super) async fn on_request(&mut self, tx: ServerTransaction) -> Next {
         let method = tx.request.method().unwrap_or("").to_string();
         if method == "CANCEL" {
-            tx.reply(200, None).await;
+            // Answered 200 already, by `Calls::cancel`.
             let a = self.a_invite.as_ref().filter(|a| {
                 tx.cancels
                     .as_ref()

@@ -49,7 +49,7 @@ impl Call {
 
     // ---- the end -------------------------------------------------------------------
 
-    pub(super) async fn finish(mut self, cause: &'static str, status: u16, by: &'static str) {
+    pub(super) async fn finish(&mut self, cause: &'static str, status: u16, by: &'static str) {
         if let Some((_, old)) = self.releasing.take() {
             self.release(old).await;
         }
@@ -143,5 +143,57 @@ impl Call {
             ended_by: by.to_string(),
         };
         let _ = self.inner.records.send(record).await;
+    }
+
+    /// After the end, the forks that may still answer are seen out: a CANCEL held back for a
+    /// fork's first provisional answer goes when it comes (RFC 3261 9.1), and a 200 that
+    /// crossed the CANCEL is acknowledged and hung up, so no phone is left in a call nobody
+    /// hears. Bounded: each fork's transaction ends by its own timers (Timer B, or 64*T1
+    /// after its CANCEL), and the whole wait by twice the transaction timeout.
+    pub(super) async fn see_forks_out(mut self) {
+        let until = Instant::now() + 2 * self.inner.config.transaction_timeout;
+        while self.forks.unfinished() > 0 {
+            let Ok(Some(ev)) = tokio::time::timeout_at(until, self.events.recv()).await else {
+                return;
+            };
+            let (tx, response) = match ev {
+                Event::Response { tx, msg } => (tx, Some(msg)),
+                Event::Finished { tx } => (tx, None),
+                Event::Request(r) => {
+                    if r.request.method() != Some("CANCEL") {
+                        r.reply(481, None).await;
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            let Some(Purpose::Fork(i)) = self.pending.get(&tx) else {
+                continue;
+            };
+            let i = *i;
+            if self.forks[i].tx != tx {
+                continue; // the INVITE a trunk's challenge replaced
+            }
+            let Some(msg) = response else {
+                self.pending.remove(&tx);
+                self.forks.vanished(i);
+                continue;
+            };
+            match msg.status().unwrap_or(0) {
+                100..=199 => {
+                    if let Some(cancel) = self.forks.provisional(i) {
+                        self.send_cancel(cancel).await;
+                    }
+                }
+                200..=299 => {
+                    let (invite, peer) = (self.forks[i].invite.clone(), self.forks[i].peer);
+                    self.forks.answered_late(i);
+                    if let Some(dialog) = Dialog::uac(&invite, &msg) {
+                        self.release_late(dialog, peer).await;
+                    }
+                }
+                _ => self.forks.answered_late(i),
+            }
+        }
     }
 }

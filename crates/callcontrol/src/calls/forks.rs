@@ -207,6 +207,20 @@ impl Forks {
         }
     }
 
+    /// Fork `i` gave its final answer after the call had ended (it is hung up if it answered).
+    pub fn answered_late(&mut self, i: usize) {
+        let f = &mut self.list[i];
+        f.done = true;
+        f.cancel_pending = None;
+    }
+
+    /// Forks whose INVITE may still be answered: a call that ends waits for these, so a
+    /// CANCEL held for a provisional answer still goes, and a late 200 is still acknowledged
+    /// and hung up.
+    pub fn unfinished(&self) -> usize {
+        self.list.iter().filter(|f| !f.done).count()
+    }
+
     /// The trunk's failover timer ran out: the trunk fork that never answered at all is given
     /// up (408), or None when the trunk is ringing (it rings as long as it likes).
     pub fn give_up_silent_trunk(&mut self) -> Option<usize> {
@@ -311,8 +325,13 @@ mod tests {
         f.failed(2, 486);
         let sent = f.cancel_all(None);
         assert_eq!(sent.len(), 1, "fork 0 only: fork 1 waits, fork 2 is over");
-        assert!(!f[1].done, "fork 1 still owes its answer to the CANCEL");
+        assert_eq!(
+            f.unfinished(),
+            1,
+            "fork 1 still owes its answer to the CANCEL"
+        );
         assert!(f.provisional(1).is_some());
+        assert_eq!(f.unfinished(), 0);
     }
 
     #[test]

@@ -169,7 +169,7 @@ impl Call {
             .header("CSeq", "1 INVITE")
             .header("Contact", &self.inner.contact(peer.transport))
             .header("Allow", ALLOW)
-            .header("Supported", "timer, replaces");
+            .header("Supported", SUPPORTED);
         for d in self.chain.diversions.iter().rev() {
             b = b.header(
                 "Diversion",
@@ -466,6 +466,9 @@ impl Call {
         code: u16,
     ) -> Next {
         if self.forks[i].stale {
+            if code >= 200 {
+                self.forks.answered_late(i);
+            }
             if (200..300).contains(&code) {
                 if let Some(dialog) = Dialog::uac(&self.forks[i].invite, &msg) {
                     let peer = self.forks[i].peer;
@@ -599,6 +602,7 @@ impl Call {
             }
             a.respond(b.finish()).await;
             self.a_answered = true;
+            self.a_ack_due = Some(Instant::now() + self.inner.config.transaction_timeout);
             self.answered_at = Some(now_ms());
             self.ring_deadline = None;
             tracing::info!(call = self.id, device = ?self.called_device, trunk = ?self.called_trunk, "connected");

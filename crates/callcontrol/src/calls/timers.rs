@@ -49,6 +49,11 @@ impl Call {
             }
             return self.hang_up_all("max_duration").await;
         }
+        if self.a_ack_due.is_some_and(|due| now >= due) {
+            tracing::info!(call = self.id, "the caller never acknowledged the answer");
+            self.a_ack_due = None;
+            return self.hang_up_all("no_ack").await;
+        }
         if self
             .at_route_point
             .as_ref()
