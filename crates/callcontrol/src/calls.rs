@@ -13,8 +13,9 @@ use bytes::Bytes;
 use dialtone_dialplan::Decision;
 use dialtone_sip::build::{self, Builder};
 use dialtone_sip::dialog::Dialog;
-use dialtone_sip::digest::{Authenticator, Credentials, StoredCredentials, Verdict};
+use dialtone_sip::digest::{Authenticator, Challenger, Credentials, StoredCredentials};
 use dialtone_sip::endpoint::{Endpoint, Peer, ServerTransaction, Transport};
+use dialtone_sip::guard::Guard;
 use dialtone_sip::sdp::{self, Direction};
 use dialtone_sip::{Message, Name};
 use dialtone_store::calls::CallRecord;
@@ -25,6 +26,7 @@ use tokio::time::Instant;
 
 use crate::directory::{Directory, LineKey};
 use crate::events::Event as Notice;
+use crate::guarded::Digest;
 use crate::registrar::Registrar;
 use crate::routing::{Caller, Chain, Load, Reason, Router, Routing};
 use crate::shards::Sharded;
@@ -159,6 +161,7 @@ struct Inner {
     directory: Arc<Directory>,
     registrar: Arc<Registrar>,
     auth: Authenticator,
+    guard: Arc<Guard>,
     config: CallConfig,
     /// Each leg's Call-ID to its call's task.
     routes: Sharded<String, mpsc::Sender<Event>>,
@@ -215,13 +218,13 @@ enum HandOverOf {
 }
 
 impl Calls {
-    /// `auth` challenges callers (407); `records` receives each call's detail record when it
-    /// ends (the node writes them).
+    /// `auth` challenges callers (407), behind the password-guessing guard; `records`
+    /// receives each call's detail record when it ends (the node writes them).
     pub fn new(
         endpoint: Endpoint,
         directory: Arc<Directory>,
         registrar: Arc<Registrar>,
-        auth: Authenticator,
+        (auth, guard): (Authenticator, Arc<Guard>),
         config: CallConfig,
         records: mpsc::Sender<CallRecord>,
         events: crate::events::Events,
@@ -232,6 +235,7 @@ impl Calls {
                 directory,
                 registrar,
                 auth,
+                guard,
                 config,
                 routes: Sharded::new(SHARDS),
                 line_load: Sharded::new(SHARDS),

@@ -9,6 +9,7 @@
 pub mod calls;
 pub mod directory;
 pub mod events;
+mod guarded;
 pub mod registrar;
 pub mod routing;
 mod shards;

@@ -12,12 +12,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dialtone_sip::build;
-use dialtone_sip::digest::{Authenticator, Credentials, StoredCredentials, Verdict};
+use dialtone_sip::digest::{Authenticator, Challenger, Credentials, StoredCredentials};
 use dialtone_sip::endpoint::{Peer, ServerTransaction};
+use dialtone_sip::guard::Guard;
 use dialtone_sip::{Message, Name, NameAddr};
 use dialtone_store::directory::DeviceConfig;
 
 use crate::directory::{Directory, LineKey, Snapshot};
+use crate::guarded::Digest;
 use crate::shards::Sharded;
 use serde::Serialize;
 
@@ -75,6 +77,7 @@ pub struct Registrar {
     directory: Arc<Directory>,
     events: crate::events::Events,
     auth: Authenticator,
+    guard: Arc<Guard>,
     policy: Policy,
     /// Bindings by (device, address-of-record), sharded by device: no lock is shared by
     /// every registration.
@@ -140,11 +143,13 @@ impl Registrar {
         realm: &str,
         algorithms: &[dialtone_sip::digest::Algorithm],
         policy: Policy,
+        guard: Arc<Guard>,
     ) -> Registrar {
         Registrar {
             directory,
             events,
             auth: Authenticator::new(realm, Duration::from_secs(300)).offering(algorithms),
+            guard,
             policy,
             bindings: Sharded::new(SHARDS),
         }
@@ -199,22 +204,26 @@ impl Registrar {
         })
     }
 
-    async fn challenge(&self, tx: &ServerTransaction, stale: bool) {
-        let mut b = build::response(&tx.request, 401, Some(tx.peer.addr), Some(&build::token()));
-        for c in self.auth.challenges(stale) {
-            b = b.header("WWW-Authenticate", &c);
+    fn digest(&self) -> Digest<'_> {
+        Digest {
+            auth: &self.auth,
+            guard: &self.guard,
+            kind: Challenger::Registrar,
         }
-        tx.respond(b.finish()).await;
     }
 
     pub async fn register(&self, tx: ServerTransaction) {
         let req = tx.request.clone();
+        let digest = self.digest();
         let Some(creds) = req.value(Name::Authorization).and_then(Credentials::parse) else {
-            return self.challenge(&tx, false).await;
+            return digest.challenge(&tx, false).await;
         };
+        if !digest.admitted(&tx, &creds).await {
+            return;
+        }
         let snapshot = self.directory.get();
         let Some(device) = identify(&snapshot, &req, creds.username) else {
-            return self.challenge(&tx, false).await;
+            return digest.refused(&tx, creds.username, "no such device").await;
         };
         // The credentials must be this device's own: one phone's secret never registers another.
         let digest_user = device.digest_user.as_deref().unwrap_or(&device.name);
@@ -223,16 +232,11 @@ impl Registrar {
             ha1_sha256: device.ha1_sha256.clone(),
         };
         if digest_user != creds.username {
-            tracing::info!(user = creds.username, device = %device.name, "registration refused: credentials of another device");
-            return self.challenge(&tx, false).await;
+            let why = "credentials of another device";
+            return digest.refused(&tx, creds.username, why).await;
         }
-        match self.auth.verify("REGISTER", &creds, &stored) {
-            Verdict::Valid => {}
-            Verdict::Stale => return self.challenge(&tx, true).await,
-            Verdict::Invalid(why) => {
-                tracing::info!(user = creds.username, why, "registration refused");
-                return self.challenge(&tx, false).await;
-            }
+        if !digest.verify(&tx, "REGISTER", &creds, Some(&stored)).await {
+            return;
         }
         let device = device.clone();
         let tag = build::token();

@@ -90,6 +90,14 @@ pub struct SipSection {
     pub max_call_seconds: u32,
     pub trunk_failover_ms: u64,
     pub forward_max_hops: u32,
+    pub auth_free_failures: u32,
+    pub auth_delay_ms: u64,
+    pub auth_max_delay_ms: u64,
+    pub auth_block_after: u32,
+    pub auth_user_block_after: u32,
+    pub auth_window_seconds: u64,
+    pub auth_block_seconds: u64,
+    pub auth_flood_per_second: u32,
 }
 
 impl Default for SipSection {
@@ -109,6 +117,14 @@ impl Default for SipSection {
             max_call_seconds: 43_200,
             trunk_failover_ms: 2000,
             forward_max_hops: 12,
+            auth_free_failures: 3,
+            auth_delay_ms: 250,
+            auth_max_delay_ms: 4000,
+            auth_block_after: 10,
+            auth_user_block_after: 20,
+            auth_window_seconds: 600,
+            auth_block_seconds: 900,
+            auth_flood_per_second: 20,
         }
     }
 }
@@ -279,6 +295,14 @@ pub const FIELDS: &[FieldDoc] = &[
     FieldDoc { key: "sip.timer_c_ms", default: "210000", doc: "Timer C (RFC 3261 16.6), in milliseconds: the longest an INVITE waits for a final response after ringing before the transaction cancels it by itself. Must exceed sip.max_ringing_seconds, which ends calls first." },
     FieldDoc { key: "sip.trunk_failover_ms", default: "2000", doc: "A trunk that gives no provisional answer within this many milliseconds is skipped for the next trunk of the route list." },
     FieldDoc { key: "sip.forward_max_hops", default: "12", doc: "Most times one call may be forwarded (Unified CM's Forward Maximum Hop Count); a longer chain is a loop and fails with 482." },
+    FieldDoc { key: "sip.auth_free_failures", default: "3", doc: "Failed digest checks (REGISTER or INVITE) from one source address answered at once; each further one waits before its challenge." },
+    FieldDoc { key: "sip.auth_delay_ms", default: "250", doc: "The first such wait, in milliseconds; it doubles with each further failure, up to sip.auth_max_delay_ms." },
+    FieldDoc { key: "sip.auth_max_delay_ms", default: "4000", doc: "The longest wait before a challenge, in milliseconds." },
+    FieldDoc { key: "sip.auth_block_after", default: "10", doc: "Failed digest checks from one source address (within sip.auth_window_seconds) that block it: its requests get 403, or no answer while it floods." },
+    FieldDoc { key: "sip.auth_user_block_after", default: "20", doc: "Failed digest checks for one user name from addresses that never authenticated as it that lock the name for such addresses; the user's own phones go on." },
+    FieldDoc { key: "sip.auth_window_seconds", default: "600", doc: "Failed checks older than this are forgotten, in seconds." },
+    FieldDoc { key: "sip.auth_block_seconds", default: "900", doc: "How long a block lasts, in seconds; GET /api/v1/sip/blocks lists blocks and DELETE lifts them." },
+    FieldDoc { key: "sip.auth_flood_per_second", default: "20", doc: "A blocked source sending more requests than this in a second gets no answer at all." },
     FieldDoc { key: "phones.web_port", default: "80", doc: "Port of the phones' own web servers, where pushes go (http://<the phone's registered address>:<port>/CGI/Execute)." },
     FieldDoc { key: "phones.push_concurrency", default: "64", doc: "Most pushes to phones in flight at once; a push to many phones waits its turn." },
     FieldDoc { key: "phones.push_timeout_ms", default: "5000", doc: "How long a push waits for a phone to answer, in milliseconds." },
@@ -482,6 +506,18 @@ impl Config {
                 "must exceed sip.max_ringing_seconds (calls are given up before Timer C)",
             ));
         }
+        if self.sip.auth_block_after == 0 || self.sip.auth_user_block_after == 0 {
+            return Err(err(
+                "sip.auth_block_after",
+                "sip.auth_block_after and sip.auth_user_block_after must be at least 1",
+            ));
+        }
+        if self.sip.auth_max_delay_ms < self.sip.auth_delay_ms {
+            return Err(err(
+                "sip.auth_max_delay_ms",
+                "must be at least sip.auth_delay_ms",
+            ));
+        }
         if self.sip.register_min_expires > self.sip.register_max_expires {
             return Err(err(
                 "sip.register_min_expires",
@@ -531,6 +567,22 @@ impl Config {
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| err("log.level", e.to_string()))?;
         Ok(())
+    }
+
+    /// The password-guessing guard's settings.
+    pub fn guard(&self) -> dialtone_sip::guard::GuardConfig {
+        let s = &self.sip;
+        dialtone_sip::guard::GuardConfig {
+            free_failures: s.auth_free_failures,
+            delay: std::time::Duration::from_millis(s.auth_delay_ms),
+            max_delay: std::time::Duration::from_millis(s.auth_max_delay_ms),
+            source_block_after: s.auth_block_after,
+            user_block_after: s.auth_user_block_after,
+            window: std::time::Duration::from_secs(s.auth_window_seconds),
+            block_for: std::time::Duration::from_secs(s.auth_block_seconds),
+            flood_per_second: s.auth_flood_per_second,
+            ..dialtone_sip::guard::GuardConfig::default()
+        }
     }
 
     /// The digest algorithms to offer, parsed; empty when the setting is invalid.

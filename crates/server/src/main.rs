@@ -1,9 +1,20 @@
 //! `dialtone`: the node binary.
 #![forbid(unsafe_code)]
 
+/// Print to standard output, ignoring a closed or broken stdout: a node must keep serving
+/// when nobody reads what it says (a supervisor that closed the pipe, a detached terminal).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+mod cli;
 mod config;
 mod cti;
 mod demo;
+mod live;
 mod metrics;
 mod node;
 mod tls;
@@ -206,7 +217,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            run(node::import(config, kind, file))
+            run(cli::import(config, kind, file))
         }
         Command::Dna {
             digits,
@@ -233,7 +244,7 @@ fn main() -> ExitCode {
                     dialtone_dialplan::Mode::EnBloc
                 }),
             };
-            run(node::dna(config, question, json))
+            run(cli::dna(config, question, json))
         }
         Command::Status {
             url,
@@ -244,7 +255,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            run(node::status(config, url, password))
+            run(cli::status(config, url, password))
         }
         Command::Cti {
             command:
@@ -262,7 +273,7 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             let user = user.unwrap_or_else(|| config.admin.user_id.clone());
-            run(node::cti_watch(config, url, user, password, lines, device))
+            run(cli::cti_watch(config, url, user, password, lines, device))
         }
         Command::Push {
             devices,
@@ -283,7 +294,7 @@ fn main() -> ExitCode {
                 .filter(|d| !d.is_empty())
                 .map(str::to_owned)
                 .collect();
-            run(node::push(config, url, user, password, devices, file))
+            run(cli::push(config, url, user, password, devices, file))
         }
         Command::Em {
             command,
@@ -300,19 +311,19 @@ fn main() -> ExitCode {
                 return ExitCode::from(EXIT_BAD_CONFIG);
             };
             let request = match command {
-                EmCommand::List => node::EmRequest::List,
+                EmCommand::List => cli::EmRequest::List,
                 EmCommand::Login {
                     device,
                     user,
                     profile,
-                } => node::EmRequest::Login {
+                } => cli::EmRequest::Login {
                     device,
                     user,
                     profile,
                 },
-                EmCommand::Logout { device } => node::EmRequest::Logout { device },
+                EmCommand::Logout { device } => cli::EmRequest::Logout { device },
             };
-            run(node::em(config, url, password, request))
+            run(cli::em(config, url, password, request))
         }
         Command::Export {
             kind,
@@ -323,7 +334,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            run(node::export(config, kind, output))
+            run(cli::export(config, kind, output))
         }
     }
 }

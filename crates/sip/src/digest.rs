@@ -186,6 +186,13 @@ pub enum Verdict {
     Invalid(&'static str),
 }
 
+/// Who challenges: a registrar (401, WWW-Authenticate) or a proxy (407, Proxy-Authenticate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenger {
+    Registrar,
+    Proxy,
+}
+
 /// Issues and checks nonces. Nonces are signed (HMAC-SHA-256 under a key of this process) and
 /// carry their time, so no state is kept per challenge; the nonce counts used are remembered
 /// (bounded) to refuse replays.
@@ -288,6 +295,27 @@ impl Authenticator {
                 )
             })
             .collect()
+    }
+
+    /// The challenge answering `request`: 401 with WWW-Authenticate for a registrar, 407 with
+    /// Proxy-Authenticate for a proxy or B2BUA (RFC 3261 22), one header per algorithm.
+    pub fn challenge(
+        &self,
+        request: &crate::Message,
+        source: std::net::SocketAddr,
+        kind: Challenger,
+        stale: bool,
+    ) -> bytes::Bytes {
+        let (code, header) = match kind {
+            Challenger::Registrar => (401, "WWW-Authenticate"),
+            Challenger::Proxy => (407, "Proxy-Authenticate"),
+        };
+        let mut b =
+            crate::build::response(request, code, Some(source), Some(&crate::build::token()));
+        for c in self.challenges(stale) {
+            b = b.header(header, &c);
+        }
+        b.finish()
     }
 
     /// Check credentials for a request `method` against the user's stored HA1s.

@@ -153,6 +153,8 @@ enum ServerEvent {
     Ack,
     /// A response, and who to tell once it is on its way (so a TU's messages leave in order).
     Respond(Bytes, u16, Option<tokio::sync::oneshot::Sender<()>>),
+    /// The user will not answer and wants nothing sent (a flooding source): end now.
+    Abandon,
 }
 
 enum ClientEvent {
@@ -225,6 +227,12 @@ impl ServerTransaction {
         {
             let _ = sent.await;
         }
+    }
+
+    /// End the transaction without a word, at once: for a source that floods, whose every
+    /// request would otherwise hold a transaction until its timers ran out.
+    pub async fn abandon(self) {
+        let _ = self.events.send(ServerEventBox(ServerEvent::Abandon)).await;
     }
 
     /// Build and send a response with no body; `to_tag` is added to the To when needed.

@@ -14,6 +14,7 @@ pub mod digest;
 pub mod endpoint;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod guard;
 pub mod header;
 pub mod locate;
 pub mod message;

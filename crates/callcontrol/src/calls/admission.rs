@@ -74,12 +74,12 @@ impl Inner {
         format!("<sip:dialtone@{}:{port}{t}>", self.config.host)
     }
 
-    pub(super) async fn challenge(&self, tx: &ServerTransaction, stale: bool) {
-        let mut b = build::response(&tx.request, 407, Some(tx.peer.addr), Some(&build::token()));
-        for c in self.auth.challenges(stale) {
-            b = b.header("Proxy-Authenticate", &c);
+    fn digest(&self) -> Digest<'_> {
+        Digest {
+            auth: &self.auth,
+            guard: &self.guard,
+            kind: Challenger::Proxy,
         }
-        tx.respond(b.finish()).await;
     }
 
     pub(super) async fn refuse(&self, tx: &ServerTransaction, code: u16, why: &str) {
@@ -118,33 +118,26 @@ impl Inner {
             };
             return Some((caller, Some(trunk.name.clone())));
         }
+        let digest = self.digest();
         let Some(creds) = req
             .value(Name::ProxyAuthorization)
             .and_then(Credentials::parse)
         else {
-            self.challenge(tx, false).await;
+            digest.challenge(tx, false).await;
             return None;
         };
-        let Some(device) = snapshot.device_by_digest_user(creds.username).cloned() else {
-            self.challenge(tx, false).await;
+        if !digest.admitted(tx, &creds).await {
             return None;
-        };
-        let stored = StoredCredentials {
-            ha1_md5: device.ha1_md5.clone(),
-            ha1_sha256: device.ha1_sha256.clone(),
-        };
-        match self.auth.verify("INVITE", &creds, &stored) {
-            Verdict::Valid => {}
-            Verdict::Stale => {
-                self.challenge(tx, true).await;
-                return None;
-            }
-            Verdict::Invalid(why) => {
-                tracing::info!(user = creds.username, why, "call refused");
-                self.challenge(tx, false).await;
-                return None;
-            }
         }
+        let device = snapshot.device_by_digest_user(creds.username).cloned();
+        let stored = device.as_ref().map(|d| StoredCredentials {
+            ha1_md5: d.ha1_md5.clone(),
+            ha1_sha256: d.ha1_sha256.clone(),
+        });
+        if !digest.verify(tx, "INVITE", &creds, stored.as_ref()).await {
+            return None;
+        }
+        let device = device?;
         let Some(appearance) = device
             .lines
             .iter()

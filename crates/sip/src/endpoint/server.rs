@@ -44,6 +44,7 @@ impl Endpoint {
                     let _ = self.send_to(peer, last.clone()).await;
                 }
                 Some(ServerEventBox(ServerEvent::Ack)) => {}
+                Some(ServerEventBox(ServerEvent::Abandon)) => return,
                 Some(ServerEventBox(ServerEvent::Respond(r, code, done))) => {
                     let _ = self.send_to(peer, r.clone()).await;
                     if let Some(d) = done {
@@ -157,6 +158,7 @@ impl Endpoint {
                     }
                 }
                 Some(ServerEventBox(ServerEvent::Ack)) => {}
+                Some(ServerEventBox(ServerEvent::Abandon)) => return None,
                 Some(ServerEventBox(ServerEvent::Respond(r, code, done))) => {
                     if code >= 200 {
                         return Some((r, done));
