@@ -551,7 +551,10 @@ impl Endpoint {
         // a request still running, or an ACK for a non-2xx final: its transaction absorbs it.
         if !is_ack {
             if let Some((resp, to)) = self.inner.completed.with(&key, |m| m.get(&key).cloned()) {
-                self.send_now(to, resp);
+                // Empty: an accepted INVITE's retransmission, absorbed (RFC 6026).
+                if !resp.is_empty() {
+                    self.send_now(to, resp);
+                }
                 return;
             }
         }
@@ -647,17 +650,23 @@ impl Endpoint {
         let ep = self.clone();
         let invite = msg.method() == Some("INVITE");
         tokio::spawn(async move {
-            let final_response = if invite {
-                ep.invite_server(msg, peer, erx).await;
-                None
+            let (final_response, absorb) = if invite {
+                (None, ep.invite_server(msg, peer, erx).await)
             } else {
-                ep.non_invite_server(peer, erx).await
+                (ep.non_invite_server(peer, erx).await, false)
             };
             // Over UDP the final response is held for retransmissions before it leaves and
             // before the running entry comes out: a retransmission finds one or the other.
-            let keep = !peer.transport.reliable() && final_response.is_some();
-            if let (true, Some((r, _))) = (keep, &final_response) {
-                ep.hold_completed(key.clone(), merge_key.clone(), r.clone(), peer);
+            // An accepted INVITE leaves an empty one: its retransmissions are absorbed.
+            let keep = (!peer.transport.reliable() && final_response.is_some()) || absorb;
+            if keep {
+                let held = final_response.as_ref().map(|(r, _)| r.clone());
+                ep.hold_completed(
+                    key.clone(),
+                    merge_key.clone(),
+                    held.unwrap_or_default(),
+                    peer,
+                );
             }
             ep.inner.server.with(&key, |m| m.remove(&key));
             if let Some((r, done)) = final_response {

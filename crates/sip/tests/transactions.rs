@@ -535,3 +535,72 @@ async fn a_large_request_to_a_udp_contact_goes_over_tcp_where_the_phone_listens(
         .unwrap();
     assert!(n > 1400);
 }
+
+/// RFC 6026 over UDP: the 2xx is retransmitted until its ACK; after the ACK the transaction's
+/// task is gone, yet a late retransmission of the INVITE is still absorbed (not answered, not
+/// given to the user as a new call) until Timer L.
+#[tokio::test]
+async fn an_accepted_invite_ends_at_its_ack_and_still_absorbs_retransmissions() {
+    let config = Config {
+        timers: timers(),
+        ..Config::default()
+    };
+    let (ep, mut rx) = Endpoint::bind(Some("127.0.0.1:0".parse().unwrap()), None, config)
+        .await
+        .unwrap();
+    let server = ep.local_addr(Transport::Udp).unwrap();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        while let Some(inc) = rx.recv().await {
+            if let Incoming::Request(tx) = inc {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tx.reply(200, Some("callee")).await;
+            }
+        }
+    });
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let text = invite_via(
+        &format!(
+            "SIP/2.0/UDP {};branch=z9hG4bKaccepted",
+            sock.local_addr().unwrap()
+        ),
+        server,
+        "accepted@test",
+    );
+    sock.send_to(text.as_bytes(), server).await.unwrap();
+    let mut buf = [0u8; 4096];
+    // 100, then the 200, retransmitted while no ACK comes.
+    let mut oks = 0;
+    let until = tokio::time::Instant::now() + Duration::from_millis(100);
+    while let Ok(Ok((n, _))) = tokio::time::timeout_at(until, sock.recv_from(&mut buf)).await {
+        oks += usize::from(buf[..n].starts_with(b"SIP/2.0 200"));
+    }
+    assert!(
+        oks >= 2,
+        "the 2xx is retransmitted until its ACK ({oks} seen)"
+    );
+    let ack = "ACK sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKack1\r\n\
+               From: <sip:a@b>;tag=1\r\nTo: <sip:x@127.0.0.1>;tag=callee\r\nCall-ID: accepted@test\r\n\
+               CSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+    sock.send_to(ack.as_bytes(), server).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    while let Ok(Ok(_)) =
+        tokio::time::timeout(Duration::from_millis(30), sock.recv_from(&mut buf)).await
+    {}
+    // The INVITE again: absorbed, silently.
+    sock.send_to(text.as_bytes(), server).await.unwrap();
+    let late = tokio::time::timeout(Duration::from_millis(100), sock.recv_from(&mut buf)).await;
+    assert!(late.is_err(), "no answer to a retransmission after the ACK");
+    assert_eq!(seen.load(Ordering::SeqCst), 1, "the user saw one INVITE");
+    assert_eq!(
+        ep.transactions(),
+        1,
+        "one small entry absorbs, no running task"
+    );
+    // After Timer L (64*T1 = 640 ms here) nothing is left.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let _ = ep.transactions(); // the sweep runs on its own timer
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(ep.transactions(), 0);
+}

@@ -207,7 +207,10 @@ impl Endpoint {
         let code = final_response.status().unwrap_or(0);
         if (200..300).contains(&code) {
             // Accepted (RFC 6026): further 2xx (forks, retransmissions) go to the user for
-            // Timer M; the user sends the ACK for a 2xx itself.
+            // Timer M; the user sends the ACK for a 2xx itself. The request is not needed
+            // any more: its memory goes now, not after Timer M.
+            drop(req);
+            drop(request);
             let m = tokio::time::sleep(t.long());
             tokio::pin!(m);
             loop {

@@ -15,13 +15,15 @@ impl Endpoint {
         self.send_now(peer, r);
     }
 
-    /// INVITE server transaction (RFC 3261 17.2.1 with RFC 6026's Accepted state).
+    /// INVITE server transaction (RFC 3261 17.2.1 with RFC 6026's Accepted state). True when
+    /// its 2xx was acknowledged over UDP: the caller then holds an entry absorbing late
+    /// retransmissions for the rest of Timer L, in place of this task.
     pub(super) async fn invite_server(
         &self,
         req: Arc<Message>,
         peer: Peer,
         mut rx: mpsc::Receiver<ServerEventBox>,
-    ) {
+    ) -> bool {
         let t = self.inner.config.timers;
         let reliable = peer.transport.reliable();
         // 100 Trying at once, so the client stops retransmitting (17.2.1).
@@ -39,12 +41,12 @@ impl Endpoint {
                 break 408;
             };
             match ev {
-                None => return,
+                None => return false,
                 Some(ServerEventBox(ServerEvent::Retransmission)) => {
                     let _ = self.send_to(peer, last.clone()).await;
                 }
                 Some(ServerEventBox(ServerEvent::Ack)) => {}
-                Some(ServerEventBox(ServerEvent::Abandon)) => return,
+                Some(ServerEventBox(ServerEvent::Abandon)) => return false,
                 Some(ServerEventBox(ServerEvent::Respond(r, code, done))) => {
                     let _ = self.send_to(peer, r.clone()).await;
                     if let Some(d) = done {
@@ -58,12 +60,20 @@ impl Endpoint {
             }
         };
         if (200..300).contains(&code) {
-            // Accepted: absorb INVITE retransmissions, retransmit the 2xx until its ACK
-            // (the UAS core's duty, done here for it), for Timer L.
+            // Accepted: retransmit the 2xx until its ACK (the UAS core's duty, done here for
+            // it), absorbing INVITE retransmissions, for Timer L. Over a stream nothing is
+            // retransmitted either way: the transaction ends here. Over UDP it ends at the
+            // ACK, leaving only a small entry that absorbs late retransmissions for the rest
+            // of Timer L (a task and the request held for 64*T1 per call cost gigabytes at
+            // thousands of calls a second).
+            if reliable {
+                return false;
+            }
             let k = match (req.call_id(), req.cseq()) {
                 (Some(c), Some((n, _))) => format!("{c}|{n}"),
-                _ => return,
+                _ => return false,
             };
+            drop(req);
             let (atx, mut arx) = mpsc::channel(4);
             self.inner.accepted.with(&k, |m| m.insert(k.clone(), atx));
             let deadline = tokio::time::Instant::now() + t.long();
@@ -83,7 +93,7 @@ impl Endpoint {
                         Some(_) => {}
                         None => break,
                     },
-                    ev = arx.recv() => if ev.is_some() { acked = true },
+                    ev = arx.recv() => if ev.is_some() { acked = true; break },
                     _ = tokio::time::sleep_until(wake) => {
                         if tokio::time::Instant::now() >= deadline { break; }
                         let _ = self.send_to(peer, last.clone()).await;
@@ -92,7 +102,7 @@ impl Endpoint {
                 }
             }
             self.inner.accepted.with(&k, |m| m.remove(&k));
-            return;
+            return acked;
         }
         // Completed: retransmit the final response (Timer G, UDP) until ACK or Timer H.
         let h = tokio::time::Instant::now() + t.long();
@@ -110,10 +120,10 @@ impl Endpoint {
                     }
                     Some(ServerEventBox(ServerEvent::Ack)) => break,
                     Some(_) => {}
-                    None => return,
+                    None => return false,
                 },
                 _ = tokio::time::sleep_until(wake) => {
-                    if tokio::time::Instant::now() >= h { return; } // Timer H: no ACK came
+                    if tokio::time::Instant::now() >= h { return false; } // Timer H: no ACK came
                     let _ = self.send_to(peer, last.clone()).await;
                     g = (g * 2).min(t.t2);
                 }
@@ -125,16 +135,15 @@ impl Endpoint {
             tokio::pin!(i);
             loop {
                 tokio::select! {
-                    ev = rx.recv() => if ev.is_none() { return },
-                    _ = &mut i => return,
+                    ev = rx.recv() => if ev.is_none() { return false },
+                    _ = &mut i => return false,
                 }
             }
         }
+        false
     }
 
-    /// Non-INVITE server transaction (RFC 3261 17.2.2), Trying and Proceeding. Returns the
-    /// final response when the Completed state must be held (unreliable transports).
-    /// Non-INVITE server transaction until its final response, which it returns unsent (with
+    /// Non-INVITE server transaction (RFC 3261 17.2.2) until its final response, which it returns unsent (with
     /// whom to tell once it is sent): the caller records it for retransmissions first, so none
     /// can arrive while nobody would answer it.
     pub(super) async fn non_invite_server(
