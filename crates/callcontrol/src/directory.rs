@@ -7,7 +7,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
 
 use dialtone_dialplan::Plan;
-use dialtone_store::directory::{Appearance, DeviceConfig, LineConfig, TrunkConfig};
+use dialtone_store::directory::{
+    Appearance, CallControlConfig, DeviceConfig, LineConfig, TrunkConfig,
+};
 use dialtone_store::live::Live;
 use dialtone_store::{Store, StoreError};
 
@@ -128,7 +130,11 @@ impl DirectoryError {
 
 /// Compile the store's configuration.
 pub async fn build(store: &Store) -> Result<Compiled, DirectoryError> {
-    let config = store.call_control_config().await?;
+    compile(store.call_control_config().await?).await
+}
+
+/// Compile a configuration (trunk host names are resolved here, once per change).
+pub async fn compile(config: CallControlConfig) -> Result<Compiled, DirectoryError> {
     let plan = Plan::compile(&config.plan).map_err(DirectoryError::plan)?;
     let mut lines: HashMap<LineKey, Line> = config
         .lines
@@ -319,6 +325,15 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// A snapshot of `compiled` with `logins` (device to profile) laid over it.
+    pub fn new(compiled: Compiled, logins: HashMap<String, String>) -> Snapshot {
+        let overlay = Overlay::build(&compiled, logins);
+        Snapshot {
+            compiled: Arc::new(compiled),
+            overlay: Arc::new(overlay),
+        }
+    }
+
     pub fn plan(&self) -> &Plan {
         &self.compiled.plan
     }

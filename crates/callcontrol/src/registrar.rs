@@ -71,6 +71,27 @@ pub struct Binding {
     pub register_cseq: u32,
 }
 
+impl Binding {
+    /// `device`'s `contact` bound for `aor`, reached at `peer`, for `expires` from now: what
+    /// a REGISTER makes (routing's tests make their own).
+    pub fn new(device: &str, aor: &str, contact: &str, peer: Peer, expires: Duration) -> Binding {
+        Binding {
+            device: device.to_string(),
+            aor: aor.to_string(),
+            contact: contact.to_string(),
+            transport: peer.transport.as_str(),
+            source: peer.addr.to_string(),
+            user_agent: String::new(),
+            expires_in: expires.as_secs(),
+            until: Instant::now() + expires,
+            peer,
+            contact_peer: None,
+            register_call_id: String::new(),
+            register_cseq: 0,
+        }
+    }
+}
+
 const SHARDS: usize = 64;
 
 pub struct Registrar {

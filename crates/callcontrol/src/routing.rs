@@ -1,6 +1,7 @@
 //! Where a call goes: the dial plan's decision, then the called line's features (forward all,
 //! do not disturb, busy, unregistered), following forwards until a line rings, trunks are
-//! tried, or the call fails with the SIP status a phone understands.
+//! tried, or the call fails with the SIP status a phone understands. Routing only decides:
+//! its unit tests (`routing/tests.rs`) build a configuration and contacts in memory.
 
 use std::sync::Arc;
 
@@ -86,9 +87,21 @@ pub trait Load {
     fn calls_on(&self, line: &LineKey) -> u32;
 }
 
+/// Where a line rings: the live contacts of the devices that carry it (the registrar's).
+pub trait Contacts {
+    fn contacts(&self, snapshot: &Snapshot, line: &LineKey) -> Vec<Binding>;
+}
+
+impl Contacts for Registrar {
+    fn contacts(&self, snapshot: &Snapshot, line: &LineKey) -> Vec<Binding> {
+        Registrar::contacts(self, snapshot, line)
+    }
+}
+
+/// Routing's inputs, all owned elsewhere: so a route is decided (and tested) without sockets.
 pub struct Router<'a> {
     pub snapshot: &'a Snapshot,
-    pub registrar: &'a Registrar,
+    pub contacts: &'a dyn Contacts,
     pub load: &'a dyn Load,
     /// Most forwarding hops one call may take (Unified CM's Forward Maximum Hop Count).
     pub max_hops: usize,
@@ -202,7 +215,7 @@ impl Router<'_> {
                         }
                         return fail(486, format!("{key}: busy"), Some(decision));
                     }
-                    let mut contacts = self.registrar.contacts(self.snapshot, &key);
+                    let mut contacts = self.contacts.contacts(self.snapshot, &key);
                     if caller.line.as_ref() == Some(&key) {
                         // Calling one's own number rings the line's other devices only.
                         contacts.retain(|b| Some(&b.device) != caller.device.as_ref());
@@ -252,3 +265,6 @@ fn fail(code: u16, why: String, decision: Option<Decision>) -> Routing {
         decision,
     }
 }
+
+#[cfg(test)]
+mod tests;

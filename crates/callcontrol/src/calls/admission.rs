@@ -52,7 +52,7 @@ impl Inner {
     pub(super) fn router<'a>(&'a self, snapshot: &'a Snapshot) -> Router<'a> {
         Router {
             snapshot,
-            registrar: &self.registrar,
+            contacts: &*self.registrar,
             load: self,
             max_hops: self.config.max_forward_hops,
         }
