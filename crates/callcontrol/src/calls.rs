@@ -36,15 +36,23 @@ mod control;
 mod dialog;
 mod ending;
 mod forks;
+mod parking;
+mod placed;
+mod route_points;
 mod setup;
 mod timers;
 mod transfer;
+mod vendor;
 use crate::directory::Snapshot;
-pub use control::{remote_cc, Command, CtiError, MakeCall, RouteAction, RoutePoints};
-use control::{AtRoutePoint, Control};
+use control::Control;
+pub use control::{Command, CtiError, RouteAction};
 use dialog::session_expires;
 use forks::{CancelNow, Fork, Forking, Forks, Role};
+pub use placed::MakeCall;
+use route_points::AtRoutePoint;
+pub use route_points::RoutePoints;
 use timers::SessionTimer;
+pub use vendor::remote_cc;
 
 use crate::{ALLOW, SUPPORTED};
 

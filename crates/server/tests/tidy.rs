@@ -41,7 +41,6 @@ const MAX_TEST_LINES: usize = 1200;
 /// Files already past the limit, each with the ceiling it may not grow beyond: the list only
 /// shrinks, as they are cut.
 const OVERSIZE: &[(&str, usize)] = &[
-    ("crates/callcontrol/src/calls/control.rs", 1500),
     ("crates/store/src/catalogue.rs", 1250),
     ("crates/phonesim/src/lib.rs", 1150),
     ("crates/store/src/records.rs", 1110),

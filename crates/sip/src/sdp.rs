@@ -150,6 +150,54 @@ pub fn set_media_port(sdp: &[u8], index: usize, port: u16) -> Option<Bytes> {
     found.then(|| Bytes::from(out))
 }
 
+/// An answer to `offer` that receives nothing and sends nothing, first format of each medium,
+/// the disabled ones kept disabled: what a phone that answered a MakeCall holds until the
+/// called side's offer arrives (RFC 3725's "black hole"). None when the offer has no media.
+pub fn inactive_answer(offer: &[u8], addr: std::net::IpAddr) -> Option<Bytes> {
+    let text = std::str::from_utf8(offer).ok()?;
+    let ip = match addr {
+        std::net::IpAddr::V4(a) => format!("IN IP4 {a}"),
+        std::net::IpAddr::V6(a) => format!("IN IP6 {a}"),
+    };
+    let mut out = format!(
+        "v=0\r\no=dialtone {} 1 {ip}\r\ns=-\r\nc={ip}\r\nt=0 0\r\n",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0)
+    );
+    let mut media = 0;
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(m) = line.strip_prefix("m=") else {
+            continue;
+        };
+        let mut parts = m.split_whitespace();
+        let (Some(kind), Some(port), Some(proto), Some(fmt)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        media += 1;
+        if port == "0" {
+            out.push_str(&format!("m={kind} 0 {proto} {fmt}\r\n"));
+            continue;
+        }
+        out.push_str(&format!("m={kind} 9 {proto} {fmt}\r\n"));
+        let rtpmap = format!("a=rtpmap:{fmt} ");
+        if let Some(map) = lines[i + 1..]
+            .iter()
+            .take_while(|l| !l.starts_with("m="))
+            .find(|l| l.starts_with(&rtpmap))
+        {
+            out.push_str(map);
+            out.push_str("\r\n");
+        }
+        out.push_str("a=inactive\r\n");
+    }
+    (media > 0).then(|| Bytes::from(out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +245,28 @@ mod tests {
         assert!(std::str::from_utf8(&v6)
             .unwrap()
             .contains("c=IN IP6 2001:db8::1\r\n"));
+    }
+
+    #[test]
+    fn an_inactive_answer_takes_each_medium_and_receives_nothing() {
+        let offer = b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+                      m=audio 4000 RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+                      m=video 0 RTP/AVP 96\r\n";
+        let a = inactive_answer(offer, "198.51.100.7".parse().unwrap()).unwrap();
+        let a = std::str::from_utf8(&a).unwrap();
+        assert!(a.contains("c=IN IP4 198.51.100.7\r\n"), "{a}");
+        assert!(
+            a.contains("m=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=inactive\r\n"),
+            "{a}"
+        );
+        assert!(
+            a.contains("m=video 0 RTP/AVP 96\r\n"),
+            "a refused medium stays refused: {a}"
+        );
+        assert!(!a.contains("PCMA"), "one format per medium: {a}");
+        assert_eq!(
+            inactive_answer(b"v=0\r\n", "198.51.100.7".parse().unwrap()),
+            None
+        );
     }
 }
