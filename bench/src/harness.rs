@@ -15,37 +15,27 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// A demo node (`dialtone_testkit::node`) and the directory it lives in, removed with it.
 pub(crate) struct Node {
-    pub(crate) child: Child,
-    pub(crate) https: String,
-    pub(crate) http: String,
-    pub(crate) sip_udp: String,
-    pub(crate) config_http: String,
-    pub(crate) _dir: tempfile::TempDir,
+    node: dialtone_testkit::node::Node,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Node {
+    type Target = dialtone_testkit::node::Node;
+    fn deref(&self) -> &Self::Target {
+        &self.node
+    }
 }
 
 impl Node {
     /// A demo user's SIP digest password, from the credentials file the demo writes.
     pub(crate) fn sip_password(&self, user: &str) -> String {
-        let creds =
-            std::fs::read_to_string(self._dir.path().join("data/demo-credentials")).unwrap();
-        creds
-            .lines()
-            .find(|l| l.starts_with(&format!("{user} ")))
-            .and_then(|l| l.split_whitespace().last())
-            .unwrap_or_else(|| panic!("{user} in demo-credentials"))
-            .to_string()
+        self.node.demo_password(user)
     }
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub(crate) const PW: &str = "bench-admin-password";
+pub(crate) const PW: &str = dialtone_testkit::node::ADMIN_PASSWORD;
 
 pub(crate) fn start_node(binary: &str) -> Node {
     start_node_with(binary, "")
@@ -60,54 +50,17 @@ pub(crate) fn start_node_with(binary: &str, extra: &str) -> Node {
 /// once) and `extra` TOML appended.
 pub(crate) fn start_node_listening(binary: &str, listen: &str, extra: &str) -> Node {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("dialtone.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[server]\ndata_dir = \"{}\"\n[listen]\nhttp_port = 0\nhttps_port = 0\nconfig_http_port = 0\ntftp_port = 0\n{listen}[admin]\ninitial_password = \"{PW}\"\n[log]\nlevel = \"warn\"\n{extra}",
-            dir.path().join("data").display()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(binary)
-        .args(["serve", "--demo", "--config"])
-        .arg(&cfg)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start dialtone");
-    let mut first = String::new();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    out.read_line(&mut first).unwrap();
-    // Keep reading what the node prints, so its stdout never blocks or breaks.
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let https = first
-        .split_whitespace()
-        .find_map(|p| p.strip_prefix("https="))
-        .expect("listening line")
-        .to_string();
-    let http = first
-        .split_whitespace()
-        .find_map(|p| p.strip_prefix("http="))
-        .expect("listening line")
-        .to_string();
-    let sip_udp = first
-        .split_whitespace()
-        .find_map(|p| p.strip_prefix("sip_udp="))
-        .expect("listening line")
-        .to_string();
-    let config_http = first
-        .split_whitespace()
-        .find_map(|p| p.strip_prefix("config_http="))
-        .expect("listening line")
-        .to_string();
-    Node {
-        child,
-        https: format!("https://{https}"),
-        http: format!("http://{http}"),
-        config_http: format!("http://{config_http}"),
-        sip_udp,
-        _dir: dir,
-    }
+    let node = dialtone_testkit::node::Node::launch(
+        binary,
+        dir.path(),
+        &dialtone_testkit::node::Options {
+            demo: true,
+            listen,
+            extra,
+            ..Default::default()
+        },
+    );
+    Node { node, _dir: dir }
 }
 
 /// Throughput over `rounds` rounds of `secs` seconds: every worker repeats `step` (which says

@@ -9,13 +9,11 @@
 #![forbid(unsafe_code)]
 
 // The same minimal SIP server the sipp conformance tests drive.
-#[path = "../../crates/sip/tests/support/testserver.rs"]
-mod testserver;
+use dialtone_testkit::testserver;
 
 mod soak;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -205,7 +205,7 @@ pub(crate) fn redirector_rows(binary: &str) -> Vec<Row> {
     let a = start_node_listening(binary, sip, "");
     let b = start_node_listening(binary, sip, "");
     let fingerprint = |n: &Node| -> String {
-        let pem = std::fs::read_to_string(n._dir.path().join("data/tls/self-signed.crt")).unwrap();
+        let pem = std::fs::read_to_string(n.dir.join("data/tls/self-signed.crt")).unwrap();
         let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
         use base64::Engine;
         use sha2::Digest;

@@ -8,6 +8,10 @@ use dialtone_sip::digest::{Authenticator, Challenger, Credentials, StoredCredent
 use dialtone_sip::endpoint::ServerTransaction;
 use dialtone_sip::guard::{Admission, Guard};
 
+/// What `Authenticator::verify` says of a response that does not match: the one failure that
+/// is a guess at the password.
+const WRONG: &str = "wrong response";
+
 /// The credentials' owner, if they are right; otherwise the request has been answered.
 pub(crate) struct Digest<'a> {
     pub auth: &'a Authenticator,
@@ -51,7 +55,7 @@ impl Digest<'_> {
     ) -> bool {
         let verdict = match stored {
             Some(stored) => self.auth.verify(method, creds, stored),
-            None => Verdict::Invalid("unknown user"),
+            None => Verdict::Invalid(WRONG),
         };
         match verdict {
             Verdict::Valid => {
@@ -62,15 +66,35 @@ impl Digest<'_> {
                 self.challenge(tx, true).await;
                 false
             }
+            Verdict::Invalid(WRONG) => {
+                self.refused(tx, creds, "wrong password or no such user")
+                    .await;
+                false
+            }
             Verdict::Invalid(why) => {
-                self.refused(tx, creds.username, why).await;
+                // Not a guess at the password (a replayed count, another realm, a nonce of a
+                // node that restarted): challenged again, and not counted, so a busy site
+                // behind one address is never blocked for what its phones did right.
+                tracing::info!(user = creds.username, why, "digest answer not usable");
+                self.challenge(tx, false).await;
                 false
             }
         }
     }
 
-    /// Credentials that do not hold (wrong, or another device's): counted, then challenged.
-    pub async fn refused(&self, tx: &ServerTransaction, user: &str, why: &str) {
+    /// Credentials that do not hold (a wrong password, no such user, another device's): a
+    /// guess, counted when it answers a nonce of ours (one answering a made-up nonce could
+    /// never have succeeded), then challenged.
+    pub async fn refused(&self, tx: &ServerTransaction, creds: &Credentials<'_>, why: &str) {
+        if !self.auth.issued(creds.nonce) {
+            tracing::info!(
+                user = creds.username,
+                why,
+                "digest answer to a nonce not ours"
+            );
+            return self.challenge(tx, false).await;
+        }
+        let user = creds.username;
         let source = tx.peer.addr.ip();
         let failure = self.guard.failed(source, user);
         tracing::info!(user, %source, why, "digest check failed");

@@ -244,7 +244,7 @@ impl Registrar {
         }
         let snapshot = self.directory.get();
         let Some(device) = identify(&snapshot, &req, creds.username) else {
-            return digest.refused(&tx, creds.username, "no such device").await;
+            return digest.refused(&tx, &creds, "no such device").await;
         };
         // The credentials must be this device's own: one phone's secret never registers another.
         let digest_user = device.digest_user.as_deref().unwrap_or(&device.name);
@@ -254,7 +254,7 @@ impl Registrar {
         };
         if digest_user != creds.username {
             let why = "credentials of another device";
-            return digest.refused(&tx, creds.username, why).await;
+            return digest.refused(&tx, &creds, why).await;
         }
         if !digest.verify(&tx, "REGISTER", &creds, Some(&stored)).await {
             return;

@@ -1,5 +1,6 @@
 //! The live state of the node over the administration API: registrations, calls in progress,
-//! call detail records, call control's events as Server-Sent Events, and the SIP
+//! call detail records, call control's events as Server-Sent Events, how far configuration
+//! changes have taken effect, and the SIP
 //! password-guessing guard's blocks (listed, and lifted one by one or all at once).
 
 use std::sync::Arc;
@@ -142,6 +143,18 @@ async fn clear_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `GET /api/v1/status/configuration`: committed configuration changes, and the one every
+/// snapshot (call control's, the phones') has taken in. Equal: every change is in effect.
+async fn configuration_status(
+    _admin: dialtone_admin::auth::Admin,
+    axum::extract::State(state): axum::extract::State<AdminState>,
+) -> Json<serde_json::Value> {
+    Json(json!({
+        "changes": state.store.change_count(),
+        "applied": state.store.applied(),
+    }))
+}
+
 /// The live routes, under the HTTPS API.
 pub fn router(
     admin: AdminState,
@@ -155,6 +168,7 @@ pub fn router(
         .route("/api/v1/calls", get(live_calls))
         .route("/api/v1/call-records", get(call_records))
         .route("/api/v1/events", get(event_stream))
+        .route("/api/v1/status/configuration", get(configuration_status))
         .route("/api/v1/sip/blocks", get(blocks).delete(clear_blocks))
         .route("/api/v1/sip/blocks/sources/{address}", delete(clear_source))
         .route("/api/v1/sip/blocks/users/{user}", delete(clear_user))

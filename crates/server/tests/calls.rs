@@ -94,8 +94,7 @@ fn set_line(node: &Node, number: &str, body: Value) {
         "PATCH {number}: {status} {}",
         r.text().unwrap()
     );
-    // The directory snapshot follows the store within milliseconds.
-    std::thread::sleep(std::time::Duration::from_millis(150));
+    wait_applied(node);
 }
 
 /// One call between sipp scenarios: the called side's scenario on `port` (where its line is

@@ -59,7 +59,7 @@ fn patch(node: &Node, collection: &str, query: &str, body: Value) {
         "PATCH {collection}: {}",
         r.text().unwrap()
     );
-    std::thread::sleep(Duration::from_millis(150));
+    wait_applied(node);
 }
 
 fn create(node: &Node, collection: &str, body: Value) {

@@ -45,27 +45,52 @@ fn blocks(node: &Node) -> serde_json::Value {
     get_json(node, "/sip/blocks")
 }
 
-/// A REGISTER for user1001 from `local` with a made-up digest answer: one wrong guess.
-fn guess(local: std::net::SocketAddr, i: u32) -> String {
+/// A REGISTER for user1001 from `local`, with a wrong digest answer to `nonce` (one guess),
+/// or without credentials.
+fn register_text(local: std::net::SocketAddr, i: u32, nonce: Option<&str>) -> String {
+    let auth = nonce
+        .map(|n| {
+            format!(
+                "Authorization: Digest username=\"user1001\", realm=\"dialtone\", nonce=\"{n}\", \
+                 uri=\"sip:127.0.0.1\", response=\"00000000000000000000000000000000\", \
+                 algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c{i}\"\r\n"
+            )
+        })
+        .unwrap_or_default();
     format!(
         "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKguess{i}\r\n\
          From: <sip:1001@127.0.0.1>;tag=g{i}\r\nTo: <sip:1001@127.0.0.1>\r\n\
          Call-ID: guess{i}@{local}\r\nCSeq: 1 REGISTER\r\nContact: <sip:1001@{local}>\r\n\
-         Authorization: Digest username=\"user1001\", realm=\"dialtone\", nonce=\"x\", \
-         uri=\"sip:127.0.0.1\", response=\"00000000000000000000000000000000\"\r\n\
-         Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+         {auth}Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
     )
 }
 
-/// Send guesses `from..from + n` from `sock` at once; the status codes answered within 300 ms
-/// of the last answer.
+/// A fresh nonce for `sock`: the challenge to a REGISTER without credentials.
+fn nonce(node: &Node, sock: &std::net::UdpSocket) -> String {
+    let local = sock.local_addr().unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    sock.send_to(register_text(local, 0, None).as_bytes(), &node.sip_udp)
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = sock.recv_from(&mut buf).expect("a challenge");
+    let text = String::from_utf8_lossy(&buf[..n]).to_string();
+    text.split("nonce=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("a nonce in {text}"))
+        .to_string()
+}
+
+/// Send guesses `from..from + n` from `sock` at once, answering a real nonce with a wrong
+/// password; the status codes answered within 300 ms of the last answer.
 fn guesses(node: &Node, sock: &std::net::UdpSocket, from: u32, n: u32) -> Vec<String> {
+    let nonce = nonce(node, sock);
     let local = sock.local_addr().unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(300)))
         .unwrap();
     for i in from..from + n {
-        sock.send_to(guess(local, i).as_bytes(), &node.sip_udp)
-            .unwrap();
+        let text = register_text(local, i + 1, Some(&nonce));
+        sock.send_to(text.as_bytes(), &node.sip_udp).unwrap();
     }
     let mut buf = [0u8; 4096];
     let mut codes = Vec::new();

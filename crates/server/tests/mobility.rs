@@ -8,7 +8,7 @@ mod common;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use common::{admin, client, get_json, Node};
+use common::{admin, client, get_json, Node, Start};
 use dialtone_phonesim::PhoneEvent;
 use serde_json::{json, Value};
 

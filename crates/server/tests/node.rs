@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{admin, client, Node, ADMIN_PASSWORD};
+use common::{admin, client, Node, Start, ADMIN_PASSWORD};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

@@ -8,7 +8,7 @@ mod common;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use common::{admin, client, demo_password, Node};
+use common::{admin, client, demo_password, Node, Start};
 use dialtone_phone_xml::Object;
 use dialtone_phonesim::{CallState, Phone, PhoneEvent, Spec};
 use serde_json::{json, Value};

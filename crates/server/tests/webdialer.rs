@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{admin, client, Node};
+use common::{admin, client, Node, Start};
 use dialtone_phonesim::PhoneEvent;
 use serde_json::{json, Value};
 

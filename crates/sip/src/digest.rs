@@ -318,6 +318,12 @@ impl Authenticator {
         b.finish()
     }
 
+    /// Whether `nonce` is one this authenticator issued (whatever its age): an answer to it is
+    /// a real attempt at the password, where an answer to a made-up nonce could never succeed.
+    pub fn issued(&self, nonce: &str) -> bool {
+        self.nonce_time(nonce).is_some()
+    }
+
     /// Check credentials for a request `method` against the user's stored HA1s.
     pub fn verify(&self, method: &str, c: &Credentials, stored: &StoredCredentials) -> Verdict {
         if c.realm != self.realm {

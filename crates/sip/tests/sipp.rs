@@ -2,9 +2,6 @@
 //! challenges with digest and a UAS that answers INVITEs, over UDP with 10% loss (so the
 //! retransmission timers work) and over TCP. The scenarios are copies of the anchor kit's.
 
-#[path = "support/testserver.rs"]
-mod testserver;
-
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
@@ -13,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use dialtone_sip::build;
 use dialtone_sip::endpoint::{Config, Endpoint, Peer, Timers, Transport};
-use testserver::serve;
+use dialtone_testkit::testserver::serve;
 
 struct Server {
     udp: SocketAddr,

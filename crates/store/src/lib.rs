@@ -126,6 +126,9 @@ pub struct Store {
     /// Counts committed configuration writes made through this handle (and its clones), so
     /// snapshots built from the store know when to rebuild.
     changes: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    /// How far each snapshot that follows the store has got: the change each was last built
+    /// from (see [`Store::applied`]).
+    followers: std::sync::Arc<std::sync::Mutex<Vec<std::sync::Weak<std::sync::atomic::AtomicU64>>>>,
 }
 
 impl Store {
@@ -173,6 +176,7 @@ impl Store {
             },
             writer: Default::default(),
             changes: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
+            followers: Default::default(),
         })
     }
 
@@ -191,6 +195,35 @@ impl Store {
 
     pub(crate) fn changed(&self) {
         self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Committed configuration changes so far.
+    pub fn change_count(&self) -> u64 {
+        *self.changes.borrow()
+    }
+
+    /// The change every snapshot following the store has taken in (built from, or tried to
+    /// and kept its previous value): once this reaches [`Store::change_count`], every
+    /// committed change is in effect. Tests wait on it instead of sleeping.
+    pub fn applied(&self) -> u64 {
+        let mut followers = self.followers.lock().expect("followers");
+        followers.retain(|f| f.strong_count() > 0);
+        followers
+            .iter()
+            .filter_map(|f| f.upgrade())
+            .map(|f| f.load(std::sync::atomic::Ordering::SeqCst))
+            .min()
+            .unwrap_or_else(|| self.change_count())
+    }
+
+    /// A snapshot that follows the store reports its progress through the returned counter.
+    pub(crate) fn follower(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        let progress = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        self.followers
+            .lock()
+            .expect("followers")
+            .push(std::sync::Arc::downgrade(&progress));
+        progress
     }
 
     pub fn backend(&self) -> Backend {

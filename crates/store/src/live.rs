@@ -1,7 +1,9 @@
 //! A value built from the store and rebuilt whenever configuration changes: readers take the
-//! current `Arc` without waiting on SQL; a rebuild swaps it whole.
+//! current `Arc` without waiting on SQL; a rebuild swaps it whole. Each reports the change it
+//! was last built from, so `Store::applied` tells when a change is in effect everywhere.
 
 use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -27,16 +29,19 @@ impl<T: Send + Sync + 'static> Live<T> {
         S: Fn(&Arc<T>, &Arc<T>) + Send + Sync + 'static,
     {
         let mut changes = store.changes();
+        let progress = store.follower();
+        let first = *changes.borrow_and_update();
         let live = Arc::new(Live {
             current: RwLock::new(Arc::new(build(store.clone()).await?)),
         });
+        progress.store(first, Ordering::SeqCst);
         let weak = Arc::downgrade(&live);
         let store = store.clone();
         tokio::spawn(async move {
             while changes.changed().await.is_ok() {
                 // Let a burst of writes (a CSV import, a script) settle into one rebuild.
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                changes.borrow_and_update();
+                let seen = *changes.borrow_and_update();
                 let Some(live) = weak.upgrade() else { return };
                 match build(store.clone()).await {
                     Ok(value) => {
@@ -49,6 +54,7 @@ impl<T: Send + Sync + 'static> Live<T> {
                     }
                     Err(e) => tracing::error!(error = %e, "kept the previous snapshot"),
                 }
+                progress.store(seen, Ordering::SeqCst);
             }
         });
         Ok(live)

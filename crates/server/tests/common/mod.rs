@@ -1,152 +1,53 @@
 //! A real `dialtone serve` process on loopback with ephemeral ports, for the tests.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
-pub const ADMIN_PASSWORD: &str = "test-admin-password";
+use dialtone_testkit::node::Options;
+pub use dialtone_testkit::node::{Node, ADMIN_PASSWORD};
 
-pub struct Node {
-    pub child: Child,
-    pub http: String,
-    pub https: String,
-    /// SIP over UDP, as host:port.
-    pub sip_udp: String,
-    /// SIP over TCP, as host:port.
-    pub sip_tcp: String,
-    pub dir: PathBuf,
-    pub output: mpsc::Receiver<String>,
-    /// Configuration files over HTTP (`http://...`) and TFTP (`ip:port`).
-    pub config_http: String,
-    pub tftp: String,
+/// The store the tests run on: `DIALTONE_TEST_DATABASE` (a PostgreSQL URL), else SQLite.
+fn database() -> String {
+    std::env::var("DIALTONE_TEST_DATABASE").unwrap_or_default()
 }
 
 pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
-    let path = dir.join("dialtone.toml");
-    let db = std::env::var("DIALTONE_TEST_DATABASE").unwrap_or_default();
-    std::fs::write(
-        &path,
-        format!(
-            "[server]\ndata_dir = \"{}\"\ndatabase = \"{db}\"\n[listen]\nhttp_port = 0\nhttps_port = 0\nsip_udp_port = 0\nsip_tcp_port = 0\nsip_tls_port = 0\nconfig_http_port = 0\ntftp_port = 0\n\
-             [admin]\ninitial_password = \"{ADMIN_PASSWORD}\"\n[log]\nlevel = \"warn\"\n{extra}",
-            dir.join("data").display()
-        ),
+    let db = database();
+    dialtone_testkit::node::write_config(
+        dir,
+        &Options {
+            extra,
+            database: &db,
+            ..Options::default()
+        },
     )
-    .unwrap();
-    path
 }
 
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_dialtone")
 }
 
-impl Node {
+/// Starting a node the tests' way: this package's binary on the test store.
+pub trait Start {
     /// Start a node in `dir` (config written there) and wait until it listens.
-    pub fn start(dir: &Path, extra_config: &str, demo: bool) -> Node {
-        let config = write_config(dir, extra_config);
-        let mut cmd = Command::new(binary());
-        cmd.arg("serve").arg("--config").arg(&config);
-        if demo {
-            cmd.arg("--demo");
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start dialtone");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let first = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("dialtone printed its listening line");
-        let rest = first
-            .strip_prefix("dialtone: listening ")
-            .unwrap_or_else(|| panic!("unexpected first line: {first}"));
-        let mut http = String::new();
-        let mut https = String::new();
-        let mut sip_udp = String::new();
-        let mut sip_tcp = String::new();
-        let mut config_http = String::new();
-        let mut tftp = String::new();
-        for part in rest.split(' ') {
-            if let Some(a) = part.strip_prefix("http=") {
-                http = format!("http://{a}");
-            } else if let Some(a) = part.strip_prefix("https=") {
-                https = format!("https://{a}");
-            } else if let Some(a) = part.strip_prefix("sip_udp=") {
-                sip_udp = a.to_string();
-            } else if let Some(a) = part.strip_prefix("sip_tcp=") {
-                sip_tcp = a.to_string();
-            } else if let Some(a) = part.strip_prefix("config_http=") {
-                config_http = format!("http://{a}");
-            } else if let Some(a) = part.strip_prefix("tftp=") {
-                tftp = a.to_string();
-            }
-        }
-        Node {
-            child,
-            http,
-            https,
-            sip_udp,
-            sip_tcp,
-            dir: dir.to_path_buf(),
-            output: rx,
-            config_http,
-            tftp,
-        }
-    }
-
-    pub fn api(&self, path: &str) -> String {
-        format!("{}/api/v1{path}", self.https)
-    }
-
-    /// Everything printed so far (after the listening line).
-    pub fn printed(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        while let Ok(l) = self.output.recv_timeout(Duration::from_millis(200)) {
-            out.push(l);
-        }
-        out
-    }
-
-    pub fn kill9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// SIGTERM, then the exit status.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
-        Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        for _ in 0..200 {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.child.kill().unwrap();
-        panic!("dialtone did not stop within 10 s of SIGTERM");
-    }
+    fn start(dir: &Path, extra_config: &str, demo: bool) -> Node;
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl Start for Node {
+    fn start(dir: &Path, extra_config: &str, demo: bool) -> Node {
+        let db = database();
+        Node::launch(
+            binary(),
+            dir,
+            &Options {
+                demo,
+                extra: extra_config,
+                database: &db,
+                ..Options::default()
+            },
+        )
     }
 }
 
@@ -164,22 +65,12 @@ pub fn admin(rb: reqwest::blocking::RequestBuilder) -> reqwest::blocking::Reques
 
 /// A demo phone's SIP digest password, from the credentials file the demo writes.
 pub fn demo_password(node: &Node, user: &str) -> String {
-    let creds = std::fs::read_to_string(node.dir.join("data/demo-credentials")).unwrap();
-    let line = creds
-        .lines()
-        .find(|l| l.starts_with(&format!("{user} ")))
-        .unwrap_or_else(|| panic!("{user} in demo-credentials"));
-    line.split_whitespace().last().unwrap().to_string()
+    node.demo_password(user)
 }
 
 /// A demo end user's password (for the web pages and APIs), from the demo's credentials file.
 pub fn end_user_password(node: &Node, user: &str) -> String {
-    let creds = std::fs::read_to_string(node.dir.join("data/demo-credentials")).unwrap();
-    let line = creds
-        .lines()
-        .find(|l| l.starts_with(&format!("{user} ")))
-        .unwrap_or_else(|| panic!("{user} in demo-credentials"));
-    line.split_whitespace().nth(1).unwrap().to_string()
+    node.demo_credentials(user)[0].clone()
 }
 
 /// The demo application user's (demoapp) password.
@@ -606,4 +497,21 @@ pub fn get_json(node: &Node, path: &str) -> serde_json::Value {
         .unwrap()
         .json()
         .unwrap()
+}
+
+/// Wait until every committed configuration change is in effect in the node (its snapshots
+/// rebuilt), instead of sleeping for a guess: `GET /status/configuration`.
+pub fn wait_applied(node: &Node) {
+    let since = std::time::Instant::now();
+    loop {
+        let v = get_json(node, "/status/configuration");
+        if v["applied"].as_u64() >= v["changes"].as_u64() {
+            return;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(10),
+            "configuration not in effect after 10 s: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }

@@ -1,6 +1,6 @@
 //! The minimal server the sipp tests and the benchmark drive: a registrar that challenges
 //! with digest (users u000001..u000999, passwords pwNNNNNN) and a UAS that answers INVITEs.
-//! Shared by `tests/sipp.rs` and `bench/` so both measure the same thing.
+//! Shared by the `sip` crate's `tests/sipp.rs` and `bench/` so both measure the same thing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
