@@ -28,7 +28,7 @@ use crate::directory::{Directory, LineKey};
 use crate::events::Event as Notice;
 use crate::guarded::Digest;
 use crate::registrar::Registrar;
-use crate::routing::{Caller, Chain, Load, Reason, Router, Routing};
+use crate::routing::{CallRouter, CallingParty, Chain, Load, Reason, Routing};
 use crate::shards::Sharded;
 
 mod admission;
@@ -172,12 +172,12 @@ struct Inner {
     guard: Arc<Guard>,
     config: CallConfig,
     /// Each leg's Call-ID to its call's task.
-    routes: Sharded<String, mpsc::Sender<Event>>,
+    routes: Sharded<String, mpsc::Sender<Input>>,
     /// Calls on each line (the busy trigger and maximum number of calls).
     line_load: Sharded<LineKey, u32>,
     live: Sharded<u64, (CallView, Instant)>,
     /// Each call's task by call id (what CTI commands name).
-    by_id: Sharded<u64, mpsc::Sender<Event>>,
+    by_id: Sharded<u64, mpsc::Sender<Input>>,
     /// Park slots to the call waiting in each.
     parks: Sharded<String, u64>,
     route_points: RoutePoints,
@@ -200,7 +200,9 @@ pub struct Calls {
     inner: Arc<Inner>,
 }
 
-enum Event {
+/// What reaches a call's task: SIP from either leg, and CTI's commands (the notices a call
+/// sends out are `events::Event`, imported here as `Notice`).
+enum Input {
     Request(ServerTransaction),
     Ack(Arc<Message>),
     Response {
@@ -303,8 +305,8 @@ impl Calls {
         let sender = tx.request.call_id().and_then(|c| self.inner.route_of(c));
         match sender {
             Some(s) => {
-                if let Err(mpsc::error::SendError(Event::Request(tx))) =
-                    s.send(Event::Request(tx)).await
+                if let Err(mpsc::error::SendError(Input::Request(tx))) =
+                    s.send(Input::Request(tx)).await
                 {
                     tx.reply(481, None).await;
                 }
@@ -329,7 +331,7 @@ impl Calls {
             .call_id()
             .and_then(|c| self.inner.route_of(c));
         let delivered = match sender {
-            Some(s) => s.send(Event::Request(tx)).await.is_ok(),
+            Some(s) => s.send(Input::Request(tx)).await.is_ok(),
             None => false,
         };
         if !delivered {
@@ -340,7 +342,7 @@ impl Calls {
     /// An ACK for a 2xx: to its call, if it still exists.
     pub async fn ack(&self, message: Arc<Message>) {
         if let Some(s) = message.call_id().and_then(|c| self.inner.route_of(c)) {
-            let _ = s.send(Event::Ack(message)).await;
+            let _ = s.send(Input::Ack(message)).await;
         }
     }
 }
@@ -427,8 +429,8 @@ struct Transfer {
 struct Call {
     inner: Arc<Inner>,
     id: u64,
-    events: mpsc::Receiver<Event>,
-    events_tx: mpsc::Sender<Event>,
+    events: mpsc::Receiver<Input>,
+    events_tx: mpsc::Sender<Input>,
     /// The caller's INVITE (absent when Dialtone placed the call: MakeCall, unpark).
     a_invite: Option<ServerTransaction>,
     a_tag: String,
@@ -436,7 +438,7 @@ struct Call {
     a_session: Option<SessionTimer>,
     a_answered: bool,
     a_sdp_offer: bool,
-    caller: Caller,
+    caller: CallingParty,
     calling_trunk: Option<String>,
     dialled: String,
     chain: Chain,
@@ -502,7 +504,7 @@ impl Call {
     fn new(
         inner: Arc<Inner>,
         a_invite: Option<ServerTransaction>,
-        caller: Caller,
+        caller: CallingParty,
         calling_trunk: Option<String>,
         dialled: String,
     ) -> Call {

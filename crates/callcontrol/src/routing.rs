@@ -43,7 +43,7 @@ pub struct Diversion {
 
 /// The caller's side of an analysis.
 #[derive(Debug, Clone)]
-pub struct Caller {
+pub struct CallingParty {
     pub number: String,
     pub name: String,
     /// Calling search spaces in order (line then device, or the trunk's).
@@ -99,7 +99,7 @@ impl Contacts for Registrar {
 }
 
 /// Routing's inputs, all owned elsewhere: so a route is decided (and tested) without sockets.
-pub struct Router<'a> {
+pub struct CallRouter<'a> {
     pub snapshot: &'a Snapshot,
     pub contacts: &'a dyn Contacts,
     pub load: &'a dyn Load,
@@ -107,9 +107,9 @@ pub struct Router<'a> {
     pub max_hops: usize,
 }
 
-impl Router<'_> {
+impl CallRouter<'_> {
     /// Route `dialled` searched with `css`, following forward-all, busy and unregistered.
-    pub fn route(&self, caller: &Caller, dialled: &str, chain: &mut Chain) -> Routing {
+    pub fn route(&self, caller: &CallingParty, dialled: &str, chain: &mut Chain) -> Routing {
         let mut dialled = dialled.to_string();
         let mut css: Vec<String> = caller.css.clone();
         loop {
@@ -251,7 +251,7 @@ impl Router<'_> {
         }
     }
 
-    fn has_other_device(&self, line: &Line, caller: &Caller) -> bool {
+    fn has_other_device(&self, line: &Line, caller: &CallingParty) -> bool {
         line.devices
             .iter()
             .any(|d| Some(d) != caller.device.as_ref())

@@ -71,8 +71,10 @@ pub struct Urls {
     pub proxy_server: String,
 }
 
+/// One phone's configuration file, `SEP<MAC>.cnf.xml`, as provisioning writes it (call
+/// control's view of a device is `store::directory::DeviceConfig`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceConfig {
+pub struct ConfigFile {
     pub device_name: String,
     pub model: String,
     pub description: String,
@@ -105,7 +107,7 @@ fn url(s: &str) -> String {
     }
 }
 
-impl DeviceConfig {
+impl ConfigFile {
     /// The file, with its version stamp.
     pub fn to_xml(&self) -> String {
         let body = self.element("");
@@ -427,8 +429,8 @@ impl Parsed {
 mod tests {
     use super::*;
 
-    fn sample() -> DeviceConfig {
-        DeviceConfig {
+    fn sample() -> ConfigFile {
+        ConfigFile {
             device_name: "SEP001122334455".into(),
             model: "Cisco 8845".into(),
             description: "Alice".into(),

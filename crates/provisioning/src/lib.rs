@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use dialtone_phone_xml::config::{
-    CallManager, DeviceConfig, Line, PhoneService, ServiceButton, SpeedDial, Urls,
+    CallManager, ConfigFile, Line, PhoneService, ServiceButton, SpeedDial, Urls,
 };
 use dialtone_phone_xml::model::Capabilities;
 use dialtone_services::catalog::{service_url, Provisioning};
@@ -81,7 +81,7 @@ impl Provisioner {
 }
 
 /// A device's configuration file contents.
-pub fn device_config(phones: &Phones, settings: &Settings, d: &PhoneDevice) -> DeviceConfig {
+pub fn device_config(phones: &Phones, settings: &Settings, d: &PhoneDevice) -> ConfigFile {
     let caps = Capabilities::of(&d.model);
     let urls = phones.urls(settings);
     let named = |url: &str| {
@@ -114,7 +114,7 @@ pub fn device_config(phones: &Phones, settings: &Settings, d: &PhoneDevice) -> D
             })
             .collect()
     };
-    DeviceConfig {
+    ConfigFile {
         device_name: d.name.clone(),
         model: d.model.clone(),
         description: d.description.clone(),

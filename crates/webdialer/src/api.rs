@@ -15,7 +15,7 @@ use dialtone_store::webdialer::Preference;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{with_codes, Code, Credential, Outcome, Profile, WebDialer};
+use crate::{with_codes, Code, Credential, Profile, Reply, WebDialer};
 
 pub fn router(wd: Arc<WebDialer>) -> Router {
     Router::new()
@@ -48,7 +48,7 @@ async fn activated(
 }
 
 /// An outcome as an HTTP answer: the WebDialer code beside the usual error body.
-fn failure(o: Outcome, field: Option<&str>) -> Response {
+fn failure(o: Reply, field: Option<&str>) -> Response {
     let status = match o.code {
         Code::Success => StatusCode::OK,
         Code::Authentication => StatusCode::UNAUTHORIZED,
@@ -76,7 +76,7 @@ fn failure(o: Outcome, field: Option<&str>) -> Response {
 }
 
 /// The credential the Authorization header carries.
-fn credential(headers: &HeaderMap) -> Result<Credential, Outcome> {
+fn credential(headers: &HeaderMap) -> Result<Credential, Reply> {
     if let Some((user_id, password)) = dialtone_admin::auth::basic_credentials(headers) {
         return Ok(Credential {
             user_id,
@@ -90,7 +90,7 @@ fn credential(headers: &HeaderMap) -> Result<Credential, Outcome> {
             token: Some(token),
             ..Default::default()
         }),
-        None => Err(Outcome::new(
+        None => Err(Reply::new(
             Code::Authentication,
             "credentials required: a bearer token or HTTP Basic",
         )),
@@ -174,7 +174,7 @@ async fn profile_for(
     device: Option<String>,
     line: Option<String>,
     use_em: Option<bool>,
-) -> Result<Profile, Outcome> {
+) -> Result<Profile, Reply> {
     let saved = wd.preference(user).await?.unwrap_or_default();
     let use_em = use_em.unwrap_or(saved.use_em);
     let named = device.is_some();
@@ -273,7 +273,7 @@ async fn profile(
         let user = wd.acting_for(&cred, &q.user, true).await?;
         let devices = wd.devices(&user).await?;
         let primary = wd.primary_line(&user).await.ok();
-        Ok::<_, Outcome>(json!({
+        Ok::<_, Reply>(json!({
             "user": user,
             "primary_line": primary,
             "devices": devices.iter().map(|d| json!({
@@ -293,11 +293,11 @@ async fn profile(
 }
 
 /// The end user a request is from (preferences are a user's own).
-async fn own_user(wd: &WebDialer, headers: &HeaderMap) -> Result<String, Outcome> {
+async fn own_user(wd: &WebDialer, headers: &HeaderMap) -> Result<String, Reply> {
     let cred = credential(headers)?;
     match wd.authenticate(&cred).await? {
         crate::Who::EndUser(u) => Ok(u),
-        crate::Who::Application { user, .. } => Err(Outcome::new(
+        crate::Who::Application { user, .. } => Err(Reply::new(
             Code::NoProxyRights,
             format!("preferences belong to end users, not to {user}"),
         )),
@@ -340,7 +340,7 @@ async fn put_preferences(
     }
     match wd.admin().store.set_webdialer_preference(&user, &p).await {
         Ok(_) => Json(json!({"user": user, "saved": true, "preferences": p})).into_response(),
-        Err(e) => failure(Outcome::from(e), None),
+        Err(e) => failure(Reply::from(e), None),
     }
 }
 
@@ -349,7 +349,7 @@ async fn put_preferences(
 async fn open_session(State(wd): State<Arc<WebDialer>>, headers: HeaderMap) -> Response {
     let Some((user, password)) = dialtone_admin::auth::basic_credentials(&headers) else {
         return failure(
-            Outcome::new(
+            Reply::new(
                 Code::Authentication,
                 "open a session with the user's ID and password as HTTP Basic",
             ),
@@ -358,7 +358,7 @@ async fn open_session(State(wd): State<Arc<WebDialer>>, headers: HeaderMap) -> R
     };
     let result = async {
         if !wd.check_end_user(&user, &password).await? {
-            return Err(Outcome::new(
+            return Err(Reply::new(
                 Code::Authentication,
                 "wrong user ID or password",
             ));
@@ -378,7 +378,7 @@ async fn close_session(State(wd): State<Arc<WebDialer>>, headers: HeaderMap) -> 
         Ok(Credential { token: Some(t), .. }) => t,
         _ => {
             return failure(
-                Outcome::new(
+                Reply::new(
                     Code::Authentication,
                     "send the session's token as a bearer token",
                 ),
@@ -389,10 +389,10 @@ async fn close_session(State(wd): State<Arc<WebDialer>>, headers: HeaderMap) -> 
     match wd.admin().store.webdialer_session_close(&token).await {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => failure(
-            Outcome::new(Code::Authentication, "unknown or ended session"),
+            Reply::new(Code::Authentication, "unknown or ended session"),
             None,
         ),
-        Err(e) => failure(Outcome::from(e), None),
+        Err(e) => failure(Reply::from(e), None),
     }
 }
 
@@ -400,7 +400,7 @@ async fn close_session(State(wd): State<Arc<WebDialer>>, headers: HeaderMap) -> 
 async fn cluster_user(State(wd): State<Arc<WebDialer>>, Path(user): Path<String>) -> Response {
     match wd.is_cluster_user(&user).await {
         Ok(yes) => Json(json!({"user": user, "cluster_user": yes})).into_response(),
-        Err(e) => failure(Outcome::from(e), None),
+        Err(e) => failure(Reply::from(e), None),
     }
 }
 
@@ -427,7 +427,7 @@ mod tests {
 
     #[test]
     fn overload_is_429_with_retry_after() {
-        let r = failure(Outcome::new(Code::Overloaded, "busy"), None);
+        let r = failure(Reply::new(Code::Overloaded, "busy"), None);
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(r.headers().contains_key("retry-after"));
     }

@@ -21,7 +21,7 @@ use dialtone_services::pages::query_param;
 use dialtone_store::now_ms;
 use dialtone_store::webdialer::Preference;
 
-use crate::{with_codes, Code, Outcome, Profile, WebDialer, PROXY_ROLE};
+use crate::{with_codes, Code, Profile, Reply, WebDialer, PROXY_ROLE};
 
 pub const PATH: &str = "/webdialer/Webdialer";
 pub const COOKIE: &str = "WDSESSION";
@@ -154,7 +154,7 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The user of the request's session, if it is open.
-async fn session_user(wd: &WebDialer, headers: &HeaderMap) -> Result<Option<String>, Outcome> {
+async fn session_user(wd: &WebDialer, headers: &HeaderMap) -> Result<Option<String>, Reply> {
     let Some(token) = cookie(headers, COOKIE) else {
         return Ok(None);
     };
@@ -181,7 +181,7 @@ pub fn session_cookie(name: &str, token: &str, hours: i64, path: &str) -> Header
 }
 
 /// Open a session for `user` and send the browser to `to` with its cookie.
-async fn open_session(wd: &WebDialer, user: &str, to: &str) -> Result<Response, Outcome> {
+async fn open_session(wd: &WebDialer, user: &str, to: &str) -> Result<Response, Reply> {
     let (token, _, hours) = wd.open_session(user).await?;
     let mut r = redirect(to);
     r.headers_mut().insert(
@@ -191,7 +191,7 @@ async fn open_session(wd: &WebDialer, user: &str, to: &str) -> Result<Response, 
     Ok(r)
 }
 
-pub fn failure_page(o: &Outcome) -> Response {
+pub fn failure_page(o: &Reply) -> Response {
     let status = match o.code {
         Code::Directory | Code::ServiceError | Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::OK,
@@ -221,7 +221,7 @@ async fn render(
     wd: &WebDialer,
     headers: &HeaderMap,
     q: &HashMap<String, String>,
-) -> Result<Response, Outcome> {
+) -> Result<Response, Reply> {
     let destination = query_param(q, "destination").unwrap_or("").to_string();
     // Proxy: an application user with WebDialer proxy rights opens the session for uid, and
     // the browser is sent on without the password in its address bar.
@@ -256,7 +256,7 @@ async fn proxy_login(
     appid: &str,
     pwd: &str,
     destination: &str,
-) -> Result<Response, Outcome> {
+) -> Result<Response, Reply> {
     let cred = crate::Credential {
         user_id: appid.to_string(),
         password: pwd.to_string(),
@@ -265,7 +265,7 @@ async fn proxy_login(
     match wd.authenticate(&cred).await {
         Ok(crate::Who::Application { proxy: true, .. }) => {}
         Ok(crate::Who::Application { user, .. }) => {
-            return Err(Outcome::new(
+            return Err(Reply::new(
                 Code::NoProxyRights,
                 format!("{user} lacks {PROXY_ROLE}"),
             ))
@@ -281,7 +281,7 @@ async fn proxy_login(
         }
     }
     if wd.admin().store.webdialer_user(uid).await?.is_none() {
-        return Err(Outcome::new(Code::Directory, format!("no user {uid}")));
+        return Err(Reply::new(Code::Directory, format!("no user {uid}")));
     }
     open_session(wd, uid, &dial_url(destination)).await
 }
@@ -292,13 +292,13 @@ async fn preferences_page(
     saved: Option<&Preference>,
     destination: &str,
     message: Option<&str>,
-) -> Result<Response, Outcome> {
+) -> Result<Response, Reply> {
     let u = wd
         .admin()
         .store
         .webdialer_user(user)
         .await?
-        .ok_or_else(|| Outcome::new(Code::Directory, format!("no user {user}")))?;
+        .ok_or_else(|| Reply::new(Code::Directory, format!("no user {user}")))?;
     let devices: Vec<crate::UserDevice> = wd
         .devices(user)
         .await?
@@ -386,7 +386,7 @@ fn dial_page(
     p: &Preference,
     destination: &str,
     message: Option<&str>,
-) -> Result<Response, Outcome> {
+) -> Result<Response, Reply> {
     let from = if p.use_em {
         "the phone you are logged in to (Extension Mobility)".to_string()
     } else {
@@ -476,7 +476,7 @@ async fn act(
     wd: &WebDialer,
     headers: &HeaderMap,
     f: &HashMap<String, String>,
-) -> Result<Response, Outcome> {
+) -> Result<Response, Reply> {
     let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
     let destination = get("destination").trim().to_string();
     let action = get("action");
@@ -573,7 +573,7 @@ async fn act(
             );
             Ok(r)
         }
-        other => Err(Outcome::new(
+        other => Err(Reply::new(
             Code::NoDevice,
             format!("unknown action '{}'", other),
         )),

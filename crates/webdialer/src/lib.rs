@@ -61,21 +61,21 @@ impl Code {
 /// What an operation came to: a code and the words for it. `message` is what a person is told
 /// (the seed's sentences where it has them).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub struct Reply {
     pub code: Code,
     pub message: String,
 }
 
-impl Outcome {
-    pub fn new(code: Code, message: impl Into<String>) -> Outcome {
-        Outcome {
+impl Reply {
+    pub fn new(code: Code, message: impl Into<String>) -> Reply {
+        Reply {
             code,
             message: message.into(),
         }
     }
 
-    pub fn plain(code: Code) -> Outcome {
-        Outcome::new(code, code.description())
+    pub fn plain(code: Code) -> Reply {
+        Reply::new(code, code.description())
     }
 
     /// `description (detail)`, or the description alone.
@@ -88,10 +88,10 @@ impl Outcome {
     }
 }
 
-impl From<StoreError> for Outcome {
-    fn from(e: StoreError) -> Outcome {
+impl From<StoreError> for Reply {
+    fn from(e: StoreError) -> Reply {
         tracing::error!(error = %e, "webdialer: store");
-        Outcome::new(Code::Directory, "the user directory cannot be read")
+        Reply::new(Code::Directory, "the user directory cannot be read")
     }
 }
 
@@ -169,7 +169,7 @@ pub struct Settings {
     pub list_of_webdialers: String,
     pub redirector_timeout_ms: u64,
     /// Why WebDialer does not serve on this node, if it does not (code 6).
-    pub activation: Result<(), Outcome>,
+    pub activation: Result<(), Reply>,
 }
 
 pub struct WebDialer {
@@ -194,11 +194,11 @@ impl Drop for InFlight<'_> {
 }
 
 /// Count a call request in, or refuse it with code 9 when `max` are in flight already.
-fn admit(in_flight: &AtomicUsize, max: usize) -> Result<InFlight<'_>, Outcome> {
+fn admit(in_flight: &AtomicUsize, max: usize) -> Result<InFlight<'_>, Reply> {
     let before = in_flight.fetch_add(1, Ordering::AcqRel);
     let counted = InFlight(in_flight);
     if before >= max {
-        return Err(Outcome::new(
+        return Err(Reply::new(
             Code::Overloaded,
             format!("more than {max} call requests at once (Maximum Concurrent Call Requests)"),
         ));
@@ -228,7 +228,7 @@ impl WebDialer {
     }
 
     /// The current settings (see [`Settings`]).
-    pub async fn settings(&self) -> Result<Arc<Settings>, Outcome> {
+    pub async fn settings(&self) -> Result<Arc<Settings>, Reply> {
         let version = *self.admin().store.changes().borrow();
         if let Some((seen, settings)) = self.settings.lock().expect("settings").as_ref() {
             if *seen == version {
@@ -261,11 +261,11 @@ impl WebDialer {
     /// Unified CM serves WebDialer where the Cisco WebDialer Web Service is activated: a node
     /// recorded in the store without "WebDialer" among its services answers code 6. A node
     /// with no record of its own (a single node set up without one) serves.
-    pub async fn activated(&self) -> Result<(), Outcome> {
+    pub async fn activated(&self) -> Result<(), Reply> {
         self.settings().await?.activation.clone()
     }
 
-    async fn read_activation(&self) -> Result<Result<(), Outcome>, StoreError> {
+    async fn read_activation(&self) -> Result<Result<(), Reply>, StoreError> {
         let node = &self.services.settings.node_name;
         let nodes = dialtone_store::catalogue::resource("nodes").expect("catalogued");
         match self.admin().store.get(nodes, node).await {
@@ -276,7 +276,7 @@ impl WebDialer {
                 Ok(if on {
                     Ok(())
                 } else {
-                    Err(Outcome::new(
+                    Err(Reply::new(
                         Code::Unavailable,
                         format!("Cisco WebDialer is not activated on node {node}"),
                     ))
@@ -289,7 +289,7 @@ impl WebDialer {
 
     /// Check an end user's password, counting wrong ones against the user ID (the same budget
     /// the phones' Authentication URL spends).
-    pub async fn check_end_user(&self, user: &str, password: &str) -> Result<bool, Outcome> {
+    pub async fn check_end_user(&self, user: &str, password: &str) -> Result<bool, Reply> {
         let guesses = &self.services.guesses;
         if user.is_empty() || password.is_empty() || !guesses.may_try(user) {
             return Ok(false);
@@ -300,13 +300,13 @@ impl WebDialer {
                 guesses.failed(user);
                 Ok(false)
             }
-            Err(e) => Err(Outcome::new(Code::Directory, e.message)),
+            Err(e) => Err(Reply::new(Code::Directory, e.message)),
         }
     }
 
     /// Who a credential proves to be.
-    pub async fn authenticate(&self, cred: &Credential) -> Result<Who, Outcome> {
-        let refused = || Outcome::plain(Code::Authentication);
+    pub async fn authenticate(&self, cred: &Credential) -> Result<Who, Reply> {
+        let refused = || Reply::plain(Code::Authentication);
         if let Some(token) = cred.token.as_deref().filter(|t| !t.is_empty()) {
             if let Some((user, _)) = self
                 .admin()
@@ -334,7 +334,7 @@ impl WebDialer {
         match auth::verify_end_user(self.admin(), user, password).await {
             Ok(_) => return Ok(Who::EndUser(user.to_string())),
             Err(e) if e.status != axum::http::StatusCode::UNAUTHORIZED => {
-                return Err(Outcome::new(Code::Directory, e.message))
+                return Err(Reply::new(Code::Directory, e.message))
             }
             Err(_) => {}
         }
@@ -357,16 +357,16 @@ impl WebDialer {
         cred: &Credential,
         named: &str,
         proxy_allowed: bool,
-    ) -> Result<String, Outcome> {
+    ) -> Result<String, Reply> {
         match self.authenticate(cred).await? {
             Who::EndUser(u) if named.is_empty() || named == u => Ok(u),
-            Who::EndUser(u) => Err(Outcome::new(
+            Who::EndUser(u) => Err(Reply::new(
                 Code::NoProxyRights,
                 format!("{u} may not act for {named}"),
             )),
             Who::Application { proxy: true, .. } if proxy_allowed => {
                 if named.is_empty() {
-                    Err(Outcome::new(
+                    Err(Reply::new(
                         Code::NoDevice,
                         "name the user the request is for",
                     ))
@@ -374,25 +374,25 @@ impl WebDialer {
                     Ok(named.to_string())
                 }
             }
-            Who::Application { user, .. } => Err(Outcome::new(
+            Who::Application { user, .. } => Err(Reply::new(
                 Code::NoProxyRights,
                 format!("{user} lacks {PROXY_ROLE}"),
             )),
         }
     }
 
-    async fn user(&self, user: &str) -> Result<WebDialerUser, Outcome> {
+    async fn user(&self, user: &str) -> Result<WebDialerUser, Reply> {
         self.admin()
             .store
             .webdialer_user(user)
             .await?
-            .ok_or_else(|| Outcome::new(Code::Directory, format!("no user {user}")))
+            .ok_or_else(|| Reply::new(Code::Directory, format!("no user {user}")))
     }
 
     /// The devices `user` may call from: their own (owned or controlled) and, after them, the
     /// phones they are logged in to with Extension Mobility. Lines as call control has them
     /// now (a logged-in phone carries the profile's lines).
-    pub async fn devices(&self, user: &str) -> Result<Vec<UserDevice>, Outcome> {
+    pub async fn devices(&self, user: &str) -> Result<Vec<UserDevice>, Reply> {
         let u = self.user(user).await?;
         Ok(self.devices_of(&u))
     }
@@ -426,7 +426,7 @@ impl WebDialer {
     }
 
     /// The user's primary line: their primary extension, else their first device's first line.
-    pub async fn primary_line(&self, user: &str) -> Result<String, Outcome> {
+    pub async fn primary_line(&self, user: &str) -> Result<String, Reply> {
         let u = self.user(user).await?;
         if let Some(n) = &u.primary_extension {
             return Ok(n.clone());
@@ -434,7 +434,7 @@ impl WebDialer {
         self.devices_of(&u)
             .iter()
             .find_map(|d| d.lines.first().map(|l| l.0.clone()))
-            .ok_or_else(|| Outcome::new(Code::NoDevice, "No supported device configured for user"))
+            .ok_or_else(|| Reply::new(Code::NoDevice, "No supported device configured for user"))
     }
 
     /// Whether `user` is this cluster's (the Redirector asks every cluster).
@@ -453,7 +453,7 @@ impl WebDialer {
         u: &WebDialerUser,
         profile: &Profile,
         destination: &str,
-    ) -> Result<(String, String), Outcome> {
+    ) -> Result<(String, String), Reply> {
         let snapshot = self.cti.directory();
         let candidates: Vec<String> = if profile.use_em {
             let logged_in = self.mobility.devices_of(&u.user_id);
@@ -463,7 +463,7 @@ impl WebDialer {
                 } else {
                     format!("Call to {destination} failed: User not logged in on any device")
                 };
-                return Err(Outcome::new(Code::NoDevice, message));
+                return Err(Reply::new(Code::NoDevice, message));
             }
             logged_in
         } else {
@@ -474,7 +474,7 @@ impl WebDialer {
                 .collect()
         };
         if candidates.is_empty() {
-            return Err(Outcome::new(
+            return Err(Reply::new(
                 Code::NoDevice,
                 "No supported device configured for user",
             ));
@@ -485,7 +485,7 @@ impl WebDialer {
             // the user is logged in elsewhere: the first that is theirs now.
             Some(_) if profile.use_em => candidates[0].clone(),
             Some(d) => {
-                return Err(Outcome::new(
+                return Err(Reply::new(
                     Code::NoDevice,
                     format!("device {d} is not configured for user {}", u.user_id),
                 ))
@@ -494,7 +494,7 @@ impl WebDialer {
         };
         let config = snapshot
             .device(&device)
-            .ok_or_else(|| Outcome::new(Code::NoDevice, format!("no device {device}")))?;
+            .ok_or_else(|| Reply::new(Code::NoDevice, format!("no device {device}")))?;
         let line = match profile
             .line
             .as_deref()
@@ -508,7 +508,7 @@ impl WebDialer {
                 .map(|a| a.pattern.clone())
                 .unwrap_or_default(),
             Some(l) => {
-                return Err(Outcome::new(
+                return Err(Reply::new(
                     Code::NoDevice,
                     format!("line {l} is not on device {device}"),
                 ))
@@ -520,7 +520,7 @@ impl WebDialer {
                 .unwrap_or_default(),
         };
         if line.is_empty() {
-            return Err(Outcome::new(
+            return Err(Reply::new(
                 Code::NoDevice,
                 "No supported device configured for user",
             ));
@@ -535,7 +535,7 @@ impl WebDialer {
         user: &str,
         destination: &str,
         profile: &Profile,
-    ) -> Result<Placed, Outcome> {
+    ) -> Result<Placed, Reply> {
         let max = self.settings().await?.max_concurrent;
         let _counted = admit(&self.in_flight, max)?;
         let destination = dialable(destination)?;
@@ -560,7 +560,7 @@ impl WebDialer {
 
     /// End the call on `user`'s phone (the one the profile names, as for a call request): the
     /// newest call on that phone and line.
-    pub async fn end_call(&self, user: &str, profile: &Profile) -> Result<u64, Outcome> {
+    pub async fn end_call(&self, user: &str, profile: &Profile) -> Result<u64, Reply> {
         let u = self.user(user).await?;
         let (device, line) = self.choose(&u, profile, "")?;
         let call = self
@@ -574,7 +574,7 @@ impl WebDialer {
             .map(|v| v.id)
             .max()
             .ok_or_else(|| {
-                Outcome::new(
+                Reply::new(
                     Code::CallFailure,
                     format!("no call on {device} line {line}"),
                 )
@@ -588,7 +588,7 @@ impl WebDialer {
 
     /// Open a WebDialer session for `user` lasting User Session Expiry: the token, when it
     /// ends (None: never) and the hours the setting gave.
-    pub async fn open_session(&self, user: &str) -> Result<(String, Option<i64>, i64), Outcome> {
+    pub async fn open_session(&self, user: &str) -> Result<(String, Option<i64>, i64), Reply> {
         let hours = self.settings().await?.session_expiry_hours;
         let now = now_ms();
         let expires = (hours > 0).then(|| now + hours * 3_600_000);
@@ -597,7 +597,7 @@ impl WebDialer {
             .store
             .webdialer_session_open(user, now, expires)
             .await?
-            .ok_or_else(|| Outcome::new(Code::Authentication, format!("no user {user}")))?;
+            .ok_or_else(|| Reply::new(Code::Authentication, format!("no user {user}")))?;
         Ok((token, expires, hours))
     }
 
@@ -607,7 +607,7 @@ impl WebDialer {
         &self,
         user: &str,
         p: &Preference,
-    ) -> Result<Result<(), (&'static str, String)>, Outcome> {
+    ) -> Result<Result<(), (&'static str, String)>, Reply> {
         let (false, Some(d)) = (p.use_em, &p.device) else {
             return Ok(Ok(()));
         };
@@ -625,7 +625,7 @@ impl WebDialer {
 
     /// The user's saved preferences, if they saved any (without them, calls go from their
     /// first device).
-    pub async fn preference(&self, user: &str) -> Result<Option<Preference>, Outcome> {
+    pub async fn preference(&self, user: &str) -> Result<Option<Preference>, Reply> {
         Ok(self.admin().store.webdialer_preference(user).await?)
     }
 }
@@ -643,7 +643,7 @@ pub fn line_label(number: &str, partition: Option<&str>) -> String {
 /// The number to dial: the digits a person typed, without the spaces, dashes, dots and
 /// brackets of a written number; `#` introduces Client Matter or Forced Authorization Codes.
 /// SIP URIs and words are not dialled.
-pub fn dialable(destination: &str) -> Result<String, Outcome> {
+pub fn dialable(destination: &str) -> Result<String, Reply> {
     let digits: String = destination
         .trim()
         .chars()
@@ -657,9 +657,9 @@ pub fn dialable(destination: &str) -> Result<String, Outcome> {
     if ok {
         Ok(digits)
     } else if destination.trim().is_empty() {
-        Err(Outcome::new(Code::NoDevice, "no destination to call"))
+        Err(Reply::new(Code::NoDevice, "no destination to call"))
     } else {
-        Err(Outcome::new(
+        Err(Reply::new(
             Code::Unreachable,
             format!("'{destination}' is not a number WebDialer can dial"),
         ))
@@ -680,27 +680,27 @@ pub fn with_codes(destination: &str, fac: Option<&str>, cmc: Option<&str>) -> St
     out
 }
 
-fn cti_outcome(e: dialtone_cti::Error, destination: &str) -> Outcome {
+fn cti_outcome(e: dialtone_cti::Error, destination: &str) -> Reply {
     let e = match e {
         dialtone_cti::Error::Call(e) => e,
         // A trusted session is refused nothing else but by a fault of the node's.
-        other => return Outcome::new(Code::ServiceError, other.to_string()),
+        other => return Reply::new(Code::ServiceError, other.to_string()),
     };
     match e {
-        CtiError::Unroutable { .. } => Outcome::new(
+        CtiError::Unroutable { .. } => Reply::new(
             Code::Unreachable,
             format!("Call to {destination} failed: {e}"),
         ),
         CtiError::NoSuchLine(_) | CtiError::NoSuchDevice(_) | CtiError::NotAParty(_) => {
-            Outcome::new(Code::NoDevice, e.to_string())
+            Reply::new(Code::NoDevice, e.to_string())
         }
-        CtiError::NotRegistered(_) | CtiError::State(_) | CtiError::Device(_) => Outcome::new(
+        CtiError::NotRegistered(_) | CtiError::State(_) | CtiError::Device(_) => Reply::new(
             Code::CallFailure,
             format!("Call to {destination} failed: {e}"),
         ),
-        CtiError::NoSuchCall(_) => Outcome::new(Code::CallFailure, e.to_string()),
+        CtiError::NoSuchCall(_) => Reply::new(Code::CallFailure, e.to_string()),
         CtiError::NoSuchSlot(_) | CtiError::Taken(_) => {
-            Outcome::new(Code::ServiceError, e.to_string())
+            Reply::new(Code::ServiceError, e.to_string())
         }
     }
 }

@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use dialtone_phone_xml::tree::Element;
 
-use crate::{line_label, Code, Credential, Outcome, Profile, WebDialer};
+use crate::{line_label, Code, Credential, Profile, Reply, WebDialer};
 
 /// Cisco's WSDL, served with the node's own address.
 pub const WSDL: &str = include_str!("../wsdl/wd70.wsdl");
@@ -278,13 +278,13 @@ fn resolve(
 
 /// What an operation returns, before it is written.
 enum Return {
-    Call(Outcome),
+    Call(Reply),
     Config {
-        outcome: Outcome,
+        outcome: Reply,
         devices: Vec<(String, String)>,
     },
     ConfigDetail {
-        outcome: Outcome,
+        outcome: Reply,
         devices: Vec<crate::UserDevice>,
     },
     Boolean(bool),
@@ -317,7 +317,7 @@ async fn answer(wd: &WebDialer, r: &Request) -> Result<Return, String> {
                     Ok(user) => wd
                         .make_call(&user, &destination, &profile)
                         .await
-                        .map(|_| Outcome::plain(Code::Success)),
+                        .map(|_| Reply::plain(Code::Success)),
                     Err(o) => Err(o),
                 }
                 .unwrap_or_else(|o| o),
@@ -331,7 +331,7 @@ async fn answer(wd: &WebDialer, r: &Request) -> Result<Return, String> {
                     Ok(user) => wd
                         .end_call(&user, &profile)
                         .await
-                        .map(|_| Outcome::plain(Code::Success)),
+                        .map(|_| Reply::plain(Code::Success)),
                     Err(o) => Err(o),
                 }
                 .unwrap_or_else(|o| o),
@@ -346,7 +346,7 @@ async fn answer(wd: &WebDialer, r: &Request) -> Result<Return, String> {
             };
             match devices {
                 Ok(devices) => Return::Config {
-                    outcome: Outcome::plain(Code::Success),
+                    outcome: Reply::plain(Code::Success),
                     devices: devices
                         .iter()
                         .flat_map(|d| {
@@ -370,7 +370,7 @@ async fn answer(wd: &WebDialer, r: &Request) -> Result<Return, String> {
             };
             match devices {
                 Ok(devices) => Return::ConfigDetail {
-                    outcome: Outcome::plain(Code::Success),
+                    outcome: Reply::plain(Code::Success),
                     devices,
                 },
                 Err(outcome) => Return::ConfigDetail {
@@ -384,7 +384,7 @@ async fn answer(wd: &WebDialer, r: &Request) -> Result<Return, String> {
             Return::Boolean(
                 wd.is_cluster_user(&user)
                     .await
-                    .map_err(|e| Outcome::from(e).description())?,
+                    .map_err(|e| Reply::from(e).description())?,
             )
         }
         "getPrimaryLine" => {
@@ -405,7 +405,7 @@ fn typed(name: &str, ty: &str, value: impl Into<String>) -> Element {
     e
 }
 
-fn outcome_fields(e: Element, o: &Outcome) -> Element {
+fn outcome_fields(e: Element, o: &Reply) -> Element {
     e.child(typed("responseCode", "xsd:int", (o.code as u8).to_string()))
         .child(typed("responseDescription", "xsd:string", o.description()))
 }
@@ -611,7 +611,7 @@ mod tests {
     #[test]
     fn structures_are_answered_as_multirefs_and_arrays_reach_theirs() {
         let r = Request::parse(ZEEP).unwrap();
-        let out = envelope(&r, Return::Call(Outcome::plain(Code::Success)));
+        let out = envelope(&r, Return::Call(Reply::plain(Code::Success)));
         let doc = Element::parse(&out).unwrap();
         let body = child(&doc, "Body").unwrap();
         let ret = child(&body.children[0], "makeCallSoapReturn").unwrap();
@@ -626,7 +626,7 @@ mod tests {
         let out = envelope(
             &Request::parse(&ZEEP.replace("makeCallSoap", "getProfileSoap")).unwrap(),
             Return::Config {
-                outcome: Outcome::plain(Code::Success),
+                outcome: Reply::plain(Code::Success),
                 devices: vec![
                     ("SEP1".into(), "1001 ; P".into()),
                     ("SEP1".into(), "1002 ; P".into()),

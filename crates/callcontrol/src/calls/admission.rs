@@ -11,17 +11,17 @@ pub(super) fn dialled_of(req: &Message) -> Option<String> {
 }
 
 impl Inner {
-    pub(super) fn route_of(&self, call_id: &str) -> Option<mpsc::Sender<Event>> {
+    pub(super) fn route_of(&self, call_id: &str) -> Option<mpsc::Sender<Input>> {
         self.routes.with(call_id, |m| m.get(call_id).cloned())
     }
 
-    pub(super) fn bind_route(&self, call_id: &str, to: mpsc::Sender<Event>) {
+    pub(super) fn bind_route(&self, call_id: &str, to: mpsc::Sender<Input>) {
         self.routes
             .with(call_id, |m| m.insert(call_id.to_string(), to));
     }
 
     /// Unbind `call_id` only while it still leads to `owner` (a transfer may have moved it).
-    pub(super) fn unbind_route_of(&self, call_id: &str, owner: &mpsc::Sender<Event>) {
+    pub(super) fn unbind_route_of(&self, call_id: &str, owner: &mpsc::Sender<Input>) {
         self.routes.with(call_id, |m| {
             if m.get(call_id).is_some_and(|s| s.same_channel(owner)) {
                 m.remove(call_id);
@@ -49,8 +49,8 @@ impl Inner {
     }
 
     /// The dial plan and line features over `snapshot`, with this node's live line load.
-    pub(super) fn router<'a>(&'a self, snapshot: &'a Snapshot) -> Router<'a> {
-        Router {
+    pub(super) fn router<'a>(&'a self, snapshot: &'a Snapshot) -> CallRouter<'a> {
+        CallRouter {
             snapshot,
             contacts: &*self.registrar,
             load: self,
@@ -94,7 +94,10 @@ impl Inner {
 
     /// Who is calling: a trunk recognised by its address, else a device that proves itself
     /// with digest credentials; the line is the From user when the device carries it.
-    pub(super) async fn caller(&self, tx: &ServerTransaction) -> Option<(Caller, Option<String>)> {
+    pub(super) async fn caller(
+        &self,
+        tx: &ServerTransaction,
+    ) -> Option<(CallingParty, Option<String>)> {
         let snapshot = self.directory.get();
         let req = &tx.request;
         let from_user = req
@@ -107,7 +110,7 @@ impl Inner {
             .unwrap_or_default();
         let sent_by_port = req.top_via().map(|v| v.port.unwrap_or(5060));
         if let Some(trunk) = snapshot.trunk_at(tx.peer.addr, sent_by_port) {
-            let caller = Caller {
+            let caller = CallingParty {
                 number: from_user,
                 name: from_name,
                 css: trunk.css.iter().cloned().collect(),
@@ -162,7 +165,7 @@ impl Inner {
                 .unwrap_or_default()
         };
         Some((
-            Caller {
+            CallingParty {
                 number: key.number.clone(),
                 name,
                 css,

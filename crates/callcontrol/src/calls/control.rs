@@ -119,7 +119,7 @@ pub(super) enum Control {
 }
 
 impl Calls {
-    pub(super) fn call_task(&self, call: u64) -> Result<mpsc::Sender<Event>, CtiError> {
+    pub(super) fn call_task(&self, call: u64) -> Result<mpsc::Sender<Input>, CtiError> {
         self.inner
             .by_id
             .with(&call, |m| m.get(&call).cloned())
@@ -128,12 +128,12 @@ impl Calls {
 
     pub(super) async fn ask(
         &self,
-        to: mpsc::Sender<Event>,
+        to: mpsc::Sender<Input>,
         call: u64,
         make: impl FnOnce(oneshot::Sender<Result<(), CtiError>>) -> Control,
     ) -> Result<(), CtiError> {
         let (reply, answer) = oneshot::channel();
-        to.send(Event::Control(make(reply)))
+        to.send(Input::Control(make(reply)))
             .await
             .map_err(|_| CtiError::NoSuchCall(call))?;
         match tokio::time::timeout(Duration::from_secs(40), answer).await {

@@ -28,11 +28,11 @@ impl Call {
         .then_some(Side::A)
     }
 
-    pub(super) async fn on_event(&mut self, ev: Event) -> Next {
+    pub(super) async fn on_event(&mut self, ev: Input) -> Next {
         match ev {
-            Event::Response { tx, msg } => self.on_response(tx, msg).await,
-            Event::Finished { tx } => self.on_finished(tx).await,
-            Event::Ack(msg) => {
+            Input::Response { tx, msg } => self.on_response(tx, msg).await,
+            Input::Finished { tx } => self.on_finished(tx).await,
+            Input::Ack(msg) => {
                 let invite_cseq = self.a_invite.as_ref().and_then(|a| a.request.cseq());
                 if self.side_of(&msg) == Some(Side::A)
                     && msg.cseq().map(|c| c.0) == invite_cseq.map(|c| c.0)
@@ -58,9 +58,9 @@ impl Call {
                 }
                 Next::Continue
             }
-            Event::Request(tx) => self.on_request(tx).await,
-            Event::HandOver { of, reply } => self.hand_over(of, reply).await,
-            Event::Control(c) => self.on_control(c).await,
+            Input::Request(tx) => self.on_request(tx).await,
+            Input::HandOver { of, reply } => self.hand_over(of, reply).await,
+            Input::Control(c) => self.on_control(c).await,
         }
     }
 
@@ -222,7 +222,7 @@ impl Call {
             b = b.header("Contact", &leg.contact);
         }
         for name in [
-            "Event",
+            "Input",
             "Subscription-State",
             "Info-Package",
             "Content-Disposition",

@@ -157,9 +157,9 @@ impl Call {
                 return;
             };
             let (tx, response) = match ev {
-                Event::Response { tx, msg } => (tx, Some(msg)),
-                Event::Finished { tx } => (tx, None),
-                Event::Request(r) => {
+                Input::Response { tx, msg } => (tx, Some(msg)),
+                Input::Finished { tx } => (tx, None),
+                Input::Request(r) => {
                     if r.request.method() != Some("CANCEL") {
                         r.reply(481, None).await;
                     }

@@ -72,7 +72,7 @@ impl Calls {
         let appearance = device
             .as_ref()
             .and_then(|d| d.lines.iter().find(|a| a.pattern == line.key.number));
-        let caller = Caller {
+        let caller = CallingParty {
             number: line.key.number.clone(),
             name: appearance
                 .map(|a| a.display_name.clone())

@@ -20,7 +20,7 @@ pub(super) struct Owner {
     app: u64,
     requests: mpsc::Sender<Arc<Notice>>,
     /// Calls at the route point (offered or accepted): told when the application goes.
-    calls: HashMap<u64, mpsc::Sender<Event>>,
+    calls: HashMap<u64, mpsc::Sender<Input>>,
 }
 
 impl RoutePoints {
@@ -49,7 +49,7 @@ impl RoutePoints {
     /// Application `app` is gone: its route points are free and their calls fall through to
     /// Call Forward on CTI Failure.
     pub fn release(&self, app: u64) {
-        let lost: Vec<mpsc::Sender<Event>> = {
+        let lost: Vec<mpsc::Sender<Input>> = {
             let mut owners = self.owners.lock().expect("route points");
             let mine: Vec<String> = owners
                 .iter()
@@ -62,7 +62,7 @@ impl RoutePoints {
                 .collect()
         };
         for call in lost {
-            let _ = call.try_send(Event::Control(Control::ApplicationLost));
+            let _ = call.try_send(Input::Control(Control::ApplicationLost));
         }
     }
 
@@ -84,7 +84,7 @@ impl RoutePoints {
         &self,
         number: &str,
         call: u64,
-        events: &mpsc::Sender<Event>,
+        events: &mpsc::Sender<Input>,
         make: impl FnOnce(u64) -> Notice,
     ) -> Option<u64> {
         let mut owners = self.owners.lock().expect("route points");
@@ -322,7 +322,7 @@ mod tests {
         rp.release(1);
         assert!(matches!(
             call_events.try_recv(),
-            Ok(Event::Control(Control::ApplicationLost))
+            Ok(Input::Control(Control::ApplicationLost))
         ));
         assert!(
             call_events.try_recv().is_err(),

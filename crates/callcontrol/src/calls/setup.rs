@@ -314,16 +314,16 @@ impl Call {
             Ok(mut ct) => {
                 tokio::spawn(async move {
                     while let Some(msg) = ct.responses.recv().await {
-                        if events.send(Event::Response { tx, msg }).await.is_err() {
+                        if events.send(Input::Response { tx, msg }).await.is_err() {
                             return;
                         }
                     }
-                    let _ = events.send(Event::Finished { tx }).await;
+                    let _ = events.send(Input::Finished { tx }).await;
                 });
             }
             Err(e) => {
                 tracing::warn!(error = %e, "could not send a request");
-                let _ = self.events_tx.try_send(Event::Finished { tx });
+                let _ = self.events_tx.try_send(Input::Finished { tx });
             }
         }
     }

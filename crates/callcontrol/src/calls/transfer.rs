@@ -55,7 +55,7 @@ impl Call {
             .dialog
             .request("NOTIFY", &via)
             .header("Contact", &leg.contact)
-            .header("Event", "refer")
+            .header("Input", "refer")
             .header("Subscription-State", state)
             .body(
                 "message/sipfrag;version=2.0",
@@ -278,11 +278,11 @@ impl Call {
     pub(super) async fn take_leg_from(
         &mut self,
         side: Side,
-        other_call: mpsc::Sender<Event>,
+        other_call: mpsc::Sender<Input>,
         of: HandOverOf,
     ) -> Next {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let _ = other_call.send(Event::HandOver { of, reply }).await;
+        let _ = other_call.send(Input::HandOver { of, reply }).await;
         let leg = tokio::time::timeout(Duration::from_secs(5), answer)
             .await
             .ok()

@@ -178,8 +178,8 @@ impl Load for Busy {
     }
 }
 
-fn caller(number: &str) -> Caller {
-    Caller {
+fn caller(number: &str) -> CallingParty {
+    CallingParty {
         number: number.into(),
         name: String::new(),
         css: Vec::new(),
@@ -200,7 +200,7 @@ fn route(
     from: &str,
     to: &str,
 ) -> (Routing, Chain) {
-    let router = Router {
+    let router = CallRouter {
         snapshot,
         contacts: phones,
         load,
@@ -329,7 +329,7 @@ async fn calling_ones_own_shared_line_rings_the_other_phones_only() {
     let mut me = caller("2000");
     me.device = Some("SEP00000000200A".into());
     let phones = all_registered(&s);
-    let router = Router {
+    let router = CallRouter {
         snapshot: &s,
         contacts: &phones,
         load: &Busy::default(),
