@@ -10,19 +10,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// The newest call records, once `n` exist (or whatever exists after `within`).
-fn records(node: &Node, n: usize, within: Duration) -> Vec<serde_json::Value> {
-    let since = Instant::now();
-    loop {
-        let v = get_json(node, "/call-records?limit=20");
-        let items = v["items"].as_array().cloned().unwrap_or_default();
-        if items.len() >= n || since.elapsed() > within {
-            return items;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// No call left in progress (within a few seconds): nothing holds the lines busy.
 fn no_calls_left(node: &Node) {
     let since = Instant::now();
@@ -71,21 +58,21 @@ fn a_cancel_right_after_the_100_reaches_the_called_phone() {
         "uas-ring-late-cancelled.xml",
         "uas-answer-crossing-cancel.xml",
     ] {
-        let callee = Sipp::start(&node, Sip::Udp, callee, port, &[], &["-m", "1"]);
-        Sipp::start(
+        sipp_call(
             &node,
-            Sip::Udp,
+            port,
+            callee,
             &after_fork,
-            0,
-            &[&caller(&node, "1000", "1001")],
-            &["-m", "1"],
-        )
-        .expect_success("the caller's CANCEL is answered 200 and its INVITE 487");
-        callee.expect_success("the slow phone gets the CANCEL once it rings, or is hung up");
+            &[],
+            [
+                "the caller's CANCEL is answered 200 and its INVITE 487",
+                "the slow phone gets the CANCEL once it rings, or is hung up",
+            ],
+        );
     }
 
     no_calls_left(&node);
-    let ended = records(&node, 6, Duration::from_secs(5));
+    let ended = call_records(&node, 6, Duration::from_secs(5));
     assert_eq!(ended.len(), 6);
     for r in ended {
         assert_eq!(r["cause"], "cancelled", "{r}");
@@ -113,31 +100,24 @@ fn a_caller_that_never_acknowledges_the_answer_is_hung_up() {
     let node = Node::start(dir.path(), "[sip]\nt1_ms = 20\nt2_ms = 80\n", true);
     let port = free_port();
     register_line(&node, Sip::Udp, port, "1001", "user1001");
-    let callee = Sipp::start(
-        &node,
-        Sip::Udp,
-        "uas-answer-bye.xml",
-        port,
-        &[],
-        &["-m", "1"],
-    );
     let started = Instant::now();
-    Sipp::start(
+    sipp_call(
         &node,
-        Sip::Udp,
+        port,
+        "uas-answer-bye.xml",
         "uac-no-ack.xml",
-        0,
-        &[&caller(&node, "1000", "1001")],
-        &["-m", "1"],
-    )
-    .expect_success("the caller that never acknowledged gets a BYE");
-    callee.expect_success("the called phone gets a BYE");
+        &[],
+        [
+            "the caller that never acknowledged gets a BYE",
+            "the called phone gets a BYE",
+        ],
+    );
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "ended within the bound"
     );
     no_calls_left(&node);
-    let r = &records(&node, 1, Duration::from_secs(5))[0];
+    let r = &call_records(&node, 1, Duration::from_secs(5))[0];
     assert_eq!(r["cause"], "no_ack", "{r}");
 }
 
@@ -150,25 +130,18 @@ fn requests_with_a_wrong_tag_belong_to_no_dialog() {
     let node = Node::start(dir.path(), "", true);
     let port = free_port();
     register_line(&node, Sip::Udp, port, "1001", "user1001");
-    let callee = Sipp::start(
+    sipp_call(
         &node,
-        Sip::Udp,
-        "uas-answer-bye.xml",
         port,
-        &[],
-        &["-m", "1"],
-    );
-    Sipp::start(
-        &node,
-        Sip::Udp,
+        "uas-answer-bye.xml",
         "uac-bye-wrong-tag.xml",
-        0,
-        &[&caller(&node, "1000", "1001")],
-        &["-m", "1", "-d", "300"],
-    )
-    .expect_success("wrong-tag requests get 481, the right BYE 200");
-    callee.expect_success("the called phone stays in the call until the real BYE");
-    let r = &records(&node, 1, Duration::from_secs(5))[0];
+        &["-d", "300"],
+        [
+            "wrong-tag requests get 481, the right BYE 200",
+            "the called phone stays in the call until the real BYE",
+        ],
+    );
+    let r = &call_records(&node, 1, Duration::from_secs(5))[0];
     assert_eq!(r["cause"], "normal", "{r}");
     assert_eq!(r["ended_by"], "calling", "{r}");
 }

@@ -73,15 +73,11 @@ fn a_call_whose_phones_vanish_while_ringing_leaves_the_node_idle() {
     );
 
     // The calls end by the ringing bound (6 s here): each has a record that says why.
-    let mut ended = Vec::new();
-    while silent_since.elapsed() < Duration::from_secs(20) {
-        let v = get_json(&node, "/call-records?limit=10");
-        ended = v["items"].as_array().cloned().unwrap_or_default();
-        if ended.len() == 2 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let ended = call_records(
+        &node,
+        2,
+        Duration::from_secs(20).saturating_sub(silent_since.elapsed()),
+    );
     assert_eq!(ended.len(), 2, "both calls ended: {ended:?}");
     for r in &ended {
         assert_eq!(r["cause"], "unavailable", "{r}");
@@ -116,17 +112,17 @@ fn a_connected_call_ends_at_the_maximum_call_duration() {
     let port = free_port();
     register_line(&node, Sip::Udp, port, "1001", "user1001");
     let started = Instant::now();
-    let callee = Sipp::start(&node, Sip::Udp, "uas-answer.xml", port, &[], &["-m", "1"]);
-    Sipp::start(
+    sipp_call(
         &node,
-        Sip::Udp,
+        port,
+        "uas-answer.xml",
         "uac-hungup.xml",
-        0,
-        &[&caller(&node, "1000", "1001")],
-        &["-m", "1"],
-    )
-    .expect_success("the caller is hung up by the node");
-    callee.expect_success("the called phone is hung up by the node");
+        &[],
+        [
+            "the caller is hung up by the node",
+            "the called phone is hung up by the node",
+        ],
+    );
     let took = started.elapsed();
     assert!(took >= Duration::from_secs(2), "{took:?}");
     let v = get_json(&node, "/call-records?limit=1");

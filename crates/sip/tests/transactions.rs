@@ -545,20 +545,7 @@ async fn an_accepted_invite_ends_at_its_ack_and_still_absorbs_retransmissions() 
         timers: timers(),
         ..Config::default()
     };
-    let (ep, mut rx) = Endpoint::bind(Some("127.0.0.1:0".parse().unwrap()), None, config)
-        .await
-        .unwrap();
-    let server = ep.local_addr(Transport::Udp).unwrap();
-    let seen = Arc::new(AtomicUsize::new(0));
-    let counter = seen.clone();
-    tokio::spawn(async move {
-        while let Some(inc) = rx.recv().await {
-            if let Incoming::Request(tx) = inc {
-                counter.fetch_add(1, Ordering::SeqCst);
-                tx.reply(200, Some("callee")).await;
-            }
-        }
-    });
+    let (ep, server, seen) = replying(config).await;
     let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let text = invite_via(
         &format!(
@@ -581,7 +568,7 @@ async fn an_accepted_invite_ends_at_its_ack_and_still_absorbs_retransmissions() 
         "the 2xx is retransmitted until its ACK ({oks} seen)"
     );
     let ack = "ACK sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKack1\r\n\
-               From: <sip:a@b>;tag=1\r\nTo: <sip:x@127.0.0.1>;tag=callee\r\nCall-ID: accepted@test\r\n\
+               From: <sip:a@b>;tag=1\r\nTo: <sip:x@127.0.0.1>;tag=t\r\nCall-ID: accepted@test\r\n\
                CSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
     sock.send_to(ack.as_bytes(), server).await.unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;

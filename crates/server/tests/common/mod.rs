@@ -515,3 +515,42 @@ pub fn wait_applied(node: &Node) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// The newest call records, once `n` exist (or whatever exists after `within`).
+pub fn call_records(node: &Node, n: usize, within: Duration) -> Vec<serde_json::Value> {
+    let since = std::time::Instant::now();
+    loop {
+        let v = get_json(node, "/call-records?limit=20");
+        let items = v["items"].as_array().cloned().unwrap_or_default();
+        if items.len() >= n || since.elapsed() > within {
+            return items;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// One call from line 1000 to 1001 (registered on `port`): the called phone plays `callee`
+/// there, the caller `caller` with `extra` sipp arguments; both must end well, `says` saying
+/// what each was to see.
+pub fn sipp_call(
+    node: &Node,
+    port: u16,
+    callee: &str,
+    caller: &str,
+    extra: &[&str],
+    says: [&str; 2],
+) {
+    let called = Sipp::start(node, Sip::Udp, callee, port, &[], &["-m", "1"]);
+    let mut args = vec!["-m", "1"];
+    args.extend_from_slice(extra);
+    Sipp::start(
+        node,
+        Sip::Udp,
+        caller,
+        0,
+        &[&self::caller(node, "1000", "1001")],
+        &args,
+    )
+    .expect_success(says[0]);
+    called.expect_success(says[1]);
+}
