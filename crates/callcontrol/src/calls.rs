@@ -17,7 +17,7 @@ use dialtone_sip::digest::{Authenticator, Challenger, Credentials, StoredCredent
 use dialtone_sip::endpoint::{Endpoint, Peer, ServerTransaction, Transport};
 use dialtone_sip::guard::Guard;
 use dialtone_sip::sdp::{self, Direction};
-use dialtone_sip::{Message, Name};
+use dialtone_sip::{Message, Method, Name};
 use dialtone_store::calls::CallRecord;
 use dialtone_store::directory::TrunkConfig;
 use serde::Serialize;
@@ -299,7 +299,7 @@ impl Calls {
 
     /// A request inside a call (or a CANCEL): to its call, or 481.
     pub async fn in_dialog(&self, tx: ServerTransaction) {
-        if tx.request.method() == Some("CANCEL") {
+        if tx.request.is(Method::Cancel) {
             return self.cancel(tx).await;
         }
         let sender = tx.request.call_id().and_then(|c| self.inner.route_of(c));

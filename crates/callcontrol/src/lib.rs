@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use dialtone_sip::build;
 use dialtone_sip::endpoint::{Incoming, ServerTransaction};
+use dialtone_sip::Method;
 use tokio::sync::mpsc;
 
 pub use calls::{CallConfig, CallState, CallView, Calls, LineState};
@@ -46,7 +47,10 @@ async fn answer_options(tx: &ServerTransaction) {
 /// A request that requires an extension Dialtone lacks gets 420 naming it (RFC 3261
 /// 8.2.2.3); never a CANCEL or an ACK. True when it was refused.
 async fn refuse_unsupported(tx: &ServerTransaction) -> bool {
-    if matches!(tx.request.method(), Some("CANCEL") | Some("ACK")) {
+    if matches!(
+        tx.request.request_method(),
+        Some(Method::Cancel | Method::Ack)
+    ) {
         return false;
     }
     let supported: Vec<&str> = SUPPORTED.split(',').map(str::trim).collect();
@@ -80,13 +84,13 @@ pub async fn serve(
                         return;
                     }
                     let in_dialog = tx.request.to().and_then(|t| t.tag()).is_some();
-                    match tx.request.method().unwrap_or("") {
-                        "REGISTER" => registrar.register(tx).await,
-                        "CANCEL" => calls.in_dialog(tx).await,
+                    match tx.request.request_method() {
+                        Some(Method::Register) => registrar.register(tx).await,
+                        Some(Method::Cancel) => calls.in_dialog(tx).await,
                         _ if in_dialog => calls.in_dialog(tx).await,
-                        "INVITE" => calls.invite(tx).await,
-                        "OPTIONS" => answer_options(&tx).await,
-                        "BYE" | "UPDATE" | "INFO" | "PRACK" => {
+                        Some(Method::Invite) => calls.invite(tx).await,
+                        Some(Method::Options) => answer_options(&tx).await,
+                        Some(Method::Bye | Method::Update | Method::Info | Method::Prack) => {
                             tx.reply(481, Some(&dialtone_sip::build::token())).await
                         }
                         _ => tx.reply(501, Some(&dialtone_sip::build::token())).await,

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use crate::build;
 use crate::header::Name;
 use crate::message::{Limits, Message, ParseError};
+use crate::Method;
 
 mod client;
 mod server;
@@ -513,7 +514,7 @@ impl Endpoint {
             Err(_) => return,
         };
         if let Err(e) = msg.validate() {
-            if msg.is_request() && msg.method() != Some("ACK") && msg.top_via().is_some() {
+            if msg.is_request() && !msg.is(Method::Ack) && msg.top_via().is_some() {
                 let r = build::response(&msg, e.status(), Some(peer.addr), None)
                     .header("Warning", &format!("399 dialtone \"{e}\""))
                     .finish();
@@ -546,7 +547,7 @@ impl Endpoint {
         let Some(key) = Self::server_key(&msg) else {
             return;
         };
-        let is_ack = msg.method() == Some("ACK");
+        let is_ack = msg.is(Method::Ack);
         // A retransmission of an answered request (its final response is held), then one of
         // a request still running, or an ACK for a non-2xx final: its transaction absorbs it.
         if !is_ack {
@@ -618,7 +619,7 @@ impl Endpoint {
             return;
         }
         let (etx, erx) = mpsc::channel(8);
-        let cancels = if msg.method() == Some("CANCEL") {
+        let cancels = if msg.is(Method::Cancel) {
             // The same key with INVITE for CANCEL (the key ends with the method).
             let invite_key = format!("{}INVITE", &key[..key.len() - "CANCEL".len()]);
             self.inner
@@ -648,7 +649,7 @@ impl Endpoint {
             .with(&key, |m| m.insert(key.clone(), entry));
         self.inner.live.fetch_add(1, Ordering::Relaxed);
         let ep = self.clone();
-        let invite = msg.method() == Some("INVITE");
+        let invite = msg.is(Method::Invite);
         tokio::spawn(async move {
             let (final_response, absorb) = if invite {
                 (None, ep.invite_server(msg, peer, erx).await)

@@ -18,9 +18,11 @@ pub mod guard;
 pub mod header;
 pub mod locate;
 pub mod message;
+pub mod method;
 pub mod sdp;
 pub mod uri;
 
 pub use header::{Name, NameAddr, Via};
 pub use message::{Limits, Message, ParseError};
+pub use method::Method;
 pub use uri::{Host, Scheme, Uri};

@@ -320,6 +320,16 @@ impl Message {
         }
     }
 
+    /// The request's method as a type (None for a response).
+    pub fn request_method(&self) -> Option<crate::Method> {
+        self.method().map(crate::Method::parse)
+    }
+
+    /// Whether this is a request with method `m`.
+    pub fn is(&self, m: crate::Method) -> bool {
+        self.request_method() == Some(m)
+    }
+
     pub fn request_uri_str(&self) -> Option<&str> {
         match &self.start {
             StartLine::Request { uri, .. } => Some(self.text(uri)),

@@ -65,8 +65,10 @@ impl Call {
     }
 
     pub(super) async fn on_request(&mut self, tx: ServerTransaction) -> Next {
+        // The method's spelling is what is relayed; its type is what is decided on.
         let method = tx.request.method().unwrap_or("").to_string();
-        if method == "CANCEL" {
+        let kind = Method::parse(&method);
+        if kind == Method::Cancel {
             // Answered 200 already, by `Calls::cancel`.
             let a = self.a_invite.as_ref().filter(|a| {
                 tx.cancels
@@ -103,8 +105,8 @@ impl Call {
             return Next::Continue;
         }
         let other = side.other();
-        match method.as_str() {
-            "BYE" => {
+        match kind {
+            Method::Bye => {
                 tx.reply(200, None).await;
                 self.legs[side as usize] = None;
                 self.bye(other).await;
@@ -114,17 +116,17 @@ impl Call {
                     by: side.name(),
                 }
             }
-            "UPDATE" if tx.request.body().is_empty() => {
+            Method::Update if tx.request.body().is_empty() => {
                 // A pure session refresh: answered here, nothing to relay.
                 self.refresh(side);
                 let b = self.in_dialog_response(&tx, side, 200).finish();
                 tx.respond(b).await;
                 Next::Continue
             }
-            "INVITE" | "UPDATE" => {
+            Method::Invite | Method::Update => {
                 let in_progress = self.pending.values().any(|p| {
                     matches!(p, Purpose::Relay { server, .. }
-                        if matches!(server.request.method(), Some("INVITE") | Some("UPDATE")))
+                        if matches!(server.request.request_method(), Some(Method::Invite | Method::Update)))
                 });
                 if in_progress || self.ack_wait.is_some() {
                     let b = build::response(&tx.request, 491, Some(tx.peer.addr), None)
@@ -138,9 +140,9 @@ impl Call {
                 self.relay(side, tx, &method).await;
                 Next::Continue
             }
-            "ACK" => Next::Continue,
-            "REFER" => self.on_refer(side, tx).await,
-            "SUBSCRIBE" => {
+            Method::Ack => Next::Continue,
+            Method::Refer => self.on_refer(side, tx).await,
+            Method::Subscribe => {
                 tx.reply(501, None).await;
                 Next::Continue
             }
@@ -195,7 +197,11 @@ impl Call {
     ) -> Builder {
         let mut b = build::response(&tx.request, code, Some(tx.peer.addr), None);
         if let Some(leg) = self.legs[side as usize].as_ref() {
-            if matches!(tx.request.method(), Some("INVITE") | Some("UPDATE")) && code < 300 {
+            if matches!(
+                tx.request.request_method(),
+                Some(Method::Invite | Method::Update)
+            ) && code < 300
+            {
                 b = b.header("Contact", &leg.contact);
                 if let Some(s) = leg.session {
                     let who = if s.we_refresh { "uas" } else { "uac" };
@@ -222,7 +228,7 @@ impl Call {
             b = b.header("Contact", &leg.contact);
         }
         for name in [
-            "Input",
+            "Event",
             "Subscription-State",
             "Info-Package",
             "Content-Disposition",
@@ -314,7 +320,7 @@ impl Call {
                     return Next::Continue;
                 };
                 let to = from.other();
-                let is_invite = server.request.method() == Some("INVITE");
+                let is_invite = server.request.is(Method::Invite);
                 if is_invite && (200..300).contains(&code) {
                     if offer {
                         self.ack(to, cseq, None).await;

@@ -160,7 +160,7 @@ impl Call {
                 Input::Response { tx, msg } => (tx, Some(msg)),
                 Input::Finished { tx } => (tx, None),
                 Input::Request(r) => {
-                    if r.request.method() != Some("CANCEL") {
+                    if !r.request.is(Method::Cancel) {
                         r.reply(481, None).await;
                     }
                     continue;

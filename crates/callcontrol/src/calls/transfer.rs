@@ -55,7 +55,7 @@ impl Call {
             .dialog
             .request("NOTIFY", &via)
             .header("Contact", &leg.contact)
-            .header("Input", "refer")
+            .header("Event", "refer")
             .header("Subscription-State", state)
             .body(
                 "message/sipfrag;version=2.0",

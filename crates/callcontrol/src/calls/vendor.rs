@@ -1,7 +1,7 @@
 //! Phone control that differs by vendor, in one place: Cisco enterprise phones take
 //! remote-control requests (an out-of-dialog REFER with `Refer-To: cid:` and an XML body)
 //! to answer, hold and resume, and a NOTIFY to reset or restart; other phones take
-//! BroadSoft's `Input: talk` / `hold` NOTIFYs, or `Call-Info: answer-after=0` on the INVITE.
+//! BroadSoft's `Event: talk` / `hold` NOTIFYs, or `Call-Info: answer-after=0` on the INVITE.
 
 use super::control::*;
 use super::*;
@@ -78,11 +78,11 @@ impl Calls {
                     b.register_call_id
                 );
                 builder = builder
-                    .header("Input", "service-control")
+                    .header("Event", "service-control")
                     .body("text/plain", Bytes::from(body));
             } else {
                 let reboot = if restart { "false" } else { "true" };
-                builder = builder.header("Input", &format!("check-sync;reboot={reboot}"));
+                builder = builder.header("Event", &format!("check-sync;reboot={reboot}"));
             }
             match inner.endpoint.send_request(builder.finish(), peer).await {
                 Ok(mut ct) => {
@@ -108,7 +108,7 @@ impl Calls {
 
 impl Call {
     /// Ask a ringing fork's phone to answer: a Cisco remote-control REFER, else a NOTIFY
-    /// `Input: talk` in the early dialog (BroadSoft's convention, which Polycom, Yealink and
+    /// `Event: talk` in the early dialog (BroadSoft's convention, which Polycom, Yealink and
     /// others follow).
     pub(super) async fn ask_remote_answer(
         &mut self,
@@ -173,7 +173,7 @@ impl Call {
             dialog
                 .request("NOTIFY", &via)
                 .header("Contact", &self.inner.contact(peer.transport))
-                .header("Input", "talk")
+                .header("Event", "talk")
                 .header("Subscription-State", "active")
                 .finish()
         };
@@ -208,7 +208,7 @@ impl Call {
     }
 
     /// Ask the party's phone to hold or retrieve: Cisco phones by a remote-control REFER,
-    /// others by an in-dialog NOTIFY `Input: hold` / `talk`. The phone then re-INVITEs,
+    /// others by an in-dialog NOTIFY `Event: hold` / `talk`. The phone then re-INVITEs,
     /// which is relayed as any hold is, and the call's held/resumed event follows.
     pub(super) async fn ask_hold(
         &mut self,
@@ -236,7 +236,7 @@ impl Call {
             leg.dialog
                 .request("NOTIFY", &via)
                 .header("Contact", &leg.contact)
-                .header("Input", if hold { "hold" } else { "talk" })
+                .header("Event", if hold { "hold" } else { "talk" })
                 .header("Subscription-State", "active")
                 .finish()
         };

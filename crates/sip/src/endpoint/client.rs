@@ -42,7 +42,7 @@ impl Endpoint {
         let (rtx, rrx) = mpsc::channel(16);
         let ep = self.clone();
         tokio::spawn(async move {
-            if msg.method() == Some("INVITE") {
+            if msg.is(Method::Invite) {
                 ep.invite_client(msg, request, peer, events, rtx).await;
             } else {
                 ep.non_invite_client(request, peer, events, rtx).await;
