@@ -45,6 +45,15 @@ fn blocks(node: &Node) -> serde_json::Value {
     get_json(node, "/sip/blocks")
 }
 
+/// Whether the guard lists a block of `kind` whose `field` is `value`.
+fn blocked(node: &Node, kind: &str, field: &str, value: &str) -> bool {
+    blocks(node)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|b| b["kind"] == kind && b[field] == value)
+}
+
 /// A REGISTER for user1001 from `local`, with a wrong digest answer to `nonce` (one guess),
 /// or without credentials.
 fn register_text(local: std::net::SocketAddr, i: u32, nonce: Option<&str>) -> String {
@@ -135,14 +144,10 @@ fn guessers_are_slowed_then_refused_while_the_phone_goes_on() {
         "svcrack must not find the password:\n{out}"
     );
     assert!(started.elapsed() < Duration::from_secs(50));
-    let v = blocks(&node);
     assert!(
-        v["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|b| b["kind"] == "source" && b["address"] == "127.0.0.1"),
-        "the guesser's address is blocked: {v}"
+        blocked(&node, "source", "address", "127.0.0.1"),
+        "the guesser's address is blocked: {}",
+        blocks(&node)
     );
     // Even the right password is refused from there now.
     let (ok, out) = register_from(&node, "127.0.0.1", "reg-auth-403.xml");
@@ -164,14 +169,10 @@ fn guessers_are_slowed_then_refused_while_the_phone_goes_on() {
         2,
         "{answered:?}"
     );
-    let v = blocks(&node);
     assert!(
-        v["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|b| b["kind"] == "user" && b["user"] == "user1001"),
-        "the name is locked: {v}"
+        blocked(&node, "user", "user", "user1001"),
+        "the name is locked: {}",
+        blocks(&node)
     );
     let (ok, out) = register_from(&node, "127.0.0.5", "reg-auth-403.xml");
     assert!(ok, "a new address is refused for the locked name: {out}");
