@@ -29,7 +29,7 @@ use crate::events::Event as Notice;
 use crate::guarded::Digest;
 use crate::registrar::Registrar;
 use crate::routing::{CallRouter, CallingParty, Chain, Load, Reason, Routing};
-use crate::shards::Sharded;
+use dialtone_sip::shards::Sharded;
 
 mod admission;
 mod control;

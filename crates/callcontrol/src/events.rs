@@ -21,7 +21,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::shards::Sharded;
+use dialtone_sip::shards::Sharded;
 
 /// The parties of a call, as lines and devices (absent until known: the called device is
 /// known once one answers; a trunk's side has no line).

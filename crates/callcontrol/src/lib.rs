@@ -12,7 +12,6 @@ pub mod events;
 mod guarded;
 pub mod registrar;
 pub mod routing;
-mod shards;
 
 use std::sync::Arc;
 

@@ -20,7 +20,7 @@ use dialtone_store::directory::DeviceConfig;
 
 use crate::directory::{Directory, LineKey, Snapshot};
 use crate::guarded::Digest;
-use crate::shards::Sharded;
+use dialtone_sip::shards::Sharded;
 use serde::Serialize;
 
 /// Registration limits (seconds).

@@ -5,7 +5,6 @@
 //! message path. New requests reach the transaction user through a bounded queue: when it is
 //! full, the request is answered 503 with Retry-After at once and no state is kept.
 
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +19,7 @@ use tokio::sync::mpsc;
 use crate::build;
 use crate::header::Name;
 use crate::message::{Limits, Message, ParseError};
+use crate::shards::Sharded;
 use crate::Method;
 
 mod client;
@@ -254,31 +254,6 @@ pub struct ClientTransaction {
     pub responses: mpsc::Receiver<Arc<Message>>,
 }
 
-/// A map split into shards by key hash, each behind its own lock: no lock is shared by the
-/// whole message path.
-struct Sharded<T, K = String> {
-    shards: Vec<Mutex<HashMap<K, T>>>,
-}
-
-impl<T, K: Hash + Eq> Sharded<T, K> {
-    fn new(n: usize) -> Self {
-        Sharded {
-            shards: (0..n).map(|_| Mutex::new(HashMap::new())).collect(),
-        }
-    }
-
-    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> &Mutex<HashMap<K, T>> {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        key.hash(&mut h);
-        &self.shards[(h.finish() as usize) % self.shards.len()]
-    }
-
-    fn with<Q: Hash + ?Sized, R>(&self, key: &Q, f: impl FnOnce(&mut HashMap<K, T>) -> R) -> R {
-        let mut g = self.shard(key).lock().expect("shard lock");
-        f(&mut g)
-    }
-}
-
 /// (expires at, transaction key, merged-request key) in expiry order.
 type ExpiryQueue = std::collections::VecDeque<(tokio::time::Instant, String, Option<String>)>;
 
@@ -290,17 +265,17 @@ struct Inner {
     tls_addr: Option<SocketAddr>,
     tls_client: Option<Arc<rustls::ClientConfig>>,
     /// Open streams by transport and remote address: a writer each (connection reuse).
-    streams: Sharded<mpsc::Sender<Bytes>, (Transport, SocketAddr)>,
-    server: Sharded<ServerTransaction>,
+    streams: Sharded<(Transport, SocketAddr), mpsc::Sender<Bytes>>,
+    server: Sharded<String, ServerTransaction>,
     /// INVITE server transactions whose 2xx awaits its ACK, by Call-ID and CSeq number.
-    accepted: Sharded<mpsc::Sender<ServerEventBox>>,
+    accepted: Sharded<String, mpsc::Sender<ServerEventBox>>,
     /// Requests in progress by (Call-ID, From tag, CSeq): the branch that owns each, to spot
     /// merged requests (482).
-    merged: Sharded<String>,
-    client: Sharded<mpsc::Sender<ClientEvent>>,
+    merged: Sharded<String, String>,
+    client: Sharded<String, mpsc::Sender<ClientEvent>>,
     /// Completed non-INVITE server transactions over UDP: only the final response is kept,
     /// to answer retransmissions until Timer J (no task, no request).
-    completed: Sharded<(Bytes, Peer)>,
+    completed: Sharded<String, (Bytes, Peer)>,
     /// Per shard, when each completed entry expires. Every entry lives the same Timer J, so
     /// each queue is in expiry order and sweeping costs only what expires.
     expiries: Vec<Mutex<ExpiryQueue>>,
@@ -463,11 +438,9 @@ impl Endpoint {
 
     /// How many client transactions are running, for metrics.
     pub fn client_transactions(&self) -> usize {
-        let shards = &self.inner.client.shards;
-        shards
-            .iter()
-            .map(|s| s.lock().expect("shard lock").len())
-            .sum()
+        let mut running = 0;
+        self.inner.client.each(|m| running += m.len());
+        running
     }
 
     pub fn local_addr(&self, transport: Transport) -> Option<SocketAddr> {

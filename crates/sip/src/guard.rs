@@ -5,12 +5,14 @@
 //! name guessed at from many sources is locked too, but only for sources that never
 //! authenticated as it, so the legitimate phone at its usual address is never locked out by
 //! an attacker elsewhere. Every name is treated alike, whether it exists or not, so the guard
-//! tells an enumerator nothing. The tables are bounded: old entries go first.
+//! tells an enumerator nothing. The tables are bounded (old entries go first) and sharded, so a
+//! check locks one shard, never the whole table.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+
+use crate::shards::Sharded;
 use std::time::{Duration, Instant, SystemTime};
 
 /// The guard's tunables.
@@ -137,11 +139,14 @@ struct UserEntry {
 
 const KNOWN_PER_USER: usize = 4;
 
+/// Shards of each table: one authenticated request locks one shard of each, never the table.
+const SHARDS: usize = 16;
+
 /// The guard: one per node, shared by the registrar and call admission.
 pub struct Guard {
     config: GuardConfig,
-    sources: Mutex<HashMap<IpAddr, Count>>,
-    users: Mutex<HashMap<String, UserEntry>>,
+    sources: Sharded<IpAddr, Count>,
+    users: Sharded<String, UserEntry>,
     failures: AtomicU64,
     blocks: AtomicU64,
 }
@@ -150,8 +155,8 @@ impl Guard {
     pub fn new(config: GuardConfig) -> Guard {
         Guard {
             config,
-            sources: Mutex::default(),
-            users: Mutex::default(),
+            sources: Sharded::new(SHARDS),
+            users: Sharded::new(SHARDS),
             failures: AtomicU64::new(0),
             blocks: AtomicU64::new(0),
         }
@@ -160,29 +165,31 @@ impl Guard {
     /// Before checking credentials for `user` from `source`.
     pub fn admit(&self, source: IpAddr, user: &str) -> Admission {
         let now = Instant::now();
-        {
-            let mut sources = self.sources.lock().expect("guard sources");
-            if let Some(c) = sources.get_mut(&source).filter(|c| c.blocked(now)) {
-                if now.duration_since(c.second.0) >= Duration::from_secs(1) {
-                    c.second = (now, 0);
-                }
-                c.second.1 += 1;
-                return if c.second.1 > self.config.flood_per_second {
-                    Admission::Silence
-                } else {
-                    Admission::Refuse
-                };
+        let flood = self.config.flood_per_second;
+        let blocked_source = self.sources.with(&source, |sources| {
+            let c = sources.get_mut(&source).filter(|c| c.blocked(now))?;
+            if now.duration_since(c.second.0) >= Duration::from_secs(1) {
+                c.second = (now, 0);
             }
-        }
-        let users = self.users.lock().expect("guard users");
-        match users.get(user) {
-            Some(u)
-                if u.count.as_ref().is_some_and(|c| c.blocked(now))
-                    && !u.known.contains(&source) =>
-            {
+            c.second.1 += 1;
+            Some(if c.second.1 > flood {
+                Admission::Silence
+            } else {
                 Admission::Refuse
-            }
-            _ => Admission::Check,
+            })
+        });
+        if let Some(answer) = blocked_source {
+            return answer;
+        }
+        let locked = self.users.with(user, |users| {
+            users.get(user).is_some_and(|u| {
+                u.count.as_ref().is_some_and(|c| c.blocked(now)) && !u.known.contains(&source)
+            })
+        });
+        if locked {
+            Admission::Refuse
+        } else {
+            Admission::Check
         }
     }
 
@@ -191,16 +198,15 @@ impl Guard {
         let now = Instant::now();
         let c = &self.config;
         self.failures.fetch_add(1, Ordering::Relaxed);
-        let (failures, source_blocked) = {
-            let mut sources = self.sources.lock().expect("guard sources");
-            make_room(&mut sources, c.max_entries, &source, |e| e.blocked(now));
+        let per_shard = (c.max_entries / SHARDS).max(1);
+        let (failures, source_blocked) = self.sources.with(&source, |sources| {
+            make_room(sources, per_shard, &source, |e| e.blocked(now));
             let e = sources.entry(source).or_insert_with(|| Count::new(now));
             let began = e.fail(now, c.window, c.source_block_after, c.block_for);
             (e.failures, began)
-        };
-        let user_locked = {
-            let mut users = self.users.lock().expect("guard users");
-            make_room(&mut users, c.max_entries, user, |e| {
+        });
+        let user_locked = self.users.with(user, |users| {
+            make_room(users, per_shard, user, |e| {
                 e.count.as_ref().is_some_and(|c| c.blocked(now))
             });
             let u = users.entry(user.to_string()).or_default();
@@ -212,7 +218,7 @@ impl Guard {
                     c.user_block_after,
                     c.block_for,
                 )
-        };
+        });
         self.blocks.fetch_add(
             u64::from(source_blocked) + u64::from(user_locked),
             Ordering::Relaxed,
@@ -235,23 +241,24 @@ impl Guard {
     /// the user's known addresses.
     pub fn succeeded(&self, source: IpAddr, user: &str) {
         let now = Instant::now();
-        {
-            let mut sources = self.sources.lock().expect("guard sources");
+        self.sources.with(&source, |sources| {
             if sources.get(&source).is_some_and(|c| !c.blocked(now)) {
                 sources.remove(&source);
             }
-        }
-        let mut users = self.users.lock().expect("guard users");
-        if users.len() >= self.config.max_entries && !users.contains_key(user) {
-            return; // full of names under attack: the known address waits for room
-        }
-        let u = users.entry(user.to_string()).or_default();
-        if !u.known.contains(&source) {
-            if u.known.len() >= KNOWN_PER_USER {
-                u.known.remove(0);
+        });
+        let per_shard = (self.config.max_entries / SHARDS).max(1);
+        self.users.with(user, |users| {
+            if users.len() >= per_shard && !users.contains_key(user) {
+                return; // full of names under attack: the known address waits for room
             }
-            u.known.push(source);
-        }
+            let u = users.entry(user.to_string()).or_default();
+            if !u.known.contains(&source) {
+                if u.known.len() >= KNOWN_PER_USER {
+                    u.known.remove(0);
+                }
+                u.known.push(source);
+            }
+        });
     }
 
     /// Everything blocked now.
@@ -259,24 +266,28 @@ impl Guard {
         let now = Instant::now();
         let until = |u: Instant| unix_seconds(u, now);
         let mut out: Vec<Blocked> = Vec::new();
-        for (address, c) in self.sources.lock().expect("guard sources").iter() {
-            if let Some(u) = c.blocked_until.filter(|_| c.blocked(now)) {
-                out.push(Blocked::Source {
-                    address: *address,
-                    failures: c.failures,
-                    until: until(u),
-                });
+        self.sources.each(|sources| {
+            for (address, c) in sources.iter() {
+                if let Some(u) = c.blocked_until.filter(|_| c.blocked(now)) {
+                    out.push(Blocked::Source {
+                        address: *address,
+                        failures: c.failures,
+                        until: until(u),
+                    });
+                }
             }
-        }
-        for (user, e) in self.users.lock().expect("guard users").iter() {
-            if let Some(c) = e.count.as_ref().filter(|c| c.blocked(now)) {
-                out.push(Blocked::User {
-                    user: user.clone(),
-                    failures: c.failures,
-                    until: until(c.blocked_until.unwrap_or(now)),
-                });
+        });
+        self.users.each(|users| {
+            for (user, e) in users.iter() {
+                if let Some(c) = e.count.as_ref().filter(|c| c.blocked(now)) {
+                    out.push(Blocked::User {
+                        user: user.clone(),
+                        failures: c.failures,
+                        until: until(c.blocked_until.unwrap_or(now)),
+                    });
+                }
             }
-        }
+        });
         out.sort_by_key(|b| match b {
             Blocked::Source { address, .. } => (0, address.to_string()),
             Blocked::User { user, .. } => (1, user.clone()),
@@ -287,24 +298,27 @@ impl Guard {
     /// Lift the block (and forget the failures) of a source address; false if none.
     pub fn clear_source(&self, source: IpAddr) -> bool {
         self.sources
-            .lock()
-            .expect("guard sources")
-            .remove(&source)
+            .with(&source, |sources| sources.remove(&source))
             .is_some()
     }
 
     /// Lift the lock (and forget the failures) of a user name; false if none.
     pub fn clear_user(&self, user: &str) -> bool {
-        let mut users = self.users.lock().expect("guard users");
-        users.get_mut(user).and_then(|u| u.count.take()).is_some()
+        self.users
+            .with(user, |users| {
+                users.get_mut(user).and_then(|u| u.count.take())
+            })
+            .is_some()
     }
 
     /// Lift every block.
     pub fn clear_all(&self) {
-        self.sources.lock().expect("guard sources").clear();
-        for u in self.users.lock().expect("guard users").values_mut() {
-            u.count = None;
-        }
+        self.sources.each(|sources| sources.clear());
+        self.users.each(|users| {
+            for u in users.values_mut() {
+                u.count = None;
+            }
+        });
     }
 
     /// Failed digest checks counted since start.
@@ -439,7 +453,10 @@ mod tests {
             let b = i.to_be_bytes();
             g.failed(IpAddr::from([10, b[1], b[2], b[3]]), &format!("u{i}"));
         }
-        assert!(g.sources.lock().unwrap().len() <= 100);
-        assert!(g.users.lock().unwrap().len() <= 100);
+        let (mut sources, mut users) = (0, 0);
+        g.sources.each(|m| sources += m.len());
+        g.users.each(|m| users += m.len());
+        assert!(sources <= 100, "{sources} sources");
+        assert!(users <= 100, "{users} names");
     }
 }

@@ -20,6 +20,7 @@ pub mod locate;
 pub mod message;
 pub mod method;
 pub mod sdp;
+pub mod shards;
 pub mod uri;
 
 pub use header::{Name, NameAddr, Via};

@@ -1,5 +1,6 @@
-//! A map split into shards by key hash, each behind its own lock: what call control keeps per
-//! call, per line and per device without one lock shared by every message.
+//! A map split into shards by key hash, each behind its own lock: what the SIP stack keeps per
+//! transaction and connection, the guard per address and name, and call control per call, line
+//! and device, without one lock shared by every message. One implementation for all of them.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -24,6 +25,11 @@ impl<K: Hash + Eq, V> Sharded<K, V> {
         key.hash(&mut h);
         let shard = &self.shards[(h.finish() as usize) % self.shards.len()];
         f(&mut shard.lock().expect("shard lock"))
+    }
+
+    /// How many shards there are (a bound per shard is the whole bound divided by this).
+    pub fn shards(&self) -> usize {
+        self.shards.len()
     }
 
     /// Run `f` on every shard in turn (listings, never the message path).
