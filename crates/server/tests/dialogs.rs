@@ -34,7 +34,7 @@ fn a_cancel_right_after_the_100_reaches_the_called_phone() {
     let node = Node::start(dir.path(), "[sip]\nt1_ms = 100\n", true);
     let port = free_port();
     register_line(&node, Sip::Udp, port, "1001", "user1001");
-    let at_once = Sipp::scenario(&node, "uac-cancel-early.xml.in", &[("PAUSE", "0")]);
+    let at_once = Sipp::scenario(&node, "uac-cancel-early.xml.in", &[("PAUSE", "1")]);
     let after_fork = Sipp::scenario(&node, "uac-cancel-early.xml.in", &[("PAUSE", "200")]);
 
     // At once: the phone may or may not have been rung by then (another line, whose port
