@@ -591,3 +591,36 @@ async fn an_accepted_invite_ends_at_its_ack_and_still_absorbs_retransmissions() 
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(ep.transactions(), 0);
 }
+
+/// A peer that leaves a message half sent over TCP (or trickles it) loses the connection once
+/// the message has been unfinished for 64*T1 (640 ms here), not after the whole idle time; a
+/// quiet connection between messages stays.
+#[tokio::test]
+async fn a_half_sent_message_does_not_hold_a_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = Config {
+        timers: timers(),
+        ..Config::default()
+    };
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let (ep, _rx) = Endpoint::bind(None, Some(any), config).await.unwrap();
+    let node = ep.local_addr(Transport::Tcp).unwrap();
+    let mut half = tokio::net::TcpStream::connect(node).await.unwrap();
+    half.write_all(b"INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKh\r\n")
+        .await
+        .unwrap();
+    let mut quiet = tokio::net::TcpStream::connect(node).await.unwrap();
+    let mut buf = [0u8; 64];
+    // Trickle a byte now and then: the message still never completes.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let _ = half.write_all(b"X").await;
+    }
+    let closed = tokio::time::timeout(Duration::from_secs(2), half.read(&mut buf)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "the half-sent message's connection is closed: {closed:?}"
+    );
+    let still = tokio::time::timeout(Duration::from_millis(100), quiet.read(&mut buf)).await;
+    assert!(still.is_err(), "the quiet connection stays open");
+}

@@ -75,6 +75,9 @@ impl Endpoint {
             let mut buf = BytesMut::with_capacity(8192);
             let limits = ep.inner.config.limits;
             let peer = Peer { transport, addr };
+            // A message begun must be complete within 64*T1: a peer that trickles one (or
+            // leaves it half sent) does not hold the connection for the whole idle time.
+            let mut begun: Option<tokio::time::Instant> = None;
             'conn: loop {
                 loop {
                     match frame(&buf, &limits) {
@@ -92,11 +95,19 @@ impl Endpoint {
                         Err(_) => break 'conn, // unframeable stream: drop the connection
                     }
                 }
-                let idle = ep.inner.config.stream_idle;
+                let now = tokio::time::Instant::now();
+                let wait = if buf.is_empty() {
+                    begun = None;
+                    ep.inner.config.stream_idle
+                } else {
+                    let since = *begun.get_or_insert(now);
+                    (since + ep.inner.config.timers.long()).saturating_duration_since(now)
+                };
                 // The read ends the connection on end of stream, error, silence for the idle
-                // time, or when the writer gave up on a peer that stopped reading.
+                // time (a message left unfinished for 64*T1), or when the writer gave up on a
+                // peer that stopped reading.
                 tokio::select! {
-                    read = tokio::time::timeout(idle, rd.read_buf(&mut buf)) => match read {
+                    read = tokio::time::timeout(wait, rd.read_buf(&mut buf)) => match read {
                         Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
                         Ok(Ok(_)) => {}
                     },
