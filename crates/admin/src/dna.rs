@@ -6,7 +6,9 @@ use axum::Json;
 use dialtone_dialplan::{Mode, Plan, Request};
 use serde_json::{json, Value};
 
-use crate::{auth, AdminState, ApiError};
+use crate::AdminState;
+use dialtone_web::accounts::Admin;
+use dialtone_web::ApiError;
 
 /// What the analyzer was asked.
 #[derive(Debug, Default)]
@@ -77,7 +79,7 @@ pub async fn analyse(store: &dialtone_store::Store, q: &Question) -> Result<Valu
 
 /// `GET /api/v1/dna?digits=91555123&css=Internal_CSS[&css=...][&calling=1000][&device_pool=P]`
 pub async fn handler(
-    _caller: auth::Admin,
+    _caller: Admin,
     State(st): State<AdminState>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {

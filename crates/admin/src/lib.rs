@@ -15,18 +15,18 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRef, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use dialtone_store::bulk::ImportError;
 use dialtone_store::catalogue::{self, Resource};
-use dialtone_store::secrets::CredentialCache;
-use dialtone_store::{ListQuery, Store, StoreError};
+use dialtone_store::{ListQuery, Store};
+use dialtone_web::accounts::Admin;
+use dialtone_web::openapi::Paths;
+use dialtone_web::{Accounts, ApiError};
 use serde_json::{json, Value};
-
-pub use auth::Caller;
 
 /// Settings the API needs from the node's configuration.
 #[derive(Debug, Clone)]
@@ -41,88 +41,15 @@ pub struct ApiSettings {
 #[derive(Clone)]
 pub struct AdminState {
     pub store: Store,
-    pub credentials: Arc<CredentialCache>,
+    pub accounts: Accounts,
     pub settings: Arc<ApiSettings>,
+    /// The OpenAPI paths of the node's other surfaces, joined into `/api/v1/openapi.json`.
+    pub surfaces: Arc<Vec<Paths>>,
 }
 
-/// An error answered to the client.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub message: String,
-    pub field: Option<String>,
-    pub details: Option<Box<Value>>,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            message: message.into(),
-            field: None,
-            details: None,
-        }
-    }
-
-    pub fn field(status: StatusCode, field: impl Into<String>, message: impl Into<String>) -> Self {
-        let field = field.into();
-        let message = message.into();
-        ApiError {
-            status,
-            message: if field.is_empty() {
-                message
-            } else {
-                format!("{field}: {message}")
-            },
-            field: Some(field).filter(|f| !f.is_empty()),
-            details: None,
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = json!({ "error": self.message });
-        if let Some(f) = self.field {
-            body["field"] = Value::String(f);
-        }
-        if let Some(d) = self.details {
-            body["details"] = *d;
-        }
-        let mut resp = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Basic realm=\"Dialtone\", charset=\"UTF-8\""),
-            );
-        }
-        resp
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Invalid { field, message } => {
-                ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, field, message)
-            }
-            StoreError::Conflict { field, message } => {
-                ApiError::field(StatusCode::CONFLICT, field, message)
-            }
-            StoreError::InUse { message } => ApiError::new(StatusCode::CONFLICT, message),
-            e @ StoreError::NotFound { .. } => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
-            StoreError::Busy => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the database is busy; try again",
-            ),
-            other => {
-                tracing::error!(error = %other, "store failure");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error; see the server log",
-                )
-            }
-        }
+impl FromRef<AdminState> for Accounts {
+    fn from_ref(st: &AdminState) -> Accounts {
+        st.accounts.clone()
     }
 }
 
@@ -191,11 +118,14 @@ pub fn router(state: AdminState) -> Router {
 }
 
 async fn openapi_doc(State(st): State<AdminState>) -> Json<Value> {
-    Json(openapi::document(&st.settings.public_base_url))
+    Json(openapi::document(
+        &st.settings.public_base_url,
+        &st.surfaces,
+    ))
 }
 
 async fn list(
-    _caller: auth::Admin,
+    _caller: Admin,
     State(st): State<AdminState>,
     Path(resource): Path<String>,
     Query(params): Query<Vec<(String, String)>>,
@@ -243,7 +173,7 @@ async fn list(
 }
 
 async fn create(
-    _caller: auth::Admin,
+    _caller: Admin,
     State(st): State<AdminState>,
     Path(resource): Path<String>,
     headers: HeaderMap,
@@ -256,7 +186,7 @@ async fn create(
 }
 
 async fn read(
-    _caller: auth::Admin,
+    _caller: Admin,
     State(st): State<AdminState>,
     Path((resource, key)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
@@ -265,7 +195,7 @@ async fn read(
 }
 
 async fn update(
-    _caller: auth::Admin,
+    _caller: Admin,
     State(st): State<AdminState>,
     Path((resource, key)): Path<(String, String)>,
     headers: HeaderMap,
@@ -276,14 +206,14 @@ async fn update(
     let updated = st.store.update(res, &key, &body).await?;
     if res.name == "application-users" {
         if let Some(user) = updated["user_id"].as_str() {
-            st.credentials.forget(&format!("app:{user}"));
+            st.accounts.forget(&format!("app:{user}"));
         }
     }
     Ok(Json(updated))
 }
 
 async fn remove(
-    _caller: auth::Admin,
+    _caller: Admin,
     State(st): State<AdminState>,
     Path((resource, key)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
@@ -292,15 +222,12 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_parameters(
-    _caller: auth::Admin,
-    State(st): State<AdminState>,
-) -> ApiResult<Json<Value>> {
+async fn list_parameters(_caller: Admin, State(st): State<AdminState>) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "items": st.store.parameters().await? })))
 }
 
 async fn get_parameter(
-    _caller: auth::Admin,
+    _caller: Admin,
     State(st): State<AdminState>,
     Path((scope, name)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
@@ -308,7 +235,7 @@ async fn get_parameter(
 }
 
 async fn put_parameter(
-    _caller: auth::Admin,
+    _caller: Admin,
     State(st): State<AdminState>,
     Path((scope, name)): Path<(String, String)>,
     headers: HeaderMap,
@@ -335,7 +262,7 @@ async fn put_parameter(
 }
 
 async fn reset_parameter(
-    _caller: auth::Admin,
+    _caller: Admin,
     State(st): State<AdminState>,
     Path((scope, name)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
@@ -343,7 +270,7 @@ async fn reset_parameter(
 }
 
 async fn export_csv(
-    _caller: auth::Admin,
+    _caller: Admin,
     State(st): State<AdminState>,
     Path(resource): Path<String>,
 ) -> ApiResult<Response> {
@@ -353,7 +280,7 @@ async fn export_csv(
 }
 
 async fn import_csv(
-    _caller: auth::Admin,
+    _caller: Admin,
     State(st): State<AdminState>,
     Path(resource): Path<String>,
     body: Result<Bytes, BytesRejection>,

@@ -234,13 +234,20 @@ fn announce_changes(old: &Compiled, new: &Compiled, events: &crate::events::Even
     }
 }
 
+/// Who is logged in to a device with Extension Mobility, and with which device profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seated {
+    pub user: String,
+    pub profile: String,
+}
+
 /// Extension Mobility's logins laid over the compiled configuration: a logged-in device carries
 /// its user's profile lines instead of its own, so calls follow the user at once, and a login
 /// never recompiles the dial plan.
 #[derive(Debug, Default)]
 pub struct Overlay {
-    /// Device to the profile logged in to it.
-    logins: HashMap<String, String>,
+    /// Device to who is logged in to it.
+    logins: HashMap<String, Seated>,
     /// Logged-in devices as they now are.
     devices: HashMap<String, Arc<DeviceConfig>>,
     /// Lines whose devices changed with the logins.
@@ -255,9 +262,9 @@ fn key_of(a: &Appearance) -> LineKey {
 }
 
 impl Overlay {
-    /// `logins`: device to the profile logged in to it. Devices nobody is logged in to carry
-    /// their logout profile, when they have one.
-    fn build(compiled: &Compiled, logins: HashMap<String, String>) -> Overlay {
+    /// `logins`: device to who is logged in to it. Devices nobody is logged in to carry their
+    /// logout profile, when they have one.
+    fn build(compiled: &Compiled, logins: HashMap<String, Seated>) -> Overlay {
         let mut devices = HashMap::new();
         let mut affected: HashMap<LineKey, Vec<String>> = HashMap::new();
         let resting = compiled
@@ -265,7 +272,8 @@ impl Overlay {
             .iter()
             .filter(|(d, _)| !logins.contains_key(d))
             .map(|(d, p)| (d, p));
-        for (device, profile) in logins.iter().chain(resting) {
+        let seated = logins.iter().map(|(d, s)| (d, &s.profile));
+        for (device, profile) in seated.chain(resting) {
             let (Some(base), Some(lines)) =
                 (compiled.devices.get(device), compiled.profiles.get(profile))
             else {
@@ -325,8 +333,8 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// A snapshot of `compiled` with `logins` (device to profile) laid over it.
-    pub fn new(compiled: Compiled, logins: HashMap<String, String>) -> Snapshot {
+    /// A snapshot of `compiled` with `logins` (device to who is logged in) laid over it.
+    pub fn new(compiled: Compiled, logins: HashMap<String, Seated>) -> Snapshot {
         let overlay = Overlay::build(&compiled, logins);
         Snapshot {
             compiled: Arc::new(compiled),
@@ -387,9 +395,22 @@ impl Snapshot {
         self.compiled.device_count()
     }
 
-    /// The profile logged in to a device, if any.
-    pub fn login(&self, device: &str) -> Option<&str> {
-        self.overlay.logins.get(device).map(String::as_str)
+    /// Who is logged in to a device, if anyone.
+    pub fn login(&self, device: &str) -> Option<&Seated> {
+        self.overlay.logins.get(device)
+    }
+
+    /// The devices `user` is logged in to, by name.
+    pub fn devices_of(&self, user: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .overlay
+            .logins
+            .iter()
+            .filter(|(_, s)| s.user == user)
+            .map(|(d, _)| d.clone())
+            .collect();
+        v.sort();
+        v
     }
 }
 
@@ -468,22 +489,22 @@ impl Directory {
     }
 
     /// Put every login in place at once (at start-up, from the store).
-    pub fn set_logins(&self, logins: HashMap<String, String>) {
+    pub fn set_logins(&self, logins: HashMap<String, Seated>) {
         self.relay_logins(|all| *all = logins);
     }
 
-    /// A device's profile from now on (None: its own lines again).
-    pub fn set_login(&self, device: &str, profile: Option<&str>) {
+    /// Who is logged in to a device from now on (None: its own lines again).
+    pub fn set_login(&self, device: &str, seated: Option<Seated>) {
         self.relay_logins(|all| {
-            match profile {
-                Some(p) => all.insert(device.to_owned(), p.to_owned()),
+            match seated {
+                Some(s) => all.insert(device.to_owned(), s),
                 None => all.remove(device),
             };
         });
     }
 
     /// Change the logins and lay them over the current configuration, under the lock.
-    fn relay_logins(&self, change: impl FnOnce(&mut HashMap<String, String>)) {
+    fn relay_logins(&self, change: impl FnOnce(&mut HashMap<String, Seated>)) {
         let mut c = self.current.write().expect("directory lock");
         let mut logins = c.overlay.logins.clone();
         change(&mut logins);
@@ -501,12 +522,12 @@ pub struct LoginOverlay(Arc<Directory>);
 
 impl LoginOverlay {
     /// Put every login in place at once (at start-up, from the store).
-    pub fn set_logins(&self, logins: HashMap<String, String>) {
+    pub fn set_logins(&self, logins: HashMap<String, Seated>) {
         self.0.set_logins(logins);
     }
 
-    /// A device's profile from now on (None: its own lines again).
-    pub fn set_login(&self, device: &str, profile: Option<&str>) {
-        self.0.set_login(device, profile);
+    /// Who is logged in to a device from now on (None: its own lines again).
+    pub fn set_login(&self, device: &str, seated: Option<Seated>) {
+        self.0.set_login(device, seated);
     }
 }

@@ -10,6 +10,8 @@ pub mod calls;
 pub mod directory;
 pub mod events;
 mod guarded;
+#[cfg(test)]
+mod lab;
 pub mod registrar;
 pub mod routing;
 

@@ -7,9 +7,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use dialtone_admin::{AdminState, ApiError};
 use dialtone_store::catalogue::ADMIN_ROLE;
 use dialtone_store::em::LoginRefused;
+use dialtone_web::openapi::{error_responses, with, Paths};
+use dialtone_web::{Accounts, ApiError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -17,13 +18,13 @@ use crate::{EmError, Mobility};
 
 #[derive(Clone)]
 struct Em {
-    admin: AdminState,
+    accounts: Accounts,
     mobility: Arc<Mobility>,
 }
 
 /// Only administrators log users in and out here; users do it on their phones.
 async fn administrator(em: &Em, headers: &HeaderMap) -> Result<(), ApiError> {
-    let caller = dialtone_admin::auth::authenticate(&em.admin, headers).await?;
+    let caller = em.accounts.authenticate(headers).await?;
     if caller.has_role(ADMIN_ROLE) {
         Ok(())
     } else {
@@ -136,11 +137,62 @@ async fn user_devices(
 }
 
 /// `/api/v1/em/...`, for administrators.
-pub fn router(admin: AdminState, mobility: Arc<Mobility>) -> Router {
+pub fn router(accounts: Accounts, mobility: Arc<Mobility>) -> Router {
     Router::new()
         .route("/api/v1/em/logins", get(logins))
         .route("/api/v1/em/login", post(login))
         .route("/api/v1/em/logout", post(logout))
         .route("/api/v1/em/users/{user}", get(user_devices))
-        .with_state(Em { admin, mobility })
+        .with_state(Em { accounts, mobility })
+}
+
+/// Extension Mobility for administrators, served by the mobility crate.
+pub fn openapi() -> Paths {
+    let mut paths = Paths::new();
+    let errors = || error_responses(&["400", "401", "403", "404", "409", "422"]);
+    let login = json!({"type": "object", "properties": {
+        "device": {"type": "string"}, "user": {"type": "string"}, "profile": {"type": "string"},
+        "login_at_ms": {"type": "integer"}, "expires_at_ms": {"type": "integer", "nullable": true}}});
+    let ok = |code: &str, what: &str| {
+        with(
+            errors(),
+            code,
+            json!({"description": what, "content": {"application/json": {"schema": login.clone()}}}),
+        )
+    };
+    paths.insert(
+        "/api/v1/em/logins".into(),
+        json!({"get": {"tags": ["em"], "operationId": "emLogins", "summary": "Who is logged in where, since when, until when",
+                       "responses": with(errors(), "200", json!({"description": "The logins",
+                           "content": {"application/json": {"schema": {"type": "object", "properties": {
+                               "items": {"type": "array", "items": login.clone()}}}}}}))}}),
+    );
+    paths.insert(
+        "/api/v1/em/login".into(),
+        json!({"post": {"tags": ["em"], "operationId": "emLogin",
+                        "summary": "Log a user in to a phone (its default device profile unless one is named); the phone is reset",
+                        "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["device", "user"], "additionalProperties": false,
+                            "properties": {"device": {"type": "string"}, "user": {"type": "string"},
+                                           "profile": {"type": "string"},
+                                           "duration_seconds": {"type": "integer", "minimum": 1}}}}}},
+                        "responses": ok("201", "Logged in")}}),
+    );
+    paths.insert(
+        "/api/v1/em/logout".into(),
+        json!({"post": {"tags": ["em"], "operationId": "emLogout", "summary": "Log out (or force out) whoever is logged in to a phone",
+                        "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["device"], "additionalProperties": false,
+                            "properties": {"device": {"type": "string"}}}}}},
+                        "responses": ok("200", "The login that ended")}}),
+    );
+    paths.insert(
+        "/api/v1/em/users/{user}".into(),
+        json!({"parameters": [{"name": "user", "in": "path", "required": true, "schema": {"type": "string"}}],
+               "get": {"tags": ["em"], "operationId": "emUserDevices", "summary": "The phones a user is logged in to",
+                       "responses": with(errors(), "200", json!({"description": "Devices",
+                           "content": {"application/json": {"schema": {"type": "object", "properties": {
+                               "user": {"type": "string"}, "devices": {"type": "array", "items": {"type": "string"}}}}}}}))}}),
+    );
+    paths
 }

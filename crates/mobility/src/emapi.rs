@@ -11,10 +11,10 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use dialtone_admin::AdminState;
 use dialtone_phone_xml::uri::form_field;
 use dialtone_phone_xml::Element;
 use dialtone_store::em::LoginRefused;
+use dialtone_web::Accounts;
 
 use crate::{EmError, Mobility};
 
@@ -23,7 +23,7 @@ pub const PROXY_ROLE: &str = "Standard EM Authentication Proxy Rights";
 
 #[derive(Clone)]
 pub struct EmApi {
-    pub admin: AdminState,
+    pub accounts: Accounts,
     pub mobility: Arc<Mobility>,
 }
 
@@ -79,11 +79,10 @@ async fn servlet(State(st): State<EmApi>, body: Bytes) -> Response {
         .text_of("appCertificate")
         .or_else(|| app.text_of("appEncryptedCertificate"))
         .unwrap_or_default();
-    let caller =
-        match dialtone_admin::auth::verify_application_user(&st.admin, app_id, secret).await {
-            Ok(c) => c,
-            Err(_) => return failure(3, "Invalid App User"),
-        };
+    let caller = match st.accounts.application_user(app_id, secret).await {
+        Ok(c) => c,
+        Err(_) => return failure(3, "Invalid App User"),
+    };
     if !caller.has_role(PROXY_ROLE) {
         return failure(10, "User lacks app proxy rights");
     }

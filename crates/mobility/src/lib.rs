@@ -14,10 +14,47 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use dialtone_callcontrol::directory::LoginOverlay;
+use dialtone_callcontrol::directory::{LoginOverlay, Seated};
 use dialtone_cti::CtiSession;
+use dialtone_platform::{Platform, StartError, Starting};
 use dialtone_store::em::{Login, LoginRefused, MultipleLogins};
 use dialtone_store::{Store, StoreError};
+use dialtone_web::{Accounts, App};
+
+/// Extension Mobility as the node serves it: the phone service on both phone surfaces, the EM
+/// API and the administrators' API with the credential-carrying APIs, and the sweeper.
+pub fn app(p: &Platform) -> Starting<'_> {
+    Box::pin(async move {
+        let mobility = Mobility::start(
+            p.store.clone(),
+            p.accounts.clone(),
+            p.logins.clone(),
+            p.cti.trusted("extension-mobility"),
+        )
+        .await
+        .map_err(|source| StartError::Store {
+            app: "extension-mobility",
+            source,
+        })?;
+        let service = phone::PhoneService {
+            mobility: mobility.clone(),
+            site: p.site.clone(),
+            phones: p.phone_state.clone(),
+        };
+        let mut app = App::new("extension-mobility");
+        app.surfaces.phone_http = phone::router(service.clone(), false);
+        app.surfaces.phone_https = phone::router(service, true);
+        app.surfaces.credentials =
+            api::router(p.accounts.clone(), mobility.clone()).merge(emapi::router(emapi::EmApi {
+                accounts: p.accounts.clone(),
+                mobility: mobility.clone(),
+            }));
+        app.openapi = api::openapi();
+        app.tasks
+            .push(Box::pin(mobility.sweeper(p.options.em_sweep)));
+        Ok(app)
+    })
+}
 
 #[derive(Debug)]
 pub enum EmError {
@@ -33,8 +70,18 @@ impl From<StoreError> for EmError {
     }
 }
 
+/// What call control is told of a login.
+fn seated(l: &Login) -> Seated {
+    Seated {
+        user: l.user.clone(),
+        profile: l.profile.clone(),
+    }
+}
+
 pub struct Mobility {
     store: Store,
+    /// Where PINs are checked.
+    accounts: Accounts,
     overlay: LoginOverlay,
     /// CTI, to reset the phone a user logs in or out on.
     cti: CtiSession,
@@ -43,13 +90,12 @@ pub struct Mobility {
 }
 
 impl Mobility {
-    /// Load the logins, lay them over call control's configuration and start the sweeper
-    /// that ends logins at their maximum login time (checked every `sweep`).
+    /// Load the logins and lay them over call control's configuration.
     pub async fn start(
         store: Store,
+        accounts: Accounts,
         overlay: LoginOverlay,
         cti: CtiSession,
-        sweep: Duration,
     ) -> Result<Arc<Mobility>, StoreError> {
         let logins: HashMap<String, Login> = store
             .em_logins()
@@ -57,28 +103,28 @@ impl Mobility {
             .into_iter()
             .map(|l| (l.device.clone(), l))
             .collect();
-        overlay.set_logins(
-            logins
-                .iter()
-                .map(|(d, l)| (d.clone(), l.profile.clone()))
-                .collect(),
-        );
-        let mobility = Arc::new(Mobility {
+        overlay.set_logins(logins.iter().map(|(d, l)| (d.clone(), seated(l))).collect());
+        Ok(Arc::new(Mobility {
             store,
+            accounts,
             overlay,
             cti,
             logins: RwLock::new(logins),
-        });
-        let weak = Arc::downgrade(&mobility);
-        tokio::spawn(async move {
+        }))
+    }
+
+    /// The sweeper that ends logins at their maximum login time, looking every `sweep`; it
+    /// ends when Extension Mobility does.
+    pub fn sweeper(self: &Arc<Self>, sweep: Duration) -> impl std::future::Future<Output = ()> {
+        let weak = Arc::downgrade(self);
+        async move {
             loop {
                 let Some(m) = weak.upgrade() else { return };
                 m.end_expired().await;
                 drop(m);
                 tokio::time::sleep(sweep).await;
             }
-        });
-        Ok(mobility)
+        }
     }
 
     async fn end_expired(&self) {
@@ -159,7 +205,7 @@ impl Mobility {
             self.overlay.set_login(&e.device, None);
             self.reset(&e.device).await;
         }
-        self.overlay.set_login(device, Some(&login.profile));
+        self.overlay.set_login(device, Some(seated(&login)));
         self.reset(device).await;
         Ok(login)
     }
@@ -181,26 +227,20 @@ impl Mobility {
     /// allowed failures the user is locked out, and even the right PIN is refused until the
     /// lockout ends. A PIN verified recently is remembered like a password (the credential
     /// cache); PINs are short, so the lockout is what protects them.
-    pub async fn check_pin(
-        &self,
-        admin: &dialtone_admin::AdminState,
-        user: &str,
-        pin: &str,
-    ) -> Result<bool, EmError> {
+    pub async fn check_pin(&self, user: &str, pin: &str) -> Result<bool, EmError> {
         let now = dialtone_store::now_ms();
         let state = self.store.em_pin_state(user).await?;
         if state.is_some_and(|(_, until)| until.is_some_and(|t| t > now)) {
             tracing::warn!(user, "Extension Mobility: locked out, PIN not checked");
             return Ok(false);
         }
-        let ok = dialtone_admin::auth::verify_pin(admin, user, pin)
-            .await
-            .map_err(|e| {
-                EmError::Store(StoreError::Invalid {
-                    field: "pin".into(),
-                    message: e.message,
-                })
-            })?;
+        let ok = self.accounts.pin(user, pin).await.map_err(|e| match e {
+            dialtone_web::AuthError::Store(e) => EmError::Store(e),
+            other => EmError::Store(StoreError::Invalid {
+                field: "pin".into(),
+                message: other.to_string(),
+            }),
+        })?;
         if ok {
             // Only a user with failures on record costs a write.
             if state.is_some() {

@@ -12,24 +12,21 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use dialtone_admin::AdminState;
 use dialtone_phone_xml::uri::query_escape;
 use dialtone_phone_xml::{InputItem, Object, Screen, SoftKey};
-use dialtone_services::pages::{query_param as param, xml_response, Secure};
-use dialtone_services::Settings;
+use dialtone_provisioning::PhoneState;
 use dialtone_store::em::LoginRefused;
+use dialtone_web::phone::{query_param as param, xml_response, Secure};
+use dialtone_web::Site;
 
 use crate::{EmError, Mobility};
 
-/// Where a phone registered from (call control's registrar), for Validate IP Address.
-pub type AddressOf = Arc<dyn Fn(&str) -> Option<IpAddr> + Send + Sync>;
-
 #[derive(Clone)]
 pub struct PhoneService {
-    pub admin: AdminState,
     pub mobility: Arc<Mobility>,
-    pub settings: Settings,
-    pub address_of: AddressOf,
+    pub site: Site,
+    /// Where a phone registered from, for Validate IP Address.
+    pub phones: Arc<dyn PhoneState>,
 }
 
 fn screen(text: &str, softkeys: Vec<SoftKey>) -> Object {
@@ -98,7 +95,7 @@ impl PhoneService {
         if trusted.contains(&from) {
             return Ok(true);
         }
-        Ok(!proxied && (self.address_of)(device) == Some(from))
+        Ok(!proxied && self.phones.address_of(device) == Some(from))
     }
 }
 
@@ -125,9 +122,9 @@ async fn service(
         Err(e) => return say(&phone_text(&e, logging_out)),
     }
     let base = if secure.0 {
-        st.settings.https_base()
+        st.site.https_base()
     } else {
-        st.settings.http_base()
+        st.site.http_base()
     };
     let here = format!("{base}/emapp/EMAppServlet?device={}", query_escape(device));
     if logging_out {
@@ -179,7 +176,7 @@ async fn service(
     ) else {
         return say("Blank userid or pin(202)");
     };
-    match st.mobility.check_pin(&st.admin, user, pin).await {
+    match st.mobility.check_pin(user, pin).await {
         Ok(true) => {}
         Ok(false) => return say("Authentication Error(201)"),
         Err(e) => return say(&phone_text(&e, false)),

@@ -1,11 +1,18 @@
-//! Phone provisioning: each device's `SEP<MAC>.cnf.xml`, built from the configuration in
-//! memory and served over HTTP (the phone-facing port and 6970, where phones set up for a
-//! Unified CM look) and TFTP (`tftp`).
+//! Phones' configuration, a platform service every phone application stands on: the
+//! phone-facing view of the configuration in memory (`catalog`: devices, lines, services,
+//! directories, and Unified CM's rules over them), what the node knows of phones at run time
+//! ([`PhoneState`]), and each device's `SEP<MAC>.cnf.xml` built from them and served over HTTP
+//! (the phone-facing port and 6970, where phones set up for a Unified CM look) and TFTP
+//! (`tftp`).
 #![forbid(unsafe_code)]
 
+pub mod catalog;
 pub mod tftp;
 
+pub use catalog::Phones;
+
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -18,10 +25,25 @@ use dialtone_phone_xml::config::{
     CallManager, ConfigFile, Line, PhoneService, ServiceButton, SpeedDial, Urls,
 };
 use dialtone_phone_xml::model::Capabilities;
-use dialtone_services::catalog::{service_url, Provisioning};
-use dialtone_services::{PhoneState, Phones, Settings};
 use dialtone_store::live::Live;
 use dialtone_store::phones::PhoneDevice;
+use dialtone_web::Site;
+
+use crate::catalog::{service_url, Provisioning};
+
+/// What phone-facing HTTP needs to know of phones at run time: where they registered (call
+/// control) and who is logged in to them (Extension Mobility's logins, as call control's
+/// snapshot carries them).
+pub trait PhoneState: Send + Sync {
+    /// The address a device registered from.
+    fn address_of(&self, device: &str) -> Option<IpAddr>;
+    /// The device registered from an address.
+    fn device_at(&self, ip: IpAddr) -> Option<String>;
+    /// The user and device profile logged in to a device, if any.
+    fn login_of(&self, device: &str) -> Option<(String, String)>;
+    /// The devices a user is logged in to.
+    fn devices_of(&self, user: &str) -> Vec<String>;
+}
 
 /// Rendered files of one catalogue snapshot: a fleet booting asks for each file several times.
 type Rendered = (Arc<Phones>, HashMap<String, Bytes>);
@@ -29,21 +51,17 @@ type Rendered = (Arc<Phones>, HashMap<String, Bytes>);
 /// What serves configuration files: the live catalogue and where this node is.
 pub struct Provisioner {
     phones: Arc<Live<Phones>>,
-    settings: Settings,
+    site: Site,
     /// Who is logged in where: a logged-in device's file carries its user's profile.
     state: Arc<dyn PhoneState>,
     rendered: Mutex<Option<Rendered>>,
 }
 
 impl Provisioner {
-    pub fn new(
-        phones: Arc<Live<Phones>>,
-        settings: Settings,
-        state: Arc<dyn PhoneState>,
-    ) -> Provisioner {
+    pub fn new(phones: Arc<Live<Phones>>, site: Site, state: Arc<dyn PhoneState>) -> Provisioner {
         Provisioner {
             phones,
-            settings,
+            site,
             state,
             rendered: Mutex::new(None),
         }
@@ -74,16 +92,16 @@ impl Provisioner {
         };
         let file = files.entry(key).or_insert_with(|| {
             let effective = phones.effective(d, login);
-            Bytes::from(device_config(&phones, &self.settings, &effective).to_xml())
+            Bytes::from(device_config(&phones, &self.site, &effective).to_xml())
         });
         Some(file.clone())
     }
 }
 
 /// A device's configuration file contents.
-pub fn device_config(phones: &Phones, settings: &Settings, d: &PhoneDevice) -> ConfigFile {
+pub fn device_config(phones: &Phones, site: &Site, d: &PhoneDevice) -> ConfigFile {
     let caps = Capabilities::of(&d.model);
-    let urls = phones.urls(settings);
+    let urls = phones.urls(site);
     let named = |url: &str| {
         // Dialtone's own pages learn the device from the link; phones send no name of their own.
         if url.contains("/ccmcip/") && !url.contains('?') {
@@ -120,10 +138,10 @@ pub fn device_config(phones: &Phones, settings: &Settings, d: &PhoneDevice) -> C
         description: d.description.clone(),
         device_pool: d.device_pool.clone(),
         call_managers: vec![CallManager {
-            name: settings.node_name.clone(),
-            host: settings.public_host.clone(),
-            sip_port: settings.sip_port,
-            secure_sip_port: settings.sips_port,
+            name: site.node_name.clone(),
+            host: site.public_host.clone(),
+            sip_port: site.sip_port,
+            secure_sip_port: site.sips_port,
         }],
         transport: "TCP".into(),
         lines: d

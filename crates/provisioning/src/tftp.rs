@@ -197,13 +197,14 @@ mod tests {
 #[cfg(test)]
 mod transfer_tests {
     use super::*;
-    use dialtone_services::{Phones, Settings};
+    use crate::Phones;
     use dialtone_store::live::Live;
     use dialtone_store::phones::{PhoneCatalog, PhoneDevice};
+    use dialtone_web::Site;
 
     struct Nobody;
 
-    impl dialtone_services::PhoneState for Nobody {
+    impl crate::PhoneState for Nobody {
         fn address_of(&self, _: &str) -> Option<std::net::IpAddr> {
             None
         }
@@ -212,6 +213,9 @@ mod transfer_tests {
         }
         fn login_of(&self, _: &str) -> Option<(String, String)> {
             None
+        }
+        fn devices_of(&self, _: &str) -> Vec<String> {
+            Vec::new()
         }
     }
 
@@ -226,10 +230,10 @@ mod transfer_tests {
             }],
             ..Default::default()
         });
-        let settings = Settings::default();
+        let site = Site::default();
         let p = Arc::new(Provisioner::new(
             Live::fixed(phones),
-            settings,
+            site,
             Arc::new(Nobody),
         ));
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();

@@ -5,15 +5,16 @@
 use std::collections::HashMap;
 
 use dialtone_provisioning::device_config;
-use dialtone_services::{Phones, Settings};
+use dialtone_provisioning::Phones;
 use dialtone_store::phones::{
     PhoneCatalog, PhoneDevice, PhoneLine, PhoneProfile, PhoneService, ServiceParameter,
 };
+use dialtone_web::Site;
 
-fn settings() -> Settings {
-    Settings {
+fn site() -> Site {
+    Site {
         public_host: "cucm.example.com".into(),
-        ..Settings::default()
+        ..Site::default()
     }
 }
 
@@ -130,7 +131,7 @@ fn check(name: &str, provisioning: &str, device: &str, login: Option<(&str, &str
         phones.device(device).unwrap(),
         login.map(|(u, p)| (u.to_owned(), p.to_owned())),
     );
-    let got = device_config(&phones, &settings(), &d).to_xml();
+    let got = device_config(&phones, &site(), &d).to_xml();
     let path = format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &got).unwrap();

@@ -15,17 +15,20 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use dialtone_admin::auth::{Authenticated, Caller};
-use dialtone_admin::{AdminState, ApiError};
 use dialtone_callcontrol::events::Delivery;
 use dialtone_cti::wire::{self, Op};
 use dialtone_cti::{Application, Cti, CtiSession};
+use dialtone_web::accounts::Authenticated;
+use dialtone_web::openapi::{error_responses, with, Paths};
+use dialtone_web::{Accounts, ApiError, Caller};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 #[derive(Clone)]
 pub struct CtiState {
-    pub admin: AdminState,
+    pub accounts: Accounts,
+    /// The largest WebSocket message a client may send.
+    pub max_message: usize,
     pub cti: Cti,
     /// A WebSocket client is pinged this often; one that answers nothing for three pings, or
     /// does not take what is written to it within one, is dropped (its watch with it).
@@ -68,7 +71,7 @@ pub fn router(state: CtiState) -> Router {
         .route("/api/v1/cti/parks", get(parks))
         .route("/api/v1/cti/parks/{slot}/unpark", post(unpark))
         .route("/api/v1/cti/devices/{name}/{action}", post(device_action))
-        .with_state(state.admin.clone())
+        .with_state(state.accounts.clone())
         .layer(axum::Extension(state))
 }
 
@@ -251,13 +254,13 @@ async fn websocket(
         .find_map(|p| p.trim().strip_prefix("bearer.").map(str::to_string));
     let caller = match offered_token {
         Some(token) if !headers.contains_key(axum::http::header::AUTHORIZATION) => {
-            dialtone_admin::auth::token_caller(&st.admin, &token).await?
+            st.accounts.token_caller(&token).await?
         }
-        _ => dialtone_admin::auth::authenticate(&st.admin, &headers).await?,
+        _ => st.accounts.authenticate(&headers).await?,
     };
     let mut s = session(&st, &caller).await?;
     let keepalive = st.keepalive;
-    let max = st.admin.settings.max_import_bytes.clamp(64 * 1024, 4 << 20);
+    let max = st.max_message;
     Ok(ws
         .protocols(["dialtone-cti"])
         .max_message_size(max)
@@ -390,4 +393,90 @@ async fn serve_socket(
             return;
         }
     }
+}
+
+/// CTI's REST half (served by the node beside this API; the protocol, with the WebSocket, is
+/// in docs/cti.md).
+pub fn openapi() -> Paths {
+    let mut paths = Paths::new();
+    let errors = || error_responses(&["400", "401", "403", "404", "409", "422"]);
+    let call_id = json!({"type": "object", "properties": {"call": {"type": "integer"}}});
+    let ok = |what: &str| json!({"description": what, "content": {"application/json": {"schema": call_id.clone()}}});
+    let any = json!({"description": "As docs/cti.md describes", "content": {"application/json": {"schema": {"type": "object"}}}});
+    let path = |name: &str, desc: &str| json!({"name": name, "in": "path", "required": true, "description": desc, "schema": {"type": "string"}});
+    paths.insert(
+        "/api/v1/cti/calls".into(),
+        json!({
+            "get": {"tags": ["cti"], "operationId": "ctiCalls", "summary": "Calls the application user may control",
+                    "responses": with(errors(), "200", any.clone())},
+            "post": {"tags": ["cti"], "operationId": "ctiMakeCall",
+                     "summary": "MakeCall: the line's phone answers by itself, then the destination rings",
+                     "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["line", "destination"],
+                        "properties": {"line": {"type": "string"}, "destination": {"type": "string"}, "device": {"type": "string"}}}}}},
+                     "responses": with(errors(), "201", ok("The call placed"))},
+        }),
+    );
+    let mut command_errors = errors();
+    command_errors.insert(
+        "502".into(),
+        json!({"description": "The phone refused or did not answer"}),
+    );
+    paths.insert(
+        "/api/v1/cti/calls/{call}/{command}".into(),
+        json!({
+            "parameters": [
+                {"name": "call", "in": "path", "required": true, "schema": {"type": "integer"}},
+                {"name": "command", "in": "path", "required": true, "schema": {"type": "string", "enum": [
+                    "drop", "answer", "hold", "retrieve", "redirect", "transfer", "park", "send_digits"]}},
+            ],
+            "post": {"tags": ["cti"], "operationId": "ctiCommand", "summary": "A command on a call",
+                     "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+                        "party": {"type": "string", "description": "Line or device whose side acts (the calling side by default)"},
+                        "device": {"type": "string"}, "destination": {"type": "string"},
+                        "consult_call": {"type": "integer"}, "slot": {"type": "string"}, "digits": {"type": "string"}}}}}},
+                     "responses": with(command_errors, "200", ok("Done"))},
+        }),
+    );
+    paths.insert(
+        "/api/v1/cti/lines/{number}".into(),
+        json!({"parameters": [path("number", "A directory number")],
+               "get": {"tags": ["cti"], "operationId": "ctiLine", "summary": "A line's state, registered phones and calls",
+                       "responses": with(errors(), "200", any.clone())}}),
+    );
+    paths.insert(
+        "/api/v1/cti/parks".into(),
+        json!({"get": {"tags": ["cti"], "operationId": "ctiParks", "summary": "The application user's park slots in use",
+                       "responses": with(errors(), "200", any.clone())}}),
+    );
+    paths.insert(
+        "/api/v1/cti/parks/{slot}/unpark".into(),
+        json!({"parameters": [path("slot", "A park slot")],
+               "post": {"tags": ["cti"], "operationId": "ctiUnpark", "summary": "Ring a line with the call parked in the slot",
+                        "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["line"], "properties": {"line": {"type": "string"}}}}}},
+                        "responses": with(errors(), "200", ok("Unparking"))}}),
+    );
+    paths.insert(
+        "/api/v1/cti/devices/{name}/{action}".into(),
+        json!({"parameters": [path("name", "A device name"),
+                              {"name": "action", "in": "path", "required": true, "schema": {"type": "string", "enum": ["reset", "restart"]}}],
+               "post": {"tags": ["cti"], "operationId": "ctiDevice", "summary": "Reset or restart a registered phone (SIP NOTIFY)",
+                        "responses": with(errors(), "200", any.clone())}}),
+    );
+    paths.insert(
+        "/api/v1/cti/events".into(),
+        json!({"get": {"tags": ["cti"], "operationId": "ctiEvents", "summary": "Events of lines and devices (Server-Sent Events): a snapshot, then events",
+                       "parameters": [
+                           {"name": "lines", "in": "query", "schema": {"type": "string"}, "description": "Comma-separated directory numbers"},
+                           {"name": "devices", "in": "query", "schema": {"type": "string"}, "description": "Comma-separated device names"}],
+                       "responses": with(errors(), "200", json!({"description": "An event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}}))}}),
+    );
+    paths.insert(
+        "/api/v1/cti/ws".into(),
+        json!({"get": {"tags": ["cti"], "operationId": "ctiWebSocket",
+                       "summary": "The CTI WebSocket (JSON requests, replies and events; see docs/cti.md)",
+                       "responses": with(error_responses(&["401", "403"]), "101", json!({"description": "Switching to the WebSocket protocol"}))}}),
+    );
+    paths
 }

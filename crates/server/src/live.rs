@@ -9,20 +9,21 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
-use dialtone_admin::AdminState;
 use dialtone_callcontrol::{Calls, Events, Registrar};
 use dialtone_sip::guard::{Blocked, Guard};
+use dialtone_web::accounts::Admin;
+use dialtone_web::{Accounts, ApiError};
 use serde_json::json;
 
 async fn registrations(
-    _admin: dialtone_admin::auth::Admin,
+    _admin: Admin,
     axum::Extension(registrar): axum::Extension<Arc<Registrar>>,
 ) -> Json<serde_json::Value> {
     Json(json!({ "items": registrar.bindings() }))
 }
 
 async fn live_calls(
-    _admin: dialtone_admin::auth::Admin,
+    _admin: Admin,
     axum::Extension(calls): axum::Extension<Calls>,
 ) -> Json<serde_json::Value> {
     Json(json!({ "items": calls.live() }))
@@ -32,7 +33,7 @@ async fn live_calls(
 /// behind gets `{"event": "lagged", "missed": N}` and should re-read `/calls` and
 /// `/registrations`.
 async fn event_stream(
-    _admin: dialtone_admin::auth::Admin,
+    _admin: Admin,
     axum::Extension(events): axum::Extension<Events>,
 ) -> axum::response::sse::Sse<
     impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
@@ -56,10 +57,10 @@ struct RecordsQuery {
 }
 
 async fn call_records(
-    _admin: dialtone_admin::auth::Admin,
-    axum::extract::State(state): axum::extract::State<AdminState>,
+    _admin: Admin,
+    axum::extract::State(state): axum::extract::State<Accounts>,
     axum::extract::Query(q): axum::extract::Query<RecordsQuery>,
-) -> Result<Json<serde_json::Value>, dialtone_admin::ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     let items = state.store.call_records(q.limit.unwrap_or(100)).await?;
     Ok(Json(json!({ "items": items })))
 }
@@ -83,7 +84,7 @@ fn blocked_json(b: &Blocked) -> serde_json::Value {
 
 /// `GET /api/v1/sip/blocks`: the sources and user names the guard refuses now.
 async fn blocks(
-    _admin: dialtone_admin::auth::Admin,
+    _admin: Admin,
     axum::Extension(guard): axum::Extension<Arc<Guard>>,
 ) -> Json<serde_json::Value> {
     let items: Vec<serde_json::Value> = guard.blocked().iter().map(blocked_json).collect();
@@ -96,7 +97,7 @@ async fn blocks(
 
 /// `DELETE /api/v1/sip/blocks`: lift every block.
 async fn clear_blocks(
-    _admin: dialtone_admin::auth::Admin,
+    _admin: Admin,
     axum::Extension(guard): axum::Extension<Arc<Guard>>,
 ) -> StatusCode {
     guard.clear_all();
@@ -106,19 +107,19 @@ async fn clear_blocks(
 
 /// `DELETE /api/v1/sip/blocks/sources/{address}`: lift one source's block.
 async fn clear_source(
-    _admin: dialtone_admin::auth::Admin,
+    _admin: Admin,
     axum::Extension(guard): axum::Extension<Arc<Guard>>,
     Path(address): Path<String>,
-) -> Result<StatusCode, dialtone_admin::ApiError> {
+) -> Result<StatusCode, ApiError> {
     let ip: std::net::IpAddr = address.parse().map_err(|_| {
-        dialtone_admin::ApiError::field(
+        ApiError::field(
             StatusCode::BAD_REQUEST,
             "address",
             "not an IPv4 or IPv6 address",
         )
     })?;
     if !guard.clear_source(ip) {
-        return Err(dialtone_admin::ApiError::new(
+        return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("{ip} is not blocked"),
         ));
@@ -129,12 +130,12 @@ async fn clear_source(
 
 /// `DELETE /api/v1/sip/blocks/users/{user}`: lift one user name's lock.
 async fn clear_user(
-    _admin: dialtone_admin::auth::Admin,
+    _admin: Admin,
     axum::Extension(guard): axum::Extension<Arc<Guard>>,
     Path(user): Path<String>,
-) -> Result<StatusCode, dialtone_admin::ApiError> {
+) -> Result<StatusCode, ApiError> {
     if !guard.clear_user(&user) {
-        return Err(dialtone_admin::ApiError::new(
+        return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("{user} is not locked"),
         ));
@@ -146,8 +147,8 @@ async fn clear_user(
 /// `GET /api/v1/status/configuration`: committed configuration changes, and the one every
 /// snapshot (call control's, the phones') has taken in. Equal: every change is in effect.
 async fn configuration_status(
-    _admin: dialtone_admin::auth::Admin,
-    axum::extract::State(state): axum::extract::State<AdminState>,
+    _admin: Admin,
+    axum::extract::State(state): axum::extract::State<Accounts>,
 ) -> Json<serde_json::Value> {
     Json(json!({
         "changes": state.store.change_count(),
@@ -157,7 +158,7 @@ async fn configuration_status(
 
 /// The live routes, under the HTTPS API.
 pub fn router(
-    admin: AdminState,
+    accounts: Accounts,
     registrar: Arc<Registrar>,
     calls: Calls,
     events: Events,
@@ -172,7 +173,7 @@ pub fn router(
         .route("/api/v1/sip/blocks", get(blocks).delete(clear_blocks))
         .route("/api/v1/sip/blocks/sources/{address}", delete(clear_source))
         .route("/api/v1/sip/blocks/users/{user}", delete(clear_user))
-        .with_state(admin)
+        .with_state(accounts)
         .layer(axum::Extension(registrar))
         .layer(axum::Extension(calls))
         .layer(axum::Extension(events))

@@ -13,11 +13,15 @@ use axum::{Json, Router};
 use dialtone_admin::{AdminState, ApiSettings};
 use dialtone_callcontrol::registrar::Policy;
 use dialtone_callcontrol::{CallConfig, Calls, Events, Registrar};
+use dialtone_platform::{Platform, Start};
 use dialtone_sip::endpoint::{Listen, Timers, Transport};
 use dialtone_sip::guard::Guard;
 use dialtone_store::catalogue::{self, ADMIN_ROLE};
 use dialtone_store::secrets::{random_password, CredentialCache};
 use dialtone_store::Store;
+use dialtone_web::guesses::Guesses;
+use dialtone_web::openapi::Paths;
+use dialtone_web::{Accounts, App, Site};
 use serde_json::json;
 
 use crate::config::Config;
@@ -101,13 +105,20 @@ async fn bind_tftp(config: &Config) -> std::result::Result<tokio::net::UdpSocket
     })
 }
 
-/// Where phones are and who is logged in to them, for IP Phone Services: call control's
-/// registrations and Extension Mobility's logins.
-struct RegisteredPhones(Arc<Registrar>, Arc<dialtone_mobility::Mobility>);
+/// Where phones are and who is logged in to them, for the phone applications: call control's
+/// registrations and the Extension Mobility logins its snapshot carries.
+struct RegisteredPhones(Arc<Registrar>, Arc<dialtone_callcontrol::Directory>);
 
-impl dialtone_services::PhoneState for RegisteredPhones {
+impl dialtone_provisioning::PhoneState for RegisteredPhones {
     fn login_of(&self, device: &str) -> Option<(String, String)> {
-        self.1.login_of(device).map(|l| (l.user, l.profile))
+        self.1
+            .get()
+            .login(device)
+            .map(|s| (s.user.clone(), s.profile.clone()))
+    }
+
+    fn devices_of(&self, user: &str) -> Vec<String> {
+        self.1.get().devices_of(user)
     }
 
     fn address_of(&self, device: &str) -> Option<std::net::IpAddr> {
@@ -126,6 +137,13 @@ impl dialtone_services::PhoneState for RegisteredPhones {
             .map(|b| b.device)
     }
 }
+
+/// The applications, each its own crate standing on the platform: adding one is a line here.
+const APPLICATIONS: &[Start] = &[
+    dialtone_services::app,
+    dialtone_mobility::app,
+    dialtone_webdialer::app,
+];
 
 async fn health() -> &'static str {
     "ok"
@@ -204,76 +222,35 @@ async fn sip_websocket(
     })
 }
 
-/// The routers for the HTTP and HTTPS listeners.
-#[allow(clippy::too_many_arguments)]
+/// The platform's own routes on the listeners, beside the applications'.
+struct PlatformRoutes {
+    /// `/health`, `/ready`, `/metrics` and the configuration files: on both listeners.
+    phone_facing: Router,
+    /// The administration API, the live state and CTI's transports: credential-carrying.
+    api: Router,
+    endpoint: dialtone_sip::endpoint::Endpoint,
+}
+
+/// The routers for the HTTP and HTTPS listeners: the platform's routes and each
+/// application's, on the surfaces it asked for.
 fn routers(
     config: &Config,
-    admin_state: AdminState,
+    https_base: &str,
     metrics: Arc<Metrics>,
-    registrar: Arc<Registrar>,
-    calls: Calls,
-    events: Events,
-    endpoint: &dialtone_sip::endpoint::Endpoint,
-    services: Arc<dialtone_services::ServicesState>,
-    provisioner: Arc<dialtone_provisioning::Provisioner>,
-    mobility: Arc<dialtone_mobility::Mobility>,
-    cti: dialtone_cti::Cti,
-    guard: Arc<Guard>,
+    platform: PlatformRoutes,
+    apps: Vec<App>,
 ) -> (Router, Router) {
-    let https_base = admin_state.settings.public_base_url.clone();
-    let store = admin_state.store.clone();
-    let phone_facing = Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready).with_state(store.clone()))
-        .route("/metrics", get(metrics::render).with_state(metrics.clone()))
-        .merge(dialtone_provisioning::router(provisioner));
-    let cti_router = crate::cti::router(crate::cti::CtiState {
-        admin: admin_state.clone(),
-        cti: cti.clone(),
-        keepalive: Duration::from_secs(config.api.cti_keepalive_seconds.max(1)),
-    });
-    let live = crate::live::router(
-        admin_state.clone(),
-        registrar.clone(),
-        calls.clone(),
-        events,
-        guard,
-    );
-    let em = dialtone_mobility::api::router(admin_state.clone(), mobility.clone()).merge(
-        dialtone_mobility::emapi::router(dialtone_mobility::emapi::EmApi {
-            admin: admin_state.clone(),
-            mobility: mobility.clone(),
-        }),
-    );
-    let webdialer = dialtone_webdialer::WebDialer::new(
-        services.clone(),
-        cti.trusted("webdialer"),
-        mobility.clone(),
-        dialtone_webdialer::redirector::Redirector::default(),
-    );
-    // The servlets, SOAP and the Redirector carry passwords: HTTPS, as on Unified CM.
-    let webdialer_pages = dialtone_webdialer::html::router(webdialer.clone())
-        .merge(dialtone_webdialer::redirector::router(webdialer.clone()))
-        .merge(dialtone_webdialer::soap::router(webdialer.clone()));
-    let registered = registrar.clone();
-    let em_phone = dialtone_mobility::phone::PhoneService {
-        admin: admin_state.clone(),
-        mobility,
-        settings: services.settings.clone(),
-        address_of: Arc::new(move |device: &str| {
-            registered
-                .device_bindings(device)
-                .first()
-                .and_then(|b| b.source.parse::<SocketAddr>().ok())
-                .map(|a| a.ip())
-        }),
-    };
-    let api = dialtone_admin::router(admin_state)
-        .merge(em)
-        .merge(live)
-        .merge(cti_router)
-        .merge(dialtone_webdialer::api::router(webdialer))
-        .merge(dialtone_services::api_router(services.clone()));
+    let mut phone_http = platform.phone_facing.clone();
+    let mut phone_https = platform.phone_facing;
+    let mut credentials = platform.api;
+    let mut browser_prefixes = Vec::new();
+    for app in apps {
+        let s = app.surfaces;
+        phone_http = phone_http.merge(s.phone_http);
+        phone_https = phone_https.merge(s.phone_https);
+        credentials = credentials.merge(s.credentials);
+        browser_prefixes.extend(s.browser_prefixes);
+    }
     let finish = |r: Router| {
         r.layer(DefaultBodyLimit::max(config.api.max_body_bytes as usize))
             .layer(axum::middleware::from_fn_with_state(
@@ -284,34 +261,26 @@ fn routers(
     let ws = |secure: bool| {
         Router::new()
             .route("/sip", get(sip_websocket))
-            .with_state((endpoint.clone(), secure))
+            .with_state((platform.endpoint.clone(), secure))
     };
-    let https = finish(
-        phone_facing
-            .clone()
-            .merge(dialtone_services::phone_router(services.clone(), true))
-            .merge(dialtone_mobility::phone::router(em_phone.clone(), true))
-            .merge(api.clone())
-            .merge(webdialer_pages.clone())
-            .merge(ws(true)),
-    );
-    let phone_facing = phone_facing
-        .merge(dialtone_services::phone_router(services, false))
-        .merge(dialtone_mobility::phone::router(em_phone, false))
-        .merge(ws(false));
+    let https = finish(phone_https.merge(credentials.clone()).merge(ws(true)));
+    let phone_http = phone_http.merge(ws(false));
     let http = if config.api.allow_over_http {
-        finish(phone_facing.merge(api).merge(webdialer_pages))
+        finish(phone_http.merge(credentials))
     } else {
-        let refuse = any(https_only).with_state(Arc::new(https_base.clone()));
+        // What carries credentials is refused over HTTP; a browser's page is sent to HTTPS.
+        let refuse = any(https_only).with_state(Arc::new(https_base.to_string()));
         let origin = https_base.trim_end_matches("/api/v1").to_string();
         let to_https = any(to_https).with_state(Arc::new(origin));
-        finish(
-            phone_facing
-                .route("/api", refuse.clone())
-                .route("/api/{*rest}", refuse)
-                .route("/webdialer", to_https.clone())
-                .route("/webdialer/{*rest}", to_https),
-        )
+        let mut http = phone_http
+            .route("/api", refuse.clone())
+            .route("/api/{*rest}", refuse);
+        for prefix in browser_prefixes {
+            http = http
+                .route(prefix, to_https.clone())
+                .route(&format!("{prefix}/{{*rest}}"), to_https.clone());
+        }
+        finish(http)
     };
     (http, https)
 }
@@ -475,23 +444,14 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         calls.clone(),
     ));
 
-    let admin_state = AdminState {
-        store: store.clone(),
-        credentials: Arc::new(CredentialCache::new(
+    let accounts = Accounts::new(
+        store.clone(),
+        Arc::new(CredentialCache::new(
             Duration::from_secs(config.api.credential_cache_seconds),
             100_000,
         )),
-        settings: Arc::new(ApiSettings {
-            token_lifetime: Duration::from_secs(config.api.token_lifetime_minutes * 60),
-            max_import_bytes: config.api.max_import_bytes as usize,
-            public_base_url: format!(
-                "https://{}:{}/api/v1",
-                config.server.public_host,
-                https_addr.port()
-            ),
-        }),
-    };
-    let phone_settings = dialtone_services::Settings {
+    );
+    let site = Site {
         public_host: config.server.public_host.clone(),
         http_port: http_addr.port(),
         https_port: https_addr.port(),
@@ -502,36 +462,59 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
             .local_addr(Transport::Tls)
             .map_or(config.listen.sip_tls_port, |a| a.port()),
         node_name: config.server.node_name.clone(),
-        phone_web_port: config.phones.web_port,
-        push_concurrency: config.phones.push_concurrency as usize,
-        push_timeout: Duration::from_millis(config.phones.push_timeout_ms),
-        auth_failures_per_minute: config.phones.auth_failures_per_minute,
     };
     let cti = dialtone_cti::Cti::new(calls.clone(), events.clone(), store.clone());
-    let mobility = dialtone_mobility::Mobility::start(
-        store.clone(),
-        directory.login_overlay(),
-        cti.trusted("extension-mobility"),
-        Duration::from_millis(config.phones.em_sweep_ms),
-    )
-    .await
-    .context("loading the Extension Mobility logins")?;
-    let phones = dialtone_services::Phones::follow(&store)
+    let phones = dialtone_provisioning::Phones::follow(&store)
         .await
-        .map_err(|e| anyhow::anyhow!(e))?;
-    let phone_state: Arc<dyn dialtone_services::PhoneState> =
-        Arc::new(RegisteredPhones(registrar.clone(), mobility.clone()));
-    let services = dialtone_services::ServicesState::new(
-        phones.clone(),
-        phone_settings.clone(),
-        phone_state.clone(),
-        admin_state.clone(),
-    );
+        .context("loading the phones' configuration")?;
+    let phone_state: Arc<dyn dialtone_provisioning::PhoneState> =
+        Arc::new(RegisteredPhones(registrar.clone(), directory.clone()));
     let provisioner = Arc::new(dialtone_provisioning::Provisioner::new(
-        phones,
-        phone_settings,
-        phone_state,
+        phones.clone(),
+        site.clone(),
+        phone_state.clone(),
     ));
+    let platform = Platform {
+        store: store.clone(),
+        accounts: accounts.clone(),
+        cti: cti.clone(),
+        phones,
+        phone_state,
+        logins: directory.login_overlay(),
+        site,
+        options: dialtone_platform::Options {
+            phone_web_port: config.phones.web_port,
+            push_concurrency: config.phones.push_concurrency as usize,
+            push_timeout: Duration::from_millis(config.phones.push_timeout_ms),
+            em_sweep: Duration::from_millis(config.phones.em_sweep_ms),
+        },
+        guesses: Arc::new(Guesses::new(config.phones.auth_failures_per_minute)),
+    };
+    let mut apps = Vec::with_capacity(APPLICATIONS.len());
+    for start in APPLICATIONS {
+        let mut app = start(&platform).await?;
+        for task in app.tasks.drain(..) {
+            tokio::spawn(task);
+        }
+        apps.push(app);
+    }
+    let https_api_base = format!(
+        "https://{}:{}/api/v1",
+        config.server.public_host,
+        https_addr.port()
+    );
+    let mut surfaces: Vec<Paths> = apps.iter().map(|a| a.openapi.clone()).collect();
+    surfaces.push(crate::cti::openapi());
+    let admin_state = AdminState {
+        store: store.clone(),
+        accounts: accounts.clone(),
+        settings: Arc::new(ApiSettings {
+            token_lifetime: Duration::from_secs(config.api.token_lifetime_minutes * 60),
+            max_import_bytes: config.api.max_import_bytes as usize,
+            public_base_url: https_api_base.clone(),
+        }),
+        surfaces: Arc::new(surfaces),
+    };
     let mut metrics = Metrics::new();
     // What the node holds right now: the soak benchmark and operators watch these return to
     // their idle values once peers vanish (everything ends by a bound).
@@ -567,19 +550,34 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         "Source addresses and user names the password-guessing guard refuses now",
         move || g.blocked().len() as i64,
     );
+    let platform_routes = PlatformRoutes {
+        phone_facing: Router::new()
+            .route("/health", get(health))
+            .route("/ready", get(ready).with_state(store.clone()))
+            .route("/metrics", get(metrics::render).with_state(metrics.clone()))
+            .merge(dialtone_provisioning::router(provisioner.clone())),
+        api: dialtone_admin::router(admin_state)
+            .merge(crate::live::router(
+                accounts.clone(),
+                registrar,
+                calls,
+                events,
+                guard,
+            ))
+            .merge(crate::cti::router(crate::cti::CtiState {
+                accounts,
+                cti,
+                keepalive: Duration::from_secs(config.api.cti_keepalive_seconds.max(1)),
+                max_message: (config.api.max_import_bytes as usize).clamp(64 * 1024, 4 << 20),
+            })),
+        endpoint: endpoint.clone(),
+    };
     let (http_router, https_router) = routers(
         &config,
-        admin_state,
+        &https_api_base,
         metrics.clone(),
-        registrar,
-        calls,
-        events,
-        &endpoint,
-        services,
-        provisioner.clone(),
-        mobility,
-        cti,
-        guard,
+        platform_routes,
+        apps,
     );
     let tftp_note = match tftp {
         Ok(socket) => {

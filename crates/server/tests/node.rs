@@ -673,18 +673,21 @@ fn baresip_registers_to_a_demo_node() {
             let _ = self.0.wait();
         }
     }
+    // What baresip says goes to a file, shown if it does not register (a loaded CI machine
+    // once saw nothing registered within 10 s, with nothing to tell why).
+    let log = std::fs::File::create(phone.join("log")).unwrap();
     let phone_process = Phone(
         std::process::Command::new("baresip")
             .arg("-f")
             .arg(&phone)
             .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
             .spawn()
             .expect("baresip is installed (scripts/test installs it)"),
     );
     let mut found = Value::Null;
-    for _ in 0..50 {
+    for _ in 0..150 {
         std::thread::sleep(std::time::Duration::from_millis(200));
         let v: Value = admin(c.get(node.api("/registrations")))
             .send()
@@ -698,8 +701,10 @@ fn baresip_registers_to_a_demo_node() {
     }
     drop(phone_process);
     assert_eq!(
-        found["device"], "SEP00DE00001001",
-        "baresip registered: {found}"
+        found["device"],
+        "SEP00DE00001001",
+        "baresip registered: {found}; baresip said:\n{}",
+        std::fs::read_to_string(phone.join("log")).unwrap_or_default()
     );
     assert_eq!(found["aor"], "1001");
     assert!(

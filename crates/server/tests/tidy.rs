@@ -26,7 +26,15 @@ const NO_SIP: &[&str] = &[
     "services",
     "provisioning",
     "admin",
+    "web",
+    "platform",
 ];
+/// The application layer: each stands on the platform crates (`platform`, `web`, `cti`,
+/// `provisioning`, `store`, `phone-xml`), never on another application or on the admin API, and
+/// the node serves each through its table of applications.
+const APPLICATIONS: &[&str] = &["services", "mobility", "webdialer"];
+/// Where the node's table of applications is.
+const APPLICATION_TABLE: &str = "crates/server/src/node.rs";
 /// Where markup (XML, HTML) may be written: the phone XML crate, and WebDialer's SOAP and
 /// page writers (which the web crate of the structure issue is to take over).
 const MARKUP_WRITERS: &[&str] = &[
@@ -164,6 +172,41 @@ fn database_outside_store(
     forbidden_uses(manifests, files, &others, "sqlx", "sqlx::")
 }
 
+/// Rule: applications form one flat layer. None depends on another (or on `admin`), and each
+/// is started from the node's table by its `app` function.
+fn applications_not_flat(
+    manifests: &BTreeMap<String, String>,
+    files: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for app in APPLICATIONS {
+        let Some(m) = manifests.get(*app) else {
+            out.push(format!("application {app} is not a workspace member"));
+            continue;
+        };
+        for other in APPLICATIONS.iter().filter(|o| *o != app).chain(&["admin"]) {
+            if dependencies(m)
+                .iter()
+                .any(|d| *d == format!("dialtone-{other}"))
+            {
+                out.push(format!(
+                    "crates/{app}/Cargo.toml depends on dialtone-{other}"
+                ));
+            }
+        }
+        let entry = format!("dialtone_{app}::app,");
+        if !files
+            .get(APPLICATION_TABLE)
+            .is_some_and(|t| t.contains(&entry))
+        {
+            out.push(format!(
+                "{APPLICATION_TABLE} does not start {app} (`{entry}`)"
+            ));
+        }
+    }
+    out
+}
+
 /// Rule: every Rust file opens with a `//!` paragraph saying what it is for.
 fn undocumented(files: &BTreeMap<String, String>) -> Vec<String> {
     files
@@ -279,6 +322,7 @@ fn all_violations(ws: &Workspace) -> Vec<String> {
         "dialtone-sip",
         "dialtone_sip::",
     ));
+    v.extend(applications_not_flat(m, &code));
     v.extend(undocumented(&ws.files));
     v.extend(markup_outside_writers(&code));
     v.extend(oversized(&ws.files, OVERSIZE));
@@ -342,6 +386,42 @@ fn sqlx_outside_the_store_is_caught() {
     assert_eq!(database_outside_store(&m, &f).len(), 1);
     let m = manifest("store", "sqlx.workspace = true");
     assert!(database_outside_store(&m, &BTreeMap::new()).is_empty());
+}
+
+#[test]
+fn an_application_leaning_on_another_or_missing_from_the_table_is_caught() {
+    let table = one(
+        APPLICATION_TABLE,
+        "//! x\nconst APPLICATIONS: &[Start] = &[\n    dialtone_services::app,\n    dialtone_mobility::app,\n    dialtone_webdialer::app,\n];\n",
+    );
+    let mut m = BTreeMap::new();
+    for app in APPLICATIONS {
+        m.extend(manifest(
+            app,
+            "dialtone-platform = { path = \"../platform\" }",
+        ));
+    }
+    assert!(applications_not_flat(&m, &table).is_empty());
+    let mut leaning = m.clone();
+    leaning.extend(manifest(
+        "webdialer",
+        "dialtone-mobility = { path = \"../mobility\" }",
+    ));
+    assert_eq!(
+        applications_not_flat(&leaning, &table),
+        vec!["crates/webdialer/Cargo.toml depends on dialtone-mobility"]
+    );
+    let mut on_admin = m.clone();
+    on_admin.extend(manifest(
+        "services",
+        "dialtone-admin = { path = \"../admin\" }",
+    ));
+    assert_eq!(applications_not_flat(&on_admin, &table).len(), 1);
+    let without_webdialer = one(
+        APPLICATION_TABLE,
+        "//! x\nconst APPLICATIONS: &[Start] = &[dialtone_services::app, dialtone_mobility::app,];\n",
+    );
+    assert_eq!(applications_not_flat(&m, &without_webdialer).len(), 1);
 }
 
 #[test]

@@ -1,63 +1,61 @@
 //! IP Phone Services: the services menu, the corporate and personal directories and the
-//! Authentication URL at Unified CM's paths (`pages`), push to phones (`push`), over a view of
-//! the configuration kept in memory (`catalog`).
+//! Authentication URL at Unified CM's paths (`pages`), and push to phones (`push`), over the
+//! phones' configuration the platform keeps in memory (`dialtone_provisioning::Phones`).
 #![forbid(unsafe_code)]
 
-pub mod catalog;
 pub mod pages;
 pub mod push;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::routing::{get, post};
 use axum::Router;
-use dialtone_admin::AdminState;
+use dialtone_platform::{Options, Platform, Starting};
+use dialtone_provisioning::{PhoneState, Phones};
 use dialtone_store::live::Live;
-
-pub use catalog::{Phones, Settings};
-
-/// What phone-facing HTTP needs to know of phones at run time: where they registered (call
-/// control) and who is logged in to them (Extension Mobility).
-pub trait PhoneState: Send + Sync {
-    /// The address a device registered from.
-    fn address_of(&self, device: &str) -> Option<IpAddr>;
-    /// The device registered from an address.
-    fn device_at(&self, ip: IpAddr) -> Option<String>;
-    /// The user and device profile logged in to a device, if any.
-    fn login_of(&self, device: &str) -> Option<(String, String)>;
-}
+use dialtone_web::guesses::Guesses;
+use dialtone_web::phone::Secure;
+use dialtone_web::{Accounts, App, Site};
 
 pub struct ServicesState {
     pub phones: Arc<Live<Phones>>,
-    pub settings: Settings,
+    pub site: Site,
+    pub options: Options,
     pub registrations: Arc<dyn PhoneState>,
-    pub admin: AdminState,
+    pub accounts: Accounts,
     pub client: reqwest::Client,
-    /// Wrong passwords at the Authentication URL, per user ID.
-    pub guesses: pages::Guesses,
+    /// Wrong passwords at the Authentication URL, per user ID (shared with WebDialer).
+    pub guesses: Arc<Guesses>,
 }
 
 impl ServicesState {
-    pub fn new(
-        phones: Arc<Live<Phones>>,
-        settings: Settings,
-        registrations: Arc<dyn PhoneState>,
-        admin: AdminState,
-    ) -> Arc<ServicesState> {
+    pub fn new(p: &Platform) -> Arc<ServicesState> {
         let client = reqwest::Client::builder()
-            .connect_timeout(settings.push_timeout)
+            .connect_timeout(p.options.push_timeout)
             .build()
             .expect("an HTTP client without TLS roots to load");
         Arc::new(ServicesState {
-            guesses: pages::Guesses::new(settings.auth_failures_per_minute),
-            phones,
-            settings,
-            registrations,
-            admin,
+            phones: p.phones.clone(),
+            site: p.site.clone(),
+            options: p.options.clone(),
+            registrations: p.phone_state.clone(),
+            accounts: p.accounts.clone(),
             client,
+            guesses: p.guesses.clone(),
         })
     }
+}
+
+/// IP Phone Services as the node serves it: the phones' pages on both phone surfaces, push
+/// with the other credential-carrying APIs.
+pub fn app(p: &Platform) -> Starting<'_> {
+    let st = ServicesState::new(p);
+    let mut app = App::new("ip-phone-services");
+    app.surfaces.phone_http = phone_router(st.clone(), false);
+    app.surfaces.phone_https = phone_router(st.clone(), true);
+    app.surfaces.credentials = api_router(st);
+    app.openapi = push::openapi();
+    Box::pin(async move { Ok(app) })
 }
 
 /// The pages phones fetch, at Unified CM's paths; `secure` for the HTTPS listener, whose links
@@ -76,7 +74,7 @@ pub fn phone_router(state: Arc<ServicesState>, secure: bool) -> Router {
             get(pages::personal_directory),
         )
         .route("/ccmcip/authenticate.jsp", get(pages::authenticate))
-        .layer(axum::Extension(pages::Secure(secure)))
+        .layer(axum::Extension(Secure(secure)))
         .with_state(state)
 }
 

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use dialtone_phone_xml::model::Capabilities;
 use dialtone_phone_xml::{
@@ -16,42 +16,14 @@ use dialtone_phone_xml::{
 use dialtone_store::catalogue::ADMIN_ROLE;
 use dialtone_store::phones::PhoneDevice;
 
-use crate::catalog::{query_escape, service_url, Phones};
 use crate::ServicesState;
+use dialtone_provisioning::catalog::{query_escape, service_url, Phones};
+use dialtone_web::phone::{query_param, xml_response, Secure};
 
 /// The role that lets an application user push to any phone.
 pub const PUSH_ROLE: &str = "Standard Phone Push Rights";
 
 type Params = Query<HashMap<String, String>>;
-
-/// Whether the request came over HTTPS: links then stay on HTTPS.
-#[derive(Clone, Copy)]
-pub struct Secure(pub bool);
-
-/// A phone object as phones want it: declared encoding, `text/xml`, and nothing else a fussy
-/// phone could trip on.
-pub fn xml_response(object: &Object, refresh: Option<String>) -> Response {
-    match object.to_xml() {
-        Ok(body) => {
-            let mut resp = (
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/xml; charset=utf-8"),
-                )],
-                body,
-            )
-                .into_response();
-            if let Some(r) = refresh.and_then(|r| HeaderValue::from_str(&r).ok()) {
-                resp.headers_mut().insert(header::REFRESH, r);
-            }
-            resp
-        }
-        Err(e) => {
-            tracing::error!(error = %e, object = object.root_name(), "phone object breaks a limit");
-            (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
-        }
-    }
-}
 
 fn text(title: &str, body: &str) -> Object {
     Object::Text {
@@ -61,13 +33,6 @@ fn text(title: &str, body: &str) -> Object {
         },
         text: body.to_owned(),
     }
-}
-
-/// A query parameter, by name without regard to case (phones and scripts differ), even empty.
-pub fn query_param<'a>(q: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    q.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
 }
 
 /// A query parameter with a value.
@@ -113,9 +78,9 @@ fn capabilities(headers: &HeaderMap, device: Option<&PhoneDevice>) -> Capabiliti
 
 fn base(st: &ServicesState, secure: Secure) -> String {
     if secure.0 {
-        st.settings.https_base()
+        st.site.https_base()
     } else {
-        st.settings.http_base()
+        st.site.http_base()
     }
 }
 
@@ -432,76 +397,15 @@ pub async fn authenticate(State(st): State<Arc<ServicesState>>, Query(q): Params
     answer(ok)
 }
 
-/// Wrong passwords per user ID in the current minute.
-pub struct Guesses {
-    per_minute: u32,
-    seen: std::sync::Mutex<HashMap<String, (u32, std::time::Instant)>>,
-}
-
-const GUESS_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
-/// User IDs tracked at most; when full, windows that ended are forgotten (and if none has, the
-/// table starts again rather than grow).
-const GUESS_TABLE: usize = 100_000;
-
-impl Guesses {
-    pub fn new(per_minute: u32) -> Guesses {
-        Guesses {
-            per_minute: per_minute.max(1),
-            seen: std::sync::Mutex::new(HashMap::new()),
-        }
-    }
-
-    pub fn may_try(&self, user: &str) -> bool {
-        let seen = self.seen.lock().expect("guesses");
-        match seen.get(user) {
-            Some((n, since)) => *n < self.per_minute || since.elapsed() >= GUESS_WINDOW,
-            None => true,
-        }
-    }
-
-    pub fn failed(&self, user: &str) {
-        let mut seen = self.seen.lock().expect("guesses");
-        if seen.len() >= GUESS_TABLE && !seen.contains_key(user) {
-            seen.retain(|_, (_, since)| since.elapsed() < GUESS_WINDOW);
-            if seen.len() >= GUESS_TABLE {
-                seen.clear();
-            }
-        }
-        let entry = seen
-            .entry(user.to_owned())
-            .or_insert((0, std::time::Instant::now()));
-        if entry.1.elapsed() >= GUESS_WINDOW {
-            *entry = (0, std::time::Instant::now());
-        }
-        entry.0 += 1;
-    }
-}
-
 /// The Authentication URL's rule, shared with the push API's own check.
 pub async fn may_push(st: &ServicesState, user: &str, password: &str, device: &str) -> bool {
-    if let Ok(devices) = dialtone_admin::auth::verify_end_user(&st.admin, user, password).await {
+    if let Ok(devices) = st.accounts.end_user(user, password).await {
         if devices.iter().any(|d| d == device) {
             return true;
         }
     }
-    match dialtone_admin::auth::verify_application_user(&st.admin, user, password).await {
+    match st.accounts.application_user(user, password).await {
         Ok(caller) => caller.has_role(PUSH_ROLE) || caller.has_role(ADMIN_ROLE),
         Err(_) => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn guesses_stop_at_the_limit_for_that_user_only() {
-        let g = Guesses::new(3);
-        for _ in 0..3 {
-            assert!(g.may_try("ann"));
-            g.failed("ann");
-        }
-        assert!(!g.may_try("ann"));
-        assert!(g.may_try("bob"));
     }
 }

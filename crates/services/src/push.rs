@@ -7,11 +7,14 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use dialtone_admin::ApiError;
 use dialtone_phone_xml::model::Capabilities;
 use dialtone_phone_xml::Object;
 use dialtone_store::catalogue::ADMIN_ROLE;
+use dialtone_web::accounts::basic_credentials;
+use dialtone_web::openapi::{error_responses, with, Paths};
+use dialtone_web::ApiError;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::pages::PUSH_ROLE;
 use crate::ServicesState;
@@ -108,14 +111,14 @@ pub async fn push_one(
             format!("{device} is not registered"),
         );
     };
-    let address = std::net::SocketAddr::new(ip, st.settings.phone_web_port).to_string();
+    let address = std::net::SocketAddr::new(ip, st.options.phone_web_port).to_string();
     let url = format!("http://{address}/CGI/Execute");
     let resp = st
         .client
         .post(&url)
         .basic_auth(user, Some(password))
         .form(&[("XML", object)])
-        .timeout(st.settings.push_timeout)
+        .timeout(st.options.push_timeout)
         .send()
         .await;
     let resp = match resp {
@@ -172,7 +175,7 @@ pub async fn push_many(
     user: &str,
     password: &str,
 ) -> Vec<PushReport> {
-    let bound = tokio::sync::Semaphore::new(st.settings.push_concurrency.max(1));
+    let bound = tokio::sync::Semaphore::new(st.options.push_concurrency.max(1));
     let bound = &bound;
     futures_util::future::join_all(devices.iter().map(|d| async move {
         let _turn = bound.acquire().await;
@@ -200,7 +203,7 @@ async fn pusher(
     headers: &HeaderMap,
     body: &PushBody,
 ) -> Result<(String, String), ApiError> {
-    let caller = dialtone_admin::auth::authenticate(&st.admin, headers).await?;
+    let caller = st.accounts.authenticate(headers).await?;
     if !(caller.has_role(PUSH_ROLE) || caller.has_role(ADMIN_ROLE)) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -216,7 +219,7 @@ async fn pusher(
     }
     match (&body.user_id, &body.password) {
         (Some(u), Some(p)) => Ok((u.clone(), p.clone())),
-        (None, None) => dialtone_admin::auth::basic_credentials(headers).ok_or_else(|| {
+        (None, None) => basic_credentials(headers).ok_or_else(|| {
             ApiError::field(
                 StatusCode::BAD_REQUEST,
                 "password",
@@ -289,4 +292,51 @@ pub async fn push_devices(
     Ok(Json(
         serde_json::json!({ "ok": ok, "failed": reports.len() - ok, "results": reports }),
     ))
+}
+
+/// Push to phones (`/CGI/Execute`), served by the IP Phone Services crate.
+pub fn openapi() -> Paths {
+    let mut paths = Paths::new();
+    let errors = || error_responses(&["400", "401", "403", "404", "422"]);
+    let item = json!({"type": "object", "properties": {
+        "status": {"type": "integer"}, "data": {"type": "string"}, "url": {"type": "string"}}});
+    let report = json!({"type": "object", "required": ["device", "status", "message"], "properties": {
+        "device": {"type": "string"},
+        "status": {"type": "string", "enum": ["ok", "phone_error", "not_registered", "unknown_device", "unsupported", "unreachable", "bad_response"]},
+        "address": {"type": "string"}, "error_number": {"type": "integer"},
+        "items": {"type": "array", "items": item}, "message": {"type": "string"}}});
+    let body = |devices: bool| {
+        let mut props = json!({
+            "xml": {"type": "string", "description": "A CiscoIPPhone object (CiscoIPPhoneExecute, CiscoIPPhoneText, ...)"},
+            "user_id": {"type": "string", "description": "Credentials the phone checks with its Authentication URL; the caller's own Basic credentials when left out"},
+            "password": {"type": "string", "format": "password"}});
+        let mut required = vec!["xml"];
+        if devices {
+            props["devices"] =
+                json!({"type": "array", "items": {"type": "string"}, "maxItems": 10000});
+            required.push("devices");
+        }
+        json!({"required": true, "content": {"application/json": {"schema": {
+            "type": "object", "required": required, "properties": props, "additionalProperties": false}}}})
+    };
+    paths.insert(
+        "/api/v1/devices/{name}/push".into(),
+        json!({"parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+               "post": {"tags": ["push"], "operationId": "pushDevice",
+                        "summary": "Push an object to a registered phone's /CGI/Execute and report its answer",
+                        "requestBody": body(false),
+                        "responses": with(errors(), "200", json!({"description": "What the phone did",
+                            "content": {"application/json": {"schema": report.clone()}}}))}}),
+    );
+    paths.insert(
+        "/api/v1/push".into(),
+        json!({"post": {"tags": ["push"], "operationId": "pushDevices",
+                        "summary": "Push an object to many phones at once (within phones.push_concurrency)",
+                        "requestBody": body(true),
+                        "responses": with(errors(), "200", json!({"description": "One report per device, in order",
+                            "content": {"application/json": {"schema": {"type": "object", "properties": {
+                                "ok": {"type": "integer"}, "failed": {"type": "integer"},
+                                "results": {"type": "array", "items": report}}}}}}))}}),
+    );
+    paths
 }

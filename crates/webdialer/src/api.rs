@@ -10,8 +10,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use dialtone_admin::ApiError;
 use dialtone_store::webdialer::Preference;
+use dialtone_web::openapi::{error_responses, with, Paths};
+use dialtone_web::ApiError;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -77,14 +78,14 @@ fn failure(o: Reply, field: Option<&str>) -> Response {
 
 /// The credential the Authorization header carries.
 fn credential(headers: &HeaderMap) -> Result<Credential, Reply> {
-    if let Some((user_id, password)) = dialtone_admin::auth::basic_credentials(headers) {
+    if let Some((user_id, password)) = dialtone_web::accounts::basic_credentials(headers) {
         return Ok(Credential {
             user_id,
             password,
             token: None,
         });
     }
-    let bearer = dialtone_admin::auth::bearer_token(headers);
+    let bearer = dialtone_web::accounts::bearer_token(headers);
     match bearer {
         Some(token) => Ok(Credential {
             token: Some(token),
@@ -338,7 +339,7 @@ async fn put_preferences(
         }
         Err(o) => return failure(o, None),
     }
-    match wd.admin().store.set_webdialer_preference(&user, &p).await {
+    match wd.store.set_webdialer_preference(&user, &p).await {
         Ok(_) => Json(json!({"user": user, "saved": true, "preferences": p})).into_response(),
         Err(e) => failure(Reply::from(e), None),
     }
@@ -347,7 +348,7 @@ async fn put_preferences(
 /// `POST /api/v1/webdialer/sessions` with the user's Basic credentials: a bearer token for
 /// WebDialer, lasting the User Session Expiry (or until closed).
 async fn open_session(State(wd): State<Arc<WebDialer>>, headers: HeaderMap) -> Response {
-    let Some((user, password)) = dialtone_admin::auth::basic_credentials(&headers) else {
+    let Some((user, password)) = dialtone_web::accounts::basic_credentials(&headers) else {
         return failure(
             Reply::new(
                 Code::Authentication,
@@ -386,7 +387,7 @@ async fn close_session(State(wd): State<Arc<WebDialer>>, headers: HeaderMap) -> 
             )
         }
     };
-    match wd.admin().store.webdialer_session_close(&token).await {
+    match wd.store.webdialer_session_close(&token).await {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => failure(
             Reply::new(Code::Authentication, "unknown or ended session"),
@@ -402,6 +403,91 @@ async fn cluster_user(State(wd): State<Arc<WebDialer>>, Path(user): Path<String>
         Ok(yes) => Json(json!({"user": user, "cluster_user": yes})).into_response(),
         Err(e) => failure(Reply::from(e), None),
     }
+}
+
+/// WebDialer's JSON API (served by the webdialer crate). Failures carry WebDialer's `code`
+/// (0-9) beside the usual error body.
+pub fn openapi() -> Paths {
+    let mut paths = Paths::new();
+    let errors = || error_responses(&["400", "401", "403", "409", "422", "429", "503"]);
+    let placed = json!({"type": "object", "properties": {
+        "code": {"type": "integer"}, "description": {"type": "string"}, "call": {"type": "integer"},
+        "user": {"type": "string"}, "device": {"type": "string"}, "line": {"type": "string"},
+        "destination": {"type": "string"}}});
+    let target = json!({"user": {"type": "string", "description": "The user the call is for (application users with Standard WebDialer Proxy Rights); empty: the caller"},
+        "device": {"type": "string"}, "line": {"type": "string"},
+        "use_em": {"type": "boolean", "description": "Use the phone the user is logged in to (Extension Mobility); absent: the saved preference"}});
+    let mut call_props = target.as_object().cloned().unwrap_or_default();
+    call_props.insert("destination".into(), json!({"type": "string", "description": "Digits; spaces, dashes, dots and brackets are dropped"}));
+    call_props.insert(
+        "fac".into(),
+        json!({"type": "string", "description": "Forced Authorization Code, appended after #"}),
+    );
+    call_props.insert(
+        "cmc".into(),
+        json!({"type": "string", "description": "Client Matter Code, appended after #"}),
+    );
+    let preferences = json!({"type": "object", "additionalProperties": false, "properties": {
+        "use_em": {"type": "boolean"}, "device": {"type": "string", "nullable": true},
+        "line": {"type": "string", "nullable": true}, "dont_auto_close": {"type": "boolean"},
+        "dont_show_call_conf": {"type": "boolean"}}});
+    paths.insert(
+        "/api/v1/webdialer/sessions".into(),
+        json!({
+            "post": {"tags": ["webdialer"], "operationId": "webdialerOpenSession",
+                     "summary": "An end user's password (HTTP Basic) for a WebDialer bearer token lasting the User Session Expiry",
+                     "security": [{"basic": []}],
+                     "responses": with(errors(), "201", json!({"description": "A session", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"token": {"type": "string"}, "token_type": {"type": "string"},
+                        "user": {"type": "string"}, "expires_at_ms": {"type": "integer", "nullable": true}}}}}}))},
+            "delete": {"tags": ["webdialer"], "operationId": "webdialerCloseSession", "summary": "End the session whose token is sent",
+                       "security": [{"bearer": []}],
+                       "responses": with(errors(), "204", json!({"description": "Ended"}))},
+        }),
+    );
+    paths.insert(
+        "/api/v1/webdialer/calls".into(),
+        json!({"post": {"tags": ["webdialer"], "operationId": "webdialerMakeCall",
+                        "summary": "Call a number from the user's phone: it rings (and answers by itself where it can), then the destination",
+                        "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["destination"], "additionalProperties": false,
+                            "properties": call_props}}}},
+                        "responses": with(errors(), "201", json!({"description": "Placed (code 0)", "content": {"application/json": {"schema": placed}}}))}}),
+    );
+    paths.insert(
+        "/api/v1/webdialer/calls/end".into(),
+        json!({"post": {"tags": ["webdialer"], "operationId": "webdialerEndCall",
+                        "summary": "Hang up the newest call on the user's phone and line",
+                        "requestBody": {"content": {"application/json": {"schema": {
+                            "type": "object", "additionalProperties": false, "properties": target}}}},
+                        "responses": with(errors(), "200", json!({"description": "Ended (code 0)"}))}}),
+    );
+    paths.insert(
+        "/api/v1/webdialer/profile".into(),
+        json!({"get": {"tags": ["webdialer"], "operationId": "webdialerProfile",
+                       "summary": "The devices and lines a user may call from, and their primary line",
+                       "parameters": [{"name": "user", "in": "query", "schema": {"type": "string"}}],
+                       "responses": with(errors(), "200", json!({"description": "The profile"}))}}),
+    );
+    paths.insert(
+        "/api/v1/webdialer/preferences".into(),
+        json!({
+            "get": {"tags": ["webdialer"], "operationId": "webdialerPreferences", "summary": "The user's own saved preferences",
+                    "responses": with(errors(), "200", json!({"description": "Preferences"}))},
+            "put": {"tags": ["webdialer"], "operationId": "webdialerSavePreferences", "summary": "Save the user's preferences (the device must be theirs)",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": preferences}}},
+                    "responses": with(errors(), "200", json!({"description": "Saved"}))},
+        }),
+    );
+    paths.insert(
+        "/api/v1/webdialer/cluster-users/{user}".into(),
+        json!({"parameters": [{"name": "user", "in": "path", "required": true, "schema": {"type": "string"}}],
+               "get": {"tags": ["webdialer"], "operationId": "webdialerIsClusterUser", "summary": "Whether the user is this cluster's (isClusterUser; no credentials)",
+                       "security": [],
+                       "responses": with(errors(), "200", json!({"description": "The answer", "content": {"application/json": {"schema": {
+                           "type": "object", "properties": {"user": {"type": "string"}, "cluster_user": {"type": "boolean"}}}}}}))}}),
+    );
+    paths
 }
 
 #[cfg(test)]

@@ -17,9 +17,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use dialtone_phone_xml::uri::query_unescape;
-use dialtone_services::pages::query_param;
 use dialtone_store::now_ms;
 use dialtone_store::webdialer::Preference;
+use dialtone_web::phone::query_param;
 
 use crate::{with_codes, Code, Profile, Reply, WebDialer, PROXY_ROLE};
 
@@ -159,7 +159,6 @@ async fn session_user(wd: &WebDialer, headers: &HeaderMap) -> Result<Option<Stri
         return Ok(None);
     };
     Ok(wd
-        .admin()
         .store
         .webdialer_session(&token, now_ms())
         .await?
@@ -280,7 +279,7 @@ async fn proxy_login(
             ))
         }
     }
-    if wd.admin().store.webdialer_user(uid).await?.is_none() {
+    if wd.store.webdialer_user(uid).await?.is_none() {
         return Err(Reply::new(Code::Directory, format!("no user {uid}")));
     }
     open_session(wd, uid, &dial_url(destination)).await
@@ -294,7 +293,6 @@ async fn preferences_page(
     message: Option<&str>,
 ) -> Result<Response, Reply> {
     let u = wd
-        .admin()
         .store
         .webdialer_user(user)
         .await?
@@ -514,7 +512,7 @@ async fn act(
             if let Err((_, why)) = wd.check_preference(&user, &p).await? {
                 return preferences_page(wd, &user, Some(&p), &destination, Some(&why)).await;
             }
-            wd.admin().store.set_webdialer_preference(&user, &p).await?;
+            wd.store.set_webdialer_preference(&user, &p).await?;
             Ok(redirect(&dial_url(&destination)))
         }
         "dial" => {
@@ -526,7 +524,7 @@ async fn act(
             );
             match wd.make_call(&user, &number, &Profile::from(&p)).await {
                 Ok(placed) => {
-                    let params = wd.settings().await?;
+                    let params = wd.parameters().await?;
                     Ok(call_page(
                         &crate::Placed {
                             // The codes are not shown back.
@@ -562,7 +560,7 @@ async fn act(
         }
         "logout" => {
             if let Some(token) = cookie(headers, COOKIE) {
-                wd.admin().store.webdialer_session_close(&token).await?;
+                wd.store.webdialer_session_close(&token).await?;
             }
             let mut r = login_page(PATH, "Cisco WebDialer", "", None, StatusCode::OK);
             r.headers_mut().insert(

@@ -14,13 +14,26 @@ pub mod soap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use dialtone_admin::auth;
-use dialtone_admin::AdminState;
 use dialtone_cti::{Command, CtiError, CtiSession, MakeCall};
-use dialtone_mobility::Mobility;
-use dialtone_services::ServicesState;
+use dialtone_platform::{Platform, Starting};
 use dialtone_store::webdialer::{Preference, WebDialerUser};
-use dialtone_store::{now_ms, StoreError};
+use dialtone_store::{now_ms, Store, StoreError};
+use dialtone_web::guesses::Guesses;
+use dialtone_web::{Accounts, App, AuthError};
+
+/// WebDialer as the node serves it: the servlet, the Redirector and SOAP where credentials
+/// travel (a browser's GET over HTTP is sent to HTTPS), and the JSON API.
+pub fn app(p: &Platform) -> Starting<'_> {
+    let wd = WebDialer::new(p, redirector::Redirector::default());
+    let mut app = App::new("webdialer");
+    app.surfaces.credentials = html::router(wd.clone())
+        .merge(redirector::router(wd.clone()))
+        .merge(soap::router(wd.clone()))
+        .merge(api::router(wd));
+    app.surfaces.browser_prefixes.push("/webdialer");
+    app.openapi = api::openapi();
+    Box::pin(async move { Ok(app) })
+}
 
 /// The application-user role that lets a program act for any end user.
 pub const PROXY_ROLE: &str = "Standard WebDialer Proxy Rights";
@@ -162,7 +175,7 @@ pub struct Placed {
 /// again only after a configuration change (the store's change counter moved), so requests
 /// read no SQL for them and never see a setting older than the last committed change.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct Parameters {
     pub session_expiry_hours: i64,
     pub max_concurrent: usize,
     pub end_call_dialog_seconds: i64,
@@ -173,14 +186,19 @@ pub struct Settings {
 }
 
 pub struct WebDialer {
-    pub services: Arc<ServicesState>,
-    /// CTI, trusted: WebDialer checks itself that a user calls only from their own phones.
+    pub store: Store,
+    pub accounts: Accounts,
+    /// This node's name, for Service Activation.
+    node_name: String,
+    /// Wrong passwords per user ID (the budget the phones' Authentication URL spends too).
+    guesses: Arc<Guesses>,
+    /// CTI, trusted: WebDialer checks itself that a user calls only from their own phones;
+    /// its snapshot says which phones a user is logged in to with Extension Mobility.
     pub cti: CtiSession,
-    pub mobility: Arc<Mobility>,
     in_flight: AtomicUsize,
     pub redirector: redirector::Redirector,
     /// The settings as last read, with the configuration version they were read at.
-    settings: std::sync::Mutex<Option<(u64, Arc<Settings>)>>,
+    settings: std::sync::Mutex<Option<(u64, Arc<Parameters>)>>,
 }
 
 /// Counts a call request in flight for as long as it lives.
@@ -207,44 +225,37 @@ fn admit(in_flight: &AtomicUsize, max: usize) -> Result<InFlight<'_>, Reply> {
 }
 
 impl WebDialer {
-    pub fn new(
-        services: Arc<ServicesState>,
-        cti: CtiSession,
-        mobility: Arc<Mobility>,
-        redirector: redirector::Redirector,
-    ) -> Arc<WebDialer> {
+    pub fn new(p: &Platform, redirector: redirector::Redirector) -> Arc<WebDialer> {
         Arc::new(WebDialer {
-            services,
-            cti,
-            mobility,
+            store: p.store.clone(),
+            accounts: p.accounts.clone(),
+            node_name: p.site.node_name.clone(),
+            guesses: p.guesses.clone(),
+            cti: p.cti.trusted("webdialer"),
             in_flight: AtomicUsize::new(0),
             redirector,
             settings: std::sync::Mutex::new(None),
         })
     }
 
-    pub fn admin(&self) -> &AdminState {
-        &self.services.admin
-    }
-
-    /// The current settings (see [`Settings`]).
-    pub async fn settings(&self) -> Result<Arc<Settings>, Reply> {
-        let version = *self.admin().store.changes().borrow();
+    /// The current settings (see [`Parameters`]).
+    pub async fn parameters(&self) -> Result<Arc<Parameters>, Reply> {
+        let version = *self.store.changes().borrow();
         if let Some((seen, settings)) = self.settings.lock().expect("settings").as_ref() {
             if *seen == version {
                 return Ok(settings.clone());
             }
         }
-        let settings = Arc::new(self.read_settings().await?);
+        let settings = Arc::new(self.read_parameters().await?);
         *self.settings.lock().expect("settings") = Some((version, settings.clone()));
         Ok(settings)
     }
 
-    async fn read_settings(&self) -> Result<Settings, StoreError> {
-        let store = &self.admin().store;
+    async fn read_parameters(&self) -> Result<Parameters, StoreError> {
+        let store = &self.store;
         let value = |name: &'static str| store.parameter_value("webdialer", name);
         let int = |v: serde_json::Value, default: i64| v.as_i64().unwrap_or(default);
-        Ok(Settings {
+        Ok(Parameters {
             session_expiry_hours: int(value("user_session_expiry_hours").await?, 0),
             max_concurrent: int(value("max_concurrent_call_requests").await?, 1000).max(1) as usize,
             end_call_dialog_seconds: int(value("end_call_dialog_seconds").await?, 15),
@@ -262,13 +273,13 @@ impl WebDialer {
     /// recorded in the store without "WebDialer" among its services answers code 6. A node
     /// with no record of its own (a single node set up without one) serves.
     pub async fn activated(&self) -> Result<(), Reply> {
-        self.settings().await?.activation.clone()
+        self.parameters().await?.activation.clone()
     }
 
     async fn read_activation(&self) -> Result<Result<(), Reply>, StoreError> {
-        let node = &self.services.settings.node_name;
+        let node = &self.node_name;
         let nodes = dialtone_store::catalogue::resource("nodes").expect("catalogued");
-        match self.admin().store.get(nodes, node).await {
+        match self.store.get(nodes, node).await {
             Ok(record) => {
                 let on = record["services"]
                     .as_array()
@@ -290,17 +301,17 @@ impl WebDialer {
     /// Check an end user's password, counting wrong ones against the user ID (the same budget
     /// the phones' Authentication URL spends).
     pub async fn check_end_user(&self, user: &str, password: &str) -> Result<bool, Reply> {
-        let guesses = &self.services.guesses;
+        let guesses = &self.guesses;
         if user.is_empty() || password.is_empty() || !guesses.may_try(user) {
             return Ok(false);
         }
-        match auth::verify_end_user(self.admin(), user, password).await {
+        match self.accounts.end_user(user, password).await {
             Ok(_) => Ok(true),
-            Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => {
+            Err(AuthError::Wrong) => {
                 guesses.failed(user);
                 Ok(false)
             }
-            Err(e) => Err(Reply::new(Code::Directory, e.message)),
+            Err(e) => Err(Reply::new(Code::Directory, e.to_string())),
         }
     }
 
@@ -308,15 +319,10 @@ impl WebDialer {
     pub async fn authenticate(&self, cred: &Credential) -> Result<Who, Reply> {
         let refused = || Reply::plain(Code::Authentication);
         if let Some(token) = cred.token.as_deref().filter(|t| !t.is_empty()) {
-            if let Some((user, _)) = self
-                .admin()
-                .store
-                .webdialer_session(token, now_ms())
-                .await?
-            {
+            if let Some((user, _)) = self.store.webdialer_session(token, now_ms()).await? {
                 return Ok(Who::EndUser(user));
             }
-            return match auth::token_caller(self.admin(), token).await {
+            return match self.accounts.token_caller(token).await {
                 Ok(c) => Ok(Who::Application {
                     proxy: c.has_role(PROXY_ROLE),
                     user: c.user_id,
@@ -327,18 +333,16 @@ impl WebDialer {
         // An end user, else an application user; only a password neither accepts counts as a
         // wrong guess (so a busy application is never locked out by its own requests).
         let (user, password) = (cred.user_id.as_str(), cred.password.as_str());
-        let guesses = &self.services.guesses;
+        let guesses = &self.guesses;
         if user.is_empty() || password.is_empty() || !guesses.may_try(user) {
             return Err(refused());
         }
-        match auth::verify_end_user(self.admin(), user, password).await {
+        match self.accounts.end_user(user, password).await {
             Ok(_) => return Ok(Who::EndUser(user.to_string())),
-            Err(e) if e.status != axum::http::StatusCode::UNAUTHORIZED => {
-                return Err(Reply::new(Code::Directory, e.message))
-            }
-            Err(_) => {}
+            Err(AuthError::Wrong) => {}
+            Err(e) => return Err(Reply::new(Code::Directory, e.to_string())),
         }
-        match auth::verify_application_user(self.admin(), user, password).await {
+        match self.accounts.application_user(user, password).await {
             Ok(c) => Ok(Who::Application {
                 proxy: c.has_role(PROXY_ROLE),
                 user: c.user_id,
@@ -382,8 +386,7 @@ impl WebDialer {
     }
 
     async fn user(&self, user: &str) -> Result<WebDialerUser, Reply> {
-        self.admin()
-            .store
+        self.store
             .webdialer_user(user)
             .await?
             .ok_or_else(|| Reply::new(Code::Directory, format!("no user {user}")))
@@ -417,7 +420,7 @@ impl WebDialer {
             .iter()
             .filter_map(|(name, description)| describe(name, description, false))
             .collect();
-        for d in self.mobility.devices_of(&u.user_id) {
+        for d in self.cti.directory().devices_of(&u.user_id) {
             if !out.iter().any(|o| o.name == d) {
                 out.extend(describe(&d, "", true));
             }
@@ -440,7 +443,6 @@ impl WebDialer {
     /// Whether `user` is this cluster's (the Redirector asks every cluster).
     pub async fn is_cluster_user(&self, user: &str) -> Result<bool, StoreError> {
         Ok(self
-            .admin()
             .store
             .webdialer_user(user)
             .await?
@@ -456,7 +458,7 @@ impl WebDialer {
     ) -> Result<(String, String), Reply> {
         let snapshot = self.cti.directory();
         let candidates: Vec<String> = if profile.use_em {
-            let logged_in = self.mobility.devices_of(&u.user_id);
+            let logged_in = self.cti.directory().devices_of(&u.user_id);
             if logged_in.is_empty() {
                 let message = if destination.is_empty() {
                     "User not logged in on any device".to_string()
@@ -536,7 +538,7 @@ impl WebDialer {
         destination: &str,
         profile: &Profile,
     ) -> Result<Placed, Reply> {
-        let max = self.settings().await?.max_concurrent;
+        let max = self.parameters().await?.max_concurrent;
         let _counted = admit(&self.in_flight, max)?;
         let destination = dialable(destination)?;
         let u = self.user(user).await?;
@@ -589,11 +591,10 @@ impl WebDialer {
     /// Open a WebDialer session for `user` lasting User Session Expiry: the token, when it
     /// ends (None: never) and the hours the setting gave.
     pub async fn open_session(&self, user: &str) -> Result<(String, Option<i64>, i64), Reply> {
-        let hours = self.settings().await?.session_expiry_hours;
+        let hours = self.parameters().await?.session_expiry_hours;
         let now = now_ms();
         let expires = (hours > 0).then(|| now + hours * 3_600_000);
         let token = self
-            .admin()
             .store
             .webdialer_session_open(user, now, expires)
             .await?
@@ -626,7 +627,7 @@ impl WebDialer {
     /// The user's saved preferences, if they saved any (without them, calls go from their
     /// first device).
     pub async fn preference(&self, user: &str) -> Result<Option<Preference>, Reply> {
-        Ok(self.admin().store.webdialer_preference(user).await?)
+        Ok(self.store.webdialer_preference(user).await?)
     }
 }
 

@@ -21,11 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use dialtone_phone_xml::tree::Element;
-use dialtone_services::pages::query_param;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
-use sha2::{Digest, Sha256};
+use dialtone_web::phone::query_param;
 
 use crate::html::{esc, login_page, session_cookie};
 use crate::WebDialer;
@@ -46,67 +42,6 @@ pub fn router(wd: Arc<WebDialer>) -> Router {
         .with_state(wd)
 }
 
-/// Accepts exactly the certificate whose SHA-256 is pinned (self-signed cluster certificates
-/// need no CA), still checking that the peer holds its key.
-#[derive(Debug)]
-struct Pinned {
-    pin: [u8; 32],
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl ServerCertVerifier for Pinned {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if Sha256::digest(end_entity.as_ref()).as_slice() == self.pin {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(
-                "the certificate is not the one pinned in the List of WebDialers".into(),
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
 struct Peer {
     entry: Entry,
     client: reqwest::Client,
@@ -123,24 +58,7 @@ pub struct Redirector {
 type Cached = (String, u64, Arc<Vec<Peer>>);
 
 fn client_for(entry: &Entry, timeout: Duration) -> Result<reqwest::Client, String> {
-    let builder = reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .pool_max_idle_per_host(64);
-    let builder = match entry.pin {
-        Some(pin) => {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-                .with_safe_default_protocol_versions()
-                .map_err(|e| e.to_string())?
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(Pinned { pin, provider }))
-                .with_no_client_auth();
-            builder.use_preconfigured_tls(config)
-        }
-        None => builder,
-    };
-    builder.build().map_err(|e| e.to_string())
+    dialtone_web::pinned::client(entry.pin, timeout).map_err(|e| e.to_string())
 }
 
 /// Why the List of WebDialers cannot be asked (an entry that does not read, or a client that
@@ -314,7 +232,7 @@ async fn page(
             StatusCode::OK,
         );
     };
-    let s = match wd.settings().await {
+    let s = match wd.parameters().await {
         Ok(s) => s,
         Err(o) => return unavailable(&o.message),
     };
@@ -390,7 +308,7 @@ async fn submit(State(wd): State<Arc<WebDialer>>, body: Bytes) -> Response {
             StatusCode::OK,
         );
     }
-    let s = match wd.settings().await {
+    let s = match wd.parameters().await {
         Ok(s) => s,
         Err(o) => return unavailable(&o.message),
     };

@@ -51,8 +51,18 @@ fn wsdl_for(headers: &HeaderMap) -> String {
     WSDL.replace(WSDL_ADDRESS, &format!("https://{host}{SERVICE_PATH}"))
 }
 
+/// The WSDL, with an ETag of what it says to the client (its address included), so a
+/// toolkit that fetches it on every start gets 304 while it is current.
+fn wsdl_response(headers: &HeaderMap) -> Response {
+    dialtone_web::assets::respond(
+        headers,
+        "text/xml; charset=utf-8",
+        wsdl_for(headers).into_bytes(),
+    )
+}
+
 async fn wsdl(headers: HeaderMap) -> Response {
-    xml(StatusCode::OK, wsdl_for(&headers))
+    wsdl_response(&headers)
 }
 
 /// `GET ...?wsdl` as Axis answers it; anything else is told to POST.
@@ -61,7 +71,7 @@ async fn service_get(
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
     if q.keys().any(|k| k.eq_ignore_ascii_case("wsdl")) {
-        return xml(StatusCode::OK, wsdl_for(&headers));
+        return wsdl_response(&headers);
     }
     (
         StatusCode::METHOD_NOT_ALLOWED,

@@ -11,52 +11,7 @@ pub use dialtone_phone_xml::uri::query_escape;
 use dialtone_store::live::Live;
 use dialtone_store::phones::{PhoneCatalog, PhoneDevice, PhoneService};
 use dialtone_store::{Store, StoreError};
-
-/// Where this node is reached, for the URLs it hands to phones.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub public_host: String,
-    pub http_port: u16,
-    pub https_port: u16,
-    pub sip_port: u16,
-    pub sips_port: u16,
-    pub node_name: String,
-    /// The port phones' web servers listen on (80 on real phones), for push.
-    pub phone_web_port: u16,
-    /// Most pushes in flight at once.
-    pub push_concurrency: usize,
-    pub push_timeout: std::time::Duration,
-    /// Wrong passwords a user ID may send the Authentication URL in a minute.
-    pub auth_failures_per_minute: u32,
-}
-
-impl Default for Settings {
-    /// What a node with the default configuration says.
-    fn default() -> Self {
-        Settings {
-            public_host: "127.0.0.1".into(),
-            http_port: 8080,
-            https_port: 8443,
-            sip_port: 5060,
-            sips_port: 5061,
-            node_name: "dialtone-1".into(),
-            phone_web_port: 80,
-            push_concurrency: 64,
-            push_timeout: std::time::Duration::from_secs(5),
-            auth_failures_per_minute: 10,
-        }
-    }
-}
-
-impl Settings {
-    pub fn http_base(&self) -> String {
-        format!("http://{}:{}", self.public_host, self.http_port)
-    }
-
-    pub fn https_base(&self) -> String {
-        format!("https://{}:{}", self.public_host, self.https_port)
-    }
-}
+use dialtone_web::Site;
 
 /// Services Provisioning: where phones take their list of services from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,9 +145,9 @@ impl Phones {
 
     /// The phone URLs after the Phone URL enterprise parameters (an empty parameter means
     /// Dialtone's own page).
-    pub fn urls(&self, settings: &Settings) -> Urls {
-        let http = settings.http_base();
-        let https = settings.https_base();
+    pub fn urls(&self, site: &Site) -> Urls {
+        let http = site.http_base();
+        let https = site.https_base();
         let or = |param: &str, default: String| {
             let v = self.parameter(param);
             if v.is_empty() {
