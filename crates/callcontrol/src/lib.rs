@@ -30,8 +30,9 @@ pub use registrar::{Binding, Registrar};
 /// The methods Dialtone accepts (the Allow header of its INVITEs, 200s and OPTIONS answers).
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, NOTIFY, OPTIONS, REFER, REGISTER";
 
-/// The extensions Dialtone supports: session timers (RFC 4028) and Replaces (RFC 3891).
-pub const SUPPORTED: &str = "timer, replaces";
+/// The extensions Dialtone supports: session timers (RFC 4028), Replaces (RFC 3891) and a
+/// REFER without its implicit subscription (RFC 4488).
+pub const SUPPORTED: &str = "timer, replaces, norefersub";
 
 /// The answer to an out-of-dialog OPTIONS (RFC 3261 11.2): what a request may use here.
 async fn answer_options(tx: &ServerTransaction) {

@@ -709,6 +709,40 @@ fn blind_transfer_with_refer() {
     }
 }
 
+/// A transferor that asks for no subscription (`Refer-Sub: false`, `Require: norefersub`, as
+/// Cisco phones send) is not refused 420: it gets 202 with `Refer-Sub: false`, no NOTIFY, and
+/// the transfer completes as before.
+#[test]
+fn blind_transfer_without_a_subscription() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), "", true);
+    let t = Sip::Udp;
+    let (pb, pc) = (free_port(), free_port());
+    register_line(&node, t, pb, "1001", "user1001");
+    register_line(&node, t, pc, "1002", "user1002");
+    let scen = Sipp::scenario(
+        &node,
+        "uas-transferor-unsubscribed.xml.in",
+        &[("REFER_TO", "<sip:1002@[remote_ip]>"), ("WAIT", "200")],
+    );
+    let transferor = Sipp::start(&node, t, &scen, pb, &[], &["-m", "1"]);
+    let target = Sipp::start(&node, t, "uas-offerless.xml", pc, &[], &["-m", "1"]);
+    Sipp::start(
+        &node,
+        t,
+        "uac-transferred.xml",
+        0,
+        &[&caller(&node, "1000", "1001")],
+        &["-m", "1"],
+    )
+    .expect_success("transferee");
+    transferor.expect_success("transferor (REFER without a subscription, no NOTIFY, BYE)");
+    target.expect_success("transfer target (offerless INVITE)");
+    let r = &records(&node, 1)[0];
+    assert_eq!(r["called_number"], "1002", "{r}");
+    assert_eq!(r["cause"], "normal", "{r}");
+}
+
 /// Consultative transfer: 1001 talks to 1000, calls 1002 (a second call), then REFERs 1000 to
 /// 1002 with Replaces naming that second call: 1000 and 1002 end up together, both of 1001's
 /// legs are released.

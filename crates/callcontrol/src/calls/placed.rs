@@ -4,6 +4,7 @@
 
 use super::control::*;
 use super::*;
+use crate::routing::Contacts;
 use serde::Deserialize;
 
 /// A MakeCall: from `line` (on `device`, or every phone carrying it) to `destination`.
@@ -16,6 +17,97 @@ pub struct MakeCall {
     pub destination: String,
 }
 
+/// A MakeCall that may be placed: the line, the phones to call first, and who the call is
+/// from when the destination is dialled.
+#[derive(Debug)]
+pub(crate) struct Admitted {
+    pub line: LineKey,
+    pub contacts: Vec<crate::registrar::Binding>,
+    pub caller: CallingParty,
+}
+
+/// Whether `req` can be placed and as whom, decided over the snapshot, the registered phones and
+/// the lines' load alone (so it is unit-tested without sockets). The caller is the line on the
+/// phone that will answer: the line's calling search space, then the device's, find the
+/// destination, as if the user had dialled it there.
+pub(crate) fn admit(
+    snapshot: &Snapshot,
+    req: &MakeCall,
+    registered: &dyn Contacts,
+    load: &dyn Load,
+) -> Result<Admitted, CtiError> {
+    let line = snapshot
+        .line_by_number(&req.line)
+        .ok_or_else(|| CtiError::NoSuchLine(req.line.clone()))?;
+    if req.destination.is_empty()
+        || !req
+            .destination
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | '+'))
+    {
+        return Err(CtiError::Unroutable {
+            code: 484,
+            why: format!("'{}' is not a number to dial", req.destination),
+        });
+    }
+    if let Some(d) = &req.device {
+        if snapshot.device(d).is_none() {
+            return Err(CtiError::NoSuchDevice(d.clone()));
+        }
+        if !line.devices.contains(d) {
+            return Err(CtiError::NotAParty(format!(
+                "device {d} (line {})",
+                req.line
+            )));
+        }
+    }
+    let contacts: Vec<crate::registrar::Binding> = registered
+        .contacts(snapshot, &line.key)
+        .into_iter()
+        .filter(|b| req.device.as_ref().is_none_or(|d| &b.device == d))
+        .collect();
+    if contacts.is_empty() {
+        return Err(CtiError::NotRegistered(format!(
+            "line {} has no registered phone",
+            req.line
+        )));
+    }
+    if load.calls_on(&line.key) >= line.config.max_calls {
+        return Err(CtiError::State(format!(
+            "line {} has its maximum number of calls",
+            req.line
+        )));
+    }
+    let device = snapshot.device(&contacts[0].device).cloned();
+    let mut css: Vec<String> = line.config.css.iter().cloned().collect();
+    css.extend(device.as_ref().and_then(|d| d.css.clone()));
+    let appearance = device
+        .as_ref()
+        .and_then(|d| d.lines.iter().find(|a| a.pattern == line.key.number));
+    let caller = CallingParty {
+        number: line.key.number.clone(),
+        name: appearance
+            .map(|a| a.display_name.clone())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| line.config.alerting_name.clone()),
+        css,
+        device: req
+            .device
+            .clone()
+            .or(device.as_ref().map(|d| d.name.clone())),
+        line: Some(line.key.clone()),
+        local_route_group: device.as_ref().and_then(|d| d.local_route_group.clone()),
+        external_mask: appearance
+            .map(|a| a.external_mask.clone())
+            .filter(|m| !m.is_empty()),
+    };
+    Ok(Admitted {
+        line: line.key.clone(),
+        contacts,
+        caller,
+    })
+}
+
 impl Calls {
     /// Call `destination` from `line`: its phone (or every phone carrying it) is called first
     /// and answers by itself where it can; once it has, the destination is dialled with the
@@ -23,75 +115,14 @@ impl Calls {
     pub async fn make_call(&self, req: MakeCall) -> Result<u64, CtiError> {
         let inner = &self.inner;
         let snapshot = inner.directory.get();
-        let line = self.line_key(&req.line)?;
-        if req.destination.is_empty()
-            || !req
-                .destination
-                .chars()
-                .all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | '+'))
-        {
-            return Err(CtiError::Unroutable {
-                code: 484,
-                why: format!("'{}' is not a number to dial", req.destination),
-            });
-        }
-        if let Some(d) = &req.device {
-            if snapshot.device(d).is_none() {
-                return Err(CtiError::NoSuchDevice(d.clone()));
-            }
-            if !line.devices.contains(d) {
-                return Err(CtiError::NotAParty(format!(
-                    "device {d} (line {})",
-                    req.line
-                )));
-            }
-        }
-        let contacts: Vec<crate::registrar::Binding> = inner
-            .registrar
-            .contacts(&snapshot, &line.key)
-            .into_iter()
-            .filter(|b| req.device.as_ref().is_none_or(|d| &b.device == d))
-            .collect();
-        if contacts.is_empty() {
-            return Err(CtiError::NotRegistered(format!(
-                "line {} has no registered phone",
-                req.line
-            )));
-        }
-        if inner.calls_on(&line.key) >= line.config.max_calls {
-            return Err(CtiError::State(format!(
-                "line {} has its maximum number of calls",
-                req.line
-            )));
-        }
-        // The caller is the line on the phone that will answer: its CSS (line's, then the
-        // device's) finds the destination.
-        let device = snapshot.device(&contacts[0].device).cloned();
-        let mut css: Vec<String> = line.config.css.iter().cloned().collect();
-        css.extend(device.as_ref().and_then(|d| d.css.clone()));
-        let appearance = device
-            .as_ref()
-            .and_then(|d| d.lines.iter().find(|a| a.pattern == line.key.number));
-        let caller = CallingParty {
-            number: line.key.number.clone(),
-            name: appearance
-                .map(|a| a.display_name.clone())
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| line.config.alerting_name.clone()),
-            css,
-            device: req
-                .device
-                .clone()
-                .or(device.as_ref().map(|d| d.name.clone())),
-            line: Some(line.key.clone()),
-            local_route_group: device.as_ref().and_then(|d| d.local_route_group.clone()),
-            external_mask: appearance
-                .map(|a| a.external_mask.clone())
-                .filter(|m| !m.is_empty()),
-        };
+        let Admitted {
+            line,
+            contacts,
+            caller,
+        } = admit(&snapshot, &req, inner.registrar.as_ref(), inner.as_ref())?;
         let mut call = Call::new(inner.clone(), None, caller, None, req.destination.clone());
         let id = call.id;
-        call.occupy(&line.key);
+        call.occupy(&line);
         call.originate(contacts, &snapshot).await;
         tokio::spawn(call.run_placed());
         Ok(id)
@@ -350,5 +381,154 @@ impl Call {
             parties: self.parties(),
         });
         Next::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::{compile, Snapshot};
+    use crate::lab::*;
+    use std::collections::HashMap;
+
+    fn make_call(line: &str, device: Option<&str>, destination: &str) -> MakeCall {
+        MakeCall {
+            line: line.into(),
+            device: device.map(String::from),
+            destination: destination.into(),
+        }
+    }
+
+    /// The lab with 1000's line and phone given calling search spaces, a name and a mask.
+    async fn dressed() -> Snapshot {
+        let config = lab_config(|c| {
+            let l = c.lines.iter_mut().find(|l| l.pattern == "1000").unwrap();
+            l.css = Some("Line_CSS".into());
+            l.alerting_name = "Reception".into();
+            let d = c
+                .devices
+                .iter_mut()
+                .find(|d| d.name == "SEP000000001000")
+                .unwrap();
+            d.css = Some("Device_CSS".into());
+            d.local_route_group = Some("Branch_RG".into());
+            d.lines[0].display_name = "Ann Front Desk".into();
+            d.lines[0].external_mask = "40855510XX".into();
+        });
+        Snapshot::new(compile(config).await.unwrap(), HashMap::new())
+    }
+
+    #[tokio::test]
+    async fn the_call_is_placed_as_the_line_on_its_phone_with_the_line_s_then_the_device_s_css() {
+        let s = dressed().await;
+        let a = admit(
+            &s,
+            &make_call("1000", None, "9911"),
+            &all_registered(&s),
+            &Busy::default(),
+        )
+        .unwrap();
+        assert_eq!(a.line.number, "1000");
+        let phones: Vec<&str> = a.contacts.iter().map(|b| b.device.as_str()).collect();
+        assert_eq!(phones, ["SEP000000001000"]);
+        let c = &a.caller;
+        assert_eq!(c.number, "1000");
+        assert_eq!(c.css, ["Line_CSS", "Device_CSS"], "searched in this order");
+        assert_eq!(
+            c.name, "Ann Front Desk",
+            "the appearance's name beats the line's"
+        );
+        assert_eq!(c.device.as_deref(), Some("SEP000000001000"));
+        assert_eq!(c.local_route_group.as_deref(), Some("Branch_RG"));
+        assert_eq!(c.external_mask.as_deref(), Some("40855510XX"));
+    }
+
+    #[tokio::test]
+    async fn a_shared_line_calls_every_phone_or_only_the_one_named() {
+        let s = lab(|_| {}).await;
+        let phones = all_registered(&s);
+        let every = admit(
+            &s,
+            &make_call("2000", None, "1000"),
+            &phones,
+            &Busy::default(),
+        )
+        .unwrap();
+        let mut devices: Vec<&str> = every.contacts.iter().map(|b| b.device.as_str()).collect();
+        devices.sort();
+        assert_eq!(devices, ["SEP00000000200A", "SEP00000000200B"]);
+        let one = admit(
+            &s,
+            &make_call("2000", Some("SEP00000000200B"), "1000"),
+            &phones,
+            &Busy::default(),
+        )
+        .unwrap();
+        assert_eq!(one.contacts.len(), 1);
+        assert_eq!(one.contacts[0].device, "SEP00000000200B");
+        assert_eq!(one.caller.device.as_deref(), Some("SEP00000000200B"));
+        // The line's own name when the appearance has none.
+        assert_eq!(one.caller.name, "");
+    }
+
+    #[tokio::test]
+    async fn what_cannot_be_placed_is_refused_with_the_reason_an_application_can_show() {
+        let s = lab(|_| {}).await;
+        let phones = all_registered(&s);
+        let idle = Busy::default();
+        let refused = |req: MakeCall, phones: &Phones, load: &Busy| {
+            admit(&s, &req, phones, load).unwrap_err().to_string()
+        };
+        assert_eq!(
+            refused(make_call("7777", None, "1001"), &phones, &idle),
+            "no line 7777"
+        );
+        assert!(matches!(
+            admit(&s, &make_call("1000", None, "10a1"), &phones, &idle),
+            Err(CtiError::Unroutable { code: 484, .. })
+        ));
+        assert!(matches!(
+            admit(&s, &make_call("1000", None, ""), &phones, &idle),
+            Err(CtiError::Unroutable { code: 484, .. })
+        ));
+        assert!(matches!(
+            admit(
+                &s,
+                &make_call("1000", Some("SEPNOSUCH"), "1001"),
+                &phones,
+                &idle
+            ),
+            Err(CtiError::NoSuchDevice(_))
+        ));
+        assert!(matches!(
+            admit(
+                &s,
+                &make_call("1000", Some("SEP000000001001"), "1001"),
+                &phones,
+                &idle
+            ),
+            Err(CtiError::NotAParty(_))
+        ));
+        let nobody = Phones(vec!["SEP000000001001".into()]);
+        assert_eq!(
+            refused(make_call("1000", None, "1001"), &nobody, &idle),
+            "line 1000 has no registered phone"
+        );
+        // The lab's lines take four calls.
+        assert_eq!(
+            refused(
+                make_call("1000", None, "1001"),
+                &phones,
+                &Busy::with("1000", 4)
+            ),
+            "line 1000 has its maximum number of calls"
+        );
+        assert!(admit(
+            &s,
+            &make_call("1000", None, "1001"),
+            &phones,
+            &Busy::with("1000", 3)
+        )
+        .is_ok());
     }
 }

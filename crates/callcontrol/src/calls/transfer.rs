@@ -4,6 +4,66 @@
 
 use super::*;
 
+/// What a REFER asks for: ring a number, or hand over the leg of the call a `Replaces` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Referred {
+    Blind { target: String },
+    Consultative { call_id: String },
+}
+
+/// A REFER as read: where to, and whether the transferor wants NOTIFYs of how it goes (no,
+/// when it sent `Refer-Sub: false`, RFC 4488).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Refer {
+    pub to: Referred,
+    pub notify: bool,
+}
+
+/// Read a REFER's Refer-To (or its compact form, `r`); why not, when it names no number.
+pub(super) fn read_refer(request: &Message) -> Result<Refer, &'static str> {
+    let (target, uri_headers) = request
+        .values_named("Refer-To")
+        .next()
+        .or_else(|| request.values_named("r").next())
+        .and_then(dialtone_sip::NameAddr::parse)
+        .and_then(|n| {
+            let uri = n.uri().ok()?;
+            Some((uri.user?.to_string(), uri.headers.to_string()))
+        })
+        .ok_or("Refer-To names no number")?;
+    let notify = !request
+        .values_named("Refer-Sub")
+        .next()
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
+    let to = match replaces_call_id(&uri_headers) {
+        Some(call_id) => Referred::Consultative { call_id },
+        None => Referred::Blind { target },
+    };
+    Ok(Refer { to, notify })
+}
+
+/// How the target is reached when the called side transfers: the target is offered the
+/// transferee (the call's caller, by number and name), routed with the transferor's calling
+/// search spaces (its line's, then its device's), as the transferor's own dialling would be.
+pub(super) fn called_side_transferring(
+    caller: &CallingParty,
+    called_line: Option<&LineKey>,
+    called_device: Option<&str>,
+    snapshot: &Snapshot,
+) -> CallingParty {
+    let mut c = caller.clone();
+    c.css.clear();
+    if let Some(l) = called_line.and_then(|k| snapshot.line(k)) {
+        c.css.extend(l.config.css.clone());
+    }
+    if let Some(d) = called_device.and_then(|d| snapshot.device(d)) {
+        c.css.extend(d.css.clone());
+        c.device = Some(d.name.clone());
+    }
+    c.line = called_line.cloned();
+    c
+}
+
 /// The Call-ID a Refer-To's `Replaces` header names (RFC 3891), its escapes undone.
 pub(super) fn replaces_call_id(uri_headers: &str) -> Option<String> {
     let value = uri_headers.split('&').find_map(|h| {
@@ -112,56 +172,45 @@ impl Call {
             tx.respond(b).await;
             return Next::Continue;
         }
-        let refer_to = tx
-            .request
-            .values_named("Refer-To")
-            .next()
-            .or_else(|| tx.request.values_named("r").next())
-            .and_then(dialtone_sip::NameAddr::parse)
-            .and_then(|n| {
-                let uri = n.uri().ok()?;
-                Some((uri.user?.to_string(), uri.headers.to_string()))
-            });
-        let Some((target, uri_headers)) = refer_to else {
-            let b = build::response(&tx.request, 400, Some(tx.peer.addr), None)
-                .header("Warning", "399 dialtone \"Refer-To names no number\"")
-                .finish();
-            tx.respond(b).await;
-            return Next::Continue;
+        let refer = match read_refer(&tx.request) {
+            Ok(r) => r,
+            Err(why) => {
+                let b = build::response(&tx.request, 400, Some(tx.peer.addr), None)
+                    .header("Warning", &format!("399 dialtone \"{why}\""))
+                    .finish();
+                tx.respond(b).await;
+                return Next::Continue;
+            }
         };
-        let b = self.in_dialog_response(&tx, side, 202).finish();
-        tx.respond(b).await;
+        let mut b = self.in_dialog_response(&tx, side, 202);
+        if !refer.notify {
+            b = b.header("Refer-Sub", "false");
+        }
+        tx.respond(b.finish()).await;
         self.transfer = Some(Transfer {
             transferor: side,
             old_leg: None,
             target_ack: None,
-            notify: true,
+            notify: refer.notify,
         });
         self.notify_transferor(Some(side), 100, false).await;
-        match replaces_call_id(&uri_headers) {
-            Some(call_id) => self.attended_transfer(side, &call_id).await,
-            None => self.blind_transfer(side, &target).await,
+        match refer.to {
+            Referred::Consultative { call_id } => self.attended_transfer(side, &call_id).await,
+            Referred::Blind { target } => self.blind_transfer(side, &target).await,
         }
     }
 
     /// Blind transfer: ring the target, as the transferor would have dialled it.
     pub(super) async fn blind_transfer(&mut self, side: Side, target: &str) -> Next {
         let snapshot = self.inner.directory.get();
-        let caller = if side == Side::A {
-            self.caller.clone()
-        } else {
-            // The called side transfers: search with its line's and device's CSS.
-            let mut c = self.caller.clone();
-            c.css.clear();
-            if let Some(l) = self.called_line.as_ref().and_then(|k| snapshot.line(k)) {
-                c.css.extend(l.config.css.clone());
-            }
-            if let Some(d) = self.called_device.as_ref().and_then(|d| snapshot.device(d)) {
-                c.css.extend(d.css.clone());
-                c.device = Some(d.name.clone());
-            }
-            c.line = self.called_line.clone();
-            c
+        let caller = match side {
+            Side::A => self.caller.clone(),
+            Side::B => called_side_transferring(
+                &self.caller,
+                self.called_line.as_ref(),
+                self.called_device.as_deref(),
+                &snapshot,
+            ),
         };
         let routing = self
             .inner
@@ -435,5 +484,97 @@ impl Call {
             status: 200,
             by: side.name(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refer(headers: &str) -> Message {
+        let text = format!(
+            "REFER sip:phone@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n\
+             From: <sip:1001@h>;tag=a\r\nTo: <sip:1000@h>;tag=b\r\nCall-ID: c1\r\n\
+             CSeq: 2 REFER\r\nMax-Forwards: 70\r\n{headers}Content-Length: 0\r\n\r\n"
+        );
+        Message::parse(Bytes::from(text)).expect("a REFER")
+    }
+
+    #[test]
+    fn a_refer_names_a_number_to_ring_or_a_call_to_take_over() {
+        assert_eq!(
+            read_refer(&refer("Refer-To: <sip:1002@h>\r\n")),
+            Ok(Refer {
+                to: Referred::Blind {
+                    target: "1002".into()
+                },
+                notify: true
+            })
+        );
+        assert_eq!(
+            read_refer(&refer("r: sip:1003@h\r\n")).map(|r| r.to),
+            Ok(Referred::Blind {
+                target: "1003".into()
+            }),
+            "the compact form"
+        );
+        let consult =
+            "Refer-To: <sip:1002@h?Replaces=consult-1%40x%3Bto-tag%3Dt%3Bfrom-tag%3Df>\r\n";
+        assert_eq!(
+            read_refer(&refer(consult)).map(|r| r.to),
+            Ok(Referred::Consultative {
+                call_id: "consult-1@x".into()
+            })
+        );
+        assert_eq!(read_refer(&refer("")), Err("Refer-To names no number"));
+        assert_eq!(
+            read_refer(&refer("Refer-To: <sip:h>\r\n")),
+            Err("Refer-To names no number")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_called_side_transfers_with_its_own_line_and_device_css() {
+        use crate::directory::{compile, Snapshot};
+        let config = crate::lab::lab_config(|c| {
+            let l = c.lines.iter_mut().find(|l| l.pattern == "1001").unwrap();
+            l.css = Some("Line1001_CSS".into());
+            let d = c
+                .devices
+                .iter_mut()
+                .find(|d| d.name == "SEP000000001001")
+                .unwrap();
+            d.css = Some("Phone1001_CSS".into());
+        });
+        let s = Snapshot::new(compile(config).await.unwrap(), Default::default());
+        let caller = CallingParty {
+            number: "1000".into(),
+            name: "Ann".into(),
+            css: vec!["Caller_CSS".into()],
+            device: Some("SEP000000001000".into()),
+            line: Some(LineKey {
+                number: "1000".into(),
+                partition: None,
+            }),
+            local_route_group: None,
+            external_mask: None,
+        };
+        let line = LineKey {
+            number: "1001".into(),
+            partition: None,
+        };
+        let t = called_side_transferring(&caller, Some(&line), Some("SEP000000001001"), &s);
+        assert_eq!(t.css, ["Line1001_CSS", "Phone1001_CSS"]);
+        assert_eq!((t.number.as_str(), t.name.as_str()), ("1000", "Ann"));
+        assert_eq!(t.device.as_deref(), Some("SEP000000001001"));
+        assert_eq!(t.line.as_ref().map(|l| l.number.as_str()), Some("1001"));
+    }
+
+    #[test]
+    fn a_transferor_that_wants_no_subscription_gets_no_notifies() {
+        let quiet = refer("Refer-To: <sip:1002@h>\r\nRefer-Sub: false\r\nRequire: norefersub\r\n");
+        assert!(!read_refer(&quiet).unwrap().notify);
+        let asked = refer("Refer-To: <sip:1002@h>\r\nRefer-Sub: true\r\n");
+        assert!(read_refer(&asked).unwrap().notify);
     }
 }
