@@ -56,18 +56,16 @@ pub fn app(p: &Platform) -> Starting<'_> {
     })
 }
 
-#[derive(Debug)]
+/// Why a login or logout did not happen.
+#[derive(Debug, thiserror::Error)]
 pub enum EmError {
+    #[error("login refused: {0:?}")]
     Refused(LoginRefused),
     /// Nobody is logged in to the device.
+    #[error("nobody is logged in to the device")]
     NotLoggedIn,
-    Store(StoreError),
-}
-
-impl From<StoreError> for EmError {
-    fn from(e: StoreError) -> Self {
-        EmError::Store(e)
-    }
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// What call control is told of a login.

@@ -28,6 +28,12 @@ pub enum Name {
     UserAgent,
     Allow,
     Event,
+    /// RFC 4028 session timers.
+    SessionExpires,
+    /// RFC 3515 transfer.
+    ReferTo,
+    /// RFC 4488: a REFER without its implicit subscription.
+    ReferSub,
     Other,
 }
 
@@ -46,6 +52,8 @@ impl Name {
                 b'c' => Name::ContentType,
                 b'k' => Name::Supported,
                 b'o' => Name::Event,
+                b'x' => Name::SessionExpires,
+                b'r' => Name::ReferTo,
                 _ => Name::Other,
             },
             2 if eq("To") => Name::To,
@@ -59,7 +67,9 @@ impl Name {
             7 if eq("Contact") => Name::Contact,
             7 if eq("Require") => Name::Require,
             7 if eq("Expires") => Name::Expires,
+            8 if eq("Refer-To") => Name::ReferTo,
             9 if eq("Supported") => Name::Supported,
+            9 if eq("Refer-Sub") => Name::ReferSub,
             10 if eq("User-Agent") => Name::UserAgent,
             11 if eq("Unsupported") => Name::Unsupported,
             12 if eq("Max-Forwards") => Name::MaxForwards,
@@ -68,6 +78,7 @@ impl Name {
             13 if eq("Authorization") => Name::Authorization,
             13 if eq("Proxy-Require") => Name::ProxyRequire,
             14 if eq("Content-Length") => Name::ContentLength,
+            15 if eq("Session-Expires") => Name::SessionExpires,
             16 if eq("WWW-Authenticate") => Name::WwwAuthenticate,
             18 if eq("Proxy-Authenticate") => Name::ProxyAuthenticate,
             19 if eq("Proxy-Authorization") => Name::ProxyAuthorization,
@@ -117,6 +128,9 @@ impl Name {
             Name::UserAgent => "User-Agent",
             Name::Allow => "Allow",
             Name::Event => "Event",
+            Name::SessionExpires => "Session-Expires",
+            Name::ReferTo => "Refer-To",
+            Name::ReferSub => "Refer-Sub",
             Name::Other => "",
         }
     }
@@ -310,6 +324,9 @@ mod tests {
             Name::UserAgent,
             Name::Allow,
             Name::Event,
+            Name::SessionExpires,
+            Name::ReferTo,
+            Name::ReferSub,
         ] {
             assert_eq!(Name::from_bytes(n.as_str().as_bytes()), n, "{}", n.as_str());
             assert_eq!(
@@ -318,5 +335,7 @@ mod tests {
             );
         }
         assert_eq!(Name::from_bytes(b"X-Cisco-Foo"), Name::Other);
+        assert_eq!(Name::from_bytes(b"x"), Name::SessionExpires, "compact form");
+        assert_eq!(Name::from_bytes(b"R"), Name::ReferTo, "compact form");
     }
 }

@@ -72,8 +72,9 @@ impl Code {
 }
 
 /// What an operation came to: a code and the words for it. `message` is what a person is told
-/// (the seed's sentences where it has them).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// (the seed's sentences where it has them). As an error, it reads as its description.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.description())]
 pub struct Reply {
     pub code: Code,
     pub message: String,

@@ -63,16 +63,9 @@ fn client_for(entry: &Entry, timeout: Duration) -> Result<reqwest::Client, Strin
 
 /// Why the List of WebDialers cannot be asked (an entry that does not read, or a client that
 /// cannot be built for it).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct UnusableList(pub String);
-
-impl std::fmt::Display for UnusableList {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UnusableList {}
 
 impl Redirector {
     fn peers(&self, list: &str, timeout_ms: u64) -> Result<Arc<Vec<Peer>>, String> {

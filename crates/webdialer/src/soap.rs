@@ -144,16 +144,9 @@ fn boolean(e: &Element, name: &str) -> bool {
 }
 
 /// Why a SOAP request could not be read (answered with a Client fault saying so).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct Malformed(pub String);
-
-impl std::fmt::Display for Malformed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Malformed {}
 
 /// The message, for the fault's text and for matching in tests.
 impl std::ops::Deref for Malformed {

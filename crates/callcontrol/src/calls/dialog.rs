@@ -6,9 +6,7 @@ use super::*;
 
 /// The Session-Expires header (long or compact form).
 pub(super) fn session_expires(m: &Message) -> Option<&str> {
-    m.values_named("Session-Expires")
-        .next()
-        .or_else(|| m.values_named("x").next())
+    m.value(Name::SessionExpires)
 }
 
 impl Call {

@@ -22,9 +22,7 @@ pub(super) struct Refer {
 /// Read a REFER's Refer-To (or its compact form, `r`); why not, when it names no number.
 pub(super) fn read_refer(request: &Message) -> Result<Refer, &'static str> {
     let (target, uri_headers) = request
-        .values_named("Refer-To")
-        .next()
-        .or_else(|| request.values_named("r").next())
+        .value(Name::ReferTo)
         .and_then(dialtone_sip::NameAddr::parse)
         .and_then(|n| {
             let uri = n.uri().ok()?;
@@ -32,8 +30,7 @@ pub(super) fn read_refer(request: &Message) -> Result<Refer, &'static str> {
         })
         .ok_or("Refer-To names no number")?;
     let notify = !request
-        .values_named("Refer-Sub")
-        .next()
+        .value(Name::ReferSub)
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
     let to = match replaces_call_id(&uri_headers) {
         Some(call_id) => Referred::Consultative { call_id },
