@@ -20,6 +20,21 @@ pub struct LineKey {
     pub partition: Option<String>,
 }
 
+impl LineKey {
+    /// Whether the number is a pattern (`6XXXX`, `1[0-5]XX`) rather than one number: a route
+    /// point may cover a range, but no phone can register, or be rung on, a pattern.
+    pub fn is_pattern(&self) -> bool {
+        is_pattern(&self.number)
+    }
+}
+
+/// Whether a directory number is a pattern rather than digits as dialled.
+pub fn is_pattern(number: &str) -> bool {
+    !number
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | '+'))
+}
+
 impl std::fmt::Display for LineKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.partition {

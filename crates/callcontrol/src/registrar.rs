@@ -197,7 +197,9 @@ impl Registrar {
     /// The live contacts of every device that carries `line`, whether the device registered
     /// the line itself or registered as a whole: where a call to the line rings.
     pub fn contacts(&self, snapshot: &Snapshot, line: &LineKey) -> Vec<Binding> {
-        let Some(l) = snapshot.line(line) else {
+        // A pattern line rings no phone, not even one registered at device level: it is a
+        // route point's range, or a number nobody can answer.
+        let Some(l) = snapshot.line(line).filter(|_| !line.is_pattern()) else {
             return Vec::new();
         };
         let now = Instant::now();
@@ -276,6 +278,18 @@ impl Registrar {
                         .and_then(|c| c.param("expires").and_then(|e| e.parse::<u32>().ok()))
                         .is_none_or(|e| e == 0)
             });
+        if device.lines.iter().any(|l| l.pattern == aor_user)
+            && crate::directory::is_pattern(&aor_user)
+            && !only_removal
+        {
+            let r = build::response(&req, 403, Some(tx.peer.addr), Some(&tag))
+                .header(
+                    "Warning",
+                    "399 dialtone \"a pattern line cannot be registered\"",
+                )
+                .finish();
+            return tx.respond(r).await;
+        }
         let aor = if device.lines.iter().any(|l| l.pattern == aor_user) {
             aor_user
         } else if aor_user == creds.username || aor_user == device.name {

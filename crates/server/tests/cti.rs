@@ -884,3 +884,108 @@ fn rights_limit_what_an_application_controls_and_the_cli_watches() {
     let _ = watch.kill();
     let _ = watch.wait();
 }
+
+/// The seed's Figure 18-12, built through the REST API as the seed draws it: the Assistant
+/// route point on `6XXXX` intercepts a call to the manager's number 60001 (the caller's
+/// ASSISTANT_EVERYONE_CSS reaches only the route point) and redirects it, with the route
+/// point's MANAGER_EVERYONE_CSS, to the manager's phone. A phone cannot register a pattern.
+#[test]
+fn figure_18_12_a_route_point_on_6xxxx_intercepts_calls_to_a_manager() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), CONFIG, true);
+    for p in [
+        "Assistant_Route_Point",
+        "Assistant_Everyone",
+        "Assistant_Manager",
+    ] {
+        create(&node, "partitions", json!({"name": p}));
+    }
+    create(
+        &node,
+        "calling-search-spaces",
+        json!({"name": "ASSISTANT_EVERYONE_CSS", "partitions": ["Assistant_Route_Point", "Assistant_Everyone"]}),
+    );
+    create(
+        &node,
+        "calling-search-spaces",
+        json!({"name": "MANAGER_EVERYONE_CSS", "partitions": ["Assistant_Manager", "Assistant_Everyone"]}),
+    );
+    create(
+        &node,
+        "directory-numbers",
+        json!({"pattern": "6XXXX", "partition": "Assistant_Route_Point", "css": "MANAGER_EVERYONE_CSS"}),
+    );
+    create(
+        &node,
+        "devices",
+        json!({"name": "RP_Assistant", "model": "CTI Route Point", "css": "MANAGER_EVERYONE_CSS"}),
+    );
+    create(
+        &node,
+        "line-appearances",
+        json!({"device": "RP_Assistant", "directory_number": {"pattern": "6XXXX", "partition": "Assistant_Route_Point"}, "index": 1}),
+    );
+    // The manager's line, on the demo phone of 1005; the caller, 1000, searches
+    // ASSISTANT_EVERYONE_CSS first.
+    create(
+        &node,
+        "directory-numbers",
+        json!({"pattern": "60001", "partition": "Assistant_Manager", "css": "ASSISTANT_EVERYONE_CSS"}),
+    );
+    create(
+        &node,
+        "line-appearances",
+        json!({"device": "SEP00DE00001005", "directory_number": {"pattern": "60001", "partition": "Assistant_Manager"}, "index": 2}),
+    );
+    // A phone given the pattern line cannot register it.
+    create(
+        &node,
+        "line-appearances",
+        json!({"device": "SEP00DE00001006", "directory_number": {"pattern": "6XXXX", "partition": "Assistant_Route_Point"}, "index": 2}),
+    );
+    patch(
+        &node,
+        "directory-numbers",
+        "pattern=1000",
+        json!({"css": "ASSISTANT_EVERYONE_CSS"}),
+    );
+    let t = Sip::Udp;
+    let pw = demo_password(&node, "user1006");
+    Sipp::start(
+        &node,
+        t,
+        "reg-auth-403.xml",
+        free_port(),
+        &[&format!(
+            "6XXXX;x;[authentication username=user1006 password={pw}]"
+        )],
+        &["-m", "1"],
+    )
+    .expect_success("a pattern line refused (403)");
+
+    let mut app = App::admin(&node);
+    app.expect_ok(json!({"op": "register_route_point", "number": "6XXXX"}));
+    let port = free_port();
+    register_line(&node, t, port, "60001", "user1005");
+    let manager = Sipp::start(&node, t, "uas-answer.xml", port, &[], &["-m", "1"]);
+    let calling = Sipp::start(
+        &node,
+        t,
+        "uac-call.xml",
+        0,
+        &[&caller(&node, "1000", "60001")],
+        &["-m", "1", "-d", "200"],
+    );
+    let rr = app.wait("route request", |v| v["event"] == "route_request");
+    assert_eq!(
+        (&rr["route_point"], &rr["called"], &rr["calling"]),
+        (&json!("6XXXX"), &json!("60001"), &json!("1000")),
+        "{rr}"
+    );
+    app.expect_ok(
+        json!({"op": "route", "call": rr["call"], "request": rr["request"],
+                         "action": "redirect", "destination": "60001"}),
+    );
+    calling.expect_success("caller reaches the manager through the route point");
+    manager.expect_success("the manager's phone answers");
+}

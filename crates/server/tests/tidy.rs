@@ -36,7 +36,8 @@ const APPLICATIONS: &[&str] = &["services", "mobility", "webdialer"];
 /// Where the node's table of applications is.
 const APPLICATION_TABLE: &str = "crates/server/src/node.rs";
 /// Where markup (XML, HTML) may be written: the phone XML crate, and WebDialer's SOAP and
-/// page writers (which the web crate of the structure issue is to take over).
+/// page writers (its pages are its own; the consoles to come will share a writer in `web`
+/// when a second one needs it).
 const MARKUP_WRITERS: &[&str] = &[
     "crates/phone-xml/src/",
     "crates/webdialer/src/soap.rs",

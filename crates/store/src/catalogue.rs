@@ -52,6 +52,10 @@ pub enum TextRule {
     Mask,
     /// Digits the way a user dials them: 0-9 * # + and nothing else.
     Digits,
+    /// A directory number: digits as dialled, or a pattern of them (`6XXXX`, `1[0-5]XX`, `!`)
+    /// as Unified CM allows, checked by the dial plan's own parser; no `.` (a directory number
+    /// discards nothing) and no `@`.
+    DirectoryNumber,
     /// An http:// or https:// URL, or empty.
     Url,
 }
@@ -664,9 +668,12 @@ pub static RESOURCES: &[Resource] = &[
             Field {
                 name: "pattern",
                 column: "pattern",
-                kind: DIGITS,
+                kind: Kind::Text {
+                    max: 50,
+                    rule: TextRule::DirectoryNumber,
+                },
                 default: Default::Required,
-                doc: "The number, e.g. 1000.",
+                doc: "The number, e.g. 1000, or a pattern of numbers (6XXXX, 1[0-5]XX) for a CTI route point that covers a range; the dial plan's closest match decides between a pattern and the numbers it overlaps. Phones cannot register a pattern.",
             },
             partition("Partition the number lives in; null for none."),
             DESCRIPTION,

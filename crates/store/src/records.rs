@@ -114,6 +114,22 @@ fn check_text(field: &Field, max: usize, rule: TextRule, s: &str) -> Result<(), 
                 ));
             }
         }
+        TextRule::DirectoryNumber => {
+            if let Some(c) = s.chars().find(|c| matches!(c, '.' | '@')) {
+                return Err(invalid(
+                    name,
+                    format!("'{c}' is not allowed in a directory number (digits, or a pattern with X, [ ], ! and ?)"),
+                ));
+            }
+            // Digits as dialled (`+` included, as E.164 numbers are written) are a number;
+            // anything else must read as a pattern.
+            let dialled = s
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | '+'));
+            if !dialled {
+                dialtone_dialplan::Pattern::parse(s).map_err(|e| invalid(name, e.to_string()))?;
+            }
+        }
         TextRule::Url => {
             // `Application:Cisco/...` names an application built into the phone (the call
             // lists, the directories), as Unified CM's default services do.

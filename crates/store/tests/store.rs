@@ -881,3 +881,29 @@ on_every_backend!(webdialer_users_preferences_and_sessions, |store| {
     );
     assert_eq!(store.webdialer_session("made-up", now).await.unwrap(), None);
 });
+
+on_every_backend!(
+    directory_numbers_may_be_patterns_but_not_discard_or_at_signs,
+    |store| {
+        let dns = r("directory-numbers");
+        for pattern in ["6XXXX", "1[0-5]XX", "*8!", "+14085551234"] {
+            store
+                .create(dns, &json!({ "pattern": pattern }))
+                .await
+                .unwrap_or_else(|e| panic!("{pattern}: {e}"));
+        }
+        for (bad, says) in [
+            ("6.XXX", "'.' is not allowed"),
+            ("60@", "'@' is not allowed"),
+            ("6ABC", ""),
+            ("6[9-", ""),
+        ] {
+            let e = store
+                .create(dns, &json!({ "pattern": bad }))
+                .await
+                .expect_err(bad);
+            assert_eq!(field_of(&e), "pattern", "{bad}: {e}");
+            assert!(e.to_string().contains(says), "{bad}: {e}");
+        }
+    }
+);

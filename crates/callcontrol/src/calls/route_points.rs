@@ -141,11 +141,14 @@ impl Call {
         line: Arc<crate::directory::Line>,
         decision: Decision,
     ) -> Next {
+        // The number dialled (after the dial plan's manipulations), which a route point on a
+        // pattern (the seed's Manager Assistant `6XXXX`) needs to know whose call it is.
+        let called = decision.called.clone();
         self.decision = Some(decision);
         self.called_line = Some(line.key.clone());
         self.occupy(&line.key);
         let timer = Duration::from_secs(line.config.no_answer_timer.max(1) as u64);
-        let (id, calling, called) = (self.id, self.caller.number.clone(), line.key.number.clone());
+        let (id, calling) = (self.id, self.caller.number.clone());
         let offered =
             self.inner
                 .route_points
@@ -153,7 +156,7 @@ impl Call {
                     Notice::RouteRequest {
                         call: id,
                         request,
-                        route_point: called.clone(),
+                        route_point: line.key.number.clone(),
                         calling: calling.clone(),
                         called: called.clone(),
                         timeout_ms: timer.as_millis() as u64,
