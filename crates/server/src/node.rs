@@ -251,8 +251,21 @@ fn routers(
         credentials = credentials.merge(s.credentials);
         browser_prefixes.extend(s.browser_prefixes);
     }
+    // What a handler leaves unread of a body (a refused one) is read on, to four times the
+    // largest body accepted and 8 MiB at least, within 10 s, so the client sees the 413
+    // rather than a reset connection.
+    let drain = dialtone_web::body::Drain {
+        bytes: (config.api.max_body_bytes as usize)
+            .saturating_mul(4)
+            .max(8 << 20),
+        within: Duration::from_secs(10),
+    };
     let finish = |r: Router| {
         r.layer(DefaultBodyLimit::max(config.api.max_body_bytes as usize))
+            .layer(axum::middleware::from_fn_with_state(
+                drain,
+                dialtone_web::body::drain_unread,
+            ))
             .layer(axum::middleware::from_fn_with_state(
                 metrics.clone(),
                 metrics::track,

@@ -759,3 +759,49 @@ async fn sip_over_websocket_at_slash_sip() {
     );
     drop(node);
 }
+
+/// A body over `api.max_body_bytes` is answered 413 with the JSON error, after the node has
+/// read (and dropped) a bounded amount of it, so the client, still sending, sees the answer
+/// instead of a reset connection; with or without a Content-Length.
+#[test]
+fn an_oversized_body_is_answered_413_not_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), "[api]\nmax_body_bytes = 65536\n", false);
+    let c = client();
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(4 << 20));
+    for chunked in [false, true] {
+        for _ in 0..3 {
+            let body = if chunked {
+                // A reader of unknown length goes out chunked.
+                reqwest::blocking::Body::new(std::io::Cursor::new(big.clone().into_bytes()))
+            } else {
+                reqwest::blocking::Body::from(big.clone())
+            };
+            let r = admin(c.post(node.api("/partitions")))
+                .header("Content-Type", "application/json")
+                .body(body)
+                .send()
+                .unwrap_or_else(|e| panic!("chunked={chunked}: no answer, {e:?}"));
+            assert_eq!(r.status().as_u16(), 413, "chunked={chunked}");
+            let v: Value = r.json().unwrap();
+            assert!(
+                v["error"].as_str().unwrap_or("").contains("too large"),
+                "{v}"
+            );
+        }
+    }
+    // Nothing was created, and the node serves on.
+    let v: Value = admin(c.get(node.api("/partitions")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["name"] != "x"),
+        "{v}"
+    );
+}

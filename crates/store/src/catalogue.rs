@@ -44,8 +44,17 @@ pub enum Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TextRule {
     Any,
-    /// Names of things: no control characters, no leading or trailing space, not empty.
+    /// Free-text names (a person's, a model's): no control characters, no leading or trailing
+    /// space, not empty.
     Name,
+    /// The name of a configured thing (partition, calling search space, device pool, trunk,
+    /// route list...) as Unified CM takes it: letters, digits, spaces, '.', '-' and '_', not
+    /// beginning or ending with a space.
+    Identifier,
+    /// A user ID: letters, digits and '.', '_', '-', '@', '+' (no spaces, no path characters).
+    UserId,
+    /// A device's name, checked against its model by [`Rule::DeviceName`].
+    DeviceName,
     /// A dial plan pattern, checked by the dial plan engine's own parser.
     Pattern,
     /// A transformation mask: digits, * # and X.
@@ -98,6 +107,11 @@ pub struct Field {
 pub enum Rule {
     /// Exactly one of these (reference) fields is set.
     ExactlyOne(&'static [&'static str]),
+    /// The device name (first field) has the form its model (second field) takes: `SEP` or
+    /// `ATA` and the 12 hex digits of the MAC address for phones; `CSF`, `BOT`, `TCT` or `TAB` and
+    /// up to 12 letters or digits for Jabber clients; up to 15 letters, digits, '.', '-', '_'
+    /// for CTI route points and ports.
+    DeviceName(&'static str, &'static str),
     /// At most one of these fields is set (when `unless_true` is false or absent).
     AtMostOneUnless(&'static [&'static str], &'static str),
 }
@@ -158,7 +172,7 @@ pub const ADMIN_ROLE: &str = "Standard CCM Super Users";
 const DISCARD: &[&str] = dialtone_dialplan::Discard::NAMES;
 const NAME: Kind = Kind::Text {
     max: 50,
-    rule: TextRule::Name,
+    rule: TextRule::Identifier,
 };
 const DESCRIPTION: Field = Field {
     name: "description",
@@ -831,7 +845,7 @@ pub static RESOURCES: &[Resource] = &[
                 column: "user_id",
                 kind: Kind::Text {
                     max: 128,
-                    rule: TextRule::Name,
+                    rule: TextRule::UserId,
                 },
                 default: Default::Required,
                 doc: "User ID the user logs in with.",
@@ -910,10 +924,10 @@ pub static RESOURCES: &[Resource] = &[
                 column: "name",
                 kind: Kind::Text {
                     max: 50,
-                    rule: TextRule::Name,
+                    rule: TextRule::DeviceName,
                 },
                 default: Default::Required,
-                doc: "Device name; Cisco phones use SEP followed by the MAC address.",
+                doc: "Device name: SEP followed by the 12 hex digits of the MAC address for phones (ATA for analog adapters); CSF, BOT, TCT or TAB and up to 12 letters or digits for Jabber; up to 15 letters, digits, '.', '-', '_' for CTI route points and ports.",
             },
             Field {
                 name: "model",
@@ -988,7 +1002,7 @@ pub static RESOURCES: &[Resource] = &[
                 doc: "Subscribed IP phone services.",
             },
         ],
-        rules: &[],
+        rules: &[Rule::DeviceName("name", "model")],
         doc: "Phones and other SIP devices.",
     },
     Resource {
@@ -1097,7 +1111,7 @@ pub static RESOURCES: &[Resource] = &[
                 column: "user_id",
                 kind: Kind::Text {
                     max: 128,
-                    rule: TextRule::Name,
+                    rule: TextRule::UserId,
                 },
                 default: Default::Required,
                 doc: "User ID the application authenticates with.",

@@ -89,6 +89,43 @@ fn check_text(field: &Field, max: usize, rule: TextRule, s: &str) -> Result<(), 
                 return Err(invalid(name, "must not begin or end with white space"));
             }
         }
+        TextRule::Identifier => {
+            if s.is_empty() {
+                return Err(invalid(name, "must not be empty"));
+            }
+            if s.trim() != s {
+                return Err(invalid(name, "must not begin or end with white space"));
+            }
+            if let Some(c) = s
+                .chars()
+                .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | '-' | '_')))
+            {
+                return Err(invalid(
+                    name,
+                    format!("'{c}' is not allowed: use letters, digits, spaces, '.', '-' and '_'"),
+                ));
+            }
+        }
+        TextRule::UserId => {
+            if s.is_empty() {
+                return Err(invalid(name, "must not be empty"));
+            }
+            if let Some(c) = s
+                .chars()
+                .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+')))
+            {
+                return Err(invalid(
+                    name,
+                    format!("'{c}' is not allowed in a user ID: use letters, digits, '.', '_', '-', '@' and '+'"),
+                ));
+            }
+        }
+        // Checked with the model, by the resource's rule.
+        TextRule::DeviceName => {
+            if s.is_empty() {
+                return Err(invalid(name, "must not be empty"));
+            }
+        }
         TextRule::Pattern => {
             dialtone_dialplan::Pattern::parse(s).map_err(|e| invalid(name, e.to_string()))?;
         }
@@ -241,6 +278,15 @@ async fn find_id(
             }
             vals.push(Val::Text(s.clone()));
             wheres.push(format!("{} = $1", f.column));
+        }
+        ([only], Value::Object(_))
+            if !matches!(res.field(only).map(|f| &f.kind), Some(Kind::Ref { .. })) =>
+        {
+            // The OpenAPI document says a string: an object is refused, not read leniently.
+            return Err(invalid(
+                field,
+                format!("give the {}'s {only} as a string", res.singular),
+            ));
         }
         (keys, Value::Object(obj)) => {
             for k in obj.keys() {
@@ -744,10 +790,49 @@ async fn prepare_field(
     Ok(())
 }
 
+/// Why `name` is not a device name its `model` takes, if it is not (see `Rule::DeviceName`).
+pub fn device_name_problem(name: &str, model: &str) -> Option<String> {
+    let hex12 = |rest: &str| rest.len() == 12 && rest.chars().all(|c| c.is_ascii_hexdigit());
+    if model.starts_with("CTI ") {
+        let ok = (1..=15).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        return (!ok)
+            .then(|| format!("a {model}'s name is up to 15 letters, digits, '.', '-' or '_'"));
+    }
+    let upper = name.to_ascii_uppercase();
+    for jabber in ["CSF", "BOT", "TCT", "TAB"] {
+        if let Some(rest) = upper.strip_prefix(jabber) {
+            let ok =
+                (1..=12).contains(&rest.len()) && rest.chars().all(|c| c.is_ascii_alphanumeric());
+            return (!ok).then(|| {
+                format!("a Jabber device's name is {jabber} and up to 12 letters or digits")
+            });
+        }
+    }
+    let mac = upper
+        .strip_prefix("SEP")
+        .or_else(|| upper.strip_prefix("ATA"));
+    if mac.is_some_and(hex12) {
+        return None;
+    }
+    Some(
+        "a phone's name is SEP followed by the 12 hex digits of its MAC address (SEP001122334455); ATA for analog adapters, CSF/BOT/TCT/TAB for Jabber, or a CTI model for route points and ports"
+            .to_string(),
+    )
+}
+
 fn check_rules(res: &Resource, merged: &Map<String, Value>) -> Result<(), StoreError> {
     let set = |name: &str| merged.get(name).is_some_and(|v| !v.is_null());
     for rule in res.rules {
         match rule {
+            Rule::DeviceName(name_field, model_field) => {
+                let text = |f: &str| merged.get(f).and_then(Value::as_str).unwrap_or("");
+                if let Some(why) = device_name_problem(text(name_field), text(model_field)) {
+                    return Err(invalid(*name_field, why));
+                }
+            }
             Rule::ExactlyOne(fields) => {
                 let n = fields.iter().filter(|f| set(f)).count();
                 if n != 1 {

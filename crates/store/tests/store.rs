@@ -907,3 +907,102 @@ on_every_backend!(
         }
     }
 );
+
+on_every_backend!(names_are_checked_as_unified_cm_checks_them, |store| {
+    basic_plan(&store).await;
+    let devices = r("devices");
+    let device = |name: &str, model: &str| json!({"name": name, "model": model});
+    for (name, model) in [
+        ("SEP001122334455", "Cisco 8865"),
+        ("sepaabbccddeeff", "Yealink T54W"),
+        ("ATA00112233AABB", "Cisco ATA 191"),
+        ("CSFJDOE", "Cisco Unified Client Services Framework"),
+        ("RP_Assistant", "CTI Route Point"),
+        ("CTIPort-1.a", "CTI Port"),
+    ] {
+        store
+            .create(devices, &device(name, model))
+            .await
+            .unwrap_or_else(|e| panic!("{name} ({model}): {e}"));
+    }
+    for (name, model) in [
+        ("../../../etc/passwd", "Cisco 8865"),
+        ("SEP../../x", "Cisco 8865"),
+        ("SEP0011223344", "Cisco 8865"),
+        ("SEP00112233445G", "Cisco 8865"),
+        ("Reception", "Cisco 8865"),
+        ("RP/../x", "CTI Route Point"),
+        ("RP_Assistant_Too_Long", "CTI Route Point"),
+        ("CSFJ.DOE", "Cisco Unified Client Services Framework"),
+    ] {
+        let e = store
+            .create(devices, &device(name, model))
+            .await
+            .expect_err(name);
+        assert_eq!(field_of(&e), "name", "{name}: {e}");
+    }
+    // Changing the model to one the name does not fit is refused too.
+    let e = store
+        .update(devices, "RP_Assistant", &json!({"model": "Cisco 8865"}))
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(&e), "name", "{e}");
+    for bad in ["a/b", "x\\y", "<b>", "Internal_PT;", " lead"] {
+        let e = store
+            .create(r("partitions"), &json!({ "name": bad }))
+            .await
+            .expect_err(bad);
+        assert_eq!(field_of(&e), "name", "{bad}: {e}");
+    }
+    store
+        .create(r("partitions"), &json!({"name": "Branch 2.East-PT_1"}))
+        .await
+        .unwrap();
+    let e = store
+        .create(
+            r("users"),
+            &json!({"user_id": "../ann", "last_name": "Ann"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(&e), "user_id", "{e}");
+    store
+        .create(
+            r("users"),
+            &json!({"user_id": "ann.lee@example.com", "last_name": "Lee"}),
+        )
+        .await
+        .unwrap();
+});
+
+on_every_backend!(
+    a_reference_given_as_an_object_where_a_name_is_asked_is_refused,
+    |store| {
+        basic_plan(&store).await;
+        let e = store
+        .create(
+            r("devices"),
+            &json!({"name": "SEP001122334455", "model": "Cisco 8865", "device_pool": {"name": "Default"}}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(field_of(&e), "device_pool", "{e}");
+        assert!(e.to_string().contains("as a string"), "{e}");
+        // A reference with a key of two fields is an object, as the OpenAPI document says.
+        store
+        .create(
+            r("devices"),
+            &json!({"name": "SEP001122334455", "model": "Cisco 8865", "device_pool": "Default"}),
+        )
+        .await
+        .unwrap();
+        store
+            .create(
+                r("line-appearances"),
+                &json!({"device": "SEP001122334455", "index": 1,
+                    "directory_number": {"pattern": "1000", "partition": "Internal_PT"}}),
+            )
+            .await
+            .unwrap();
+    }
+);

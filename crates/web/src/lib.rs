@@ -3,14 +3,15 @@
 //! bearer tokens, checked through the credential cache and answered as domain errors), wrong
 //! guesses counted per user ID (`guesses`), query and phone-XML helpers (`phone`), an HTTPS
 //! client that trusts one pinned certificate (`pinned`), embedded assets with content-hash
-//! ETags (`assets`), OpenAPI fragments (`openapi`), and what an application hands the node to
-//! be served (`app`). Applications stand on this crate and the platform crates, never on each
+//! ETags (`assets`), OpenAPI fragments (`openapi`), request bodies drained when left unread
+//! (`body`), and what an application hands the node to be served (`app`). Applications stand on this crate and the platform crates, never on each
 //! other.
 #![forbid(unsafe_code)]
 
 pub mod accounts;
 pub mod app;
 pub mod assets;
+pub mod body;
 mod error;
 pub mod guesses;
 pub mod openapi;
