@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use dialtone_phone_xml::config::Urls;
+use dialtone_phone_xml::model::Capabilities;
 pub use dialtone_phone_xml::uri::query_escape;
 use dialtone_store::live::Live;
 use dialtone_store::phones::{PhoneCatalog, PhoneDevice, PhoneService};
@@ -143,6 +144,16 @@ impl Phones {
         out
     }
 
+    /// The services a phone is offered, wherever it looks for them (its configuration file,
+    /// the services menu, the directories list): its subscriptions, XML services on every
+    /// phone and Java MIDlets only on phones that run them (not on text-only ones).
+    pub fn offered(&self, device: Option<&PhoneDevice>, caps: &Capabilities) -> Vec<&PhoneService> {
+        self.subscribed(device)
+            .into_iter()
+            .filter(|s| s.category == "XML" || (caps.midlets && !caps.text_only))
+            .collect()
+    }
+
     /// The phone URLs after the Phone URL enterprise parameters (an empty parameter means
     /// Dialtone's own page).
     pub fn urls(&self, site: &Site) -> Urls {
@@ -166,34 +177,54 @@ impl Phones {
                 format!("{https}/ccmcip/authenticate.jsp"),
             ),
             services: or("url_services", format!("{http}/ccmcip/getservicesmenu.jsp")),
-            secure_services: format!("{https}/ccmcip/getservicesmenu.jsp"),
+            secure_services: or(
+                "secured_url_services",
+                format!("{https}/ccmcip/getservicesmenu.jsp"),
+            ),
             directory: or("url_directories", format!("{http}/ccmcip/xmldirectory.jsp")),
-            secure_directory: format!("{https}/ccmcip/xmldirectory.jsp"),
+            secure_directory: or(
+                "secured_url_directories",
+                format!("{https}/ccmcip/xmldirectory.jsp"),
+            ),
             idle: self.parameter("url_idle").to_owned(),
+            secure_idle: self.parameter("secured_url_idle").to_owned(),
             idle_timeout: self.parameter("url_idle_time").parse().unwrap_or(0),
             information: self.parameter("url_information").to_owned(),
+            secure_information: self.parameter("secured_url_information").to_owned(),
             messages: self.parameter("url_messages").to_owned(),
+            secure_messages: self.parameter("secured_url_messages").to_owned(),
             proxy_server: self.parameter("url_proxy_server").to_owned(),
-            ..Urls::default()
         }
     }
 }
 
 /// The URL a phone gets for a service: the secure one when the phone speaks HTTPS and there is
-/// one, `#DEVICENAME#` replaced, and the service's parameters appended with the device's own
-/// values or else their defaults. None when a required parameter has neither: the service
-/// cannot work on that phone, so it is not offered there.
+/// one, a path (`/ccmcip/...`) made a URL of this node as it is reached now (over HTTPS for an
+/// HTTPS phone), `#DEVICENAME#` replaced, and the service's parameters appended with the
+/// device's own values or else their defaults. None when a required parameter has neither:
+/// the service cannot work on that phone, so it is not offered there.
 pub fn service_url(
     service: &PhoneService,
     device: Option<&PhoneDevice>,
     https: bool,
+    site: &Site,
 ) -> Option<String> {
-    let base = if https && !service.secure_url.is_empty() {
+    let configured = if https && !service.secure_url.is_empty() {
         &service.secure_url
     } else {
         &service.url
     };
-    let mut url = base.replace("#DEVICENAME#", device.map_or("", |d| d.name.as_str()));
+    let configured: Cow<str> = if configured.starts_with('/') {
+        let base = if https {
+            site.https_base()
+        } else {
+            site.http_base()
+        };
+        Cow::Owned(format!("{base}{configured}"))
+    } else {
+        Cow::Borrowed(configured)
+    };
+    let mut url = configured.replace("#DEVICENAME#", device.map_or("", |d| d.name.as_str()));
     for p in &service.parameters {
         let own = device.and_then(|d| {
             d.parameter_values
@@ -274,30 +305,30 @@ mod tests {
         }];
         let mut dev = device("SEP1");
         assert_eq!(
-            service_url(&s, Some(&dev), true).unwrap(),
+            service_url(&s, Some(&dev), true, &Site::default()).unwrap(),
             "http://apps/W?dev=SEP1&city=S%C3%A3o%20Paulo"
         );
         s.secure_url = "https://apps/W".into();
         assert_eq!(
-            service_url(&s, Some(&dev), true).unwrap(),
+            service_url(&s, Some(&dev), true, &Site::default()).unwrap(),
             "https://apps/W?city=S%C3%A3o%20Paulo"
         );
         assert_eq!(
-            service_url(&s, Some(&dev), false).unwrap(),
+            service_url(&s, Some(&dev), false, &Site::default()).unwrap(),
             "http://apps/W?dev=SEP1&city=S%C3%A3o%20Paulo",
             "a phone without HTTPS keeps the plain URL"
         );
         dev.parameter_values = vec![("W".into(), "city".into(), "Oslo".into())];
         assert_eq!(
-            service_url(&s, Some(&dev), true).unwrap(),
+            service_url(&s, Some(&dev), true, &Site::default()).unwrap(),
             "https://apps/W?city=Oslo"
         );
         s.parameters[0].default_value.clear();
         assert_eq!(
-            service_url(&s, None, true),
+            service_url(&s, None, true, &Site::default()),
             None,
             "a required parameter without a value"
         );
-        assert!(service_url(&s, Some(&dev), true).is_some());
+        assert!(service_url(&s, Some(&dev), true, &Site::default()).is_some());
     }
 }

@@ -111,27 +111,25 @@ pub fn device_config(phones: &Phones, site: &Site, d: &PhoneDevice) -> ConfigFil
         }
     };
     let provisioning = phones.provisioning();
-    let services = if provisioning == Provisioning::External {
-        vec![]
-    } else {
-        phones
-            .subscribed(Some(d))
-            .into_iter()
-            .filter(|s| s.category == "XML" || caps.midlets)
-            .filter_map(|s| {
-                Some(PhoneService {
-                    button: match s.service_type.as_str() {
-                        "Directories" => ServiceButton::Directories,
-                        "Messages" => ServiceButton::Messages,
-                        _ => ServiceButton::Services,
-                    },
-                    midlet: s.category == "Java MIDlet",
-                    name: s.name.clone(),
-                    url: service_url(s, Some(d), caps.https)?,
-                })
+    // Under External URL the Services button takes its list from the services URL; the
+    // Directories and Messages buttons still take theirs from this file, under every setting.
+    let services = phones
+        .offered(Some(d), &caps)
+        .into_iter()
+        .filter(|s| provisioning != Provisioning::External || s.service_type != "IP Phone Service")
+        .filter_map(|s| {
+            Some(PhoneService {
+                button: match s.service_type.as_str() {
+                    "Directories" => ServiceButton::Directories,
+                    "Messages" => ServiceButton::Messages,
+                    _ => ServiceButton::Services,
+                },
+                midlet: s.category == "Java MIDlet",
+                name: s.name.clone(),
+                url: service_url(s, Some(d), caps.https, site)?,
             })
-            .collect()
-    };
+        })
+        .collect();
     ConfigFile {
         device_name: d.name.clone(),
         model: d.model.clone(),

@@ -39,13 +39,7 @@ pub fn device_name(i: usize) -> String {
 
 /// Load the demo company into an empty store. Returns the credentials text, or None when the
 /// store already holds users (demo data is loaded on first start only).
-/// `base` and `secure`: the node's HTTP and HTTPS addresses, for service URLs.
-pub async fn load(
-    store: &Store,
-    config: &Config,
-    base: &str,
-    secure: &str,
-) -> Result<Option<String>> {
+pub async fn load(store: &Store, config: &Config) -> Result<Option<String>> {
     if !store.is_empty().await? {
         return Ok(None);
     }
@@ -124,26 +118,27 @@ pub async fn load(
         (
             "Directory Search",
             "IP Phone Service",
-            format!("{base}/ccmcip/xmldirectoryinput.jsp"),
-            format!("{secure}/ccmcip/xmldirectoryinput.jsp"),
+            "/ccmcip/xmldirectoryinput.jsp",
+            "",
             true,
         ),
         (
             "Extension Mobility",
             "IP Phone Service",
-            format!("{base}/emapp/EMAppServlet?device=#DEVICENAME#"),
-            format!("{secure}/emapp/EMAppServlet?device=#DEVICENAME#"),
+            "/emapp/EMAppServlet?device=#DEVICENAME#",
+            "",
             true,
         ),
         (
             "Manager Assistant",
             "IP Phone Service",
-            format!("{base}/ma/servlet/MAService?cmd=doPhoneService&Name=#DEVICENAME#"),
-            format!("{secure}/ma/servlet/MAService?cmd=doPhoneService&Name=#DEVICENAME#"),
+            "/ma/servlet/MAService?cmd=doPhoneService&Name=#DEVICENAME#",
+            "",
             false,
         ),
     ];
-    // The directories come with every new store (the default services).
+    // The directories come with every new store (the default services). Paths on this node
+    // follow its host and ports, over HTTPS for phones that use it.
     for (name, ty, url, secure_url, enterprise) in services {
         add(
             store,

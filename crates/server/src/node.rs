@@ -338,16 +338,10 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
     let config_addr = config_listener.local_addr()?;
     let tftp = bind_tftp(&config).await;
     let tftp_addr = tftp.as_ref().ok().and_then(|s| s.local_addr().ok());
-    let http_base = format!("http://{}:{}", config.server.public_host, http_addr.port());
-    let https_base = format!(
-        "https://{}:{}",
-        config.server.public_host,
-        https_addr.port()
-    );
     let first_start = store.count_with_role(ADMIN_ROLE).await? == 0;
     let admin_password = ensure_admin(&store, &config).await?;
     if first_start {
-        for service in dialtone_services::default_services(&http_base, &https_base) {
+        for service in dialtone_services::default_services() {
             store
                 .create(
                     catalogue::resource("ip-phone-services").expect("catalogued"),
@@ -358,7 +352,7 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         }
     }
     let demo_credentials = if with_demo {
-        demo::load(&store, &config, &http_base, &https_base).await?
+        demo::load(&store, &config).await?
     } else {
         None
     };

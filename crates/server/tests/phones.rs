@@ -414,12 +414,12 @@ fn pushes_pass_the_phones_authentication_url_or_get_error_4() {
     post(
         &node,
         "/devices",
-        json!({"name": "SEP0000000007911", "model": "Cisco 7911"}),
+        json!({"name": "SEP000000007911", "model": "Cisco 7911"}),
     );
-    config_over_http(&node, "SEP0000000007911");
+    config_over_http(&node, "SEP000000007911");
     let (_, report) = push(
         &node,
-        "SEP0000000007911",
+        "SEP000000007911",
         json!({"xml": "<CiscoIPPhoneImage><Width>1</Width><Height>1</Height><Depth>1</Depth><Data>00</Data></CiscoIPPhoneImage>"}),
     );
     assert_eq!(report["status"], "unsupported", "{report}");
@@ -772,9 +772,9 @@ fn configuration_files_come_over_http_and_tftp_and_a_reset_phone_takes_new_lines
     post(
         &node,
         "/devices",
-        json!({"name": "SEP0000000006871", "model": "Cisco 6871 MPP"}),
+        json!({"name": "SEP000000006871", "model": "Cisco 6871 MPP"}),
     );
-    assert!(config_over_http(&node, "SEP0000000006871")
+    assert!(config_over_http(&node, "SEP000000006871")
         .contains("<remoteCcEnable>false</remoteCcEnable>"));
 
     // A default service an administrator disables leaves every phone's file.
@@ -792,6 +792,14 @@ fn configuration_files_come_over_http_and_tftp_and_a_reset_phone_takes_new_lines
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(config_over_http(&node, "SEP00DE00001000").contains("<name>Placed Calls</name>"));
+    // ... and the phone's Directories list.
+    let (status, list, _) = get_text(&format!(
+        "{}/ccmcip/xmldirectory.jsp?name=SEP00DE00001000",
+        node.http
+    ));
+    assert_eq!(status, 200);
+    assert!(!list.contains("Corporate Directory"), "{list}");
+    assert!(list.contains("Personal Directory"), "{list}");
 
     // Services Provisioning External URL: no list in the file; the phone asks the services URL.
     let r = admin(client().put(node.api("/parameters/enterprise/services_provisioning")))
@@ -801,8 +809,13 @@ fn configuration_files_come_over_http_and_tftp_and_a_reset_phone_takes_new_lines
     assert!(r.status().is_success(), "{}", r.text().unwrap());
     settled(&node, "SEP00DE00001000", "<provisioning>1</provisioning>");
     let external = config_over_http(&node, "SEP00DE00001000");
+    // The Services button's list comes from the services URL; the Messages and Directories
+    // buttons' still come from the file (Voicemail is the default Messages service).
     assert!(
-        external.contains("<provisioning>1</provisioning>") && !external.contains("<phoneService "),
+        external.contains("<provisioning>1</provisioning>")
+            && !external.contains("<name>Extension Mobility</name>")
+            && external.contains("<name>Voicemail</name>")
+            && external.contains("<name>Missed Calls</name>"),
         "{external}"
     );
     assert_ne!(
@@ -1062,4 +1075,69 @@ fn a_phone_of_another_maker_is_told_to_check_sync() {
         |e| matches!(e, PhoneEvent::Registered { aor } if aor == "1010"),
     );
     rt.block_on(phone.stop());
+}
+
+/// The default and demo services are pages of this node: their URLs follow the node's address
+/// as it is now (new ports after a restart), not the one of its first start.
+#[test]
+fn service_urls_follow_the_node_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Node::start(dir.path(), "", true);
+    let before = config_over_http(&first, "SEP00DE00001000");
+    let (old_http, old_https) = (first.http.clone(), first.https.clone());
+    assert!(
+        before.contains(&format!(
+            "{old_https}/ccmcip/xmlpersonaldirectory.jsp?name=SEP00DE00001000"
+        )),
+        "{before}"
+    );
+    drop(first);
+    let second = Node::start(dir.path(), "", true);
+    assert_ne!(second.https, old_https, "a restart takes new ports");
+    let after = config_over_http(&second, "SEP00DE00001000");
+    for page in [
+        "/ccmcip/xmlpersonaldirectory.jsp?name=SEP00DE00001000",
+        "/emapp/EMAppServlet?device=SEP00DE00001000",
+    ] {
+        assert!(
+            after.contains(&format!("{}{page}", second.https)),
+            "{page} in {after}"
+        );
+    }
+    assert!(
+        !after.contains(&old_https) && !after.contains(&old_http),
+        "{after}"
+    );
+}
+
+/// Phones that use HTTPS take the administrator's secured Phone URL parameters.
+#[test]
+fn https_phones_take_the_secured_phone_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), "", true);
+    for (name, value) in [
+        ("secured_url_services", "https://apps.example.com/menu"),
+        ("secured_url_directories", "https://apps.example.com/dir"),
+        ("secured_url_idle", "https://apps.example.com/idle"),
+        ("secured_url_messages", "https://apps.example.com/msg"),
+    ] {
+        let r = admin(client().put(node.api(&format!("/parameters/enterprise/{name}"))))
+            .json(&json!({ "value": value }))
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "{name}: {}", r.text().unwrap());
+    }
+    settled(
+        &node,
+        "SEP00DE00001000",
+        "<secureMessagesURL>https://apps.example.com/msg</secureMessagesURL>",
+    );
+    let file = config_over_http(&node, "SEP00DE00001000");
+    for needle in [
+        "<secureServicesURL>https://apps.example.com/menu</secureServicesURL>",
+        "<secureDirectoryURL>https://apps.example.com/dir</secureDirectoryURL>",
+        "<secureIdleURL>https://apps.example.com/idle</secureIdleURL>",
+    ] {
+        assert!(file.contains(needle), "{needle} in {file}");
+    }
 }

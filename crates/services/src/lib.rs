@@ -88,8 +88,9 @@ pub fn api_router(state: Arc<ServicesState>) -> Router {
 
 /// Unified CM's default services, created with a new store: enterprise subscriptions an
 /// administrator can disable (and then subscribe phones to one by one). `Application:Cisco/...`
-/// names an application built into the phone; the personal directory is Dialtone's page.
-pub fn default_services(http_base: &str, https_base: &str) -> Vec<serde_json::Value> {
+/// names an application built into the phone; the personal directory is Dialtone's page, a
+/// path on this node, so it follows the node's host and ports.
+pub fn default_services() -> Vec<serde_json::Value> {
     let builtin = |name: &str, app: &str, ty: &str| {
         serde_json::json!({
             "name": name, "url": format!("Application:Cisco/{app}"), "service_type": ty,
@@ -97,14 +98,13 @@ pub fn default_services(http_base: &str, https_base: &str) -> Vec<serde_json::Va
             "description": "Default service (built into the phone)",
         })
     };
-    let page = "/ccmcip/xmlpersonaldirectory.jsp?name=#DEVICENAME#";
     vec![
         builtin("Missed Calls", "MissedCalls", "Directories"),
         builtin("Received Calls", "ReceivedCalls", "Directories"),
         builtin("Placed Calls", "PlacedCalls", "Directories"),
         serde_json::json!({
-            "name": "Personal Directory", "url": format!("{http_base}{page}"),
-            "secure_url": format!("{https_base}{page}"), "service_type": "Directories",
+            "name": "Personal Directory", "url": "/ccmcip/xmlpersonaldirectory.jsp?name=#DEVICENAME#",
+            "service_type": "Directories",
             "category": "XML", "enterprise_subscription": true,
             "description": "Default service: the phone owner's personal directory",
         }),

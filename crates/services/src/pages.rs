@@ -20,6 +20,9 @@ use crate::ServicesState;
 use dialtone_provisioning::catalog::{query_escape, service_url, Phones};
 use dialtone_web::phone::{query_param, xml_response, Secure};
 
+/// The default service that stands for the corporate directory.
+const CORPORATE_DIRECTORY: &str = "Application:Cisco/CorporateDirectory";
+
 /// The role that lets an application user push to any phone.
 pub const PUSH_ROLE: &str = "Standard Phone Push Rights";
 
@@ -104,14 +107,13 @@ pub async fn services_menu(
     let device = device.as_deref();
     let caps = capabilities(&headers, device);
     let items: Vec<MenuItem> = phones
-        .subscribed(device)
+        .offered(device, &caps)
         .into_iter()
         .filter(|s| s.service_type == "IP Phone Service")
-        .filter(|s| s.category == "XML" || (caps.midlets && !caps.text_only))
         .filter_map(|s| {
             Some(MenuItem {
                 name: s.name.clone(),
-                url: service_url(s, device, caps.https || secure.0)?,
+                url: service_url(s, device, caps.https || secure.0, &st.site)?,
             })
         })
         .collect();
@@ -155,22 +157,40 @@ pub async fn directories(
     let device = device.as_deref();
     let base = base(&st, secure);
     let dq = device_query(device);
-    let mut items = vec![MenuItem {
-        name: "Corporate Directory".into(),
-        url: format!("{base}/ccmcip/xmldirectoryinput.jsp?{dq}"),
-    }];
+    let caps = Capabilities::of(device.map_or("", |d| d.model.as_str()));
+    let offered = phones.offered(device, &caps);
+    let mut items = Vec::new();
+    // The corporate directory while its default service is offered (an administrator who
+    // disables it takes it off this list as well as out of the configuration files).
+    if offered
+        .iter()
+        .any(|s| s.url == CORPORATE_DIRECTORY && s.service_type == "Directories")
+    {
+        items.push(MenuItem {
+            name: "Corporate Directory".into(),
+            url: format!("{base}/ccmcip/xmldirectoryinput.jsp?{dq}"),
+        });
+    }
     // The directory services the phone is subscribed to (the personal directory among them,
     // unless an administrator disabled it) follow; the phone's built-in ones it shows itself.
-    let caps = Capabilities::of(device.map_or("", |d| d.model.as_str()));
-    for s in phones.subscribed(device) {
+    for s in offered {
         if s.service_type == "Directories" && !s.url.starts_with("Application:") {
-            if let Some(url) = service_url(s, device, caps.https || secure.0) {
+            if let Some(url) = service_url(s, device, caps.https || secure.0, &st.site) {
                 items.push(MenuItem {
                     name: s.name.clone(),
                     url,
                 });
             }
         }
+    }
+    if items.is_empty() {
+        return xml_response(
+            &text(
+                "Directories",
+                "No directories are configured for this phone.",
+            ),
+            None,
+        );
     }
     xml_response(
         &Object::Menu {

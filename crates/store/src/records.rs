@@ -9,9 +9,13 @@ use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::catalogue::{self, Default as Dflt, Field, Kind, Resource, Rule, SecretKind, TextRule};
+use crate::catalogue::{self, Default as Dflt, Field, Kind, Resource, SecretKind};
 use crate::secrets;
 use crate::StoreError;
+
+mod checks;
+pub use checks::device_name_problem;
+use checks::{check_rules, check_text, invalid, reject_unknown, type_name};
 
 /// What a write needs from outside the database.
 #[derive(Debug, Clone)]
@@ -44,13 +48,6 @@ pub(crate) fn query_with<'q>(sql: &'q str, vals: &[Val]) -> AnyQuery<'q> {
     vals.iter().fold(sqlx::query(sql), bind)
 }
 
-fn invalid(field: impl Into<String>, message: impl Into<String>) -> StoreError {
-    StoreError::Invalid {
-        field: field.into(),
-        message: message.into(),
-    }
-}
-
 /// Which rows a list returns.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
@@ -70,131 +67,6 @@ pub struct ListPage {
 
 // ---------------------------------------------------------------------------------------------
 // Validation of single values
-
-fn check_text(field: &Field, max: usize, rule: TextRule, s: &str) -> Result<(), StoreError> {
-    let name = field.name;
-    if s.chars().count() > max {
-        return Err(invalid(name, format!("at most {max} characters")));
-    }
-    if s.chars().any(|c| c.is_control()) {
-        return Err(invalid(name, "control characters are not allowed"));
-    }
-    match rule {
-        TextRule::Any => {}
-        TextRule::Name => {
-            if s.is_empty() {
-                return Err(invalid(name, "must not be empty"));
-            }
-            if s.trim() != s {
-                return Err(invalid(name, "must not begin or end with white space"));
-            }
-        }
-        TextRule::Identifier => {
-            if s.is_empty() {
-                return Err(invalid(name, "must not be empty"));
-            }
-            if s.trim() != s {
-                return Err(invalid(name, "must not begin or end with white space"));
-            }
-            if let Some(c) = s
-                .chars()
-                .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | '-' | '_')))
-            {
-                return Err(invalid(
-                    name,
-                    format!("'{c}' is not allowed: use letters, digits, spaces, '.', '-' and '_'"),
-                ));
-            }
-        }
-        TextRule::UserId => {
-            if s.is_empty() {
-                return Err(invalid(name, "must not be empty"));
-            }
-            if let Some(c) = s
-                .chars()
-                .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+')))
-            {
-                return Err(invalid(
-                    name,
-                    format!("'{c}' is not allowed in a user ID: use letters, digits, '.', '_', '-', '@' and '+'"),
-                ));
-            }
-        }
-        // Checked with the model, by the resource's rule.
-        TextRule::DeviceName => {
-            if s.is_empty() {
-                return Err(invalid(name, "must not be empty"));
-            }
-        }
-        TextRule::Pattern => {
-            dialtone_dialplan::Pattern::parse(s).map_err(|e| invalid(name, e.to_string()))?;
-        }
-        TextRule::Mask => {
-            if let Some(c) = s
-                .chars()
-                .find(|c| !(c.is_ascii_digit() || "*#Xx".contains(*c)))
-            {
-                return Err(invalid(
-                    name,
-                    format!("'{c}' is not a mask character (0-9 * # X)"),
-                ));
-            }
-        }
-        TextRule::Digits => {
-            if let Some(c) = s
-                .chars()
-                .find(|c| !(c.is_ascii_digit() || "*#+".contains(*c)))
-            {
-                return Err(invalid(
-                    name,
-                    format!("'{c}' is not a digit (0-9, *, #, +)"),
-                ));
-            }
-        }
-        TextRule::DirectoryNumber => {
-            if let Some(c) = s.chars().find(|c| matches!(c, '.' | '@')) {
-                return Err(invalid(
-                    name,
-                    format!("'{c}' is not allowed in a directory number (digits, or a pattern with X, [ ], ! and ?)"),
-                ));
-            }
-            // Digits as dialled (`+` included, as E.164 numbers are written) are a number;
-            // anything else must read as a pattern.
-            let dialled = s
-                .chars()
-                .all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | '+'));
-            if !dialled {
-                dialtone_dialplan::Pattern::parse(s).map_err(|e| invalid(name, e.to_string()))?;
-            }
-        }
-        TextRule::Url => {
-            // `Application:Cisco/...` names an application built into the phone (the call
-            // lists, the directories), as Unified CM's default services do.
-            if !(s.is_empty()
-                || s.starts_with("http://")
-                || s.starts_with("https://")
-                || s.starts_with("Application:"))
-            {
-                return Err(invalid(
-                    name,
-                    "must be an http:// or https:// URL, or Application:... for a phone's built-in application",
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
 
 /// Validate a scalar (non-reference, non-list, non-secret) value.
 fn scalar(field: &Field, v: &Value) -> Result<Val, StoreError> {
@@ -656,27 +528,6 @@ struct Prepared {
     digest_password: Option<String>,
 }
 
-fn reject_unknown(res: &Resource, body: &Map<String, Value>) -> Result<(), StoreError> {
-    for k in body.keys() {
-        if res.field(k).is_none() {
-            let read_only = k == "id"
-                || res
-                    .fields
-                    .iter()
-                    .any(|f| matches!(f.kind, Kind::Secret(_)) && *k == format!("{}_set", f.name));
-            return Err(if read_only {
-                invalid(k.clone(), "is read-only")
-            } else {
-                invalid(
-                    k.clone(),
-                    format!("unknown field; {} has no such field", res.singular),
-                )
-            });
-        }
-    }
-    Ok(())
-}
-
 async fn prepare_field(
     conn: &mut AnyConnection,
     f: &'static Field,
@@ -785,82 +636,6 @@ async fn prepare_field(
         _ => {
             let val = scalar(f, v)?;
             out.columns.push((f.column, val));
-        }
-    }
-    Ok(())
-}
-
-/// Why `name` is not a device name its `model` takes, if it is not (see `Rule::DeviceName`).
-pub fn device_name_problem(name: &str, model: &str) -> Option<String> {
-    let hex12 = |rest: &str| rest.len() == 12 && rest.chars().all(|c| c.is_ascii_hexdigit());
-    if model.starts_with("CTI ") {
-        let ok = (1..=15).contains(&name.len())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
-        return (!ok)
-            .then(|| format!("a {model}'s name is up to 15 letters, digits, '.', '-' or '_'"));
-    }
-    let upper = name.to_ascii_uppercase();
-    for jabber in ["CSF", "BOT", "TCT", "TAB"] {
-        if let Some(rest) = upper.strip_prefix(jabber) {
-            let ok =
-                (1..=12).contains(&rest.len()) && rest.chars().all(|c| c.is_ascii_alphanumeric());
-            return (!ok).then(|| {
-                format!("a Jabber device's name is {jabber} and up to 12 letters or digits")
-            });
-        }
-    }
-    let mac = upper
-        .strip_prefix("SEP")
-        .or_else(|| upper.strip_prefix("ATA"));
-    if mac.is_some_and(hex12) {
-        return None;
-    }
-    Some(
-        "a phone's name is SEP followed by the 12 hex digits of its MAC address (SEP001122334455); ATA for analog adapters, CSF/BOT/TCT/TAB for Jabber, or a CTI model for route points and ports"
-            .to_string(),
-    )
-}
-
-fn check_rules(res: &Resource, merged: &Map<String, Value>) -> Result<(), StoreError> {
-    let set = |name: &str| merged.get(name).is_some_and(|v| !v.is_null());
-    for rule in res.rules {
-        match rule {
-            Rule::DeviceName(name_field, model_field) => {
-                let text = |f: &str| merged.get(f).and_then(Value::as_str).unwrap_or("");
-                if let Some(why) = device_name_problem(text(name_field), text(model_field)) {
-                    return Err(invalid(*name_field, why));
-                }
-            }
-            Rule::ExactlyOne(fields) => {
-                let n = fields.iter().filter(|f| set(f)).count();
-                if n != 1 {
-                    return Err(invalid(
-                        fields[0],
-                        format!("give exactly one of {}", fields.join(", ")),
-                    ));
-                }
-            }
-            Rule::AtMostOneUnless(fields, unless) => {
-                let n = fields.iter().filter(|f| set(f)).count();
-                let exempt = merged
-                    .get(*unless)
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                if n > 1 {
-                    return Err(invalid(
-                        fields[1],
-                        format!("give at most one of {}", fields.join(", ")),
-                    ));
-                }
-                if n == 0 && !exempt {
-                    return Err(invalid(
-                        fields[0],
-                        format!("give one of {} (or set {unless})", fields.join(", ")),
-                    ));
-                }
-            }
         }
     }
     Ok(())

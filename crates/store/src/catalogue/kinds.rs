@@ -1,0 +1,133 @@
+//! The vocabulary the catalogue is written in: field kinds, text rules, defaults, cross-field
+//! rules, and the `Field` and `Resource` every noun is described with.
+
+/// How a field is typed, stored and shown.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// A string of at most `max` characters, checked by `rule`.
+    Text {
+        max: usize,
+        rule: TextRule,
+    },
+    /// A whole number in `min..=max`.
+    Int {
+        min: i64,
+        max: i64,
+    },
+    Bool,
+    /// One of a fixed set of strings (Unified CM's drop-down lists).
+    Enum(&'static [&'static str]),
+    /// A reference to another resource, stored as its id in `column`, shown and given by the
+    /// target's natural key. `owner`: the referencing row belongs to the target and goes with it.
+    Ref {
+        target: &'static str,
+        owner: bool,
+    },
+    /// An (ordered) list of references, stored in the join table `table`.
+    RefList {
+        target: &'static str,
+        table: &'static str,
+    },
+    /// A list of values from a fixed set, stored in the join table `table`.
+    EnumList {
+        values: &'static [&'static str],
+        table: &'static str,
+    },
+    /// Write-only: stored as a hash, never shown; the record shows `<name>_set` instead.
+    Secret(SecretKind),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextRule {
+    Any,
+    /// Free-text names (a person's, a model's): no control characters, no leading or trailing
+    /// space, not empty.
+    Name,
+    /// The name of a configured thing (partition, calling search space, device pool, trunk,
+    /// route list...) as Unified CM takes it: letters, digits, spaces, '.', '-' and '_', not
+    /// beginning or ending with a space.
+    Identifier,
+    /// A user ID: letters, digits and '.', '_', '-', '@', '+' (no spaces, no path characters).
+    UserId,
+    /// A device's name, checked against its model by [`Rule::DeviceName`].
+    DeviceName,
+    /// A dial plan pattern, checked by the dial plan engine's own parser.
+    Pattern,
+    /// A transformation mask: digits, * # and X.
+    Mask,
+    /// Digits the way a user dials them: 0-9 * # + and nothing else.
+    Digits,
+    /// A directory number: digits as dialled, or a pattern of them (`6XXXX`, `1[0-5]XX`, `!`)
+    /// as Unified CM allows, checked by the dial plan's own parser; no `.` (a directory number
+    /// discards nothing) and no `@`.
+    DirectoryNumber,
+    /// An http:// or https:// URL, or empty.
+    Url,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKind {
+    /// A user's or application user's password: argon2id in `password_hash`.
+    Password,
+    /// An Extension Mobility PIN (digits only): argon2id in `pin_hash`.
+    Pin,
+    /// A device's SIP digest password: HA1 for MD5 and SHA-256 in `digest_ha1_md5` and
+    /// `digest_ha1_sha256`, computed with the `digest_user` field and the configured realm.
+    Digest,
+}
+
+/// The value a field takes on create when the request leaves it out.
+#[derive(Debug, Clone, Copy)]
+pub enum Default {
+    /// The field must be given.
+    Required,
+    Null,
+    Str(&'static str),
+    Int(i64),
+    Bool(bool),
+    EmptyList,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    /// The database column; empty for list kinds (they live in join tables).
+    pub column: &'static str,
+    pub kind: Kind,
+    pub default: Default,
+    pub doc: &'static str,
+}
+
+/// A rule across fields that the types alone cannot say.
+#[derive(Debug, Clone, Copy)]
+pub enum Rule {
+    /// Exactly one of these (reference) fields is set.
+    ExactlyOne(&'static [&'static str]),
+    /// The device name (first field) has the form its model (second field) takes: `SEP` or
+    /// `ATA` and the 12 hex digits of the MAC address for phones; `CSF`, `BOT`, `TCT` or `TAB` and
+    /// up to 12 letters or digits for Jabber clients; up to 15 letters, digits, '.', '-', '_'
+    /// for CTI route points and ports.
+    DeviceName(&'static str, &'static str),
+    /// At most one of these fields is set (when `unless_true` is false or absent).
+    AtMostOneUnless(&'static [&'static str], &'static str),
+}
+
+#[derive(Debug)]
+pub struct Resource {
+    /// Path segment and CSV kind, plural: `directory-numbers`.
+    pub name: &'static str,
+    /// For messages: `directory number`.
+    pub singular: &'static str,
+    pub table: &'static str,
+    /// The natural key: field names that identify a row to an administrator.
+    pub key: &'static [&'static str],
+    pub fields: &'static [Field],
+    pub rules: &'static [Rule],
+    pub doc: &'static str,
+}
+
+impl Resource {
+    pub fn field(&self, name: &str) -> Option<&'static Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
