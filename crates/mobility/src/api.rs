@@ -49,6 +49,11 @@ impl From<EmError> for ApiError {
                 LoginRefused::UnknownUser => {
                     ApiError::field(StatusCode::NOT_FOUND, "user", "no such end user")
                 }
+                LoginRefused::DeviceNotAllowed => ApiError::field(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "device",
+                    "does not allow Extension Mobility (a CTI route point or port, or Enable Extension Mobility is off)",
+                ),
                 LoginRefused::Disabled => ApiError::field(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "user",

@@ -18,6 +18,9 @@ use dialtone_web::Accounts;
 
 use crate::{EmError, Mobility};
 
+/// Where the EM API answers (on Unified CM, 8443 and 8080).
+pub const PATH: &str = "/emservice/EMServiceServlet";
+
 /// The role an application needs to log users in and out.
 pub const PROXY_ROLE: &str = "Standard EM Authentication Proxy Rights";
 
@@ -48,6 +51,7 @@ fn refused(e: &EmError) -> Response {
     match e {
         EmError::Refused(r) => match r {
             LoginRefused::UnknownDevice => failure(11, "Device does not exist"),
+            LoginRefused::DeviceNotAllowed => failure(5, "Dev. logon disabled"),
             LoginRefused::UnknownUser => failure(9, "Dir. User Info Error"),
             LoginRefused::NoProfile => failure(12, "Dev. Profile not found"),
             LoginRefused::DeviceTaken { .. } => failure(18, "Another user logged in"),
@@ -155,7 +159,5 @@ async fn servlet(State(st): State<EmApi>, body: Bytes) -> Response {
 /// `/emservice/EMServiceServlet` (it carries application credentials: served where the other
 /// APIs are).
 pub fn router(st: EmApi) -> Router {
-    Router::new()
-        .route("/emservice/EMServiceServlet", post(servlet))
-        .with_state(st)
+    Router::new().route(PATH, post(servlet)).with_state(st)
 }

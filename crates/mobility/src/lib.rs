@@ -49,6 +49,7 @@ pub fn app(p: &Platform) -> Starting<'_> {
                 accounts: p.accounts.clone(),
                 mobility: mobility.clone(),
             }));
+        app.surfaces.https_only_paths.push(emapi::PATH);
         app.openapi = api::openapi();
         app.tasks
             .push(Box::pin(mobility.sweeper(p.options.em_sweep)));

@@ -61,6 +61,7 @@ pub fn phone_text(e: &EmError, logout: bool) -> String {
             // Not naming which of user or PIN was wrong.
             LoginRefused::UnknownUser => "Authentication Error(201)".into(),
             LoginRefused::UnknownDevice => unavailable(11),
+            LoginRefused::DeviceNotAllowed => unavailable(5),
             LoginRefused::NoProfile => "User Profile Absent(205)".into(),
             LoginRefused::DeviceTaken { .. } => unavailable(18),
             LoginRefused::Disabled | LoginRefused::UserElsewhere { .. } => unavailable(4),
@@ -71,7 +72,11 @@ pub fn phone_text(e: &EmError, logout: bool) -> String {
 }
 
 impl PhoneService {
-    /// Validate IP Address and Allow Proxy: may this request act for `device`?
+    /// Validate IP Address and Allow Proxy, as Cisco documents them: without Validate IP
+    /// Address every source may log in and out (Allow Proxy then changes nothing); with it, a
+    /// request is accepted from a source on the Trusted List of IPs, or from the phone's own
+    /// registered address. A request that came through a web proxy (a Via header) is accepted
+    /// only with Allow Proxy, and then only from a trusted source (the proxy's address).
     async fn source_allowed(
         &self,
         device: &str,
@@ -79,24 +84,47 @@ impl PhoneService {
         headers: &HeaderMap,
     ) -> Result<bool, EmError> {
         let m = &self.mobility;
-        let proxied = headers.contains_key("via");
-        let trusted: Vec<IpAddr> = m
-            .parameter("trusted_ips")
-            .await?
-            .split([',', ' '])
-            .filter_map(|a| a.trim().parse().ok())
-            .collect();
-        if proxied && m.parameter("allow_proxy").await? != "true" {
-            return Ok(false);
-        }
         if m.parameter("validate_ip_address").await? != "true" {
             return Ok(true);
         }
-        if trusted.contains(&from) {
+        let proxied = headers.contains_key("via");
+        if proxied && m.parameter("allow_proxy").await? != "true" {
+            return Ok(false);
+        }
+        if trusted_sources(&m.parameter("trusted_ips").await?)
+            .await
+            .contains(&from)
+        {
             return Ok(true);
         }
         Ok(!proxied && self.phones.address_of(device) == Some(from))
     }
+}
+
+/// The Trusted List of IPs as addresses: each entry an address, or a host name resolved now
+/// (within a second; one that does not resolve trusts nothing).
+async fn trusted_sources(list: &str) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    for entry in list
+        .split([',', ' ', ';'])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        match entry.parse::<IpAddr>() {
+            Ok(ip) => out.push(ip),
+            Err(_) => {
+                let lookup = tokio::net::lookup_host((entry, 0));
+                match tokio::time::timeout(std::time::Duration::from_secs(1), lookup).await {
+                    Ok(Ok(addrs)) => out.extend(addrs.map(|a| a.ip())),
+                    _ => tracing::warn!(
+                        entry,
+                        "Extension Mobility: a trusted host name does not resolve"
+                    ),
+                }
+            }
+        }
+    }
+    out
 }
 
 async fn service(

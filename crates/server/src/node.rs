@@ -172,17 +172,16 @@ async fn to_https(
         )
             .into_response()
     } else {
-        https_only(State(Arc::new(base.to_string())))
-            .await
-            .into_response()
+        https_only(State(base), uri).await.into_response()
     }
 }
 
-async fn https_only(State(url): State<Arc<String>>) -> impl IntoResponse {
+/// A credential-carrying request over plain HTTP: refused, naming where it is answered.
+async fn https_only(State(origin): State<Arc<String>>, uri: axum::http::Uri) -> impl IntoResponse {
     (
         StatusCode::FORBIDDEN,
         Json(json!({
-            "error": format!("this API carries credentials and answers over HTTPS only: {url}; an administrator can set api.allow_over_http = true"),
+            "error": format!("this API carries credentials and answers over HTTPS only: {origin}{}; an administrator can set api.allow_over_http = true", uri.path()),
         })),
     )
 }
@@ -244,12 +243,14 @@ fn routers(
     let mut phone_https = platform.phone_facing;
     let mut credentials = platform.api;
     let mut browser_prefixes = Vec::new();
+    let mut https_only_paths = Vec::new();
     for app in apps {
         let s = app.surfaces;
         phone_http = phone_http.merge(s.phone_http);
         phone_https = phone_https.merge(s.phone_https);
         credentials = credentials.merge(s.credentials);
         browser_prefixes.extend(s.browser_prefixes);
+        https_only_paths.extend(s.https_only_paths);
     }
     // What a handler leaves unread of a body (a refused one) is read on, to four times the
     // largest body accepted and 8 MiB at least, within 10 s, so the client sees the 413
@@ -282,12 +283,15 @@ fn routers(
         finish(phone_http.merge(credentials))
     } else {
         // What carries credentials is refused over HTTP; a browser's page is sent to HTTPS.
-        let refuse = any(https_only).with_state(Arc::new(https_base.to_string()));
-        let origin = https_base.trim_end_matches("/api/v1").to_string();
-        let to_https = any(to_https).with_state(Arc::new(origin));
+        let origin = Arc::new(https_base.trim_end_matches("/api/v1").to_string());
+        let refuse = any(https_only).with_state(origin.clone());
+        let to_https = any(to_https).with_state(origin);
         let mut http = phone_http
             .route("/api", refuse.clone())
-            .route("/api/{*rest}", refuse);
+            .route("/api/{*rest}", refuse.clone());
+        for path in https_only_paths {
+            http = http.route(path, refuse.clone());
+        }
         for prefix in browser_prefixes {
             http = http
                 .route(prefix, to_https.clone())

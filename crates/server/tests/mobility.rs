@@ -454,29 +454,41 @@ fn validate_ip_address_and_allow_proxy_guard_the_phone_service() {
         "{}/emapp/EMAppServlet?device=SEP00DE00001011&userid=user1001&pin={pin}",
         node.http
     );
-    // A web proxy is refused unless Allow Proxy is set.
-    let via = client()
-        .get(&url)
-        .header("Via", "1.1 proxy.example.com")
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    assert!(via.contains("Login is unavailable(4)"), "{via}");
-    // With Validate IP Address, only the phone's own address may log in to it.
+    let proxied = |url: &str| {
+        client()
+            .get(url)
+            .header("Via", "1.1 proxy.example.com")
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    // Without Validate IP Address nothing is checked, a web proxy included (Allow Proxy only
+    // matters with it, as Cisco documents).
+    let open = proxied(&url);
+    assert!(open.contains("Welcome, user1001"), "{open}");
+    common::wait_event(&rt, &desk, &mut events, "the user's line", |e| {
+        registered(e, "1001")
+    });
+    let out = proxied(&format!(
+        "{}/emapp/EMAppServlet?device=SEP00DE00001011&logout=true",
+        node.http
+    ));
+    assert!(out.contains("logged out"), "{out}");
+    common::wait_event(&rt, &desk, &mut events, "the phone's own line", |e| {
+        registered(e, "1011")
+    });
+    // With Validate IP Address, only the phone's own address may log in to it...
     set("validate_ip_address", json!(true));
     let elsewhere = client().get(&url).send().unwrap().text().unwrap();
     assert!(elsewhere.contains("Login is unavailable(4)"), "{elsewhere}");
-    // ... or a trusted one (here, the test's), through an allowed proxy.
+    // ... or a trusted one (here the test's, by host name), and through a proxy only with
+    // Allow Proxy.
+    set("trusted_ips", json!("localhost"));
+    let without = proxied(&url);
+    assert!(without.contains("Login is unavailable(4)"), "{without}");
     set("allow_proxy", json!(true));
-    set("trusted_ips", json!("127.0.0.1"));
-    let trusted = client()
-        .get(&url)
-        .header("Via", "1.1 proxy.example.com")
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let trusted = proxied(&url);
     assert!(trusted.contains("Welcome, user1001"), "{trusted}");
     // The phone itself, from its own address (registered again after its reset), logs out.
     common::wait_event(&rt, &desk, &mut events, "the user's line", |e| {
@@ -631,6 +643,34 @@ fn the_em_api_logs_in_logs_out_answers_queries_and_its_error_codes() {
     assert!(logout("SEP00DE00001012").contains("<success/>"));
     assert_eq!(code(&logout("SEP00DE00001012")), Some(19));
     assert_eq!(code(&logout("SEPNOSUCH")), Some(11));
+
+    // A device that does not allow Extension Mobility: a CTI route point, or a phone whose
+    // Enable Extension Mobility is off. Code 5, and nobody logged in.
+    assert_eq!(code(&login("RP_Reception", "user1004", "")), Some(5));
+    let v: Value = get_json(&node, "/devices?name=SEP00DE00001015");
+    let id = v["items"][0]["id"].as_str().unwrap().to_string();
+    let r = admin(client().patch(node.api(&format!("/devices/{id}"))))
+        .json(&json!({"extension_mobility": false}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().unwrap());
+    assert_eq!(code(&login("SEP00DE00001015", "user1004", "")), Some(5));
+    let logins: Value = get_json(&node, "/em/logins");
+    assert_eq!(logins["items"].as_array().unwrap().len(), 0, "{logins}");
+
+    // On the phone-facing HTTP port (Unified CM's 8080) the API is refused, naming the HTTPS
+    // address where it answers, since it carries the application's password.
+    let r = client()
+        .post(format!("{}/emservice/EMServiceServlet", node.http))
+        .form(&[("xml", "<request/>")])
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let said = r.text().unwrap();
+    assert!(
+        said.contains(&format!("{}/emservice/EMServiceServlet", node.https)),
+        "{said}"
+    );
 }
 
 #[test]

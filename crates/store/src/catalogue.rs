@@ -846,6 +846,11 @@ pub static RESOURCES: &[Resource] = &[
                 false,
                 "Do Not Disturb on this phone: it is not offered calls; the other phones of a shared line still ring.",
             ),
+            flag(
+                "extension_mobility",
+                true,
+                "Enable Extension Mobility: users may log in to this phone (never to a CTI route point or port).",
+            ),
             Field {
                 name: "digest_password",
                 column: "",

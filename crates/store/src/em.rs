@@ -40,6 +40,9 @@ impl MultipleLogins {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginRefused {
     UnknownDevice,
+    /// The device does not allow Extension Mobility (its Enable Extension Mobility is off, or
+    /// it is a CTI route point or port).
+    DeviceNotAllowed,
     UnknownUser,
     /// The user may not use Extension Mobility.
     Disabled,
@@ -97,7 +100,8 @@ impl Store {
         let mut conn = self.pool().acquire().await?;
         let mut tx = conn.begin().await?;
         let Some(d) = query_with(
-            "SELECT id FROM device WHERE name = $1",
+            "SELECT id, model, CAST(CASE WHEN extension_mobility THEN 1 ELSE 0 END AS BIGINT) \
+             FROM device WHERE name = $1",
             &[Val::Text(device.into())],
         )
         .fetch_optional(&mut *tx)
@@ -106,6 +110,10 @@ impl Store {
             return Ok(Err(LoginRefused::UnknownDevice));
         };
         let device_id: String = d.try_get(0)?;
+        let model: String = d.try_get(1)?;
+        if d.try_get::<i64, _>(2)? == 0 || model.starts_with("CTI ") {
+            return Ok(Err(LoginRefused::DeviceNotAllowed));
+        }
         let Some(u) = query_with(
             "SELECT id, CAST(CASE WHEN em_enabled THEN 1 ELSE 0 END AS BIGINT) FROM end_user WHERE user_id = $1",
             &[Val::Text(user.into())],

@@ -203,7 +203,7 @@ pub static PARAMETERS: &[Parameter] = &[
         display_name: "Trusted List of IPs",
         ty: ParamType::Text(4000),
         default: "",
-        doc: "Addresses (comma-separated) from which proxied requests are accepted.",
+        doc: "Addresses or host names (comma-separated) EM login and logout requests are accepted from when Validate IP Address is on, besides the phone itself; a web proxy's address belongs here (with Allow Proxy).",
     },
     Parameter {
         scope: "extension-mobility",

@@ -23,6 +23,10 @@ pub struct Surfaces {
     /// Paths under `credentials` that browsers open: over HTTP a GET is sent to HTTPS instead
     /// of refused (`/webdialer`).
     pub browser_prefixes: Vec<&'static str>,
+    /// Paths under `credentials` that programs post to on the phone-facing HTTP port, as they
+    /// do on Unified CM's 8080 (`/emservice/EMServiceServlet`): over HTTP they are answered
+    /// with a refusal naming the HTTPS address, not a bare 404.
+    pub https_only_paths: Vec<&'static str>,
     /// The configuration-file port (6970 on Unified CM).
     pub config_port: Router,
 }
