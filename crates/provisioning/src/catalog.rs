@@ -331,4 +331,27 @@ mod tests {
         );
         assert!(service_url(&s, Some(&dev), true, &Site::default()).is_some());
     }
+
+    #[test]
+    fn midlets_are_offered_only_to_phones_that_run_them_everywhere_alike() {
+        let mut game = svc("Game", true, true);
+        game.category = "Java MIDlet".into();
+        let phones = Phones::new(PhoneCatalog {
+            services: vec![svc("News", true, true), game],
+            ..Default::default()
+        });
+        let names = |caps: Capabilities| -> Vec<String> {
+            phones
+                .offered(None, &caps)
+                .iter()
+                .map(|s| s.name.clone())
+                .collect()
+        };
+        assert_eq!(names(Capabilities::of("Cisco 8865")), ["News"]);
+        assert_eq!(names(Capabilities::of("Cisco 8961")), ["News", "Game"]);
+        // A phone that runs MIDlets but says its display shows text only gets none.
+        let mut text_only = Capabilities::of("Cisco 8961");
+        text_only.text_only = true;
+        assert_eq!(names(text_only), ["News"]);
+    }
 }

@@ -131,3 +131,166 @@ impl Resource {
         self.fields.iter().find(|f| f.name == name)
     }
 }
+
+// The pieces fields are made of, shared by the resources.
+
+pub(super) const DISCARD: &[&str] = dialtone_dialplan::Discard::NAMES;
+pub(super) const NAME: Kind = Kind::Text {
+    max: 50,
+    rule: TextRule::Identifier,
+};
+pub(super) const DESCRIPTION: Field = Field {
+    name: "description",
+    column: "description",
+    kind: Kind::Text {
+        max: 200,
+        rule: TextRule::Any,
+    },
+    default: Default::Str(""),
+    doc: "Free text for administrators.",
+};
+/// The digits of a Forced Authorization Code or Client Matter Code.
+pub(super) const CODE: Field = Field {
+    name: "code",
+    column: "code",
+    kind: Kind::Text {
+        max: 16,
+        rule: TextRule::Digits,
+    },
+    default: Default::Required,
+    doc: "The code users enter after '#'.",
+};
+pub(super) const PATTERN: Kind = Kind::Text {
+    max: 50,
+    rule: TextRule::Pattern,
+};
+pub(super) const MASK: Kind = Kind::Text {
+    max: 50,
+    rule: TextRule::Mask,
+};
+pub(super) const DIGITS: Kind = Kind::Text {
+    max: 50,
+    rule: TextRule::Digits,
+};
+pub(super) const fn css(name: &'static str, column: &'static str, doc: &'static str) -> Field {
+    Field {
+        name,
+        column,
+        kind: Kind::Ref {
+            target: "calling-search-spaces",
+            owner: false,
+        },
+        default: Default::Null,
+        doc,
+    }
+}
+pub(super) const fn partition(doc: &'static str) -> Field {
+    Field {
+        name: "partition",
+        column: "partition_id",
+        kind: Kind::Ref {
+            target: "partitions",
+            owner: false,
+        },
+        default: Default::Null,
+        doc,
+    }
+}
+pub(super) const fn text(
+    name: &'static str,
+    max: usize,
+    rule: TextRule,
+    doc: &'static str,
+) -> Field {
+    Field {
+        name,
+        column: name,
+        kind: Kind::Text { max, rule },
+        default: Default::Str(""),
+        doc,
+    }
+}
+pub(super) const fn flag(name: &'static str, default: bool, doc: &'static str) -> Field {
+    Field {
+        name,
+        column: name,
+        kind: Kind::Bool,
+        default: Default::Bool(default),
+        doc,
+    }
+}
+pub(super) const fn name_field(doc: &'static str) -> Field {
+    Field {
+        name: "name",
+        column: "name",
+        kind: NAME,
+        default: Default::Required,
+        doc,
+    }
+}
+pub(super) const fn forward(
+    name: &'static str,
+    css_name: &'static str,
+    css_column: &'static str,
+    doc: &'static str,
+) -> [Field; 2] {
+    [
+        Field {
+            name,
+            column: name,
+            kind: DIGITS,
+            default: Default::Str(""),
+            doc,
+        },
+        css(
+            css_name,
+            css_column,
+            "Calling search space used to reach the forward destination.",
+        ),
+    ]
+}
+
+/// A digest user name (devices authenticate with it; trunks answer challenges with it).
+pub(super) const fn digest_user(doc: &'static str) -> Field {
+    Field {
+        name: "digest_user",
+        column: "digest_user",
+        kind: Kind::Text {
+            max: 128,
+            rule: TextRule::Name,
+        },
+        default: Default::Null,
+        doc,
+    }
+}
+
+pub(super) const CFA: [Field; 2] = forward(
+    "cfa_destination",
+    "cfa_css",
+    "cfa_css_id",
+    "Call Forward All destination; empty when not forwarded.",
+);
+pub(super) const CFB: [Field; 2] = forward(
+    "cfb_destination",
+    "cfb_css",
+    "cfb_css_id",
+    "Call Forward Busy destination.",
+);
+pub(super) const CFNA: [Field; 2] = forward(
+    "cfna_destination",
+    "cfna_css",
+    "cfna_css_id",
+    "Call Forward No Answer destination, used after no_answer_timer seconds.",
+);
+pub(super) const CFUR: [Field; 2] = forward(
+    "cfur_destination",
+    "cfur_css",
+    "cfur_css_id",
+    "Call Forward Unregistered destination, used when no device carrying the line is registered.",
+);
+pub(super) const CFCTI: [Field; 2] = forward(
+    "cf_cti_failure_destination",
+    "cf_cti_failure_css",
+    "cf_cti_failure_css_id",
+    "Call Forward on CTI Failure destination (route points whose application is lost).",
+);
