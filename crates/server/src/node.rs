@@ -386,6 +386,7 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
                 d: (t1 * 64).max(Duration::from_millis(config.sip.t4_ms)),
                 c: Duration::from_millis(config.sip.timer_c_ms),
             },
+            udp_buffer: config.sip.udp_buffer_bytes as usize,
             ..Default::default()
         },
     )

@@ -29,12 +29,26 @@ const NO_SIP: &[&str] = &[
     "web",
     "platform",
 ];
-/// The application layer: each stands on the platform crates (`platform`, `web`, `cti`,
-/// `provisioning`, `store`, `phone-xml`), never on another application or on the admin API, and
-/// the node serves each through its table of applications.
-const APPLICATIONS: &[&str] = &["services", "mobility", "webdialer"];
-/// Where the node's table of applications is.
+/// Where the node's table of applications is: the application layer is what it lists
+/// (`dialtone_<crate>::app,`), so adding an application is its crate, the server's dependency
+/// on it and one line there. Each stands on the platform crates (`platform`, `web`, `cti`,
+/// `provisioning`, `store`, `phone-xml`), never on another application or on the admin API.
 const APPLICATION_TABLE: &str = "crates/server/src/node.rs";
+/// Applications that must be in the table (the ones this batch has); others join by their line.
+const KNOWN_APPLICATIONS: &[&str] = &["services", "mobility", "webdialer"];
+
+/// The crates the node's table starts, by directory name.
+fn applications_in(table: &str) -> Vec<String> {
+    let Some(start) = table.find("const APPLICATIONS") else {
+        return Vec::new();
+    };
+    let body = &table[start..table[start..].find("];").map_or(table.len(), |e| start + e)];
+    body.split("dialtone_")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("::app,"))
+        .map(|(name, _)| name.replace('_', "-"))
+        .collect()
+}
 /// Where markup (XML, HTML) may be written: the phone XML crate, and WebDialer's SOAP and
 /// page writers (its pages are its own; the consoles to come will share a writer in `web`
 /// when a second one needs it).
@@ -173,19 +187,34 @@ fn database_outside_store(
     forbidden_uses(manifests, files, &others, "sqlx", "sqlx::")
 }
 
-/// Rule: applications form one flat layer. None depends on another (or on `admin`), and each
-/// is started from the node's table by its `app` function.
+/// Rule: applications form one flat layer. Each application the table starts (and each of
+/// this batch's, which must be there) depends on no other application and not on `admin`.
 fn applications_not_flat(
     manifests: &BTreeMap<String, String>,
     files: &BTreeMap<String, String>,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    for app in APPLICATIONS {
-        let Some(m) = manifests.get(*app) else {
+    let table = files.get(APPLICATION_TABLE).map_or("", String::as_str);
+    let apps = applications_in(table);
+    for known in KNOWN_APPLICATIONS {
+        if !apps.iter().any(|a| a == known) {
+            out.push(format!(
+                "{APPLICATION_TABLE} does not start {known} (`dialtone_{}::app,`)",
+                known.replace('-', "_")
+            ));
+        }
+    }
+    for app in &apps {
+        let Some(m) = manifests.get(app.as_str()) else {
             out.push(format!("application {app} is not a workspace member"));
             continue;
         };
-        for other in APPLICATIONS.iter().filter(|o| *o != app).chain(&["admin"]) {
+        for other in apps
+            .iter()
+            .filter(|o| *o != app)
+            .map(String::as_str)
+            .chain(["admin"])
+        {
             if dependencies(m)
                 .iter()
                 .any(|d| *d == format!("dialtone-{other}"))
@@ -194,15 +223,6 @@ fn applications_not_flat(
                     "crates/{app}/Cargo.toml depends on dialtone-{other}"
                 ));
             }
-        }
-        let entry = format!("dialtone_{app}::app,");
-        if !files
-            .get(APPLICATION_TABLE)
-            .is_some_and(|t| t.contains(&entry))
-        {
-            out.push(format!(
-                "{APPLICATION_TABLE} does not start {app} (`{entry}`)"
-            ));
         }
     }
     out
@@ -396,13 +416,31 @@ fn an_application_leaning_on_another_or_missing_from_the_table_is_caught() {
         "//! x\nconst APPLICATIONS: &[Start] = &[\n    dialtone_services::app,\n    dialtone_mobility::app,\n    dialtone_webdialer::app,\n];\n",
     );
     let mut m = BTreeMap::new();
-    for app in APPLICATIONS {
+    for app in KNOWN_APPLICATIONS.iter().chain(&["paging"]) {
         m.extend(manifest(
             app,
             "dialtone-platform = { path = \"../platform\" }",
         ));
     }
+    assert_eq!(
+        applications_in(&table[APPLICATION_TABLE]),
+        KNOWN_APPLICATIONS
+    );
     assert!(applications_not_flat(&m, &table).is_empty());
+    // A new application joins by its line in the table, and is held to the same rule.
+    let with_paging = one(
+        APPLICATION_TABLE,
+        "//! x\nconst APPLICATIONS: &[Start] = &[\n    dialtone_services::app,\n    dialtone_mobility::app,\n    dialtone_webdialer::app,\n    dialtone_paging::app,\n];\n",
+    );
+    let mut paging_leans = m.clone();
+    paging_leans.extend(manifest(
+        "paging",
+        "dialtone-webdialer = { path = \"../webdialer\" }",
+    ));
+    assert_eq!(
+        applications_not_flat(&paging_leans, &with_paging),
+        vec!["crates/paging/Cargo.toml depends on dialtone-webdialer"]
+    );
     let mut leaning = m.clone();
     leaning.extend(manifest(
         "webdialer",

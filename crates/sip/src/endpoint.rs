@@ -86,6 +86,10 @@ pub struct Config {
     /// A stream on which nothing arrives for this long is closed (longer than the longest
     /// registration, whose refreshes keep a phone's connection alive).
     pub stream_idle: Duration,
+    /// The UDP socket's receive and send buffers, in bytes (the kernel caps them): a burst
+    /// larger than the buffer is lost before the endpoint sees it, and costs every call it
+    /// touches a retransmission or its life.
+    pub udp_buffer: usize,
 }
 
 impl Default for Config {
@@ -102,6 +106,7 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
             stream_idle: Duration::from_secs(7800),
+            udp_buffer: 4 << 20,
         }
     }
 }
@@ -311,6 +316,23 @@ pub struct Endpoint {
     inner: Arc<Inner>,
 }
 
+/// A UDP socket on `addr` with buffers of `buffer` bytes each way (as much as the kernel
+/// allows: a smaller grant is not an error).
+fn bind_udp(addr: SocketAddr, buffer: usize) -> std::io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    if buffer > 0 {
+        let _ = socket.set_recv_buffer_size(buffer);
+        let _ = socket.set_send_buffer_size(buffer);
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
+}
+
 impl Endpoint {
     /// Bind UDP and TCP on `udp` / `tcp` (port 0 for any) and start receiving. New requests
     /// arrive on the returned receiver.
@@ -337,7 +359,7 @@ impl Endpoint {
     ) -> std::io::Result<(Endpoint, mpsc::Receiver<Incoming>)> {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let udp_sock = match listen.udp {
-            Some(a) => Some(Arc::new(UdpSocket::bind(a).await?)),
+            Some(a) => Some(Arc::new(bind_udp(a, config.udp_buffer)?)),
             None => None,
         };
         let listener = match listen.tcp {
