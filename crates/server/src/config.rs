@@ -126,7 +126,7 @@ impl Default for SipSection {
             auth_window_seconds: 600,
             auth_block_seconds: 900,
             auth_flood_per_second: 20,
-            udp_buffer_bytes: 4 << 20,
+            udp_buffer_bytes: 1 << 20,
         }
     }
 }
@@ -305,7 +305,7 @@ pub const FIELDS: &[FieldDoc] = &[
     FieldDoc { key: "sip.auth_window_seconds", default: "600", doc: "Failed checks older than this are forgotten, in seconds." },
     FieldDoc { key: "sip.auth_block_seconds", default: "900", doc: "How long a block lasts, in seconds; GET /api/v1/sip/blocks lists blocks and DELETE lifts them." },
     FieldDoc { key: "sip.auth_flood_per_second", default: "20", doc: "A blocked source sending more requests than this in a second gets no answer at all." },
-    FieldDoc { key: "sip.udp_buffer_bytes", default: "4194304", doc: "Receive and send buffer of the SIP UDP socket, in bytes: a burst at thousands of calls a second overflows the kernel's default (about 200 KB) and loses datagrams; the kernel caps it at net.core.rmem_max and wmem_max." },
+    FieldDoc { key: "sip.udp_buffer_bytes", default: "1048576", doc: "Receive and send buffer of the SIP UDP socket, in bytes: a burst at thousands of calls a second overflows the kernel's default (about 200 KB) and loses datagrams, while a much larger one holds requests past their retransmission in overload (4 MiB did); the kernel caps it at net.core.rmem_max and wmem_max." },
     FieldDoc { key: "phones.web_port", default: "80", doc: "Port of the phones' own web servers, where pushes go (http://<the phone's registered address>:<port>/CGI/Execute)." },
     FieldDoc { key: "phones.push_concurrency", default: "64", doc: "Most pushes to phones in flight at once; a push to many phones waits its turn." },
     FieldDoc { key: "phones.push_timeout_ms", default: "5000", doc: "How long a push waits for a phone to answer, in milliseconds." },

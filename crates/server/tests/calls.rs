@@ -671,58 +671,18 @@ fn two_baresip_phones_call_each_other_and_audio_flows() {
     );
 }
 
-/// Blind transfer: 1001 answers 1000's call, then REFERs it to 1002; 1000 ends up talking to
-/// 1002 (re-INVITEd with 1002's offer), and 1001 hears NOTIFY 100 then 200 and is released.
-#[test]
-fn blind_transfer_with_refer() {
-    for t in [Sip::Udp, Sip::Tcp] {
-        let dir = tempfile::tempdir().unwrap();
-        let node = Node::start(dir.path(), "", true);
-        let (pb, pc) = (free_port(), free_port());
-        register_line(&node, t, pb, "1001", "user1001");
-        register_line(&node, t, pc, "1002", "user1002");
-        let scen = Sipp::scenario(
-            &node,
-            "uas-transferor.xml.in",
-            &[("REFER_TO", "<sip:1002@[remote_ip]>"), ("WAIT", "200")],
-        );
-        let transferor = Sipp::start(&node, t, &scen, pb, &[], &["-m", "1"]);
-        let target = Sipp::start(&node, t, "uas-offerless.xml", pc, &[], &["-m", "1"]);
-        Sipp::start(
-            &node,
-            t,
-            "uac-transferred.xml",
-            0,
-            &[&caller(&node, "1000", "1001")],
-            &["-m", "1"],
-        )
-        .expect_success("transferee");
-        transferor.expect_success("transferor (REFER, NOTIFYs, BYE)");
-        target.expect_success("transfer target (offerless INVITE)");
-        let r = &records(&node, 1)[0];
-        assert_eq!(
-            (r["called_number"].as_str(), r["called_device"].as_str()),
-            (Some("1002"), Some("SEP00DE00001002")),
-            "{r}"
-        );
-        assert_eq!(r["cause"], "normal", "{r}");
-    }
-}
-
-/// A transferor that asks for no subscription (`Refer-Sub: false`, `Require: norefersub`, as
-/// Cisco phones send) is not refused 420: it gets 202 with `Refer-Sub: false`, no NOTIFY, and
-/// the transfer completes as before.
-#[test]
-fn blind_transfer_without_a_subscription() {
+/// 1001 answers 1000's call, then REFERs it to 1002 as `transferor` (a scenario of
+/// `sipp/`) plays it; 1000 ends up talking to 1002 (re-INVITEd with 1002's offer), the call's
+/// record says so, and the transferor is released.
+fn blind_transfer(t: Sip, transferor: &str, what: &str) {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(dir.path(), "", true);
-    let t = Sip::Udp;
     let (pb, pc) = (free_port(), free_port());
     register_line(&node, t, pb, "1001", "user1001");
     register_line(&node, t, pc, "1002", "user1002");
     let scen = Sipp::scenario(
         &node,
-        "uas-transferor-unsubscribed.xml.in",
+        transferor,
         &[("REFER_TO", "<sip:1002@[remote_ip]>"), ("WAIT", "200")],
     );
     let transferor = Sipp::start(&node, t, &scen, pb, &[], &["-m", "1"]);
@@ -736,11 +696,39 @@ fn blind_transfer_without_a_subscription() {
         &["-m", "1"],
     )
     .expect_success("transferee");
-    transferor.expect_success("transferor (REFER without a subscription, no NOTIFY, BYE)");
+    transferor.expect_success(what);
     target.expect_success("transfer target (offerless INVITE)");
     let r = &records(&node, 1)[0];
-    assert_eq!(r["called_number"], "1002", "{r}");
+    assert_eq!(
+        (r["called_number"].as_str(), r["called_device"].as_str()),
+        (Some("1002"), Some("SEP00DE00001002")),
+        "{r}"
+    );
     assert_eq!(r["cause"], "normal", "{r}");
+}
+
+/// Blind transfer: the transferor hears NOTIFY 100 then 200 and is released.
+#[test]
+fn blind_transfer_with_refer() {
+    for t in [Sip::Udp, Sip::Tcp] {
+        blind_transfer(
+            t,
+            "uas-transferor.xml.in",
+            "transferor (REFER, NOTIFYs, BYE)",
+        );
+    }
+}
+
+/// A transferor that asks for no subscription (`Refer-Sub: false`, `Require: norefersub`, as
+/// Cisco phones send) is not refused 420: it gets 202 with `Refer-Sub: false`, no NOTIFY, and
+/// the transfer completes as before.
+#[test]
+fn blind_transfer_without_a_subscription() {
+    blind_transfer(
+        Sip::Udp,
+        "uas-transferor-unsubscribed.xml.in",
+        "transferor (REFER without a subscription, no NOTIFY, BYE)",
+    );
 }
 
 /// Consultative transfer: 1001 talks to 1000, calls 1002 (a second call), then REFERs 1000 to

@@ -106,7 +106,7 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
             stream_idle: Duration::from_secs(7800),
-            udp_buffer: 4 << 20,
+            udp_buffer: 1 << 20,
         }
     }
 }
