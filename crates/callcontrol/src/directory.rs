@@ -30,9 +30,7 @@ impl LineKey {
 
 /// Whether a directory number is a pattern rather than digits as dialled.
 pub fn is_pattern(number: &str) -> bool {
-    !number
-        .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | '+'))
+    !dialtone_dialplan::is_dialled(number)
 }
 
 impl std::fmt::Display for LineKey {

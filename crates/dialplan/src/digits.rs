@@ -67,6 +67,16 @@ pub fn mask(number: &str, mask: &str) -> String {
     out.into_iter().collect()
 }
 
+/// A character a user dials: 0-9, `*`, `#`, and `+` (as E.164 numbers are written).
+pub fn is_dialled_char(c: char) -> bool {
+    c.is_ascii_digit() || matches!(c, '*' | '#' | '+')
+}
+
+/// Whether `s` is digits as a user dials them (not a pattern).
+pub fn is_dialled(s: &str) -> bool {
+    s.chars().all(is_dialled_char)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

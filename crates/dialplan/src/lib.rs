@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-pub use digits::Discard;
+pub use digits::{is_dialled, is_dialled_char, Discard};
 pub use pattern::{Pattern, PatternError};
 
 // ---------------------------------------------------------------------------------------------

@@ -213,7 +213,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, st: &S) -> Result<Self, ApiError> {
-        let caller = Accounts::from_ref(st).authenticate(&parts.headers).await?;
+        let Authenticated(caller) = Authenticated::from_request_parts(parts, st).await?;
         if !caller.has_role(ADMIN_ROLE) {
             return Err(AuthError::Lacks {
                 user: caller.user_id,

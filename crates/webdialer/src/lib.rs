@@ -459,7 +459,7 @@ impl WebDialer {
     ) -> Result<(String, String), Reply> {
         let snapshot = self.cti.directory();
         let candidates: Vec<String> = if profile.use_em {
-            let logged_in = self.cti.directory().devices_of(&u.user_id);
+            let logged_in = snapshot.devices_of(&u.user_id);
             if logged_in.is_empty() {
                 let message = if destination.is_empty() {
                     "User not logged in on any device".to_string()

@@ -39,12 +39,7 @@ pub(crate) fn admit(
     let line = snapshot
         .line_by_number(&req.line)
         .ok_or_else(|| CtiError::NoSuchLine(req.line.clone()))?;
-    if req.destination.is_empty()
-        || !req
-            .destination
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | '+'))
-    {
+    if req.destination.is_empty() || !dialtone_dialplan::is_dialled(&req.destination) {
         return Err(CtiError::Unroutable {
             code: 484,
             why: format!("'{}' is not a number to dial", req.destination),

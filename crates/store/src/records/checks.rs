@@ -89,10 +89,7 @@ pub(super) fn check_text(
             }
         }
         TextRule::Digits => {
-            if let Some(c) = s
-                .chars()
-                .find(|c| !(c.is_ascii_digit() || "*#+".contains(*c)))
-            {
+            if let Some(c) = s.chars().find(|c| !dialtone_dialplan::is_dialled_char(*c)) {
                 return Err(invalid(
                     name,
                     format!("'{c}' is not a digit (0-9, *, #, +)"),
@@ -108,10 +105,7 @@ pub(super) fn check_text(
             }
             // Digits as dialled (`+` included, as E.164 numbers are written) are a number;
             // anything else must read as a pattern.
-            let dialled = s
-                .chars()
-                .all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | '+'));
-            if !dialled {
+            if !dialtone_dialplan::is_dialled(s) {
                 dialtone_dialplan::Pattern::parse(s).map_err(|e| invalid(name, e.to_string()))?;
             }
         }
