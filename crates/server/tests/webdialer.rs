@@ -204,7 +204,6 @@ fn zeep_and_axis_clients_place_and_end_calls_between_two_phones() {
             ["makeCallSoap", {"in0": cred("user1001", &bob_pw), "in1": "1002", "in2": profile("user1000", "", "", false)}],
             ["makeCallSoap", {"in0": cred("ctiapp", "ctiapp-pw-1"), "in1": "1001", "in2": profile("user1000", "", "", false)}],
             ["makeCallSoap", {"in0": cred("nophone", "nophone-pw-1"), "in1": "1001", "in2": profile("nophone", "", "", false)}],
-            ["makeCallSoap", {"in0": cred("user1000", &pw), "in1": "1001", "in2": profile("user1000", "", "", true)}],
             ["makeCallSoap", {"in0": cred("user1000", &pw), "in1": "sip:bob@example.com", "in2": profile("user1000", "", "", false)}],
             ["makeCallSoap", {"in0": cred("user1000", &pw), "in1": "1001", "in2": profile("user1000", "SEP00DE00001001", "", false)}],
             ["endCallSoap", {"in0": cred("user1000", &pw), "in1": profile("user1000", "", "", false)}],
@@ -230,17 +229,9 @@ fn zeep_and_axis_clients_place_and_end_calls_between_two_phones() {
         "{:?}",
         codes[3]
     );
-    assert_eq!(codes[4].0, 5);
-    assert!(
-        codes[4]
-            .1
-            .contains("Call to 1001 failed: User not logged in on any device"),
-        "{:?}",
-        codes[4]
-    );
-    assert_eq!(codes[5].0, 7, "SIP URIs are not dialled: {:?}", codes[5]);
-    assert_eq!(codes[6].0, 5, "another user's phone: {:?}", codes[6]);
-    assert_eq!(codes[7].0, 1, "no call to end: {:?}", codes[7]);
+    assert_eq!(codes[4].0, 7, "SIP URIs are not dialled: {:?}", codes[4]);
+    assert_eq!(codes[5].0, 5, "another user's phone: {:?}", codes[5]);
+    assert_eq!(codes[6].0, 1, "no call to end: {:?}", codes[6]);
     assert!(
         get_calls(&node).is_empty(),
         "no refused request placed a call"
@@ -380,6 +371,78 @@ fn zeep_and_axis_clients_place_and_end_calls_between_two_phones() {
         .send()
         .unwrap();
     assert_eq!(r.status().as_u16(), 403, "SOAP is not answered over HTTP");
+}
+
+/// SOAP's UserProfile names the phone; Unified CM ignores its `supportEM` flag (and locale,
+/// dontAutoClose, dontShowCallConf, which only its HTML pages read). So a client that sends
+/// `supportEM: true` for a user who is not logged in anywhere still calls from their own
+/// phone, and one that names the phone the user is logged in to calls from it with
+/// `supportEM: false`.
+#[test]
+fn soap_ignores_support_em_and_calls_from_the_phone_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = node(dir.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let alice = common::sim_phone(&rt, &node, 1000, ip(4, 10), false);
+    let bob = common::sim_phone(&rt, &node, 1001, ip(4, 11), true);
+    let desk = common::sim_phone(&rt, &node, 1005, ip(4, 12), false);
+    let (mut a_events, mut b_events, mut d_events) = (alice.events(), bob.events(), desk.events());
+    let pw = common::end_user_password(&node, "user1000");
+
+    let r = zeep(
+        &node,
+        json!([["makeCallSoap", {"in0": cred("user1000", &pw), "in1": "1001",
+                 "in2": profile("user1000", "", "", true)}]]),
+    );
+    assert_eq!(
+        code(&r[0]),
+        (0, "Success".to_string()),
+        "supportEM is ignored"
+    );
+    wait_connected(&rt, &alice, &mut a_events, "Alice's own phone connects");
+    wait_connected(&rt, &bob, &mut b_events, "Bob's phone connects");
+    let r = zeep(
+        &node,
+        json!([["endCallSoap", {"in0": cred("user1000", &pw),
+                 "in1": profile("user1000", "SEP00DE00001000", "", true)}]]),
+    );
+    assert_eq!(code(&r[0]).0, 0, "{:?}", code(&r[0]));
+    wait_ended(&rt, &bob, &mut b_events, "Bob's call ends");
+
+    // Alice logs in to the hot desk with Extension Mobility.
+    let r = admin(client().post(node.api("/em/login")))
+        .json(&json!({"device": "SEP00DE00001005", "user": "user1000"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().unwrap());
+    common::wait_event(
+        &rt,
+        &desk,
+        &mut d_events,
+        "Alice's line on the desk",
+        |e| matches!(e, PhoneEvent::Registered { aor } if aor == "1000"),
+    );
+    let r = zeep(
+        &node,
+        json!([["makeCallSoap", {"in0": cred("user1000", &pw), "in1": "1001",
+                 "in2": profile("user1000", "SEP00DE00001005", "1000", false)}]]),
+    );
+    assert_eq!(
+        code(&r[0]),
+        (0, "Success".to_string()),
+        "the phone she is logged in to is hers"
+    );
+    wait_connected(&rt, &desk, &mut d_events, "the desk connects");
+    wait_connected(&rt, &bob, &mut b_events, "Bob's phone connects again");
+    let calls = get_calls(&node);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(
+        calls[0].to_string().contains("SEP00DE00001005"),
+        "placed from the desk: {calls:?}"
+    );
+    for p in [alice, bob, desk] {
+        rt.block_on(p.stop());
+    }
 }
 
 fn get_calls(node: &Node) -> Vec<Value> {

@@ -16,7 +16,7 @@ use dialtone_web::ApiError;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{with_codes, Code, Credential, Profile, Reply, WebDialer};
+use crate::{with_codes, Code, Credential, Devices, Profile, Reply, WebDialer};
 
 pub fn router(wd: Arc<WebDialer>) -> Router {
     Router::new()
@@ -183,7 +183,7 @@ async fn profile_for(
         user: user.to_string(),
         device: device.or(if use_em { None } else { saved.device.clone() }),
         line: line.or(if named || use_em { None } else { saved.line }),
-        use_em,
+        from: Devices::chosen(use_em),
     })
 }
 

@@ -21,7 +21,7 @@ use dialtone_store::now_ms;
 use dialtone_store::webdialer::Preference;
 use dialtone_web::phone::query_param;
 
-use crate::{with_codes, Code, Profile, Reply, WebDialer, PROXY_ROLE};
+use crate::{with_codes, Code, Devices, Profile, Reply, WebDialer, PROXY_ROLE};
 
 pub const PATH: &str = "/webdialer/Webdialer";
 pub const COOKIE: &str = "WDSESSION";
@@ -544,7 +544,7 @@ async fn act(
                 user: String::new(),
                 device: Some(get("device").to_string()).filter(|d| !d.is_empty()),
                 line: Some(get("line").to_string()).filter(|l| !l.is_empty()),
-                use_em: p.use_em,
+                from: Devices::chosen(p.use_em),
             };
             let message = match wd.end_call(&user, &profile).await {
                 Ok(_) => "<p class=\"ok\" role=\"status\">Call ended.</p>".to_string(),

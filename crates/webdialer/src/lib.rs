@@ -137,8 +137,31 @@ pub struct Profile {
     pub user: String,
     pub device: Option<String>,
     pub line: Option<String>,
-    /// Use the phone the user is logged in to with Extension Mobility.
-    pub use_em: bool,
+    pub from: Devices,
+}
+
+/// Which of a user's phones a call may be placed from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Devices {
+    /// The phones associated with the user ("Use permanent device").
+    #[default]
+    Permanent,
+    /// The phones the user is logged in to with Extension Mobility ("Use Extension Mobility").
+    LoggedIn,
+    /// Either: SOAP's UserProfile names the device, and Unified CM ignores its `supportEM`
+    /// flag, so a phone the user is logged in to is as good as an associated one.
+    Any,
+}
+
+impl Devices {
+    /// The choice the preferences page saves as its "Use Extension Mobility" box.
+    pub fn chosen(use_em: bool) -> Devices {
+        if use_em {
+            Devices::LoggedIn
+        } else {
+            Devices::Permanent
+        }
+    }
 }
 
 impl From<&Preference> for Profile {
@@ -147,7 +170,7 @@ impl From<&Preference> for Profile {
             user: String::new(),
             device: p.device.clone(),
             line: p.line.clone(),
-            use_em: p.use_em,
+            from: Devices::chosen(p.use_em),
         }
     }
 }
@@ -458,23 +481,37 @@ impl WebDialer {
         destination: &str,
     ) -> Result<(String, String), Reply> {
         let snapshot = self.cti.directory();
-        let candidates: Vec<String> = if profile.use_em {
-            let logged_in = snapshot.devices_of(&u.user_id);
-            if logged_in.is_empty() {
-                let message = if destination.is_empty() {
-                    "User not logged in on any device".to_string()
-                } else {
-                    format!("Call to {destination} failed: User not logged in on any device")
-                };
-                return Err(Reply::new(Code::NoDevice, message));
-            }
-            logged_in
-        } else {
+        let permanent = || -> Vec<String> {
             u.devices
                 .iter()
                 .map(|(n, _)| n.clone())
                 .filter(|n| snapshot.device(n).is_some_and(|d| !d.lines.is_empty()))
                 .collect()
+        };
+        let logged_in = profile.from == Devices::LoggedIn;
+        let candidates: Vec<String> = match profile.from {
+            Devices::Permanent => permanent(),
+            Devices::LoggedIn => {
+                let seated = snapshot.devices_of(&u.user_id);
+                if seated.is_empty() {
+                    let message = if destination.is_empty() {
+                        "User not logged in on any device".to_string()
+                    } else {
+                        format!("Call to {destination} failed: User not logged in on any device")
+                    };
+                    return Err(Reply::new(Code::NoDevice, message));
+                }
+                seated
+            }
+            Devices::Any => {
+                let mut all = permanent();
+                for d in snapshot.devices_of(&u.user_id) {
+                    if !all.contains(&d) {
+                        all.push(d);
+                    }
+                }
+                all
+            }
         };
         if candidates.is_empty() {
             return Err(Reply::new(
@@ -486,7 +523,7 @@ impl WebDialer {
             Some(d) if candidates.iter().any(|c| c == d) => d.to_string(),
             // A saved device the user has since lost, or the permanent device named while
             // the user is logged in elsewhere: the first that is theirs now.
-            Some(_) if profile.use_em => candidates[0].clone(),
+            Some(_) if logged_in => candidates[0].clone(),
             Some(d) => {
                 return Err(Reply::new(
                     Code::NoDevice,
@@ -505,7 +542,7 @@ impl WebDialer {
             .filter(|l| !l.is_empty())
         {
             Some(l) if config.lines.iter().any(|a| a.pattern == l) => l.to_string(),
-            Some(_) if profile.use_em => config
+            Some(_) if logged_in => config
                 .lines
                 .first()
                 .map(|a| a.pattern.clone())

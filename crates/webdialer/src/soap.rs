@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use dialtone_phone_xml::tree::Element;
 
-use crate::{line_label, Code, Credential, Profile, Reply, WebDialer};
+use crate::{line_label, Code, Credential, Devices, Profile, Reply, WebDialer};
 
 /// Cisco's WSDL, served with the node's own address.
 pub const WSDL: &str = include_str!("../wsdl/wd70.wsdl");
@@ -139,10 +139,6 @@ fn text(e: &Element, name: &str) -> String {
         .unwrap_or_default()
 }
 
-fn boolean(e: &Element, name: &str) -> bool {
-    matches!(text(e, name).trim(), "true" | "1")
-}
-
 /// Why a SOAP request could not be read (answered with a Client fault saying so).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -234,7 +230,9 @@ impl Request {
             user: text(p, "user"),
             device: opt("deviceName"),
             line: opt("lineNumber"),
-            use_em: boolean(p, "supportEM"),
+            // supportEM, locale, dontAutoClose and dontShowCallConf are read by Unified
+            // CM's HTML pages only; the SOAP interface ignores them.
+            from: Devices::Any,
         })
     }
 }
@@ -579,7 +577,8 @@ mod tests {
 
     #[test]
     fn bare_and_multiref_requests_read_the_same() {
-        for (doc, em) in [(ZEEP, false), (AXIS, true)] {
+        // supportEM differs (false, true) and is ignored alike.
+        for doc in [ZEEP, AXIS] {
             let r = Request::parse(doc).unwrap();
             assert_eq!(r.operation, "makeCallSoap");
             assert_eq!(r.namespace, "urn:WD70");
@@ -591,7 +590,7 @@ mod tests {
             assert_eq!(p.user, "ann");
             assert_eq!(p.device.as_deref(), Some("SEP1"));
             assert_eq!(p.line.as_deref(), Some("1001"));
-            assert_eq!(p.use_em, em);
+            assert_eq!(p.from, Devices::Any);
         }
     }
 
