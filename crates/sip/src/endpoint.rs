@@ -259,8 +259,22 @@ pub struct ClientTransaction {
     pub responses: mpsc::Receiver<Arc<Message>>,
 }
 
-/// (expires at, transaction key, merged-request key) in expiry order.
-type ExpiryQueue = std::collections::VecDeque<(tokio::time::Instant, String, Option<String>)>;
+/// A transaction kept as a table entry instead of a task, until its timer.
+enum Held {
+    /// A completed non-INVITE server transaction (Timer J): its key in `completed`, and
+    /// its merged-request key.
+    Completed {
+        key: String,
+        merge_key: Option<String>,
+    },
+    /// An INVITE client transaction in RFC 6026's Accepted state (Timer M): its key in
+    /// `accepted_clients`.
+    AcceptedClient(String),
+}
+
+/// (expires at, what) in expiry order: Timers J and M are both 64*T1, so one queue per shard
+/// stays ordered.
+type ExpiryQueue = std::collections::VecDeque<(tokio::time::Instant, Held)>;
 
 struct Inner {
     config: Config,
@@ -278,6 +292,11 @@ struct Inner {
     /// merged requests (482).
     merged: Sharded<String, String>,
     client: Sharded<String, mpsc::Sender<ClientEvent>>,
+    /// INVITE client transactions whose 2xx came (RFC 6026 Accepted, Timer M): further 2xx
+    /// (forks, retransmissions) go to the user's channel. An entry, not a task: a task and
+    /// the final response held for 64*T1 per call cost hundreds of megabytes at thousands
+    /// of calls a second.
+    accepted_clients: Sharded<String, mpsc::Sender<Arc<Message>>>,
     /// Completed non-INVITE server transactions over UDP: only the final response is kept,
     /// to answer retransmissions until Timer J (no task, no request).
     completed: Sharded<String, (Bytes, Peer)>,
@@ -387,6 +406,7 @@ impl Endpoint {
             accepted: Sharded::new(64),
             merged: Sharded::new(64),
             client: Sharded::new(64),
+            accepted_clients: Sharded::new(64),
             completed: Sharded::new(64),
             expiries: (0..64).map(|_| Mutex::new(Default::default())).collect(),
             live: AtomicU64::new(0),
@@ -437,23 +457,30 @@ impl Endpoint {
         let popped = {
             let mut q = self.inner.expiries[shard].lock().expect("expiry lock");
             match q.front() {
-                Some((at, _, _)) if due(*at) => q.pop_front(),
+                Some((at, _)) if due(*at) => q.pop_front(),
                 _ => None,
             }
         };
-        let Some((_, key, merge_key)) = popped else {
+        let Some((_, held)) = popped else {
             return false;
         };
-        self.inner.completed.with(&key, |m| m.remove(&key));
-        if let Some(mk) = merge_key {
-            self.inner.merged.with(&mk, |m| m.remove(&mk));
+        match held {
+            Held::Completed { key, merge_key } => {
+                self.inner.completed.with(&key, |m| m.remove(&key));
+                if let Some(mk) = merge_key {
+                    self.inner.merged.with(&mk, |m| m.remove(&mk));
+                }
+            }
+            Held::AcceptedClient(key) => {
+                self.inner.accepted_clients.with(&key, |m| m.remove(&key));
+            }
         }
         self.inner.held.fetch_sub(1, Ordering::Relaxed);
         true
     }
 
-    /// How many server transactions are held (running, or completed and absorbing
-    /// retransmissions), for tests and metrics.
+    /// How many transactions are held (server transactions running, and entries absorbing
+    /// retransmissions for their timers), for tests and metrics.
     pub fn transactions(&self) -> u64 {
         self.inner.live.load(Ordering::Relaxed) + self.inner.held.load(Ordering::Relaxed)
     }

@@ -624,3 +624,52 @@ async fn a_half_sent_message_does_not_hold_a_connection() {
     let still = tokio::time::timeout(Duration::from_millis(100), quiet.read(&mut buf)).await;
     assert!(still.is_err(), "the quiet connection stays open");
 }
+
+/// RFC 6026: once an INVITE's 2xx came, the client transaction is Accepted for Timer M
+/// (64*T1, 640 ms here): a second 2xx (another fork's answer) still reaches the user, and
+/// one after Timer M does not. It is held as an entry, not a running task, and the entry
+/// goes at Timer M.
+#[tokio::test]
+async fn an_accepted_invite_client_passes_forked_2xx_until_timer_m() {
+    let ep = client_endpoint(Duration::from_secs(60)).await;
+    let far = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let callee = far.local_addr().unwrap();
+    let peer = dialtone_sip::endpoint::Peer {
+        transport: Transport::Udp,
+        addr: callee,
+    };
+    let request = invite_via(&ep.via(Transport::Udp), callee, "forked");
+    let mut ct = ep.send_request(request.into(), peer).await.unwrap();
+    let mut buf = vec![0u8; 65536];
+    let (n, from) = far.recv_from(&mut buf).await.unwrap();
+    let invite = dialtone_sip::Message::parse(bytes::Bytes::copy_from_slice(&buf[..n])).unwrap();
+    let answer = |tag: &str| dialtone_sip::build::response(&invite, 200, None, Some(tag)).finish();
+    far.send_to(&answer("fork-a"), from).await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(2), ct.responses.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.to().unwrap().tag(), Some("fork-a"));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(ep.client_transactions(), 0, "no task runs for Timer M");
+    assert_eq!(ep.transactions(), 1, "the Accepted entry is held");
+    far.send_to(&answer("fork-b"), from).await.unwrap();
+    let second = tokio::time::timeout(Duration::from_secs(2), ct.responses.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        second.to().unwrap().tag(),
+        Some("fork-b"),
+        "another fork's 2xx within Timer M"
+    );
+    // Past Timer M (and a sweep), the entry is gone and the user's channel closes.
+    let closed = tokio::time::timeout(Duration::from_secs(3), ct.responses.recv())
+        .await
+        .expect("the channel closes at Timer M");
+    assert!(closed.is_none(), "{closed:?}");
+    assert_eq!(ep.transactions(), 0);
+    far.send_to(&answer("fork-c"), from).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(ep.transactions(), 0, "a late 2xx opens nothing");
+}

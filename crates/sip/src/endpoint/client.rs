@@ -18,6 +18,14 @@ impl Endpoint {
         let key = Self::client_key(branch, method);
         if let Some(tx) = self.inner.client.with(&key, |m| m.get(&key).cloned()) {
             let _ = tx.try_send(ClientEvent::Response(Arc::new(msg)));
+        } else if msg.status().is_some_and(|c| (200..300).contains(&c)) {
+            if let Some(out) = self
+                .inner
+                .accepted_clients
+                .with(&key, |m| m.get(&key).cloned())
+            {
+                let _ = out.try_send(Arc::new(msg));
+            }
         }
         // A response matching no transaction is dropped (RFC 3261 17.1.3 / 18.1.2).
     }
@@ -42,10 +50,14 @@ impl Endpoint {
         let (rtx, rrx) = mpsc::channel(16);
         let ep = self.clone();
         tokio::spawn(async move {
-            if msg.is(Method::Invite) {
-                ep.invite_client(msg, request, peer, events, rtx).await;
+            let accepted = if msg.is(Method::Invite) {
+                ep.invite_client(msg, request, peer, events, rtx).await
             } else {
                 ep.non_invite_client(request, peer, events, rtx).await;
+                None
+            };
+            if let Some(out) = accepted {
+                ep.hold_accepted_client(key.clone(), out);
             }
             ep.inner.client.with(&key, |m| m.remove(&key));
         });
@@ -143,6 +155,8 @@ impl Endpoint {
         }
     }
 
+    /// The INVITE client transaction until its final response; for a 2xx, the user's channel
+    /// back, for the caller to hold in the Accepted state (Timer M) without this task.
     pub(super) async fn invite_client(
         &self,
         req: Arc<Message>,
@@ -150,7 +164,7 @@ impl Endpoint {
         peer: Peer,
         mut rx: mpsc::Receiver<ClientEvent>,
         out: mpsc::Sender<Arc<Message>>,
-    ) {
+    ) -> Option<mpsc::Sender<Arc<Message>>> {
         let t = self.inner.config.timers;
         let reliable = peer.transport.reliable();
         let now = tokio::time::Instant::now();
@@ -182,7 +196,7 @@ impl Endpoint {
                             deadline = deadline.min(tokio::time::Instant::now() + t.long());
                         }
                     }
-                    None => return,
+                    None => return None,
                 },
                 _ = tokio::time::sleep_until(wake) => {
                     let now = tokio::time::Instant::now();
@@ -194,7 +208,7 @@ impl Endpoint {
                         continue;
                     }
                     if !proceeding || cancelled {
-                        return; // Timer B, or no final response to a CANCEL in 64*T1
+                        return None; // Timer B, or no final response to a CANCEL in 64*T1
                     }
                     // Timer C: the far end rang and went silent. Cancel it ourselves.
                     cancelled = true;
@@ -207,22 +221,8 @@ impl Endpoint {
         let code = final_response.status().unwrap_or(0);
         if (200..300).contains(&code) {
             // Accepted (RFC 6026): further 2xx (forks, retransmissions) go to the user for
-            // Timer M; the user sends the ACK for a 2xx itself. The request is not needed
-            // any more: its memory goes now, not after Timer M.
-            drop(req);
-            drop(request);
-            let m = tokio::time::sleep(t.long());
-            tokio::pin!(m);
-            loop {
-                tokio::select! {
-                    ev = rx.recv() => match ev {
-                        Some(ClientEvent::Response(r)) => { let _ = out.send(r).await; }
-                        Some(ClientEvent::Cancelled) => {}
-                        None => return,
-                    },
-                    _ = &mut m => return,
-                }
-            }
+            // Timer M; the user sends the ACK for a 2xx itself.
+            return Some(out);
         }
         // Completed: ACK the non-2xx final (same branch), again for every retransmission,
         // for Timer D.
@@ -230,7 +230,7 @@ impl Endpoint {
         let _ = self.send_to(peer, ack.clone()).await;
         drop(out);
         if reliable {
-            return;
+            return None;
         }
         let d = tokio::time::sleep(t.d);
         tokio::pin!(d);
@@ -239,9 +239,9 @@ impl Endpoint {
                 ev = rx.recv() => match ev {
                     Some(ClientEvent::Response(_)) => { let _ = self.send_to(peer, ack.clone()).await; }
                     Some(ClientEvent::Cancelled) => {}
-                    None => return,
+                    None => return None,
                 },
-                _ = &mut d => return,
+                _ = &mut d => return None,
             }
         }
     }

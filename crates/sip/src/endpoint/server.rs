@@ -190,6 +190,23 @@ impl Endpoint {
         last: Bytes,
         peer: Peer,
     ) {
+        self.inner
+            .completed
+            .with(&key, |m| m.insert(key.clone(), (last, peer)));
+        self.hold(&key.clone(), Held::Completed { key, merge_key });
+    }
+
+    /// Accepted (an INVITE client transaction's 2xx came): keep only the user's channel, for
+    /// further 2xx until Timer M.
+    pub(super) fn hold_accepted_client(&self, key: String, out: mpsc::Sender<Arc<Message>>) {
+        self.inner
+            .accepted_clients
+            .with(&key, |m| m.insert(key.clone(), out));
+        self.hold(&key.clone(), Held::AcceptedClient(key));
+    }
+
+    /// Queue an entry to expire one Timer J/M from now, past the bound evicting the oldest.
+    fn hold(&self, key: &str, held: Held) {
         let until = tokio::time::Instant::now() + self.inner.config.timers.long();
         let shard = {
             let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -201,13 +218,10 @@ impl Endpoint {
             let n = self.inner.expiries.len();
             let _ = (0..n).any(|k| self.expire_one((shard + k) % n, |_| true));
         }
-        self.inner
-            .completed
-            .with(&key, |m| m.insert(key.clone(), (last, peer)));
         self.inner.held.fetch_add(1, Ordering::Relaxed);
         self.inner.expiries[shard]
             .lock()
             .expect("expiry lock")
-            .push_back((until, key, merge_key));
+            .push_back((until, held));
     }
 }
