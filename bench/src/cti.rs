@@ -118,10 +118,10 @@ pub(crate) fn cti_rows(binary: &str) -> Vec<Row> {
     let rig = CallRig::new(&node, dir.path(), &kit_scenario);
     let secs = 10;
     // DIALTONE_BENCH_STEPS=500,1000 for a quick look.
-    let steps: Vec<u32> = std::env::var("DIALTONE_BENCH_STEPS")
-        .ok()
-        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![500, 1000, 1500, 2000, 2500, 3000, 3500, 4000]);
+    let steps = steps_from(
+        "DIALTONE_BENCH_STEPS",
+        &[500, 1000, 1500, 2000, 2500, 3000, 3500, 4000],
+    );
     let calls = |r: u32| rig.step(r, secs, rig.trunk_uac.clone());
     // A rising run ends on an overloaded step: its retransmissions and lingering
     // transactions (Timer B/H, 32 s) must die out before the next measurement.

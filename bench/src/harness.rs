@@ -200,3 +200,12 @@ pub(crate) fn basic_credentials(user: &str, password: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
 }
+
+/// The rate steps of a rising run: `$var` (comma-separated, for a quick look such as
+/// `DIALTONE_BENCH_STEPS=500,1000`) or the benchmark's own.
+pub(crate) fn steps_from(var: &str, default: &[u32]) -> Vec<u32> {
+    std::env::var(var)
+        .ok()
+        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+        .unwrap_or_else(|| default.to_vec())
+}

@@ -30,23 +30,32 @@ impl CallRig {
             .send()
             .unwrap();
         assert!(r.status().is_success(), "trunk: {}", r.text().unwrap());
-        // Every call goes to line 1001: lift its busy trigger (default 2) to the maximum, as a
-        // hunt pilot or a contact-centre line would have it.
-        let dn: serde_json::Value = http
-            .get(api("/directory-numbers?pattern=1001"))
-            .basic_auth("admin", Some(PW))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        let id = dn["items"][0]["id"].as_str().unwrap().to_string();
-        let r = http
-            .patch(api(&format!("/directory-numbers/{id}")))
-            .basic_auth("admin", Some(PW))
-            .json(&serde_json::json!({"busy_trigger": 200, "max_calls": 200}))
-            .send()
-            .unwrap();
-        assert!(r.status().is_success(), "line 1001: {}", r.text().unwrap());
+        // Every call goes to line 1001, and the digest-authenticated calls all come from line
+        // 1000: lift both lines' Maximum Number of Calls (default 4) and busy trigger (default
+        // 2) to the maximum, as a hunt pilot's or a contact-centre line's would be; otherwise
+        // the fifth call at once is refused 486 by the line's own limit, which is no measure
+        // of the node.
+        for number in ["1001", "1000"] {
+            let dn: serde_json::Value = http
+                .get(api(&format!("/directory-numbers?pattern={number}")))
+                .basic_auth("admin", Some(PW))
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            let id = dn["items"][0]["id"].as_str().unwrap().to_string();
+            let r = http
+                .patch(api(&format!("/directory-numbers/{id}")))
+                .basic_auth("admin", Some(PW))
+                .json(&serde_json::json!({"busy_trigger": 200, "max_calls": 200}))
+                .send()
+                .unwrap();
+            assert!(
+                r.status().is_success(),
+                "line {number}: {}",
+                r.text().unwrap()
+            );
+        }
         std::thread::sleep(Duration::from_millis(500));
         std::fs::write(
             dir.join("uas.csv"),

@@ -58,8 +58,13 @@ pub(crate) fn sip_node_rows(binary: &str) -> Vec<Row> {
         kit.as_deref()
             .and_then(|k| kamailio_register_step(k, rate, 10, anchor_out.path()))
     };
-    let (reg, reg_anchor) = rising(
+    // DIALTONE_BENCH_REG_STEPS and DIALTONE_BENCH_STEPS (calls) for a quick look.
+    let reg_steps = steps_from(
+        "DIALTONE_BENCH_REG_STEPS",
         &[2000, 4000, 6000, 8000, 10000, 12000, 14000, 16000, 20000],
+    );
+    let (reg, reg_anchor) = rising(
+        &reg_steps,
         10,
         |rate| sipp_step(&reg_args, rate, 10, dir.path()),
         kit.as_ref()
@@ -76,7 +81,10 @@ pub(crate) fn sip_node_rows(binary: &str) -> Vec<Row> {
         kit.as_deref()
             .and_then(|k| kamailio_calls_step(k, rate, secs, anchor_out.path()))
     };
-    let steps = [500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000];
+    let steps = steps_from(
+        "DIALTONE_BENCH_STEPS",
+        &[500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000],
+    );
     let (trunk_calls, calls_anchor) = rising(
         &steps,
         secs,
