@@ -65,45 +65,65 @@ fn main() {
             i += 1;
         }
     }
+    // A filter naming a benchmark exactly runs that one (`sip` is not also `sip-node`);
+    // otherwise every benchmark whose name contains it.
+    const NAMES: &[&str] = &[
+        "auth",
+        "sip",
+        "sip-register",
+        "sip-node",
+        "cti",
+        "dialplan",
+        "api",
+        "phones",
+        "fleet",
+        "em",
+        "webdialer",
+        "redirector",
+        "soak",
+    ];
+    let exact = NAMES.contains(&filter.as_str());
+    let wanted =
+        |name: &str| filter.is_empty() || name == filter || (!exact && name.contains(&filter));
     let mut rows = Vec::new();
-    if "auth".contains(&filter) || filter.is_empty() {
+    if wanted("auth") {
         rows.push(argon2_verify());
         rows.push(cached_verify());
     }
-    if "sip".contains(&filter) || filter.is_empty() {
+    if wanted("sip") {
         rows.extend(sip_rows());
     }
-    if "sip-register".contains(&filter) || filter.is_empty() {
+    if wanted("sip-register") {
         rows.extend(sip_register_rows());
     }
-    if "sip-node".contains(&filter) || filter.is_empty() {
+    if wanted("sip-node") {
         rows.extend(sip_node_rows(&binary));
     }
-    if "cti".contains(&filter) || filter.is_empty() {
+    if wanted("cti") {
         rows.extend(cti_rows(&binary));
     }
-    if "dialplan".contains(&filter) || filter.is_empty() {
+    if wanted("dialplan") {
         rows.extend(dialplan_rows());
     }
-    if "api".contains(&filter) || filter.is_empty() {
+    if wanted("api") {
         rows.extend(api_rows(&binary));
     }
-    if "phones".contains(&filter) || filter.is_empty() {
+    if wanted("phones") {
         rows.extend(phone_rows(&binary));
     }
-    if "fleet".contains(&filter) || filter.is_empty() {
+    if wanted("fleet") {
         rows.extend(fleet_rows(&binary));
     }
-    if "em".contains(&filter) || filter.is_empty() {
+    if wanted("em") {
         rows.extend(em_rows(&binary));
     }
-    if "webdialer".contains(&filter) || filter.is_empty() {
+    if wanted("webdialer") {
         rows.extend(webdialer_rows(&binary));
     }
-    if "redirector".contains(&filter) || filter.is_empty() {
+    if wanted("redirector") {
         rows.extend(redirector_rows(&binary));
     }
-    if "soak".contains(&filter) || filter.is_empty() {
+    if wanted("soak") {
         soak::run(&binary);
     }
     println!("| benchmark | median | unit | target | anchor (same run) |");

@@ -149,7 +149,7 @@ pub struct NameAddr<'a> {
 
 impl<'a> NameAddr<'a> {
     pub fn parse(v: &'a str) -> Option<NameAddr<'a>> {
-        let v = v.trim();
+        let v = v.trim_ascii();
         let (display, rest) = if let Some(q) = v.strip_prefix('"') {
             // Quoted display name, with backslash escapes.
             let bytes = q.as_bytes();
@@ -163,13 +163,13 @@ impl<'a> NameAddr<'a> {
             if i >= bytes.len() {
                 return None;
             }
-            (Some(&q[..i]), q[i + 1..].trim_start())
-        } else if let Some(lt) = v.find('<') {
-            let d = v[..lt].trim();
+            (Some(&q[..i]), q[i + 1..].trim_ascii_start())
+        } else if let Some(lt) = memchr::memchr(b'<', v.as_bytes()) {
+            let d = v[..lt].trim_ascii();
             // An unquoted display name is tokens and white space only.
             if !d
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b" \t-.!%*_+`'~".contains(&b))
+                .all(|b| crate::message::is_token(b) || b == b' ' || b == b'\t')
             {
                 return None;
             }
@@ -178,13 +178,13 @@ impl<'a> NameAddr<'a> {
             (None, v)
         };
         if let Some(inner) = rest.strip_prefix('<') {
-            let gt = inner.find('>')?;
-            let uri_str = inner[..gt].trim();
+            let gt = memchr::memchr(b'>', inner.as_bytes())?;
+            let uri_str = inner[..gt].trim_ascii();
             check_uri_syntax(uri_str)?;
-            let after = inner[gt + 1..].trim();
+            let after = inner[gt + 1..].trim_ascii();
             let params = match after {
                 "" => "",
-                p => p.strip_prefix(';')?.trim(),
+                p => p.strip_prefix(';')?.trim_ascii(),
             };
             Some(NameAddr {
                 display,
@@ -228,7 +228,8 @@ impl<'a> NameAddr<'a> {
 /// A URI of any scheme must at least look like one: `scheme:rest`, with no white space or
 /// control characters. The full decoding waits until someone asks (`NameAddr::uri`).
 fn check_uri_syntax(u: &str) -> Option<()> {
-    let (scheme, rest) = u.split_once(':')?;
+    let colon = memchr::memchr(b':', u.as_bytes())?;
+    let (scheme, rest) = (&u[..colon], &u[colon + 1..]);
     let scheme_ok = scheme
         .as_bytes()
         .first()
@@ -253,30 +254,37 @@ pub const MAGIC_COOKIE: &str = "z9hG4bK";
 
 impl<'a> Via<'a> {
     pub fn parse(v: &'a str) -> Option<Via<'a>> {
-        let mut parts = v.splitn(3, '/');
-        let proto = parts.next()?.trim();
-        let version = parts.next()?.trim();
-        let rest = parts.next()?.trim_start();
+        // Byte scans: every message's top Via is read, most more than once.
+        let slash = memchr::memchr(b'/', v.as_bytes())?;
+        let proto = v[..slash].trim_ascii();
+        let after = &v[slash + 1..];
+        let slash = memchr::memchr(b'/', after.as_bytes())?;
+        let version = after[..slash].trim_ascii();
+        let rest = after[slash + 1..].trim_ascii_start();
         if !proto.eq_ignore_ascii_case("SIP") || version != "2.0" {
             return None;
         }
         let t_end = rest
-            .find(|c: char| c.is_ascii_whitespace())
+            .bytes()
+            .position(|c| c.is_ascii_whitespace())
             .unwrap_or(rest.len());
         let transport = &rest[..t_end];
         if transport.is_empty() || !transport.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return None;
         }
-        let rest = rest[t_end..].trim_start();
-        let (sent_by, params) = rest.split_once(';').unwrap_or((rest, ""));
-        let sent_by = sent_by.trim();
+        let rest = rest[t_end..].trim_ascii_start();
+        let (sent_by, params) = match memchr::memchr(b';', rest.as_bytes()) {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, ""),
+        };
+        let sent_by = sent_by.trim_ascii();
         // Reuse the URI host grammar for sent-by.
         let fake = Uri::parse_host_port(sent_by)?;
         Some(Via {
             transport,
             host: fake.0,
             port: fake.1,
-            params: params.trim(),
+            params: params.trim_ascii(),
         })
     }
 

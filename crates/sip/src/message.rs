@@ -113,7 +113,7 @@ const TOKEN: [bool; 256] = {
     t
 };
 
-fn is_token(b: u8) -> bool {
+pub(crate) fn is_token(b: u8) -> bool {
     TOKEN[b as usize]
 }
 
@@ -166,8 +166,20 @@ impl Message {
         let start = parse_start_line(b, pos, end)?;
         pos = next;
         let mut headers: Vec<HeaderIdx> = Vec::with_capacity(24);
+        // Content-Length, noted as the headers go by (a second one is an error).
+        let (mut content_lengths, mut content_length) = (0u32, 0usize);
+        // One searcher for every line's end (a fresh search per line costs its set-up each
+        // time, most of the work on lines this short).
+        let header_block = pos;
+        let mut newlines = memchr::memchr_iter(b'\n', &b[header_block..]);
         loop {
-            let (end, next) = line_end(b, pos).ok_or(ParseError::Unterminated)?;
+            let nl = newlines.next().ok_or(ParseError::Unterminated)? + header_block;
+            let end = if nl > pos && b[nl - 1] == b'\r' {
+                nl - 1
+            } else {
+                nl
+            };
+            let next = nl + 1;
             if end == pos {
                 pos = next;
                 break;
@@ -185,9 +197,18 @@ impl Message {
             if end - pos > limits.max_header_line {
                 return Err(ParseError::HeaderTooLong(limits.max_header_line));
             }
-            let colon = memchr(b':', &b[pos..end]).ok_or(ParseError::Header(pos))? + pos;
-            let (ns, ne) = trim_span(b, pos, colon);
-            if ns == ne || !b[ns..ne].iter().all(|c| is_token(*c)) {
+            // The name is token characters, then optional white space and the colon: one
+            // pass over the name's few bytes, not a search of the whole line for ':'.
+            let ns = pos;
+            let mut ne = pos;
+            while ne < end && is_token(b[ne]) {
+                ne += 1;
+            }
+            let mut colon = ne;
+            while colon < end && (b[colon] == b' ' || b[colon] == b'\t') {
+                colon += 1;
+            }
+            if ns == ne || colon >= end || b[colon] != b':' {
                 return Err(ParseError::Header(pos));
             }
             let (vs, ve) = trim_span(b, colon + 1, end);
@@ -195,6 +216,10 @@ impl Message {
                 return Err(ParseError::TooManyHeaders(limits.max_headers));
             }
             let name = Name::from_bytes(&b[ns..ne]);
+            if name == Name::ContentLength {
+                content_lengths += 1;
+                content_length = headers.len();
+            }
             headers.push(HeaderIdx {
                 name,
                 name_span: ns as u32..ne as u32,
@@ -209,17 +234,16 @@ impl Message {
             buf,
         };
         // Content-Length, when given, bounds the body; a datagram may carry trailing bytes.
-        let declared = {
-            let mut lengths = msg.values(Name::ContentLength);
-            match (lengths.next(), lengths.next()) {
-                (None, _) => None,
-                (Some(_), Some(_)) => return Err(ParseError::ContentLength),
-                (Some(cl), None) => Some(
-                    cl.trim()
-                        .parse::<usize>()
-                        .map_err(|_| ParseError::ContentLength)?,
-                ),
-            }
+        let declared = match content_lengths {
+            0 => None,
+            1 => Some(
+                msg.text(&msg.headers[content_length].value)
+                    .trim_ascii()
+                    .parse::<usize>()
+                    .ok()
+                    .ok_or(ParseError::ContentLength)?,
+            ),
+            _ => return Err(ParseError::ContentLength),
         };
         if let Some(cl) = declared {
             let available = msg.buf.len() - pos;
@@ -521,7 +545,11 @@ impl<'a> Iterator for TopLevel<'a> {
         while self.pos <= bytes.len() {
             let start = self.pos;
             let mut i = start;
-            if self.list {
+            if self.list && memchr::memchr3(b',', b'"', b'<', &bytes[start..]).is_none() {
+                // Nothing that could split it (the usual single Via or Contact): the rest
+                // is one value.
+                i = bytes.len();
+            } else if self.list {
                 let mut in_quotes = false;
                 let mut in_angle = false;
                 while i < bytes.len() {
@@ -540,7 +568,7 @@ impl<'a> Iterator for TopLevel<'a> {
             }
             let end = i.min(bytes.len());
             self.pos = i + 1;
-            let part = self.v[start..end].trim();
+            let part = self.v[start..end].trim_ascii();
             if !part.is_empty() {
                 return Some(part);
             }

@@ -56,11 +56,22 @@ pub enum UriError {
 /// Find `name` in a `;`-separated parameter list (case-insensitive names). A parameter without
 /// a value gives `Some("")`.
 pub fn param<'a>(params: &'a str, name: &str) -> Option<&'a str> {
-    params.split(';').find_map(|p| {
-        let p = p.trim();
-        let (k, v) = p.split_once('=').unwrap_or((p, ""));
-        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
+    // Byte scans (every message's Via branch and tags come through here).
+    let b = params.as_bytes();
+    let mut start = 0;
+    while start <= b.len() {
+        let end = memchr::memchr(b';', &b[start..]).map_or(b.len(), |i| start + i);
+        let p = &params[start..end];
+        let (k, v) = match memchr::memchr(b'=', p.as_bytes()) {
+            Some(eq) => (&p[..eq], &p[eq + 1..]),
+            None => (p, ""),
+        };
+        if k.trim_ascii().eq_ignore_ascii_case(name) {
+            return Some(v.trim_ascii());
+        }
+        start = end + 1;
+    }
+    None
 }
 
 fn valid_host_name(h: &str) -> bool {
@@ -81,7 +92,7 @@ fn parse_host(s: &str) -> Result<(Host<'_>, Option<u16>), UriError> {
             .map_err(|_| UriError::Malformed("bad IPv6 address"))?;
         (Host::V6(addr), &inner[end + 1..])
     } else {
-        let end = s.find(':').unwrap_or(s.len());
+        let end = memchr::memchr(b':', s.as_bytes()).unwrap_or(s.len());
         let h = &s[..end];
         let host = match h.parse::<std::net::Ipv4Addr>() {
             Ok(a) => Host::V4(a),
