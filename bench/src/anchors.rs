@@ -28,6 +28,12 @@ pub(crate) fn sipp_step(
             "-max_retrans",
             "10",
         ])
+        // DIALTONE_BENCH_SIPP_ERRORS=FILE: why failed calls failed, for a closer look.
+        .args(
+            std::env::var("DIALTONE_BENCH_SIPP_ERRORS")
+                .map(|f| vec!["-trace_err".to_string(), "-error_file".to_string(), f])
+                .unwrap_or_default(),
+        )
         .current_dir(dir)
         .output()
         .ok()?;

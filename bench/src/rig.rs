@@ -56,7 +56,10 @@ impl CallRig {
                 r.text().unwrap()
             );
         }
-        std::thread::sleep(Duration::from_millis(500));
+        // Call control reads the lines from its directory snapshot, rebuilt whole after each
+        // change: with the 30,000 devices of `sip-node` two rebuilds take over half a second,
+        // and a step begun before them finds 1001 busy at its third call at once.
+        std::thread::sleep(Duration::from_secs(3));
         std::fs::write(
             dir.join("uas.csv"),
             format!(
