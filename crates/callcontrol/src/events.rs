@@ -195,11 +195,20 @@ pub enum Key {
     Device(String),
 }
 
-/// An event as watchers receive it: serialised once for all of them.
+/// An event as watchers receive it: serialised once for all of them, into bytes each
+/// watcher's connection shares (a thousand watchers of one line cost one copy, not a
+/// thousand).
 #[derive(Debug)]
 pub struct Published {
     pub event: Arc<Event>,
-    pub json: String,
+    /// The event as JSON text (UTF-8).
+    pub json: bytes::Bytes,
+}
+
+impl Published {
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.json).expect("serde_json writes UTF-8")
+    }
 }
 
 /// One watcher's mailbox: bounded; what did not fit is counted, and the watcher woken to
@@ -366,7 +375,7 @@ async fn fan_out(
             }
             tokens -= boxes.len() as f64;
             let published = Arc::new(Published {
-                json: serde_json::to_string(&*event).unwrap_or_default(),
+                json: serde_json::to_string(&*event).unwrap_or_default().into(),
                 event: event.clone(),
             });
             for (_, mailbox) in boxes {
@@ -485,7 +494,7 @@ mod tests {
         let got = w.recv().await.unwrap();
         assert_eq!(*got.event, state("1001"));
         assert_eq!(
-            got.json,
+            got.text(),
             r#"{"event":"line_state","line":"1001","state":"idle"}"#
         );
         for _ in 0..40 {

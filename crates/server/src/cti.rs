@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -223,7 +223,7 @@ async fn event_stream(
             return Some((Ok(Sse::default().data(text)), (s, None)));
         }
         let sse = match delivery {
-            Delivery::Event(e) => Sse::default().data(e.json.clone()),
+            Delivery::Event(e) => Sse::default().data(e.text()),
             // Word of a lag already told: nothing to say.
             Delivery::Lagged => Sse::default().comment(""),
         };
@@ -295,7 +295,7 @@ async fn serve_socket(
     let mut next_ping = Instant::now() + keepalive;
     loop {
         let snapshot_at = last_snapshot + SNAPSHOT_EVERY;
-        let out: Vec<String> = tokio::select! {
+        let out: Vec<Utf8Bytes> = tokio::select! {
             _ = tokio::time::sleep_until(next_ping.into()) => {
                 if heard.elapsed() >= keepalive * 3 {
                     tracing::info!(app = s.app(), "CTI client silent for three pings: dropped");
@@ -327,7 +327,7 @@ async fn serve_socket(
                 // Watching, snapshots and route point registration change this connection;
                 // they run here. Commands run beside it.
                 if op.is_local() {
-                    vec![wire::reply(id, wire::run(&mut s, op).await).to_string()]
+                    vec![wire::reply(id, wire::run(&mut s, op).await).to_string().into()]
                 } else {
                     let mut detached = s.detached();
                     let replies_tx = replies_tx.clone();
@@ -345,10 +345,10 @@ async fn serve_socket(
                     missed_owed += w.discard_queued() + w.take_missed();
                 }
                 let lagged = wire::lagged(std::mem::take(&mut missed_owed));
-                vec![lagged.to_string(), s.resync().to_string()]
+                vec![lagged.to_string().into(), s.resync().as_ref().into()]
             }
-            Some(r) = replies.recv() => vec![r.to_string()],
-            Some(req) = route_requests.recv() => vec![serde_json::to_string(&*req).unwrap_or_default()],
+            Some(r) = replies.recv() => vec![r.to_string().into()],
+            Some(req) = route_requests.recv() => vec![serde_json::to_string(&*req).unwrap_or_default().into()],
             Some(delivery) = async { Some(s.watcher()?.next().await) }, if !snapshot_owed => {
                 let Some(w) = s.watcher() else { continue };
                 let missed = w.take_missed();
@@ -363,17 +363,17 @@ async fn serve_socket(
                     if Instant::now() >= snapshot_at {
                         last_snapshot = Instant::now();
                         let lagged = wire::lagged(std::mem::take(&mut missed_owed));
-                        vec![lagged.to_string(), s.resync().to_string()]
+                        vec![lagged.to_string().into(), s.resync().as_ref().into()]
                     } else {
                         snapshot_owed = true;
                         continue;
                     }
                 } else {
                     // What else is queued goes out with it: one flush for the lot.
-                    let mut batch: Vec<String> = e.iter().map(|e| e.json.clone()).collect();
+                    let mut batch: Vec<Utf8Bytes> = e.iter().map(|e| shared_text(&e.json)).collect();
                     while batch.len() < 64 {
                         match w.try_recv() {
-                            Some(e) => batch.push(e.json.clone()),
+                            Some(e) => batch.push(shared_text(&e.json)),
                             None => break,
                         }
                     }
@@ -384,7 +384,7 @@ async fn serve_socket(
         // A client that stops reading holds a write no longer than one keepalive.
         let written = tokio::time::timeout(keepalive, async {
             for text in out {
-                sink.feed(Message::Text(text.into())).await?;
+                sink.feed(Message::Text(text)).await?;
             }
             sink.flush().await
         })
@@ -479,4 +479,10 @@ pub fn openapi() -> Paths {
                        "responses": with(error_responses(&["401", "403"]), "101", json!({"description": "Switching to the WebSocket protocol"}))}}),
     );
     paths
+}
+
+/// An event's shared JSON as a WebSocket text frame's payload: the bytes are shared, not
+/// copied (checking them as UTF-8 is all it costs).
+fn shared_text(json: &bytes::Bytes) -> Utf8Bytes {
+    Utf8Bytes::try_from(json.clone()).unwrap_or_default()
 }
