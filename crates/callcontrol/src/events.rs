@@ -351,18 +351,34 @@ async fn fan_out(
         tokens = (tokens + (now - refilled).as_secs_f64() * per_second as f64).min(burst);
         refilled = now;
         for event in batch.drain(..) {
+            let keys = event.keys();
+            if let [key] = keys.as_slice() {
+                // One key (most events): its watchers are distinct; over the budget they are
+                // told under the shard's lock, with nothing collected.
+                let over = watched.with(key, |m| {
+                    let w = m.get(key)?;
+                    if tokens < w.len() as f64 {
+                        w.values().for_each(|b| b.miss());
+                        return None;
+                    }
+                    Some(w.iter().map(|(id, b)| (*id, b.clone())).collect::<Vec<_>>())
+                });
+                let Some(boxes) = over else { continue };
+                deliver(&event, boxes, &mut tokens);
+                continue;
+            }
             let mut boxes: Vec<(u64, Arc<Mailbox>)> = Vec::new();
-            for key in event.keys() {
-                watched.with(&key, |m| {
-                    if let Some(w) = m.get(&key) {
-                        for (id, b) in w {
-                            if !boxes.iter().any(|(seen, _)| seen == id) {
-                                boxes.push((*id, b.clone()));
-                            }
-                        }
+            for key in &keys {
+                watched.with(key, |m| {
+                    if let Some(w) = m.get(key) {
+                        boxes.extend(w.iter().map(|(id, b)| (*id, b.clone())));
                     }
                 });
             }
+            // A watcher of two of the event's keys hears it once. Sorted, not searched: a line
+            // a thousand applications watch would cost a million comparisons an event.
+            boxes.sort_unstable_by_key(|(id, _)| *id);
+            boxes.dedup_by_key(|(id, _)| *id);
             if boxes.is_empty() {
                 continue;
             }
@@ -373,19 +389,27 @@ async fn fan_out(
                 }
                 continue;
             }
-            tokens -= boxes.len() as f64;
-            let published = Arc::new(Published {
-                json: serde_json::to_string(&*event).unwrap_or_default().into(),
-                event: event.clone(),
-            });
-            for (_, mailbox) in boxes {
-                if mailbox.tx.try_send(published.clone()).is_err() {
-                    mailbox.miss();
-                }
-            }
+            deliver(&event, boxes, &mut tokens);
         }
         // Let the watchers' tasks run between batches.
         tokio::task::yield_now().await;
+    }
+}
+
+/// Serialise `event` once and queue it for every one of `boxes`, within the budget.
+fn deliver(event: &Arc<Event>, boxes: Vec<(u64, Arc<Mailbox>)>, tokens: &mut f64) {
+    if boxes.is_empty() {
+        return;
+    }
+    *tokens -= boxes.len() as f64;
+    let published = Arc::new(Published {
+        json: serde_json::to_string(&**event).unwrap_or_default().into(),
+        event: event.clone(),
+    });
+    for (_, mailbox) in boxes {
+        if mailbox.tx.try_send(published.clone()).is_err() {
+            mailbox.miss();
+        }
     }
 }
 
