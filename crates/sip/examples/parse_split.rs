@@ -1,7 +1,7 @@
 //! Where parsing time goes, per step (a quick look; the figure of record is `bench/run sip`).
 //! Usage: cargo run --release -p dialtone-sip --example parse_split MESSAGE-FILE
 //! On a shared machine whose timings wander, count instructions instead: `valgrind
-//! --tool=callgrind --collect-atstart=no --toggle-collect=parse_split::benchmark_loop` runs
+//! --tool=callgrind --collect-atstart=no --toggle-collect=dialtone_sip::benchmark::parse_core` runs
 //! the benchmark's loop 10,000 times (the Ir total over 10,000 is the instructions per parse).
 use std::time::Instant;
 
@@ -46,27 +46,9 @@ fn main() {
     }
     println!("CSeq: {:.0} ns ({k})", per_call(n, t));
     let t = Instant::now();
-    let k = benchmark_loop(&raw, 10_000);
+    let k = dialtone_sip::benchmark::parse_core(&raw, 10_000);
     println!(
         "the benchmark's loop (parse + typed Via/From/To/CSeq): {:.0} ns ({k})",
         per_call(10_000, t)
     );
-}
-
-/// What `bench/run sip` times, once per iteration.
-#[inline(never)]
-fn benchmark_loop(raw: &bytes::Bytes, n: u32) -> usize {
-    let mut sink = 0;
-    for _ in 0..n {
-        let m = dialtone_sip::Message::parse(raw.clone()).expect("parses");
-        let via = m.top_via().expect("Via");
-        let from = m.from().expect("From");
-        let to = m.to().expect("To");
-        let (cseq, _) = m.cseq().expect("CSeq");
-        sink += via.branch().map_or(0, str::len)
-            + from.tag().map_or(0, str::len)
-            + to.uri_str.len()
-            + cseq as usize;
-    }
-    sink
 }

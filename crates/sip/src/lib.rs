@@ -8,11 +8,12 @@
 //! - [`build`]: writing responses and requests.
 #![forbid(unsafe_code)]
 
+#[doc(hidden)]
+pub mod benchmark;
 pub mod build;
 pub mod dialog;
 pub mod digest;
 pub mod endpoint;
-#[doc(hidden)]
 pub mod fuzzing;
 pub mod guard;
 pub mod header;
