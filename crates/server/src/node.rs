@@ -537,7 +537,7 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
     let ep = endpoint.clone();
     metrics.probe(
         "sip_server_transactions",
-        "SIP server transactions held (running, or completed and absorbing retransmissions)",
+        "SIP transactions held: server transactions running, and entries (server or accepted client) absorbing retransmissions until their timers",
         move || ep.transactions() as i64,
     );
     let ep = endpoint.clone();
