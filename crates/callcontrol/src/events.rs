@@ -352,21 +352,6 @@ async fn fan_out(
         refilled = now;
         for event in batch.drain(..) {
             let keys = event.keys();
-            if let [key] = keys.as_slice() {
-                // One key (most events): its watchers are distinct; over the budget they are
-                // told under the shard's lock, with nothing collected.
-                let over = watched.with(key, |m| {
-                    let w = m.get(key)?;
-                    if tokens < w.len() as f64 {
-                        w.values().for_each(|b| b.miss());
-                        return None;
-                    }
-                    Some(w.iter().map(|(id, b)| (*id, b.clone())).collect::<Vec<_>>())
-                });
-                let Some(boxes) = over else { continue };
-                deliver(&event, boxes, &mut tokens);
-                continue;
-            }
             let mut boxes: Vec<(u64, Arc<Mailbox>)> = Vec::new();
             for key in &keys {
                 watched.with(key, |m| {
@@ -375,10 +360,12 @@ async fn fan_out(
                     }
                 });
             }
-            // A watcher of two of the event's keys hears it once. Sorted, not searched: a line
-            // a thousand applications watch would cost a million comparisons an event.
-            boxes.sort_unstable_by_key(|(id, _)| *id);
-            boxes.dedup_by_key(|(id, _)| *id);
+            if keys.len() > 1 {
+                // A watcher of two of the event's keys hears it once. Sorted, not searched: a
+                // line a thousand applications watch would cost a million comparisons an event.
+                boxes.sort_unstable_by_key(|(id, _)| *id);
+                boxes.dedup_by_key(|(id, _)| *id);
+            }
             if boxes.is_empty() {
                 continue;
             }
@@ -398,9 +385,6 @@ async fn fan_out(
 
 /// Serialise `event` once and queue it for every one of `boxes`, within the budget.
 fn deliver(event: &Arc<Event>, boxes: Vec<(u64, Arc<Mailbox>)>, tokens: &mut f64) {
-    if boxes.is_empty() {
-        return;
-    }
     *tokens -= boxes.len() as f64;
     let published = Arc::new(Published {
         json: serde_json::to_string(&**event).unwrap_or_default().into(),

@@ -193,7 +193,8 @@ impl Endpoint {
         self.inner
             .completed
             .with(&key, |m| m.insert(key.clone(), (last, peer)));
-        self.hold(&key.clone(), Held::Completed { key, merge_key });
+        let shard = self.expiry_shard(&key);
+        self.hold(shard, Held::Completed { key, merge_key });
     }
 
     /// Accepted (an INVITE client transaction's 2xx came): keep only the user's channel, for
@@ -202,17 +203,20 @@ impl Endpoint {
         self.inner
             .accepted_clients
             .with(&key, |m| m.insert(key.clone(), out));
-        self.hold(&key.clone(), Held::AcceptedClient(key));
+        let shard = self.expiry_shard(&key);
+        self.hold(shard, Held::AcceptedClient(key));
+    }
+
+    /// The expiry queue an entry of `key` goes in.
+    fn expiry_shard(&self, key: &str) -> usize {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        (h.finish() as usize) % self.inner.expiries.len()
     }
 
     /// Queue an entry to expire one Timer J/M from now, past the bound evicting the oldest.
-    fn hold(&self, key: &str, held: Held) {
+    fn hold(&self, shard: usize, held: Held) {
         let until = tokio::time::Instant::now() + self.inner.config.timers.long();
-        let shard = {
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            key.hash(&mut h);
-            (h.finish() as usize) % self.inner.expiries.len()
-        };
         if self.inner.held.load(Ordering::Relaxed) as usize >= self.inner.config.max_completed {
             // Evict the front of this shard's queue, or of the next one that has any.
             let n = self.inner.expiries.len();
