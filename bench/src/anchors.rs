@@ -68,12 +68,15 @@ pub(crate) fn register_args(target: &str, scenario: &str) -> Vec<String> {
     .collect()
 }
 
-/// A sipp scenario of the anchor kit, or (without the kit) `fallback`, a path in this
-/// repository.
-pub(crate) fn kit_scenario(kit: &Option<std::path::PathBuf>, name: &str, fallback: &str) -> String {
+/// A sipp scenario of the anchor kit, or (without the kit) the repository's copy of the same
+/// name in `crates/sip/tests/sipp` (the kit's call and register scenarios, unchanged).
+pub(crate) fn kit_scenario(kit: &Option<std::path::PathBuf>, name: &str) -> String {
     match kit {
         Some(k) => k.join("sipp").join(name).display().to_string(),
-        None => format!("{}/../{fallback}", env!("CARGO_MANIFEST_DIR")),
+        None => format!(
+            "{}/../crates/sip/tests/sipp/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ),
     }
 }
 

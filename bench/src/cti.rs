@@ -113,8 +113,7 @@ pub(crate) fn cti_rows(binary: &str) -> Vec<Row> {
     bulk_import(&node, "directory-numbers", csv);
     let dir = tempfile::tempdir().unwrap();
     let kit = anchor_kit();
-    let kit_scenario =
-        |name: &str| kit_scenario(&kit, name, "crates/server/tests/sipp/uas-answer.xml");
+    let kit_scenario = |name: &str| kit_scenario(&kit, name);
     let rig = CallRig::new(&node, dir.path(), &kit_scenario);
     let secs = 10;
     // DIALTONE_BENCH_STEPS=500,1000 for a quick look.

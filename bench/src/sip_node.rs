@@ -36,7 +36,7 @@ pub(crate) fn sip_node_rows(binary: &str) -> Vec<Row> {
     }
     std::fs::write(dir.path().join("users.csv"), users).unwrap();
     let kit = anchor_kit();
-    let kit_scenario = |name: &str| kit_scenario(&kit, name, "crates/sip/tests/sipp/reg-auth.xml");
+    let kit_scenario = |name: &str| kit_scenario(&kit, name);
     let anchor_out = tempfile::tempdir().unwrap();
     let reg_args = register_args(&node.sip_udp, &kit_scenario("reg-auth.xml"));
     // Every device registers once at a gentle rate: the memory a registered device holds.
