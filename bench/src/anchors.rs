@@ -88,14 +88,42 @@ pub(crate) fn anchor_kit() -> Option<std::path::PathBuf> {
     (kit.join("run-register.sh").exists() && installed).then_some(kit)
 }
 
-/// One step of an anchor kit script against Kamailio: (achieved/s, failed), from the TSV
-/// line it prints.
+/// One step of a rising run: the rate reached, the operations that failed, and the CPU time
+/// the server under test spent per completed operation (milliseconds), where it was measured.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Step {
+    pub(crate) achieved: f64,
+    pub(crate) failed: u64,
+    pub(crate) cpu_ms: Option<f64>,
+}
+
+/// A sipp step (`run`: achieved/s and failures of `rate * secs` operations) against the node
+/// `pid`, with the node's own CPU time (user + system) over the step per completed operation.
+pub(crate) fn node_step(
+    pid: u32,
+    rate: u32,
+    secs: u32,
+    run: impl FnOnce() -> Option<(f64, u64)>,
+) -> Option<Step> {
+    let before = cpu_seconds(pid);
+    let (achieved, failed) = run()?;
+    let spent = cpu_seconds(pid) - before;
+    let done = (rate * secs) as f64 - failed.min((rate * secs) as u64) as f64;
+    Some(Step {
+        achieved,
+        failed,
+        cpu_ms: (done > 0.0).then(|| spent * 1000.0 / done),
+    })
+}
+
+/// One step of an anchor kit script against Kamailio, from the TSV line it prints: the rate
+/// reached, the failures, and Kamailio's CPU per operation (`kam_cpu_per_reg`/`_call`).
 pub(crate) fn kamailio_step(
     kit: &std::path::Path,
     script: &str,
     args: &[String],
     out: &std::path::Path,
-) -> Option<(f64, u64)> {
+) -> Option<Step> {
     let o = Command::new("bash")
         .arg(kit.join(script))
         .args(args)
@@ -108,12 +136,16 @@ pub(crate) fn kamailio_step(
     let field = |name: &str| {
         line.split('\t')
             .find_map(|f| f.strip_prefix(name))
-            .map(|v| v.trim_end_matches("/s").to_string())
+            .map(|v| v.trim_end_matches("/s").trim_end_matches("ms").to_string())
     };
-    Some((
-        field("achieved=")?.parse().ok()?,
-        field("failed=")?.parse().ok()?,
-    ))
+    let cpu = ["kam_cpu_per_reg=", "kam_cpu_per_call="]
+        .iter()
+        .find_map(|f| field(f)?.parse().ok());
+    Some(Step {
+        achieved: field("achieved=")?.parse().ok()?,
+        failed: field("failed=")?.parse().ok()?,
+        cpu_ms: cpu,
+    })
 }
 
 /// One step of the kit's digest REGISTER run against Kamailio.
@@ -122,7 +154,7 @@ pub(crate) fn kamailio_register_step(
     rate: u32,
     secs: u32,
     out: &std::path::Path,
-) -> Option<(f64, u64)> {
+) -> Option<Step> {
     let args = [rate.to_string(), "auth".to_string(), secs.to_string()];
     kamailio_step(kit, "run-register.sh", &args, out)
 }
@@ -133,7 +165,7 @@ pub(crate) fn kamailio_calls_step(
     rate: u32,
     secs: u32,
     out: &std::path::Path,
-) -> Option<(f64, u64)> {
+) -> Option<Step> {
     kamailio_step(
         kit,
         "run-calls.sh",
@@ -147,41 +179,60 @@ pub(crate) fn kamailio_calls_step(
 pub(crate) fn rising(
     steps: &[u32],
     secs: u32,
-    mut ours: impl FnMut(u32) -> Option<(f64, u64)>,
-    mut theirs: Option<&mut dyn FnMut(u32) -> Option<(f64, u64)>>,
+    mut ours: impl FnMut(u32) -> Option<Step>,
+    mut theirs: Option<&mut dyn FnMut(u32) -> Option<Step>>,
     what: &str,
-) -> (f64, f64) {
-    let (mut best, mut anchor) = (0.0f64, 0.0f64);
+) -> (Step, Step) {
+    let (mut best, mut anchor) = (Step::default(), Step::default());
     let (mut ours_done, mut theirs_done) = (false, theirs.is_none());
-    let clean = |rate: u32, achieved: f64, failed: u64| {
-        failed as f64 <= (rate * secs) as f64 * 0.001 && achieved >= rate as f64 * 0.9
+    let clean = |rate: u32, s: &Step| {
+        s.failed as f64 <= (rate * secs) as f64 * 0.001 && s.achieved >= rate as f64 * 0.9
     };
     for &rate in steps {
         if !ours_done {
             match ours(rate) {
-                Some((a, f)) if clean(rate, a, f) => best = a,
+                Some(s) if clean(rate, &s) => best = s,
                 r => {
                     eprintln!("dialtone {what} step {rate}/s: {r:?}: stop");
                     ours_done = true
                 }
             }
-            eprintln!("dialtone {what} step {rate}/s done (best {best:.0}/s)");
+            eprintln!("dialtone {what} step {rate}/s done (best {best:?})");
         }
         if !theirs_done {
             match theirs.as_mut().and_then(|f| f(rate)) {
-                Some((a, f)) if clean(rate, a, f) => anchor = a,
+                Some(s) if clean(rate, &s) => anchor = s,
                 r => {
                     eprintln!("kamailio {what} step {rate}/s: {r:?}: stop");
                     theirs_done = true
                 }
             }
-            eprintln!("kamailio {what} step {rate}/s done (best {anchor:.0}/s)");
+            eprintln!("kamailio {what} step {rate}/s done (best {anchor:?})");
         }
         if ours_done && theirs_done {
             break;
         }
     }
     (best, anchor)
+}
+
+/// The CPU each side spent per operation at its best clean step (the comparison a shared,
+/// noisy machine disturbs least).
+pub(crate) fn cpu_beside(ours: &Step, anchor: &Step, per: &str) -> String {
+    let ms = |s: &Step| {
+        s.cpu_ms
+            .map(|c| format!("{:.0} µs", c * 1000.0))
+            .unwrap_or_else(|| "-".into())
+    };
+    match (ours.cpu_ms, anchor.cpu_ms) {
+        (Some(a), Some(b)) if b > 0.0 => format!(
+            "; CPU per {per}: {} beside Kamailio's {} ({:.2}x)",
+            ms(ours),
+            ms(anchor),
+            a / b
+        ),
+        _ => format!("; CPU per {per}: {}", ms(ours)),
+    }
 }
 
 pub(crate) fn ratio(ours: f64, anchor: f64, note: &str) -> String {

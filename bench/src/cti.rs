@@ -121,7 +121,8 @@ pub(crate) fn cti_rows(binary: &str) -> Vec<Row> {
         "DIALTONE_BENCH_STEPS",
         &[500, 1000, 1500, 2000, 2500, 3000, 3500, 4000],
     );
-    let calls = |r: u32| rig.step(r, secs, rig.trunk_uac.clone());
+    let pid = node.child.id();
+    let calls = |r: u32| node_step(pid, r, secs, || rig.step(r, secs, rig.trunk_uac.clone()));
     // A rising run ends on an overloaded step: its retransmissions and lingering
     // transactions (Timer B/H, 32 s) must die out before the next measurement.
     let settle = || std::thread::sleep(Duration::from_secs(35));
@@ -136,7 +137,7 @@ pub(crate) fn cti_rows(binary: &str) -> Vec<Row> {
         secs,
         calls,
         kit.as_ref()
-            .map(|_| &mut kam_calls as &mut dyn FnMut(u32) -> Option<(f64, u64)>),
+            .map(|_| &mut kam_calls as &mut dyn FnMut(u32) -> Option<Step>),
         "calls without watchers",
     );
     settle();
@@ -144,18 +145,22 @@ pub(crate) fn cti_rows(binary: &str) -> Vec<Row> {
     let at = steps
         .iter()
         .copied()
-        .filter(|s| *s as f64 * 0.9 <= alone)
+        .filter(|s| *s as f64 * 0.9 <= alone.achieved)
         .max()
         .unwrap_or(steps[0]);
     let mut rows = vec![Row {
         name: "CTI: complete calls/s without watchers (the rate the watcher rows compare with)",
-        median: alone,
+        median: alone.achieved,
         unit: "calls/s",
-        target: "-",
-        anchor: ratio(
-            alone,
-            kamailio,
-            " (Kamailio proxies; Dialtone runs two legs)",
+        target: "at least 1.0x Kamailio",
+        anchor: format!(
+            "{}{}",
+            ratio(
+                alone.achieved,
+                kamailio.achieved,
+                " (Kamailio proxies; Dialtone runs two legs)",
+            ),
+            cpu_beside(&alone, &kamailio, "call")
         ),
     }];
     let cases: [WatchCase; 2] = [
@@ -189,18 +194,21 @@ pub(crate) fn cti_rows(binary: &str) -> Vec<Row> {
             unit: "events/s",
             target: "-",
             anchor: format!(
-                "{} watchers connected; calls at {at}/s: {step:?} (achieved/s, failed); {lags} lag notices (each followed by a snapshot; at most one a second per watcher)",
+                "{} watchers connected; calls at {at}/s: {step:?}; {lags} lag notices (each followed by a snapshot; at most one a second per watcher)",
                 w.connected
             ),
         });
         rows.push(Row {
             name: calls_row,
-            median: with,
+            median: with.achieved,
             unit: "calls/s",
             target: "at least 0.9x without watchers",
             anchor: format!(
-                "{alone:.0}/s without watchers, same run: ratio {:.2}",
-                if alone > 0.0 { with / alone } else { 0.0 }
+                "{:.0}/s without watchers, same run: ratio {:.2}; CPU per call {} beside {} without watchers",
+                alone.achieved,
+                if alone.achieved > 0.0 { with.achieved / alone.achieved } else { 0.0 },
+                with.cpu_ms.map(|c| format!("{:.0} µs", c * 1000.0)).unwrap_or_default(),
+                alone.cpu_ms.map(|c| format!("{:.0} µs", c * 1000.0)).unwrap_or_default(),
             ),
         });
         w.rt.shutdown_background();

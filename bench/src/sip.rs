@@ -120,7 +120,9 @@ pub(crate) fn sip_register_rows() -> Vec<Row> {
                 .as_deref()
                 .and_then(|k| kamailio_register_step(k, rate, 10, anchor_out.path()))
             {
-                Some((achieved, failed)) => {
+                Some(Step {
+                    achieved, failed, ..
+                }) => {
                     eprintln!("kamailio REGISTER+digest step {rate}/s: achieved {achieved:.0}/s, failed {failed}");
                     if failed as f64 <= (rate * 10) as f64 * 0.001 && achieved >= rate as f64 * 0.9
                     {
