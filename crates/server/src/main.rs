@@ -10,6 +10,14 @@ macro_rules! say {
     }};
 }
 
+/// jemalloc, not the system allocator: glibc's per-thread arenas keep what a burst of calls
+/// freed (the transactions held for Timers J, L and M) as resident memory for good, where
+/// jemalloc returns it (`bench/run sip-node`: 654 MB against 262 MB resident 40 s after
+/// 60,000 calls to 30,000 registered devices). Its background threads (the
+/// `background_threads` feature) purge freed pages while the node is idle, too.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod cli;
 mod config;
 mod cti;
