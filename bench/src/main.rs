@@ -3,7 +3,7 @@
 //! these machines are shared and noisy.
 //!
 //! One file per group of benchmarks (`auth`, `api`, `phones`, `em`, `webdialer`, `dialplan`,
-//! `sip`, `sip_node`, `cti`, `soak`), over what they share: `harness` (rows, medians, a demo
+//! `sip`, `sip_node`, `cti`, `media`, `soak`), over what they share: `harness` (rows, medians, a demo
 //! node on loopback), `anchors` (sipp steps, the SIP kit, Kamailio, ratios) and `rig` (the
 //! call-rate rig). This file reads the command line and prints the table.
 #![forbid(unsafe_code)]
@@ -27,6 +27,7 @@ mod cti;
 mod dialplan;
 mod em;
 mod harness;
+mod media;
 mod phones;
 mod rig;
 mod sip;
@@ -39,6 +40,7 @@ use cti::*;
 use dialplan::*;
 use em::*;
 use harness::*;
+use media::*;
 use phones::*;
 use rig::*;
 use sip::*;
@@ -81,6 +83,7 @@ fn main() {
         "webdialer",
         "redirector",
         "soak",
+        "media",
     ];
     let exact = NAMES.contains(&filter.as_str());
     let wanted =
@@ -122,6 +125,9 @@ fn main() {
     }
     if wanted("redirector") {
         rows.extend(redirector_rows(&binary));
+    }
+    if wanted("media") {
+        rows.extend(media_rows());
     }
     if wanted("soak") {
         soak::run(&binary);

@@ -7,7 +7,7 @@
 //! - [`tone`]: the tone plan (dial, ringback, busy, reorder; paging stall and go-ahead).
 //! - [`wav`]: audio files to 8 kHz samples, converted once.
 //! - [`source`]: what a stream plays (shared clips, looped or once, in sequence).
-//! - [`pacer`]: one task sending every stream's packet each 20 ms tick, unicast or multicast.
+//! - [`pacer`]: one thread sending every stream's packet each 20 ms tick, unicast or multicast.
 //! - [`jitter`]: receiving a stream in order, with its loss and jitter.
 //! - [`detect`]: which frequency a listener hears.
 #![forbid(unsafe_code)]

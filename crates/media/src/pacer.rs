@@ -1,8 +1,10 @@
-//! One paced sender for every stream of a node: a single task wakes every 20 ms and sends each
-//! stream's next packet. Ticks keep their original schedule (a late tick is caught up, never
-//! shifted), and every packet's timestamp comes from the packets sent, never from wall time,
-//! so the audio's clock cannot drift however loaded the node is. Streams end by themselves
-//! when their source ends, or when stopped; their number is bounded.
+//! One paced sender for every stream of a node: a single thread of its own wakes every 20 ms
+//! and sends each stream's next packet. It is a thread, not a task, so that nothing the
+//! node's runtime does (a burst of calls, a slow handler) delays a packet. Ticks keep their
+//! original schedule (a late tick is caught up at once, never shifted), and every packet's
+//! timestamp comes from the packets sent, never from wall time, so the audio's clock cannot
+//! drift however loaded the node is. Streams end by themselves when their source ends, or
+//! when stopped; their number is bounded.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -10,7 +12,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::net::UdpSocket;
+use std::net::UdpSocket;
+use std::time::Instant;
+
 use tokio::sync::{mpsc, oneshot};
 
 use crate::g711::Law;
@@ -29,6 +33,9 @@ pub struct Config {
     pub tick: Duration,
     /// Streams served at once at most.
     pub max_streams: usize,
+    /// Streams are spread over this many phases of the interval (4: a burst every 5 ms, each
+    /// stream in one of them), so no stream waits behind every other stream's packet.
+    pub phases: usize,
     /// How often a stream sends an RTCP sender report to its port + 1.
     pub report_every: Duration,
 }
@@ -38,6 +45,7 @@ impl Default for Config {
         Config {
             tick: Duration::from_millis(20),
             max_streams: 10_000,
+            phases: 4,
             report_every: Duration::from_secs(5),
         }
     }
@@ -88,7 +96,8 @@ struct Stream {
     rtp: Outgoing,
     dropped: u64,
     ended: Option<oneshot::Sender<Sent>>,
-    next_report: u64,
+    /// Packets between two RTCP sender reports.
+    report_every: u64,
 }
 
 impl Stream {
@@ -120,7 +129,7 @@ struct Shared {
     config: Config,
     next_id: AtomicU64,
     streams: AtomicUsize,
-    /// Ticks that came later than half an interval (the node was too busy): a gauge of pacing.
+    /// Wakes that came later than half a phase (the machine was too busy): a gauge of pacing.
     late_ticks: AtomicU64,
     ticks: AtomicU64,
     /// Sockets by local address, shared by every stream sent from them.
@@ -128,7 +137,8 @@ struct Shared {
 }
 
 impl Pacer {
-    /// Start the sender's task on the current runtime. It ends when every `Pacer` clone is dropped.
+    /// Start the sender's thread. It ends once every `Pacer` clone and every [`Playing`] is
+    /// dropped and its streams have ended.
     pub fn start(config: Config) -> Pacer {
         let (tx, rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Shared {
@@ -139,7 +149,11 @@ impl Pacer {
             ticks: AtomicU64::new(0),
             sockets: Mutex::default(),
         });
-        tokio::spawn(run(rx, inner.clone()));
+        let shared = inner.clone();
+        std::thread::Builder::new()
+            .name("dialtone-media".into())
+            .spawn(move || run(rx, shared))
+            .expect("a thread for the media sender");
         Pacer {
             commands: tx,
             inner,
@@ -179,7 +193,7 @@ impl Pacer {
             rtp,
             dropped: 0,
             ended: Some(ended_tx),
-            next_report: 0,
+            report_every: 0,
         };
         if self.commands.send(Command::Play(Box::new(stream))).is_err() {
             self.inner.streams.fetch_sub(1, Ordering::AcqRel);
@@ -241,7 +255,8 @@ pub struct Multicast {
     pub loopback: bool,
 }
 
-/// A non-blocking UDP socket for media, bound to `local`, with DSCP EF.
+/// A non-blocking UDP socket for media, bound to `local`, with DSCP EF: a full send buffer
+/// drops the packet (counted) instead of holding up every other stream.
 pub fn media_socket(local: SocketAddr, multicast: Option<Multicast>) -> std::io::Result<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let s = Socket::new(Domain::for_address(local), Type::DGRAM, Some(Protocol::UDP))?;
@@ -257,51 +272,77 @@ pub fn media_socket(local: SocketAddr, multicast: Option<Multicast>) -> std::io:
     }
     s.set_nonblocking(true)?;
     s.bind(&local.into())?;
-    UdpSocket::from_std(s.into())
+    Ok(s.into())
 }
 
-async fn run(mut commands: mpsc::UnboundedReceiver<Command>, inner: Arc<Shared>) {
-    let tick = inner.config.tick;
-    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
-    // Burst (the default, said here because it matters): a late tick is followed at once by
-    // the ones it missed, so the schedule never slips.
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let report_ticks =
-        (inner.config.report_every.as_millis() / tick.as_millis().max(1)).max(1) as u64;
-    let mut streams: Vec<Box<Stream>> = Vec::new();
+fn run(mut commands: mpsc::UnboundedReceiver<Command>, inner: Arc<Shared>) {
+    let phases = inner.config.phases.max(1);
+    // The sender wakes once per phase; tick n is due at start + n * (interval / phases), so a
+    // late wake is followed at once by the ones it missed and the schedule never slips.
+    let step = inner.config.tick / phases as u32;
+    let report_every = (inner.config.report_every.as_millis()
+        / inner.config.tick.as_millis().max(1))
+    .max(1) as u64;
+    let mut by_phase: Vec<Vec<Box<Stream>>> = (0..phases).map(|_| Vec::new()).collect();
     let mut frame = [0u8; FRAME];
     let mut packet = Vec::with_capacity(12 + FRAME);
+    let mut start = Instant::now();
     let mut tick_no: u64 = 0;
+    let apply = |command: Command, by_phase: &mut Vec<Vec<Box<Stream>>>| match command {
+        Command::Play(mut s) => {
+            s.report_every = report_every;
+            // The phase with the fewest streams.
+            if let Some(phase) = by_phase.iter_mut().min_by_key(|p| p.len()) {
+                phase.push(s);
+            }
+        }
+        Command::Stop(id) => {
+            for phase in by_phase.iter_mut() {
+                if let Some(at) = phase.iter().position(|s| s.id == id) {
+                    // Counted out before its end is told (the drop tells it).
+                    inner.streams.fetch_sub(1, Ordering::AcqRel);
+                    phase.swap_remove(at);
+                    return;
+                }
+            }
+        }
+    };
+    let idle = |by_phase: &Vec<Vec<Box<Stream>>>| by_phase.iter().all(|p| p.is_empty());
     loop {
-        let scheduled = interval.tick().await;
+        if idle(&by_phase) {
+            // Nothing to send: wait to be told (an idle node's media thread never wakes),
+            // then start a fresh schedule.
+            match commands.blocking_recv() {
+                Some(command) => {
+                    start = Instant::now();
+                    tick_no = 0;
+                    apply(command, &mut by_phase);
+                }
+                None => return,
+            }
+        }
         tick_no += 1;
-        inner.ticks.fetch_add(1, Ordering::Relaxed);
-        if scheduled.elapsed() > tick / 2 {
+        let due = start + Duration::from_nanos(step.as_nanos() as u64 * tick_no);
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        } else if now - due > step / 2 {
             inner.late_ticks.fetch_add(1, Ordering::Relaxed);
         }
+        inner.ticks.fetch_add(1, Ordering::Relaxed);
         loop {
             match commands.try_recv() {
-                Ok(Command::Play(mut s)) => {
-                    s.next_report = tick_no + report_ticks;
-                    streams.push(s);
-                }
-                Ok(Command::Stop(id)) => {
-                    if let Some(at) = streams.iter().position(|s| s.id == id) {
-                        // Counted out before its end is told (the drop tells it).
-                        inner.streams.fetch_sub(1, Ordering::AcqRel);
-                        streams.swap_remove(at);
-                    }
-                }
+                Ok(command) => apply(command, &mut by_phase),
                 Err(mpsc::error::TryRecvError::Empty) => break,
                 Err(mpsc::error::TryRecvError::Disconnected) => {
-                    if streams.is_empty() {
+                    if idle(&by_phase) {
                         return;
                     }
                     break;
                 }
             }
         }
-        streams.retain_mut(|s| {
+        by_phase[(tick_no % phases as u64) as usize].retain_mut(|s| {
             if !s.source.fill(&mut frame, s.law) {
                 // Counted out before its end is told (dropping it tells).
                 inner.streams.fetch_sub(1, Ordering::AcqRel);
@@ -310,14 +351,13 @@ async fn run(mut commands: mpsc::UnboundedReceiver<Command>, inner: Arc<Shared>)
             packet.clear();
             s.rtp.next(FRAME as u32, FRAME).write(&mut packet);
             packet.extend_from_slice(&frame);
-            if s.socket.try_send_to(&packet, s.to).is_err() {
+            if s.socket.send_to(&packet, s.to).is_err() {
                 s.dropped += 1;
             }
-            if tick_no >= s.next_report {
-                s.next_report = tick_no + report_ticks;
+            if s.rtp.packets % s.report_every == 0 {
                 let report = sender_report(&s.rtp);
                 let rtcp = SocketAddr::new(s.to.ip(), s.to.port().wrapping_add(1));
-                let _ = s.socket.try_send_to(&report, rtcp);
+                let _ = s.socket.send_to(&report, rtcp);
             }
             true
         });
