@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod browser;
+pub mod listen;
 pub mod media;
 pub mod web;
 
@@ -133,6 +134,15 @@ pub enum PhoneEvent {
     Idle {
         object: String,
     },
+    /// A push (`RTPRx:`/`RTPMRx:`) told the phone to play a stream: it listens at `address`.
+    Listening {
+        address: String,
+    },
+    /// A push told it to stop (`RTPRx:Stop`/`RTPMRx:Stop`); [`Phone::heard`] said what came.
+    StoppedListening {
+        address: String,
+        packets: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,6 +198,10 @@ struct Inner {
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// When the user (or a push) last used the phone: the idle URL waits on it.
     last_used: Mutex<std::time::Instant>,
+    /// The stream a push told the phone to play, while it plays.
+    listening: Mutex<Option<listen::Listening>>,
+    /// What the last stream brought, once stopped.
+    last_heard: Mutex<Option<listen::Heard>>,
 }
 
 /// One simulated phone; clones share it. Dropping the last clone does not stop it: call
@@ -247,6 +261,8 @@ impl Phone {
                 http,
                 tasks: Mutex::new(Vec::new()),
                 last_used: Mutex::new(std::time::Instant::now()),
+                listening: Mutex::new(None),
+                last_heard: Mutex::new(None),
             }),
         };
         let web = web::serve(phone.clone()).await?;
@@ -294,7 +310,49 @@ impl Phone {
     }
 
     /// Unregister and stop every task.
+    /// Play the stream at `address:port` (an `RTPRx:`/`RTPMRx:` push): false when one already
+    /// plays (a Cisco phone answers "Tx/Rx is already active") or the address cannot be joined.
+    pub fn listen(&self, address: IpAddr, port: u16) -> bool {
+        let mut current = self.inner.listening.lock().unwrap();
+        if current.is_some() {
+            return false;
+        }
+        match listen::Listening::start(self.inner.spec.ip, address, port) {
+            Ok(l) => {
+                let address = l.heard().address;
+                *current = Some(l);
+                let _ = self.inner.events.send(PhoneEvent::Listening { address });
+                true
+            }
+            Err(e) => {
+                tracing::warn!(device = %self.inner.spec.device, "cannot listen at {address}:{port}: {e}");
+                false
+            }
+        }
+    }
+
+    /// Stop the stream (an `RTPRx:Stop` push); what it brought stays in [`Phone::heard`].
+    pub fn stop_listening(&self) {
+        if let Some(l) = self.inner.listening.lock().unwrap().take() {
+            let heard = l.stop();
+            let _ = self.inner.events.send(PhoneEvent::StoppedListening {
+                address: heard.address.clone(),
+                packets: heard.packets,
+            });
+            *self.inner.last_heard.lock().unwrap() = Some(heard);
+        }
+    }
+
+    /// What the stream playing now has brought, or else the last one stopped.
+    pub fn heard(&self) -> Option<listen::Heard> {
+        if let Some(l) = self.inner.listening.lock().unwrap().as_ref() {
+            return Some(l.heard());
+        }
+        self.inner.last_heard.lock().unwrap().clone()
+    }
+
     pub async fn stop(&self) {
+        self.stop_listening();
         // A node that is gone must not hold the phone up for a whole transaction timeout.
         let _ = tokio::time::timeout(Duration::from_secs(2), self.register_all(0)).await;
         for t in self.inner.tasks.lock().unwrap().drain(..) {

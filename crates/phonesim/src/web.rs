@@ -84,6 +84,22 @@ async fn execute(State(phone): State<Phone>, headers: HeaderMap, body: Bytes) ->
             for item in items {
                 let ok = match Uri::parse(&item.url) {
                     Some(Uri::Http(u)) => phone.open(&u).await.is_ok(),
+                    // Receive a stream (a page): start, or stop whatever plays.
+                    Some(Uri::Rtp {
+                        transmit: false,
+                        address,
+                        ..
+                    }) => match address {
+                        Some((host, port)) => host
+                            .parse::<IpAddr>()
+                            .is_ok_and(|ip| phone.listen(ip, port)),
+                        None => {
+                            phone.stop_listening();
+                            true
+                        }
+                    },
+                    // Sending a stream is not simulated: say so rather than claim success.
+                    Some(Uri::Rtp { transmit: true, .. }) => false,
                     Some(Uri::Dial(n)) => {
                         let p = phone.clone();
                         tokio::spawn(async move {

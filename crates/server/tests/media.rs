@@ -1,9 +1,18 @@
 //! `dialtone play`: a tone or a WAV file sent as G.711 RTP, heard by an independent listener
 //! (Python: its own RTP parsing, `audioop` decoding) at the right pitch; bad input refused
-//! before anything is sent.
+//! before anything is sent; and simulated Cisco phones told by push to join a multicast group
+//! hearing what is sent there, as a page's phones do.
+
+mod common;
 
 use std::io::{BufRead, BufReader};
+use std::net::IpAddr;
 use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::Start;
+use dialtone_phonesim::PhoneEvent;
+use serde_json::{json, Value};
 
 fn python() -> String {
     std::env::var("DIALTONE_PYTHON").unwrap_or_else(|_| "python3".into())
@@ -157,5 +166,138 @@ fn what_cannot_be_played_is_refused_naming_why() {
             "nothing sent: {}",
             String::from_utf8_lossy(&out.stdout)
         );
+    }
+}
+
+fn ip(n: u8) -> IpAddr {
+    IpAddr::from([127, 34, 1, n])
+}
+
+fn push_all(node: &common::Node, devices: &[&str], url: &str) -> Value {
+    let xml = format!(
+        "<CiscoIPPhoneExecute><ExecuteItem Priority=\"0\" URL=\"{url}\"/></CiscoIPPhoneExecute>"
+    );
+    common::admin(common::client().post(node.api("/push")))
+        .json(&json!({"xml": xml, "devices": devices}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+#[test]
+fn phones_pushed_rtpmrx_hear_the_group_and_leave_at_the_stop() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let node = common::Node::start(
+        dir.path(),
+        &format!(
+            "[phones]\nweb_port = {}\npush_timeout_ms = 3000\n",
+            common::PHONE_WEB_PORT
+        ),
+        true,
+    );
+    let numbers = [1000u32, 1001, 1002];
+    let phones: Vec<_> = numbers
+        .iter()
+        .zip(1u8..)
+        .map(|(dn, n)| common::sim_phone(&rt, &node, *dn, ip(n), false))
+        .collect();
+    let mut events: Vec<_> = phones.iter().map(|p| p.events()).collect();
+    let devices: Vec<String> = numbers.iter().map(|n| format!("SEP00DE0000{n}")).collect();
+    let devices: Vec<&str> = devices.iter().map(String::as_str).collect();
+    let group = format!(
+        "239.255.{}.{}",
+        1 + std::process::id() % 250,
+        1 + free_port() % 250
+    );
+    let port = 20480 + 2 * (free_port() % 6000);
+
+    let r = push_all(&node, &devices, &format!("RTPMRx:{group}:{port}"));
+    for result in r["results"].as_array().unwrap() {
+        assert_eq!(result["status"], "ok", "{r}");
+        assert_eq!(result["items"][0]["status"], 0, "{r}");
+    }
+    for (phone, rx) in phones.iter().zip(events.iter_mut()) {
+        common::wait_event(
+            &rt,
+            phone,
+            rx,
+            "the phone joins the group",
+            |e| matches!(e, PhoneEvent::Listening { address } if address == &format!("{group}:{port}")),
+        );
+    }
+    // A second stream while one plays: the phone refuses it, as a Cisco phone does.
+    let again = push_all(
+        &node,
+        &devices[..1],
+        &format!("RTPMRx:{group}:{}", port + 2),
+    );
+    assert_eq!(again["results"][0]["items"][0]["status"], 1, "{again}");
+
+    let sent = Command::new(env!("CARGO_BIN_EXE_dialtone"))
+        .args([
+            "play",
+            &format!("{group}:{port}"),
+            "--tone",
+            "reorder",
+            "--seconds",
+            "1.5",
+        ])
+        .args(["--interface", "127.0.0.1"])
+        .output()
+        .unwrap();
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    for phone in &phones {
+        let heard = phone.heard().expect("listening");
+        // 1.5 s of 20 ms packets; reorder is 480 + 620 Hz, 0.25 s on and off, so the last
+        // half second heard holds a burst of it.
+        assert!(heard.packets >= 70 && heard.lost == 0, "{heard:?}");
+        assert!([480.0, 620.0].contains(&heard.strongest_hz), "{heard:?}");
+        assert!(heard.level > 500.0, "{heard:?}");
+        assert!(heard.malformed == 0 && heard.jitter_ms < 10.0, "{heard:?}");
+    }
+
+    let r = push_all(&node, &devices, "RTPMRx:Stop");
+    assert!(
+        r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["status"] == "ok"),
+        "{r}"
+    );
+    for (phone, rx) in phones.iter().zip(events.iter_mut()) {
+        common::wait_event(
+            &rt,
+            phone,
+            rx,
+            "the phone leaves",
+            |e| matches!(e, PhoneEvent::StoppedListening { packets, .. } if *packets >= 70),
+        );
+    }
+    // Left: a stream sent now reaches nobody.
+    let before: Vec<u64> = phones.iter().map(|p| p.heard().unwrap().packets).collect();
+    let _ = Command::new(env!("CARGO_BIN_EXE_dialtone"))
+        .args([
+            "play",
+            &format!("{group}:{port}"),
+            "--tone",
+            "busy",
+            "--seconds",
+            "0.3",
+        ])
+        .args(["--interface", "127.0.0.1"])
+        .output()
+        .unwrap();
+    let after: Vec<u64> = phones.iter().map(|p| p.heard().unwrap().packets).collect();
+    assert_eq!(before, after);
+    for p in &phones {
+        rt.block_on(p.stop());
     }
 }
