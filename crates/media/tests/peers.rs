@@ -1,28 +1,20 @@
 //! The media wire formats checked by an independent peer: Python's `audioop` for G.711, and a
 //! Python RTP listener (its own header parsing and decoding) for what the paced sender sends.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use dialtone_media::g711::Law;
 use dialtone_media::pacer::{Config, Pacer};
 use dialtone_media::source::Player;
 use dialtone_media::tone::Tone;
-
-fn python() -> String {
-    std::env::var("DIALTONE_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
-fn peer(name: &str) -> String {
-    format!("{}/tests/peers/{name}", env!("CARGO_MANIFEST_DIR"))
-}
+use dialtone_testkit::rtp::{peer, python, Listener};
 
 #[test]
 fn g711_matches_python_audioop_bit_for_bit() {
     for (law, name) in [(Law::Mu, "ulaw"), (Law::A, "alaw")] {
         let out = Command::new(python())
-            .arg(peer("codec.py"))
+            .arg(peer("g711.py"))
             .arg(name)
             .output()
             .expect("python3 runs");
@@ -73,16 +65,7 @@ async fn a_paced_tone_reaches_an_independent_listener_in_order_at_its_pitch() {
         .local_addr()
         .unwrap()
         .port();
-    let mut listener = Command::new(python())
-        .arg(peer("listen.py"))
-        .args([port.to_string(), "60".to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    let mut out = BufReader::new(listener.stdout.take().unwrap());
-    let mut ready = String::new();
-    out.read_line(&mut ready).unwrap();
-    assert_eq!(ready.trim(), "ready");
+    let listener = Listener::start(port, 60, None);
 
     let pacer = Pacer::start(Config::default());
     let socket = pacer.socket("127.0.0.1:0".parse().unwrap(), None).unwrap();
@@ -96,15 +79,10 @@ async fn a_paced_tone_reaches_an_independent_listener_in_order_at_its_pitch() {
             Box::new(Player::new(Tone::Stall.clip(Law::Mu))),
         )
         .unwrap();
-    let report = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        line
-    })
-    .await
-    .unwrap();
+    let report = tokio::task::spawn_blocking(move || listener.report())
+        .await
+        .unwrap();
     playing.stop();
-    let _ = listener.wait();
     let v: serde_json::Value = serde_json::from_str(&report).unwrap();
     let headers = v["headers"].as_array().unwrap();
     assert_eq!(headers.len(), 60, "{report}");

@@ -152,28 +152,7 @@ enum Command {
     },
     /// Send a tone or an audio file as G.711 RTP to an address, unicast or multicast (a
     /// 239.x.y.z address), as a page would: can the phones hear a stream from this host?
-    Play {
-        /// Where to send: IP:PORT.
-        to: std::net::SocketAddr,
-        /// A tone: dial, ringback, busy, reorder, stall or go-ahead.
-        #[arg(long)]
-        tone: Option<String>,
-        /// A WAV file (PCM or float, any rate), converted once to 8 kHz G.711.
-        #[arg(long)]
-        file: Option<PathBuf>,
-        /// How long to send at most (a repeating tone sends until then).
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-        /// mu (PCMU, what Cisco phones take for pages) or a (PCMA).
-        #[arg(long, default_value = "mu")]
-        law: String,
-        /// Multicast: router hops the packets may cross (1: this subnet).
-        #[arg(long, default_value_t = 1)]
-        ttl: u32,
-        /// Multicast: the address of the interface to send on.
-        #[arg(long)]
-        interface: Option<std::net::Ipv4Addr>,
-    },
+    Play(play::Request),
     /// Export records as CSV in the import format.
     Export {
         kind: String,
@@ -358,23 +337,7 @@ fn main() -> ExitCode {
             };
             run(cli::em(config, url, password, request))
         }
-        Command::Play {
-            to,
-            tone,
-            file,
-            seconds,
-            law,
-            ttl,
-            interface,
-        } => run(play::play(play::Request {
-            to,
-            tone,
-            file,
-            seconds,
-            law,
-            ttl,
-            interface,
-        })),
+        Command::Play(request) => run(play::play(request)),
         Command::Export {
             kind,
             output,

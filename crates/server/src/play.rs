@@ -13,14 +13,28 @@ use dialtone_media::pacer::{Config, Multicast, Pacer};
 use dialtone_media::source::{Clip, Player};
 use dialtone_media::tone::Tone;
 
-/// What to play, to where, and how.
+/// What to play, to where, and how (the command line's arguments).
+#[derive(clap::Args)]
 pub struct Request {
+    /// Where to send: IP:PORT.
     pub to: SocketAddr,
+    /// A tone: dial, ringback, busy, reorder, stall or go-ahead.
+    #[arg(long)]
     pub tone: Option<String>,
+    /// A WAV file (PCM or float, any rate), converted once to 8 kHz G.711.
+    #[arg(long)]
     pub file: Option<PathBuf>,
+    /// How long to send at most (a repeating tone sends until then).
+    #[arg(long, default_value_t = 5.0)]
     pub seconds: f64,
+    /// mu (PCMU, what Cisco phones take for pages) or a (PCMA).
+    #[arg(long, default_value = "mu")]
     pub law: String,
+    /// Multicast: router hops the packets may cross (1: this subnet).
+    #[arg(long, default_value_t = 1)]
     pub ttl: u32,
+    /// Multicast: the address of the interface to send on.
+    #[arg(long)]
     pub interface: Option<Ipv4Addr>,
 }
 

@@ -5,18 +5,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::IpAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::Start;
 use dialtone_phonesim::PhoneEvent;
 use serde_json::{json, Value};
-
-fn python() -> String {
-    std::env::var("DIALTONE_PYTHON").unwrap_or_else(|_| "python3".into())
-}
 
 fn free_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0")
@@ -35,20 +30,7 @@ fn play_to_listener(args: &[&str], packets: u32) -> (String, serde_json::Value) 
 /// The same, to the multicast `group` (joined by the listener on the loopback interface) when given.
 fn play_to(group: Option<&str>, args: &[&str], packets: u32) -> (String, serde_json::Value) {
     let port = free_port();
-    let mut listener = Command::new(python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../media/tests/peers/listen.py"
-        ))
-        .args([port.to_string(), packets.to_string()])
-        .args(group)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    let mut out = BufReader::new(listener.stdout.take().unwrap());
-    let mut ready = String::new();
-    out.read_line(&mut ready).unwrap();
-    assert_eq!(ready.trim(), "ready");
+    let listener = dialtone_testkit::rtp::Listener::start(port, packets, group);
     let node = Command::new(env!("CARGO_BIN_EXE_dialtone"))
         .arg("play")
         .arg(format!("{}:{port}", group.unwrap_or("127.0.0.1")))
@@ -60,9 +42,7 @@ fn play_to(group: Option<&str>, args: &[&str], packets: u32) -> (String, serde_j
         "{}",
         String::from_utf8_lossy(&node.stderr)
     );
-    let mut report = String::new();
-    out.read_line(&mut report).unwrap();
-    let _ = listener.wait();
+    let report = listener.report();
     (
         String::from_utf8_lossy(&node.stdout).into_owned(),
         serde_json::from_str(&report).unwrap(),
