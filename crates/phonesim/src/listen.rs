@@ -13,6 +13,8 @@ use dialtone_media::g711::Law;
 use dialtone_media::jitter::Receiver;
 use dialtone_media::rtp::Packet;
 
+use crate::{Phone, PhoneEvent};
+
 /// What the phone heard of one stream.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Heard {
@@ -139,5 +141,48 @@ async fn receive(socket: tokio::net::UdpSocket, state: Arc<Mutex<State>>) {
         s.heard.packets = q.received;
         s.heard.lost = q.lost;
         s.heard.jitter_ms = q.jitter_ms;
+    }
+}
+
+impl Phone {
+    /// Play the stream at `address:port` (an `RTPRx:`/`RTPMRx:` push): false when one already
+    /// plays (a Cisco phone answers "Tx/Rx is already active") or the address cannot be joined.
+    pub fn listen(&self, address: IpAddr, port: u16) -> bool {
+        let mut current = self.inner.listening.lock().unwrap();
+        if current.is_some() {
+            return false;
+        }
+        match Listening::start(self.inner.spec.ip, address, port) {
+            Ok(l) => {
+                let address = l.heard().address;
+                *current = Some(l);
+                let _ = self.inner.events.send(PhoneEvent::Listening { address });
+                true
+            }
+            Err(e) => {
+                tracing::warn!(device = %self.inner.spec.device, "cannot listen at {address}:{port}: {e}");
+                false
+            }
+        }
+    }
+
+    /// Stop the stream (an `RTPRx:Stop` push); what it brought stays in [`Phone::heard`].
+    pub fn stop_listening(&self) {
+        if let Some(l) = self.inner.listening.lock().unwrap().take() {
+            let heard = l.stop();
+            let _ = self.inner.events.send(PhoneEvent::StoppedListening {
+                address: heard.address.clone(),
+                packets: heard.packets,
+            });
+            *self.inner.last_heard.lock().unwrap() = Some(heard);
+        }
+    }
+
+    /// What the stream playing now has brought, or else the last one stopped.
+    pub fn heard(&self) -> Option<Heard> {
+        if let Some(l) = self.inner.listening.lock().unwrap().as_ref() {
+            return Some(l.heard());
+        }
+        self.inner.last_heard.lock().unwrap().clone()
     }
 }
