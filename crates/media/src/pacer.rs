@@ -6,10 +6,9 @@
 //! drift however loaded the node is. Streams end by themselves when their source ends, or
 //! when stopped; their number is bounded.
 
-use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use std::net::UdpSocket;
@@ -68,17 +67,29 @@ pub enum PlayError {
     Stopped,
 }
 
-/// A stream being played: stop it, or learn that it ended.
+/// A stream being played: stop it, or learn that it ended. Dropping it stops the stream, so
+/// a looping clip nobody holds cannot play forever.
 pub struct Playing {
     pub id: u64,
     pub ssrc: u32,
-    stop: mpsc::UnboundedSender<Command>,
-    pub ended: oneshot::Receiver<Sent>,
+    commands: mpsc::UnboundedSender<Command>,
+    ended: oneshot::Receiver<Sent>,
 }
 
 impl Playing {
     pub fn stop(&self) {
-        let _ = self.stop.send(Command::Stop(self.id));
+        let _ = self.commands.send(Command::Stop(self.id));
+    }
+
+    /// Wait until the stream has ended (its clip ran out, or it was stopped): what it sent.
+    pub async fn ended(&mut self) -> Option<Sent> {
+        (&mut self.ended).await.ok()
+    }
+}
+
+impl Drop for Playing {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -132,8 +143,6 @@ struct Shared {
     /// Wakes that came later than half a phase (the machine was too busy): a gauge of pacing.
     late_ticks: AtomicU64,
     ticks: AtomicU64,
-    /// Sockets by local address, shared by every stream sent from them.
-    sockets: Mutex<HashMap<SocketAddr, Arc<UdpSocket>>>,
 }
 
 impl Pacer {
@@ -147,7 +156,6 @@ impl Pacer {
             streams: AtomicUsize::new(0),
             late_ticks: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
-            sockets: Mutex::default(),
         });
         let shared = inner.clone();
         std::thread::Builder::new()
@@ -202,32 +210,19 @@ impl Pacer {
         Ok(Playing {
             id,
             ssrc,
-            stop: self.commands.clone(),
+            commands: self.commands.clone(),
             ended,
         })
     }
 
-    /// A socket to send from, bound to `local` (port 0: any), shared by every stream that
-    /// asks for the same address; DSCP EF set, and for multicast the TTL, interface and loop.
+    /// A socket to send from, bound to `local` (port 0: any), for as many streams as use it:
+    /// DSCP EF set, and for multicast the TTL, interface and loop.
     pub fn socket(
         &self,
         local: SocketAddr,
         multicast: Option<Multicast>,
     ) -> std::io::Result<Arc<UdpSocket>> {
-        if local.port() != 0 && multicast.is_none() {
-            if let Some(s) = self.inner.sockets.lock().expect("sockets").get(&local) {
-                return Ok(s.clone());
-            }
-        }
-        let s = Arc::new(media_socket(local, multicast)?);
-        if local.port() != 0 && multicast.is_none() {
-            self.inner
-                .sockets
-                .lock()
-                .expect("sockets")
-                .insert(local, s.clone());
-        }
-        Ok(s)
+        Ok(Arc::new(media_socket(local, multicast)?))
     }
 
     /// Streams playing now.

@@ -21,7 +21,7 @@ async fn a_clip_that_ends_ends_its_stream_and_the_bound_holds() {
     let to = rx.local_addr().unwrap();
     let socket = pacer.socket("127.0.0.1:0".parse().unwrap(), None).unwrap();
     // The go-ahead tone plays once: 0.6 s, 30 packets.
-    let once = pacer
+    let mut once = pacer
         .play(
             socket.clone(),
             to,
@@ -29,7 +29,7 @@ async fn a_clip_that_ends_ends_its_stream_and_the_bound_holds() {
             Box::new(Player::new(Tone::GoAhead.clip(Law::Mu))),
         )
         .unwrap();
-    let looped = pacer
+    let mut looped = pacer
         .play(
             socket.clone(),
             to,
@@ -44,7 +44,7 @@ async fn a_clip_that_ends_ends_its_stream_and_the_bound_holds() {
         Box::new(Player::new(Clip::from_pcm(&[0; 160], Law::Mu, false))),
     );
     assert!(matches!(third, Err(PlayError::Full(2))));
-    let sent = tokio::time::timeout(Duration::from_secs(5), once.ended)
+    let sent = tokio::time::timeout(Duration::from_secs(5), once.ended())
         .await
         .expect("the stream ended with its clip")
         .unwrap();
@@ -70,7 +70,7 @@ async fn a_clip_that_ends_ends_its_stream_and_the_bound_holds() {
     }
     assert_eq!(from_once, 30);
     looped.stop();
-    let _ = tokio::time::timeout(Duration::from_secs(2), looped.ended)
+    let _ = tokio::time::timeout(Duration::from_secs(2), looped.ended())
         .await
         .unwrap();
     assert_eq!(pacer.streams(), 0);

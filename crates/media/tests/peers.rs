@@ -71,7 +71,7 @@ async fn a_paced_tone_reaches_an_independent_listener_in_order_at_its_pitch() {
     let socket = pacer.socket("127.0.0.1:0".parse().unwrap(), None).unwrap();
     let to = format!("127.0.0.1:{port}").parse().unwrap();
     // The stall tone: 440 Hz, 0.2 s on and off, repeating until stopped.
-    let playing = pacer
+    let mut playing = pacer
         .play(
             socket,
             to,
@@ -115,7 +115,7 @@ async fn a_paced_tone_reaches_an_independent_listener_in_order_at_its_pitch() {
     gaps.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let median = gaps[gaps.len() / 2];
     assert!((median - 20.0).abs() < 3.0, "median gap {median} ms");
-    let sent = tokio::time::timeout(Duration::from_secs(2), playing.ended)
+    let sent = tokio::time::timeout(Duration::from_secs(2), playing.ended())
         .await
         .expect("a stopped stream says it ended")
         .unwrap();

@@ -91,14 +91,15 @@ pub async fn play(r: Request) -> Result<()> {
         .socket(local, multicast)
         .with_context(|| format!("a socket to send to {}", r.to))?;
     let mut playing = pacer.play(socket, r.to, law, Box::new(Player::new(clip)))?;
-    let ended = tokio::time::timeout(Duration::from_secs_f64(r.seconds), &mut playing.ended).await;
+    let ended = tokio::time::timeout(Duration::from_secs_f64(r.seconds), playing.ended()).await;
     let sent = match ended {
-        Ok(sent) => sent?,
+        Ok(sent) => sent,
         Err(_) => {
             playing.stop();
-            playing.ended.await?
+            playing.ended().await
         }
-    };
+    }
+    .context("the media sender stopped")?;
     say!(
         "sent {} packets ({} bytes of {}) to {}{}, SSRC {:08x}",
         sent.packets,
