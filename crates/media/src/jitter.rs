@@ -103,17 +103,12 @@ impl Receiver {
     /// Everything still held, in order (the stream ended).
     pub fn drain(&mut self) -> Vec<(u32, Vec<u8>)> {
         let mut out = Vec::new();
-        while !self.waiting.is_empty() {
-            let before = self.waiting.len();
-            let depth = self.depth;
-            self.depth = 1;
-            if let Some(p) = self.pop() {
-                out.push(p);
+        while let Some((seq, packet)) = self.waiting.pop_first() {
+            if let Some(next) = self.next {
+                self.quality.lost += seq - next;
             }
-            self.depth = depth;
-            if self.waiting.len() == before {
-                break;
-            }
+            self.next = Some(seq + 1);
+            out.push(packet);
         }
         out
     }

@@ -115,8 +115,12 @@ async fn receive(socket: tokio::net::UdpSocket, state: Arc<Mutex<State>>) {
     let mut buf = [0u8; 2048];
     let mut pcm = Vec::new();
     loop {
-        let Ok(n) = socket.recv(&mut buf).await else {
-            continue;
+        let n = match socket.recv(&mut buf).await {
+            Ok(n) => n,
+            // An ICMP error surfacing on the socket passes; anything else ends the listening
+            // rather than spin on an error that returns at once.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
+            Err(_) => return,
         };
         let mut s = state.lock().expect("listening state");
         let Some((packet, law)) = Packet::parse(&buf[..n])

@@ -21,6 +21,15 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// `dialtone play TO ARGS...`, run to its end.
+fn play(to: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dialtone"))
+        .args(["play", to])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 /// Run `dialtone play` with `args` to a listener waiting for `packets`: (what the node printed,
 /// the listener's report).
 fn play_to_listener(args: &[&str], packets: u32) -> (String, serde_json::Value) {
@@ -31,12 +40,7 @@ fn play_to_listener(args: &[&str], packets: u32) -> (String, serde_json::Value) 
 fn play_to(group: Option<&str>, args: &[&str], packets: u32) -> (String, serde_json::Value) {
     let port = free_port();
     let listener = dialtone_testkit::rtp::Listener::start(port, packets, group);
-    let node = Command::new(env!("CARGO_BIN_EXE_dialtone"))
-        .arg("play")
-        .arg(format!("{}:{port}", group.unwrap_or("127.0.0.1")))
-        .args(args)
-        .output()
-        .unwrap();
+    let node = play(&format!("{}:{port}", group.unwrap_or("127.0.0.1")), args);
     assert!(
         node.status.success(),
         "{}",
@@ -131,11 +135,7 @@ fn what_cannot_be_played_is_refused_naming_why() {
         (&[], "--tone NAME or --file"),
     ];
     for (args, why) in cases {
-        let out = Command::new(env!("CARGO_BIN_EXE_dialtone"))
-            .args(["play", "127.0.0.1:9"])
-            .args(args)
-            .output()
-            .unwrap();
+        let out = play("127.0.0.1:9", args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
             !out.status.success() && err.contains(why),
@@ -235,18 +235,17 @@ fn phones_pushed_rtpmrx_hear_the_group_and_leave_at_the_stop() {
         junk.send_to(g, format!("{group}:{port}")).unwrap();
     }
 
-    let sent = Command::new(env!("CARGO_BIN_EXE_dialtone"))
-        .args([
-            "play",
-            &format!("{group}:{port}"),
+    let sent = play(
+        &format!("{group}:{port}"),
+        &[
             "--tone",
             "reorder",
             "--seconds",
             "1.5",
-        ])
-        .args(["--interface", "127.0.0.1"])
-        .output()
-        .unwrap();
+            "--interface",
+            "127.0.0.1",
+        ],
+    );
     assert!(
         sent.status.success(),
         "{}",
@@ -283,18 +282,17 @@ fn phones_pushed_rtpmrx_hear_the_group_and_leave_at_the_stop() {
     }
     // Left: a stream sent now reaches nobody.
     let before: Vec<u64> = phones.iter().map(|p| p.heard().unwrap().packets).collect();
-    let _ = Command::new(env!("CARGO_BIN_EXE_dialtone"))
-        .args([
-            "play",
-            &format!("{group}:{port}"),
+    let _ = play(
+        &format!("{group}:{port}"),
+        &[
             "--tone",
             "busy",
             "--seconds",
             "0.3",
-        ])
-        .args(["--interface", "127.0.0.1"])
-        .output()
-        .unwrap();
+            "--interface",
+            "127.0.0.1",
+        ],
+    );
     let after: Vec<u64> = phones.iter().map(|p| p.heard().unwrap().packets).collect();
     assert_eq!(before, after);
     for p in &phones {
