@@ -139,10 +139,14 @@ pub enum PhoneEvent {
     Listening {
         address: String,
     },
-    /// A push told it to stop (`RTPRx:Stop`/`RTPMRx:Stop`); [`Phone::heard`] said what came.
+    /// A push told it to stop (`RTPRx:Stop`/`RTPMRx:Stop`): what came (all of it in
+    /// [`Phone::heard`]).
     StoppedListening {
         address: String,
         packets: u64,
+        lost: u64,
+        /// The strongest frequency of the last half second heard, Hz.
+        strongest_hz: u32,
     },
 }
 

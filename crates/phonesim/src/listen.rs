@@ -177,6 +177,8 @@ impl Phone {
             let _ = self.inner.events.send(PhoneEvent::StoppedListening {
                 address: heard.address.clone(),
                 packets: heard.packets,
+                lost: heard.lost,
+                strongest_hz: heard.strongest_hz.round() as u32,
             });
             *self.inner.last_heard.lock().unwrap() = Some(heard);
         }
