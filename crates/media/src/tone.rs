@@ -19,9 +19,11 @@ pub enum Tone {
     Busy,
     /// 480 + 620 Hz, 0.25 s on / 0.25 s off, -24 dBm0 (fast busy: the call cannot go through).
     Reorder,
-    /// The page is being set up: a low 440 Hz, 0.2 s on / 0.2 s off, until the go-ahead.
+    /// The page is being set up (the seed's "low stall tone"): 440 Hz, 0.2 s on / 0.2 s off,
+    /// until the go-ahead.
     Stall,
-    /// Speak now: two 0.2 s beeps of 440 Hz 0.2 s apart, once.
+    /// Speak now (the seed's "high go-ahead tone"): two 0.2 s beeps of 880 Hz, an octave
+    /// above the stall, 0.2 s apart, once.
     GoAhead,
 }
 
@@ -59,7 +61,7 @@ impl Tone {
             Tone::Busy => (&[480.0, 620.0], -24.0, &[(500, 500)], true),
             Tone::Reorder => (&[480.0, 620.0], -24.0, &[(250, 250)], true),
             Tone::Stall => (&[440.0], -19.0, &[(200, 200)], true),
-            Tone::GoAhead => (&[440.0], -13.0, &[(200, 200), (200, 0)], false),
+            Tone::GoAhead => (&[880.0], -13.0, &[(200, 200), (200, 0)], false),
         };
         Plan {
             frequencies,

@@ -91,10 +91,10 @@ fn a_multicast_page_tone_reaches_a_member_of_the_group() {
     );
     assert!(said.contains("(multicast)"), "{said}");
     let headers = heard["headers"].as_array().unwrap();
-    // The go-ahead plays once: two 0.2 s beeps 0.2 s apart, 30 packets in all.
+    // The go-ahead plays once: two high beeps (880 Hz) 0.2 s apart, 30 packets in all.
     assert_eq!(headers.len(), 30, "{heard}");
     assert!(headers.iter().all(|h| h["tos"] == 0xB8));
-    assert_eq!(heard["strongest_hz"].as_u64(), Some(440), "{heard}");
+    assert_eq!(heard["strongest_hz"].as_u64(), Some(880), "{heard}");
 }
 
 #[test]
