@@ -39,6 +39,7 @@ mod forks;
 mod parking;
 mod placed;
 mod route_points;
+mod served;
 mod setup;
 mod timers;
 mod transfer;
@@ -51,6 +52,8 @@ use forks::{CancelNow, Fork, Forking, Forks, Role};
 pub use placed::MakeCall;
 use route_points::AtRoutePoint;
 pub use route_points::RoutePoints;
+use served::Served;
+pub use served::{Audio, Codec, ServedCall, ServedMedia};
 use timers::SessionTimer;
 pub use vendor::remote_cc;
 
@@ -486,6 +489,8 @@ struct Call {
     /// The application park slot the call waits in.
     parked: Option<String>,
     at_route_point: Option<AtRoutePoint>,
+    /// The application answering the call with its own media, when it ends on Dialtone.
+    served: Option<Served>,
     /// DTMF digits to send, one INFO after another.
     dtmf: std::collections::VecDeque<(Side, char)>,
 }
@@ -562,6 +567,7 @@ impl Call {
             originating_to: None,
             parked: None,
             at_route_point: None,
+            served: None,
             dtmf: std::collections::VecDeque::new(),
         }
     }
@@ -569,7 +575,10 @@ impl Call {
     fn view(&self) -> CallView {
         let state = if self.parked.is_some() {
             CallState::Parked
-        } else if self.legs.iter().all(Option::is_some) && self.a_answered {
+        } else if self.a_answered
+            && self.legs[Side::A as usize].is_some()
+            && (self.legs[Side::B as usize].is_some() || self.served.is_some())
+        {
             if self.held_by.is_some() {
                 CallState::Held
             } else {
@@ -699,7 +708,7 @@ impl Call {
         if let Some(due) = self.a_ack_due {
             wake = wake.min(due);
         }
-        if self.legs[Side::B as usize].is_none() && self.parked.is_none() {
+        if self.legs[Side::B as usize].is_none() && self.parked.is_none() && self.served.is_none() {
             wake = wake.min(self.given_up_at);
             if let Some(d) = self.ring_deadline {
                 wake = wake.min(d);

@@ -19,7 +19,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use dialtone_callcontrol::calls::{Command, CtiError, MakeCall, RouteAction};
+pub use dialtone_callcontrol::calls::{
+    Audio, Codec, Command, CtiError, MakeCall, RouteAction, ServedCall, ServedMedia,
+};
 pub use dialtone_callcontrol::{CallState, CallView, LineState};
 use dialtone_callcontrol::{Calls, Events};
 use dialtone_store::{Store, StoreError};

@@ -12,8 +12,8 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::{
-    CallView, Command, Cti, CtiError, Error, LineState, MakeCall, Rights, RouteAction,
-    MAX_WATCH_KEYS, RECENT,
+    CallView, Command, Cti, CtiError, Error, LineState, MakeCall, Rights, RouteAction, ServedCall,
+    ServedMedia, MAX_WATCH_KEYS, RECENT,
 };
 
 /// A line as CTI shows it: its state, the devices registered on it, and its calls.
@@ -399,6 +399,18 @@ impl CtiSession {
     /// Answer a route request.
     pub async fn route(&self, call: u64, request: u64, action: RouteAction) -> Result<(), Error> {
         Ok(self.cti.calls.route(call, request, action).await?)
+    }
+
+    /// Answer a route request with the application's own media: the call ends on Dialtone,
+    /// Dialtone's SDP points at `media.local`, and the caller's audio as negotiated follows
+    /// on the returned channel, which closes when the call ends.
+    pub async fn serve(
+        &self,
+        call: u64,
+        request: u64,
+        media: ServedMedia,
+    ) -> Result<ServedCall, Error> {
+        Ok(self.cti.calls.serve(call, request, media).await?)
     }
 }
 

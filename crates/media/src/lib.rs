@@ -8,6 +8,7 @@
 //! - [`wav`]: audio files to 8 kHz samples, converted once.
 //! - [`source`]: what a stream plays (shared clips, looped or once, in sequence).
 //! - [`pacer`]: one thread sending every stream's packet each 20 ms tick, unicast or multicast.
+//! - [`relay`]: live audio (a caller paging) through the sender, and sources switched while they play.
 //! - [`jitter`]: receiving a stream in order, with its loss and jitter.
 //! - [`detect`]: which frequency a listener hears.
 #![forbid(unsafe_code)]
@@ -16,6 +17,7 @@ pub mod detect;
 pub mod g711;
 pub mod jitter;
 pub mod pacer;
+pub mod relay;
 pub mod rtp;
 pub mod source;
 pub mod telephone_event;

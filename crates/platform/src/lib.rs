@@ -6,6 +6,8 @@
 //! adding one touches its own crate and one line of the node's table.
 #![forbid(unsafe_code)]
 
+pub mod push;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -38,6 +40,8 @@ pub struct Platform {
     /// Wrong end-user passwords per user ID, one budget for every page that takes them (the
     /// phones' Authentication URL, WebDialer's login).
     pub guesses: Arc<Guesses>,
+    /// Pushes to phones' `/CGI/Execute`, and the credentials minted for broadcasts.
+    pub pusher: Arc<push::Pusher>,
 }
 
 /// The node's configuration for phone-facing applications (the `[phones]` section).
@@ -50,6 +54,28 @@ pub struct Options {
     pub push_timeout: Duration,
     /// How often Extension Mobility looks for logins past their maximum time.
     pub em_sweep: Duration,
+    /// Where pages are sent: the first multicast address, how many, the port, the TTL.
+    pub paging: PagingAddresses,
+}
+
+/// The multicast addresses pages take, one per page in progress.
+#[derive(Debug, Clone, Copy)]
+pub struct PagingAddresses {
+    pub first: std::net::Ipv4Addr,
+    pub count: u32,
+    pub port: u16,
+    pub ttl: u32,
+}
+
+impl Default for PagingAddresses {
+    fn default() -> Self {
+        PagingAddresses {
+            first: std::net::Ipv4Addr::new(239, 192, 20, 1),
+            count: 256,
+            port: 20480,
+            ttl: 1,
+        }
+    }
 }
 
 impl Default for Options {
@@ -59,6 +85,7 @@ impl Default for Options {
             push_concurrency: 64,
             push_timeout: Duration::from_secs(5),
             em_sweep: Duration::from_secs(30),
+            paging: PagingAddresses::default(),
         }
     }
 }

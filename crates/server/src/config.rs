@@ -141,6 +141,10 @@ pub struct PhonesSection {
     pub em_sweep_ms: u64,
     pub tftp_retransmit_ms: u64,
     pub tftp_attempts: u32,
+    pub paging_multicast_first: String,
+    pub paging_multicast_addresses: u32,
+    pub paging_port: u16,
+    pub paging_ttl: u32,
 }
 
 impl Default for PhonesSection {
@@ -153,6 +157,10 @@ impl Default for PhonesSection {
             em_sweep_ms: 1000,
             tftp_retransmit_ms: 1000,
             tftp_attempts: 5,
+            paging_multicast_first: "239.192.20.1".into(),
+            paging_multicast_addresses: 256,
+            paging_port: 20480,
+            paging_ttl: 1,
         }
     }
 }
@@ -313,6 +321,10 @@ pub const FIELDS: &[FieldDoc] = &[
     FieldDoc { key: "phones.em_sweep_ms", default: "1000", doc: "How often Extension Mobility looks for logins past their maximum login time, in milliseconds (the logout happens within this of the time)." },
     FieldDoc { key: "phones.tftp_retransmit_ms", default: "1000", doc: "How long TFTP waits for a block's acknowledgement before sending it again, in milliseconds." },
     FieldDoc { key: "phones.tftp_attempts", default: "5", doc: "Sends of one TFTP block before the transfer is given up." },
+    FieldDoc { key: "phones.paging_multicast_first", default: "\"239.192.20.1\"", doc: "The first multicast address pages are sent to (239/8: phones do not join 224.x.x.x); each page in progress takes its own address, so two pages never share one (IGMP joins name the address, not the port)." },
+    FieldDoc { key: "phones.paging_multicast_addresses", default: "256", doc: "How many addresses from paging_multicast_first pages may use: the most pages at once." },
+    FieldDoc { key: "phones.paging_port", default: "20480", doc: "The even UDP port pages are sent to (Cisco phones take 20480 to 32768)." },
+    FieldDoc { key: "phones.paging_ttl", default: "1", doc: "Router hops a page's multicast packets may cross (1: the node's subnet only)." },
     FieldDoc { key: "log.format", default: "\"text\"", doc: "\"text\" or \"json\"." },
     FieldDoc { key: "log.level", default: "\"info\"", doc: "Level or filter, e.g. \"info\" or \"info,dialtone_store=debug\" (RUST_LOG overrides it)." },
 ];
@@ -560,6 +572,36 @@ impl Config {
                 "phones.tftp_attempts",
                 "TFTP needs a retransmission time and at least one attempt",
             ));
+        }
+        match self
+            .phones
+            .paging_multicast_first
+            .parse::<std::net::Ipv4Addr>()
+        {
+            Ok(a) if a.octets()[0] == 239 => {}
+            _ => return Err(err(
+                "phones.paging_multicast_first",
+                "must be an IPv4 multicast address in 239.0.0.0/8 (phones do not join 224.x.x.x)",
+            )),
+        }
+        if self.phones.paging_multicast_addresses == 0
+            || self.phones.paging_multicast_addresses > 65_536
+        {
+            return Err(err(
+                "phones.paging_multicast_addresses",
+                "must be 1 to 65536",
+            ));
+        }
+        if !(20480..=32768).contains(&self.phones.paging_port)
+            || !self.phones.paging_port.is_multiple_of(2)
+        {
+            return Err(err(
+                "phones.paging_port",
+                "must be even, 20480 to 32768 (the ports Cisco phones receive on)",
+            ));
+        }
+        if self.phones.paging_ttl == 0 || self.phones.paging_ttl > 255 {
+            return Err(err("phones.paging_ttl", "must be 1 to 255"));
         }
         if self.admin.user_id.trim().is_empty() {
             return Err(err("admin.user_id", "must not be empty"));

@@ -260,6 +260,38 @@ pub async fn load(store: &Store, config: &Config) -> Result<Option<String>> {
     )
     .await?;
 
+    // The paging server: dialling 1950 pages every demo phone (a recipient group by
+    // attribute: the Default device pool), its DialCast number a route point the paging
+    // application owns.
+    add(
+        store,
+        "directory-numbers",
+        json!({"pattern": "1950", "partition": "Internal_PT", "css": "Internal_CSS",
+               "alerting_name": "Page all phones"}),
+    )
+    .await?;
+    add(
+        store,
+        "devices",
+        json!({"name": "RP_Paging", "model": "CTI Route Point", "css": "Internal_CSS",
+               "description": "DialCast: page all phones"}),
+    )
+    .await?;
+    add(
+        store,
+        "line-appearances",
+        json!({"device": "RP_Paging", "index": 1,
+               "directory_number": {"pattern": "1950", "partition": "Internal_PT"}}),
+    )
+    .await?;
+    add(
+        store,
+        "paging-groups",
+        json!({"name": "All Phones", "dialcast_number": "1950", "device_pool": "Default",
+               "description": "Every phone of the Default device pool", "join_deadline_ms": 2000}),
+    )
+    .await?;
+
     let app_password = random_password();
     add(store, "application-users", json!({
         "user_id": "demoapp", "description": "Demo application (EM proxy, CTI, WebDialer proxy)",

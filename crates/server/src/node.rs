@@ -143,6 +143,7 @@ const APPLICATIONS: &[Start] = &[
     dialtone_services::app,
     dialtone_mobility::app,
     dialtone_webdialer::app,
+    dialtone_paging::app,
 ];
 
 async fn health() -> &'static str {
@@ -486,6 +487,27 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         site.clone(),
         phone_state.clone(),
     ));
+    let options = dialtone_platform::Options {
+        phone_web_port: config.phones.web_port,
+        push_concurrency: config.phones.push_concurrency as usize,
+        push_timeout: Duration::from_millis(config.phones.push_timeout_ms),
+        em_sweep: Duration::from_millis(config.phones.em_sweep_ms),
+        paging: dialtone_platform::PagingAddresses {
+            first: config
+                .phones
+                .paging_multicast_first
+                .parse()
+                .unwrap_or(std::net::Ipv4Addr::new(239, 192, 20, 1)),
+            count: config.phones.paging_multicast_addresses,
+            port: config.phones.paging_port,
+            ttl: config.phones.paging_ttl,
+        },
+    };
+    let pusher = Arc::new(dialtone_platform::push::Pusher::new(
+        phones.clone(),
+        phone_state.clone(),
+        options.clone(),
+    ));
     let platform = Platform {
         store: store.clone(),
         accounts: accounts.clone(),
@@ -494,13 +516,9 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         phone_state,
         logins: directory.login_overlay(),
         site,
-        options: dialtone_platform::Options {
-            phone_web_port: config.phones.web_port,
-            push_concurrency: config.phones.push_concurrency as usize,
-            push_timeout: Duration::from_millis(config.phones.push_timeout_ms),
-            em_sweep: Duration::from_millis(config.phones.em_sweep_ms),
-        },
+        options,
         guesses: Arc::new(Guesses::new(config.phones.auth_failures_per_minute)),
+        pusher,
     };
     let mut apps = Vec::with_capacity(APPLICATIONS.len());
     for start in APPLICATIONS {

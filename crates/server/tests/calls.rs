@@ -116,7 +116,11 @@ fn sipp_call(
 }
 
 fn refused(node: &Node, t: Sip, from: &str, to: &str, code: &str) {
-    let scen = Sipp::scenario(node, "uac-refused.xml.in", &[("CODE", code)]);
+    let scen = Sipp::scenario(
+        node,
+        "uac-refused.xml.in",
+        &[("CODE", code), ("FORMATS", "0")],
+    );
     Sipp::start(node, t, &scen, 0, &[&caller(node, from, to)], &["-m", "1"])
         .expect_success(&format!("{t:?} call {from} -> {to} refused with {code}"));
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use axum::routing::{get, post};
 use axum::Router;
+use dialtone_platform::push::Pusher;
 use dialtone_platform::{Options, Platform, Starting};
 use dialtone_provisioning::{PhoneState, Phones};
 use dialtone_store::live::Live;
@@ -23,24 +24,20 @@ pub struct ServicesState {
     pub options: Options,
     pub registrations: Arc<dyn PhoneState>,
     pub accounts: Accounts,
-    pub client: reqwest::Client,
+    pub pusher: Arc<Pusher>,
     /// Wrong passwords at the Authentication URL, per user ID (shared with WebDialer).
     pub guesses: Arc<Guesses>,
 }
 
 impl ServicesState {
     pub fn new(p: &Platform) -> Arc<ServicesState> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(p.options.push_timeout)
-            .build()
-            .expect("an HTTP client without TLS roots to load");
         Arc::new(ServicesState {
             phones: p.phones.clone(),
             site: p.site.clone(),
             options: p.options.clone(),
             registrations: p.phone_state.clone(),
             accounts: p.accounts.clone(),
-            client,
+            pusher: p.pusher.clone(),
             guesses: p.guesses.clone(),
         })
     }

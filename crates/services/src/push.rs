@@ -1,188 +1,23 @@
-//! Push: an object POSTed to a phone's `/CGI/Execute` (form field `XML`, HTTP Basic), the
-//! phone's CiscoIPPhoneResponse or CiscoIPPhoneError read back, one report per phone; many
-//! phones concurrently, within a bound.
+//! The push API: `POST /api/v1/devices/{name}/push` and `POST /api/v1/push`, checked here
+//! (the caller's role, the object, the credentials the phones will check) and carried out by
+//! the platform's [`Pusher`](dialtone_platform::push::Pusher).
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use dialtone_phone_xml::model::Capabilities;
 use dialtone_phone_xml::Object;
+use dialtone_platform::push::PushReport;
 use dialtone_store::catalogue::ADMIN_ROLE;
 use dialtone_web::accounts::basic_credentials;
 use dialtone_web::openapi::{error_responses, with, Paths};
 use dialtone_web::ApiError;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::pages::PUSH_ROLE;
 use crate::ServicesState;
-
-/// What became of a push to one phone.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct PushReport {
-    pub device: String,
-    /// ok: the phone ran it (see `items`); phone_error: it refused (`error_number`, 4 is an
-    /// authentication failure); not_registered, unknown_device, unsupported, unreachable,
-    /// bad_response.
-    pub status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub address: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_number: Option<u16>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub items: Vec<PushItem>,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct PushItem {
-    pub status: i16,
-    pub data: String,
-    pub url: String,
-}
-
-impl PushReport {
-    fn failed(
-        device: &str,
-        status: &'static str,
-        address: Option<String>,
-        message: String,
-    ) -> PushReport {
-        PushReport {
-            device: device.to_owned(),
-            status,
-            address,
-            error_number: None,
-            items: vec![],
-            message,
-        }
-    }
-}
-
-fn error_meaning(n: u16) -> &'static str {
-    match n {
-        1 => "the phone could not parse the object",
-        2 => "framing error",
-        3 => "internal file error",
-        4 => "authentication error: the phone's Authentication URL refused these credentials",
-        _ => "error",
-    }
-}
-
-/// Push `object` (already checked to parse) to one device with the credentials the phone will
-/// check against its Authentication URL.
-pub async fn push_one(
-    st: &ServicesState,
-    device: &str,
-    object: &str,
-    user: &str,
-    password: &str,
-) -> PushReport {
-    let phones = st.phones.get();
-    let Some(d) = phones.device(device) else {
-        return PushReport::failed(
-            device,
-            "unknown_device",
-            None,
-            format!("no device named {device}"),
-        );
-    };
-    if let Ok(parsed) = Object::parse(object) {
-        if Capabilities::of(&d.model).text_only && !parsed.is_text_only() {
-            return PushReport::failed(
-                device,
-                "unsupported",
-                None,
-                format!(
-                    "a {} shows text only; {} is graphical",
-                    d.model,
-                    parsed.root_name()
-                ),
-            );
-        }
-    }
-    let Some(ip) = st.registrations.address_of(device) else {
-        return PushReport::failed(
-            device,
-            "not_registered",
-            None,
-            format!("{device} is not registered"),
-        );
-    };
-    let address = std::net::SocketAddr::new(ip, st.options.phone_web_port).to_string();
-    let url = format!("http://{address}/CGI/Execute");
-    let resp = st
-        .client
-        .post(&url)
-        .basic_auth(user, Some(password))
-        .form(&[("XML", object)])
-        .timeout(st.options.push_timeout)
-        .send()
-        .await;
-    let resp = match resp {
-        Ok(r) => r,
-        Err(e) => {
-            return PushReport::failed(device, "unreachable", Some(address), format!("{url}: {e}"))
-        }
-    };
-    let http_status = resp.status();
-    let body = match resp.text().await {
-        Ok(b) => b,
-        Err(e) => {
-            return PushReport::failed(device, "unreachable", Some(address), format!("{url}: {e}"))
-        }
-    };
-    match Object::parse(&body) {
-        Ok(Object::Response { items }) => PushReport {
-            device: device.to_owned(),
-            status: "ok",
-            address: Some(address),
-            error_number: None,
-            message: format!("{} item(s) done", items.len()),
-            items: items
-                .into_iter()
-                .map(|i| PushItem {
-                    status: i.status,
-                    data: i.data,
-                    url: i.url,
-                })
-                .collect(),
-        },
-        Ok(Object::Error { number }) => PushReport {
-            device: device.to_owned(),
-            status: "phone_error",
-            address: Some(address),
-            error_number: Some(number),
-            items: vec![],
-            message: error_meaning(number).to_owned(),
-        },
-        _ => PushReport::failed(
-            device,
-            "bad_response",
-            Some(address),
-            format!("HTTP {http_status}, not a CiscoIPPhoneResponse or CiscoIPPhoneError"),
-        ),
-    }
-}
-
-/// Push to many devices, at most `push_concurrency` at once; reports in the devices' order.
-pub async fn push_many(
-    st: &ServicesState,
-    devices: &[String],
-    object: &str,
-    user: &str,
-    password: &str,
-) -> Vec<PushReport> {
-    let bound = tokio::sync::Semaphore::new(st.options.push_concurrency.max(1));
-    let bound = &bound;
-    futures_util::future::join_all(devices.iter().map(|d| async move {
-        let _turn = bound.acquire().await;
-        push_one(st, d, object, user, password).await
-    }))
-    .await
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -261,7 +96,7 @@ pub async fn push_device(
         ));
     }
     Ok(Json(
-        push_one(&st, &name, &body.xml, &user, &password).await,
+        st.pusher.push_one(&name, &body.xml, &user, &password).await,
     ))
 }
 
@@ -287,7 +122,10 @@ pub async fn push_devices(
         ));
     }
     let (user, password) = pusher(&st, &headers, &body).await?;
-    let reports = push_many(&st, &body.devices, &body.xml, &user, &password).await;
+    let reports = st
+        .pusher
+        .push_many(&body.devices, &body.xml, &user, &password)
+        .await;
     let ok = reports.iter().filter(|r| r.status == "ok").count();
     Ok(Json(
         serde_json::json!({ "ok": ok, "failed": reports.len() - ok, "results": reports }),

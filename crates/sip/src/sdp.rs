@@ -5,6 +5,8 @@
 
 use bytes::Bytes;
 
+pub mod negotiate;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
     SendRecv,
@@ -23,7 +25,7 @@ impl Direction {
         }
     }
 
-    fn parse(line: &str) -> Option<Direction> {
+    pub(crate) fn parse(line: &str) -> Option<Direction> {
         match line {
             "a=sendrecv" => Some(Direction::SendRecv),
             "a=sendonly" => Some(Direction::SendOnly),

@@ -6,6 +6,7 @@
 //! field is one line here plus a migration (a test checks the two agree).
 
 mod kinds;
+mod paging;
 pub use kinds::*;
 
 pub fn resource(name: &str) -> Option<&'static Resource> {
@@ -985,4 +986,5 @@ pub static RESOURCES: &[Resource] = &[
         rules: &[],
         doc: "Personal directory (address book) entries of end users, offered on their phones' Directories button.",
     },
+    paging::PAGING_GROUP,
 ];

@@ -114,6 +114,12 @@ pub(super) enum Control {
         action: RouteAction,
         reply: oneshot::Sender<Result<(), CtiError>>,
     },
+    /// The route point's application answers the call with its own media.
+    Serve {
+        request: u64,
+        media: super::served::ServedMedia,
+        reply: oneshot::Sender<Result<super::served::ServedCall, CtiError>>,
+    },
     /// The route point's application is gone.
     ApplicationLost,
 }
@@ -126,12 +132,12 @@ impl Calls {
             .ok_or(CtiError::NoSuchCall(call))
     }
 
-    pub(super) async fn ask(
+    pub(super) async fn ask<T>(
         &self,
         to: mpsc::Sender<Input>,
         call: u64,
-        make: impl FnOnce(oneshot::Sender<Result<(), CtiError>>) -> Control,
-    ) -> Result<(), CtiError> {
+        make: impl FnOnce(oneshot::Sender<Result<T, CtiError>>) -> Control,
+    ) -> Result<T, CtiError> {
         let (reply, answer) = oneshot::channel();
         to.send(Input::Control(make(reply)))
             .await
@@ -222,6 +228,11 @@ impl Call {
                 action,
                 reply,
             } => self.on_route_answer(request, action, reply).await,
+            Control::Serve {
+                request,
+                media,
+                reply,
+            } => self.on_serve(request, media, reply).await,
             Control::ApplicationLost => self.on_application_lost().await,
         }
     }
@@ -236,6 +247,9 @@ impl Call {
         match command {
             Command::Drop => {
                 let _ = reply.send(Ok(()));
+                if self.served.is_some() {
+                    return self.hang_up_all("dropped").await;
+                }
                 if self.legs[Side::B as usize].is_none() && self.a_invite.is_some() {
                     self.cancel_all_forks(None).await;
                     let next = self.fail_caller(480, "dropped by an application").await;

@@ -37,6 +37,9 @@ impl Call {
                 {
                     self.a_ack_due = None;
                 }
+                if self.side_of(&msg) == Some(Side::A) {
+                    self.served_ack(&msg);
+                }
                 if let (Some((side, cseq)), Some(from)) = (self.ack_wait, self.side_of(&msg)) {
                     if from == side.other() {
                         self.ack_wait = None;
@@ -101,6 +104,9 @@ impl Call {
             // Only the caller can speak before the answer, and only CANCEL means anything.
             tx.reply(481, None).await;
             return Next::Continue;
+        }
+        if self.served.is_some() {
+            return self.on_served_request(tx, kind).await;
         }
         let other = side.other();
         match kind {

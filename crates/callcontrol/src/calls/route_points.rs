@@ -187,6 +187,9 @@ impl Call {
         if let Some(rp) = self.at_route_point.take() {
             self.inner.route_points.leave(&rp.number.number, self.id);
         }
+        if let Some(s) = self.served.as_ref() {
+            self.inner.route_points.leave(&s.route_point, self.id);
+        }
     }
 
     /// Where a route point's call falls through for `reason` (`unregistered`: no application;
@@ -229,6 +232,14 @@ impl Call {
     }
 
     pub(super) async fn on_application_lost(&mut self) -> Next {
+        if self.served.is_some() {
+            // The application answering the call is gone: nobody is on the other side.
+            tracing::info!(
+                call = self.id,
+                "the serving application is gone: hanging up"
+            );
+            return self.hang_up_all("application lost").await;
+        }
         let Some(rp) = self.at_route_point.take() else {
             return Next::Continue;
         };

@@ -570,46 +570,16 @@ impl Call {
                     self.cancel_fork(j, Some(reason)).await;
                 }
             }
-            let Some(a) = self.a_invite.as_ref() else {
+            if self.a_invite.is_none() {
                 return Next::Continue;
-            };
-            let Some(a_dialog) = Dialog::uas(&a.request, &self.a_tag) else {
-                return self.hang_up_all("failed").await;
-            };
-            let a_peer = a.peer;
-            self.legs[Side::A as usize] = Some(Leg {
-                dialog: a_dialog,
-                peer: a_peer,
-                contact: self.a_contact.clone(),
-                session: self.a_session,
-            });
-            let mut b = self.a_response(a, 200).header("Allow", ALLOW);
-            if let Some(s) = self.a_session {
-                let who = if s.we_refresh { "uas" } else { "uac" };
-                b = b
-                    .header(
-                        "Session-Expires",
-                        &format!("{};refresher={who}", s.interval.as_secs()),
-                    )
-                    .header("Require", "timer");
             }
             let body = msg.body();
-            if !body.is_empty() {
-                b = b.body(
-                    msg.value(Name::ContentType).unwrap_or("application/sdp"),
-                    body,
-                );
+            let content = msg.value(Name::ContentType).unwrap_or("application/sdp");
+            let body = (!body.is_empty()).then_some((content, body));
+            if !self.connect_caller(body).await {
+                return self.hang_up_all("failed").await;
             }
-            a.respond(b.finish()).await;
-            self.a_answered = true;
-            self.a_ack_due = Some(Instant::now() + self.inner.config.transaction_timeout);
-            self.answered_at = Some(now_ms());
-            self.ring_deadline = None;
             tracing::info!(call = self.id, device = ?self.called_device, trunk = ?self.called_trunk, "connected");
-            self.inner.events.emit(Notice::CallConnected {
-                call: self.id,
-                parties: self.parties(),
-            });
             return Next::Continue;
         }
         // A failure from one fork. A trunk that challenges gets its stored credentials once.
@@ -623,6 +593,48 @@ impl Call {
             return Next::Continue;
         }
         self.check_forks().await
+    }
+
+    /// Answer the caller's INVITE with 200 (and `body`, the called side's or Dialtone's own
+    /// SDP): the caller's leg is established and the call connected. False when the caller's
+    /// INVITE cannot make a dialog.
+    pub(super) async fn connect_caller(&mut self, body: Option<(&str, Bytes)>) -> bool {
+        let Some(a) = self.a_invite.as_ref() else {
+            return false;
+        };
+        let Some(a_dialog) = Dialog::uas(&a.request, &self.a_tag) else {
+            return false;
+        };
+        let a_peer = a.peer;
+        self.legs[Side::A as usize] = Some(Leg {
+            dialog: a_dialog,
+            peer: a_peer,
+            contact: self.a_contact.clone(),
+            session: self.a_session,
+        });
+        let mut b = self.a_response(a, 200).header("Allow", ALLOW);
+        if let Some(s) = self.a_session {
+            let who = if s.we_refresh { "uas" } else { "uac" };
+            b = b
+                .header(
+                    "Session-Expires",
+                    &format!("{};refresher={who}", s.interval.as_secs()),
+                )
+                .header("Require", "timer");
+        }
+        if let Some((content_type, body)) = body {
+            b = b.body(content_type, body);
+        }
+        a.respond(b.finish()).await;
+        self.a_answered = true;
+        self.a_ack_due = Some(Instant::now() + self.inner.config.transaction_timeout);
+        self.answered_at = Some(now_ms());
+        self.ring_deadline = None;
+        self.inner.events.emit(Notice::CallConnected {
+            call: self.id,
+            parties: self.parties(),
+        });
+        true
     }
 
     pub(super) async fn release_late(&mut self, mut dialog: Dialog, peer: Peer) {

@@ -1,0 +1,229 @@
+//! Calls that end on Dialtone itself: an application (the paging server, later music on hold
+//! and the attendant's queues) answers a route point's call with media of its own. Call
+//! control does the SIP and the offer/answer (RFC 3264): it answers with the application's
+//! RTP address and the codec chosen among the caller's offer (488 when nothing fits), offers
+//! its own when the caller sent none (the answer then comes in the ACK), and answers every
+//! later re-INVITE or UPDATE itself (hold, a new address). The application follows the
+//! negotiated audio on a `watch` channel, which closes when the call ends: however the call
+//! ends (hang-up, timers, the application gone), the application cannot miss it.
+
+use super::control::*;
+use super::*;
+use dialtone_sip::sdp::negotiate::{self, Refusal};
+pub use dialtone_sip::sdp::negotiate::{Audio, Codec};
+use tokio::sync::{oneshot, watch};
+
+/// What the application answers with.
+#[derive(Debug, Clone)]
+pub struct ServedMedia {
+    /// Where the application receives RTP (put in Dialtone's SDP).
+    pub local: std::net::SocketAddr,
+    /// The codecs it takes, in order of preference.
+    pub accept: Vec<Codec>,
+}
+
+/// A call answered by an application: the caller's audio as negotiated, `None` until an
+/// answer that came in the ACK; the channel closes when the call ends.
+pub struct ServedCall {
+    pub call: u64,
+    pub audio: watch::Receiver<Option<Audio>>,
+}
+
+/// The served side of a call (the called side, where no leg is).
+pub(super) struct Served {
+    media: ServedMedia,
+    audio: watch::Sender<Option<Audio>>,
+    /// Our SDP's version, raised with every new description.
+    version: u64,
+    /// We offered (in a 200 or a re-INVITE's 200): the answer comes in the ACK.
+    awaiting_answer: bool,
+    /// The route point the call came to (left when the call ends).
+    pub route_point: String,
+}
+
+impl Calls {
+    /// Answer route request `request` of `call` with the application's own media.
+    pub async fn serve(
+        &self,
+        call: u64,
+        request: u64,
+        media: ServedMedia,
+    ) -> Result<ServedCall, CtiError> {
+        let to = self.call_task(call)?;
+        self.ask(to, call, |reply| Control::Serve {
+            request,
+            media,
+            reply,
+        })
+        .await
+    }
+}
+
+impl Call {
+    pub(super) async fn on_serve(
+        &mut self,
+        request: u64,
+        media: ServedMedia,
+        reply: oneshot::Sender<Result<ServedCall, CtiError>>,
+    ) -> Next {
+        if self.at_route_point.as_ref().map(|r| r.request) != Some(request) {
+            let _ = reply.send(Err(CtiError::State(format!(
+                "route request {request} is no longer pending"
+            ))));
+            return Next::Continue;
+        }
+        let Some(a) = self.a_invite.as_ref() else {
+            let _ = reply.send(Err(CtiError::State(
+                "the call has no caller to answer".into(),
+            )));
+            return Next::Continue;
+        };
+        let offer = a.request.body();
+        let (body, audio, awaiting_answer) = if offer.is_empty() {
+            let ours = negotiate::offer(&media.accept, media.local, 1, Direction::SendRecv);
+            (ours, None, true)
+        } else {
+            match negotiate::choose(&offer, &media.accept) {
+                Ok(audio) => match negotiate::answer(&offer, &audio, media.local, 1) {
+                    Some(answer) => (answer, Some(audio), false),
+                    None => return self.refuse_offer(Refusal::NoAudio, reply).await,
+                },
+                Err(refusal) => return self.refuse_offer(refusal, reply).await,
+            }
+        };
+        let route_point = self
+            .at_route_point
+            .take()
+            .map(|rp| rp.number.number)
+            .unwrap_or_default();
+        let (tx, rx) = watch::channel(audio);
+        self.served = Some(Served {
+            media,
+            audio: tx,
+            version: 1,
+            awaiting_answer,
+            route_point,
+        });
+        if !self.connect_caller(Some(("application/sdp", body))).await {
+            let _ = reply.send(Err(CtiError::State(
+                "the caller's dialog is unusable".into(),
+            )));
+            return self.hang_up_all("failed").await;
+        }
+        let _ = reply.send(Ok(ServedCall {
+            call: self.id,
+            audio: rx,
+        }));
+        Next::Continue
+    }
+
+    /// The caller offered nothing we speak: 488 (RFC 3264 6; Warning 304, RFC 3261 20.43),
+    /// and the application is told why.
+    async fn refuse_offer(
+        &mut self,
+        refusal: Refusal,
+        reply: oneshot::Sender<Result<ServedCall, CtiError>>,
+    ) -> Next {
+        let why = refusal.to_string();
+        tracing::info!(call = self.id, %why, "served call refused");
+        let _ = reply.send(Err(CtiError::State(why.clone())));
+        self.leave_route_point();
+        if let Some(a) = &self.a_invite {
+            let b = self
+                .a_response(a, 488)
+                .header(
+                    "Warning",
+                    &format!("304 dialtone \"{}\"", why.replace('"', "'")),
+                )
+                .finish();
+            a.respond(b).await;
+        }
+        Next::End {
+            cause: "incompatible media",
+            status: 488,
+            by: "system",
+        }
+    }
+
+    /// The ACK of our offer carries the caller's answer.
+    pub(super) fn served_ack(&mut self, ack: &Message) {
+        let Some(s) = self.served.as_mut().filter(|s| s.awaiting_answer) else {
+            return;
+        };
+        s.awaiting_answer = false;
+        let body = ack.body();
+        match negotiate::choose(&body, &s.media.accept) {
+            Ok(audio) => {
+                let _ = s.audio.send(Some(audio));
+            }
+            Err(e) => tracing::info!(call = self.id, error = %e, "the ACK's answer is unusable"),
+        }
+    }
+
+    /// An in-dialog request from the caller of a served call: nothing to relay, Dialtone is
+    /// the other side.
+    pub(super) async fn on_served_request(&mut self, tx: ServerTransaction, kind: Method) -> Next {
+        match kind {
+            Method::Bye => {
+                tx.reply(200, None).await;
+                self.legs[Side::A as usize] = None;
+                Next::End {
+                    cause: "normal",
+                    status: 200,
+                    by: Side::A.name(),
+                }
+            }
+            Method::Invite | Method::Update => {
+                self.refresh(Side::A);
+                self.note_hold(Side::A, &tx.request);
+                let Some(s) = self.served.as_mut() else {
+                    return Next::Continue;
+                };
+                let offer = tx.request.body();
+                s.version += 1;
+                let body = if offer.is_empty() {
+                    // A re-INVITE without an offer: ours, answered in the ACK.
+                    s.awaiting_answer = true;
+                    negotiate::offer(
+                        &s.media.accept,
+                        s.media.local,
+                        s.version,
+                        Direction::SendRecv,
+                    )
+                } else {
+                    let chosen = negotiate::choose(&offer, &s.media.accept)
+                        .ok()
+                        .and_then(|a| {
+                            negotiate::answer(&offer, &a, s.media.local, s.version).map(|b| (a, b))
+                        });
+                    let Some((audio, answer)) = chosen else {
+                        // The dialog goes on with the media it had (RFC 3264 8).
+                        let b = self
+                            .in_dialog_response(&tx, Side::A, 488)
+                            .header("Warning", "304 dialtone \"no codec in common\"")
+                            .finish();
+                        tx.respond(b).await;
+                        return Next::Continue;
+                    };
+                    let _ = s.audio.send(Some(audio));
+                    answer
+                };
+                let b = self
+                    .in_dialog_response(&tx, Side::A, 200)
+                    .body("application/sdp", body)
+                    .finish();
+                tx.respond(b).await;
+                Next::Continue
+            }
+            Method::Ack => Next::Continue,
+            Method::Info | Method::Options | Method::Notify => {
+                tx.reply(200, None).await;
+                Next::Continue
+            }
+            _ => {
+                tx.reply(501, None).await;
+                Next::Continue
+            }
+        }
+    }
+}

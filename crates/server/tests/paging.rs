@@ -1,0 +1,177 @@
+//! The paging server end to end: simulated phones (`phonesim`) register, one dials a DialCast
+//! number, the group's phones are pushed `RTPMRx:` with credentials minted for the page, hear
+//! the caller's voice (phonesim's 400 Hz tone) on the multicast group and leave when the
+//! caller hangs up; the page's record says who joined and who was left out and why.
+
+mod common;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use common::Start;
+use dialtone_phonesim::PhoneEvent;
+use serde_json::Value;
+
+fn ip(n: u8) -> IpAddr {
+    IpAddr::from([127, 35, 1, n])
+}
+
+/// A node whose pages go to addresses of their own (tests run side by side).
+fn node(dir: &std::path::Path) -> common::Node {
+    let first = format!(
+        "239.{}.{}.1",
+        100 + std::process::id() % 100,
+        common::free_port() % 250
+    );
+    common::Node::start(
+        dir,
+        &format!(
+            "[phones]\nweb_port = {}\npush_timeout_ms = 3000\npaging_multicast_first = \"{first}\"\n",
+            common::PHONE_WEB_PORT
+        ),
+        true,
+    )
+}
+
+fn pages(node: &common::Node) -> Value {
+    common::get_json(node, "/paging/pages")
+}
+
+#[test]
+fn a_page_is_heard_by_the_group_at_the_callers_pitch_and_left_at_hang_up() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let node = node(dir.path());
+    let caller = common::sim_phone(&rt, &node, 1000, ip(1), false);
+    let listeners: Vec<_> = (1001u32..=1003)
+        .zip(2u8..)
+        .map(|(dn, n)| common::sim_phone(&rt, &node, dn, ip(n), false))
+        .collect();
+    let mut events: Vec<_> = listeners.iter().map(|p| p.events()).collect();
+
+    // The demo's group "All Phones" (the Default device pool) answers 1950.
+    let call = rt
+        .block_on(caller.dial("1950"))
+        .expect("the paging server answers");
+    let mut address = String::new();
+    for (phone, rx) in listeners.iter().zip(events.iter_mut()) {
+        match common::wait_event(&rt, phone, rx, "the phone is told to join", |e| {
+            matches!(e, PhoneEvent::Listening { .. })
+        }) {
+            PhoneEvent::Listening { address: a } => {
+                assert!(
+                    address.is_empty() || a == address,
+                    "one group address: {a} {address}"
+                );
+                address = a;
+            }
+            _ => unreachable!(),
+        }
+    }
+    let active = pages(&node);
+    assert_eq!(active["active"].as_array().unwrap().len(), 1, "{active}");
+    // The stall and the go-ahead are behind us once all three joined; the caller speaks.
+    std::thread::sleep(Duration::from_millis(1500));
+    for phone in &listeners {
+        let heard = phone.heard().expect("listening");
+        assert!(heard.packets >= 40, "{heard:?}");
+        assert_eq!(heard.strongest_hz, 400.0, "the caller's voice: {heard:?}");
+        assert!(heard.level > 500.0, "{heard:?}");
+    }
+    rt.block_on(caller.hangup(&call)).unwrap();
+    for (phone, rx) in listeners.iter().zip(events.iter_mut()) {
+        common::wait_event(
+            &rt,
+            phone,
+            rx,
+            "the phone leaves at hang-up",
+            |e| matches!(e, PhoneEvent::StoppedListening { packets, .. } if *packets >= 40),
+        );
+    }
+    // The record: three joined and left; the caller was not paged; the demo's other phones,
+    // not registered, were left out with that reason.
+    let mut record = Value::Null;
+    for _ in 0..50 {
+        let p = pages(&node);
+        if let Some(r) = p["ended"].as_array().and_then(|e| e.first()) {
+            record = r.clone();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(record["group"], "All Phones", "{record}");
+    assert_eq!(record["calling"], "1000");
+    assert_eq!(record["codec"], "PCMU");
+    assert_eq!(record["address"], address);
+    assert!(record["failure"].is_null(), "{record}");
+    let phones = record["phones"].as_array().unwrap();
+    let joined: Vec<&str> = phones
+        .iter()
+        .filter(|p| p["outcome"] == "joined")
+        .map(|p| p["device"].as_str().unwrap())
+        .collect();
+    assert_eq!(joined.len(), 3, "{record}");
+    assert!(
+        !joined.contains(&"SEP00DE00001000"),
+        "the caller is not paged"
+    );
+    assert!(phones
+        .iter()
+        .filter(|p| p["outcome"] == "joined")
+        .all(|p| p["left"] == true));
+    let unregistered = phones
+        .iter()
+        .filter(|p| p["outcome"] == "skipped" && p["why"] == "not_registered")
+        .count();
+    assert_eq!(unregistered, 16, "{record}");
+    assert!(record["packets_in"].as_u64().unwrap() >= 40, "{record}");
+    assert!(record["join_ms"].as_u64().unwrap() < 2000, "{record}");
+}
+
+#[test]
+fn a_caller_offering_only_g729_is_answered_488_and_the_node_pages_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = node(dir.path());
+    // sipp calls the DialCast number offering G.729 and G.722 only: nothing to relay.
+    let scenario = common::Sipp::scenario(
+        &node,
+        "uac-refused.xml.in",
+        &[("CODE", "488"), ("FORMATS", "18 9")],
+    );
+    common::Sipp::start(
+        &node,
+        common::Sip::Udp,
+        &scenario,
+        0,
+        &[&common::caller(&node, "1004", "1950")],
+        &["-m", "1"],
+    )
+    .expect_success("a G.729 caller to the DialCast number is refused with 488");
+    let mut record = Value::Null;
+    for _ in 0..50 {
+        if let Some(r) = pages(&node)["ended"].as_array().and_then(|e| e.first()) {
+            record = r.clone();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let failure = record["failure"].as_str().unwrap_or_default();
+    assert!(
+        failure.contains("none of the offered codecs (18 9)"),
+        "{record}"
+    );
+    assert!(pages(&node)["active"].as_array().unwrap().is_empty());
+    // The next caller, in G.711, is paged (nothing was left behind by the refusal).
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let caller = common::sim_phone(&rt, &node, 1005, ip(20), false);
+    let listener = common::sim_phone(&rt, &node, 1006, ip(21), false);
+    let mut rx = listener.events();
+    let call = rt.block_on(caller.dial("1950")).expect("answered");
+    common::wait_event(&rt, &listener, &mut rx, "the listener joins", |e| {
+        matches!(e, PhoneEvent::Listening { .. })
+    });
+    rt.block_on(caller.hangup(&call)).unwrap();
+    common::wait_event(&rt, &listener, &mut rx, "the listener leaves", |e| {
+        matches!(e, PhoneEvent::StoppedListening { .. })
+    });
+}

@@ -1,0 +1,96 @@
+//! The paging server's nouns: recipient groups, each answering its DialCast number.
+
+use super::*;
+
+/// A paging recipient group: the phones a call to its DialCast number pages, by name and by
+/// attribute (kept current as phones are added, as InformaCast's groups built from AXL data
+/// are), with what to do about busy phones and Do Not Disturb.
+pub(crate) const PAGING_GROUP: Resource = Resource {
+    name: "paging-groups",
+    singular: "paging group",
+    table: "paging_group",
+    key: &["name"],
+    fields: &[
+        name_field("Recipient group name, e.g. Warehouse."),
+        DESCRIPTION,
+        Field {
+            name: "dialcast_number",
+            column: "dialcast_number",
+            kind: Kind::Text {
+                max: 50,
+                rule: TextRule::Digits,
+            },
+            default: Default::Required,
+            doc: "The DialCast number: a directory number on a CTI Route Point device; calls to it page the group.",
+        },
+        Field {
+            name: "devices",
+            column: "",
+            kind: Kind::RefList {
+                target: "devices",
+                table: "paging_group_devices",
+            },
+            default: Default::EmptyList,
+            doc: "Phones paged by name.",
+        },
+        Field {
+            name: "device_pool",
+            column: "device_pool_id",
+            kind: Kind::Ref {
+                target: "device-pools",
+                owner: false,
+            },
+            default: Default::Null,
+            doc: "Also every phone in this device pool (with the other attribute rules, if given).",
+        },
+        text("model", 64, TextRule::Any, "Attribute rule: the phone's model (e.g. Cisco 8841); empty: any."),
+        text("description_contains", 200, TextRule::Any, "Attribute rule: text the phone's description contains; empty: any."),
+        Field {
+            name: "number_pattern",
+            column: "number_pattern",
+            kind: Kind::Text {
+                max: 50,
+                rule: TextRule::Pattern,
+            },
+            default: Default::Null,
+            doc: "Attribute rule: a dial plan pattern one of the phone's directory numbers matches (e.g. 10XX); none: any.",
+        },
+        Field {
+            name: "skip_busy",
+            column: "skip_busy",
+            kind: Kind::Bool,
+            default: Default::Bool(false),
+            doc: "Leave out phones on a call (InformaCast pages them: a Cisco phone plays the page as a whisper).",
+        },
+        Field {
+            name: "skip_dnd",
+            column: "skip_dnd",
+            kind: Kind::Bool,
+            default: Default::Bool(false),
+            doc: "Leave out phones in Do Not Disturb (the Cisco Paging Server does not recognise DND and pages them).",
+        },
+        Field {
+            name: "emergency",
+            column: "emergency",
+            kind: Kind::Bool,
+            default: Default::Bool(false),
+            doc: "An emergency group reaches every phone, whatever skip_busy and skip_dnd say.",
+        },
+        Field {
+            name: "join_deadline_ms",
+            column: "join_deadline_ms",
+            kind: Kind::Int { min: 100, max: 30_000 },
+            default: Default::Int(3000),
+            doc: "How long the caller hears the stall tone at most: phones that have not joined by then are reported and the go-ahead plays.",
+        },
+        Field {
+            name: "volume",
+            column: "volume",
+            kind: Kind::Int { min: 0, max: 100 },
+            default: Default::Int(0),
+            doc: "Speaker volume for the page, percent of maximum (RTPMRx's volume); 0: each phone's own volume.",
+        },
+    ],
+    rules: &[],
+    doc: "Paging recipient groups: the phones a call to the group's DialCast number pages over multicast.",
+};
