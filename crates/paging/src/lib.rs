@@ -13,14 +13,14 @@ pub mod record;
 
 use std::collections::HashSet;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use dialtone_callcontrol::Event;
-use dialtone_cti::RouteAction;
+use dialtone_cti::{CtiSession, RouteAction};
 use dialtone_media::pacer::{Config as PacerConfig, Pacer};
 use dialtone_platform::push::Pusher;
 use dialtone_platform::{Platform, Starting};
@@ -70,12 +70,23 @@ async fn load_groups(store: Store) -> Result<Vec<Group>, StoreError> {
 /// The paging server as the node runs it.
 pub fn app(p: &Platform) -> Starting<'_> {
     Box::pin(async move {
-        let groups = Live::follow(&p.store, load_groups, |_, _| {})
-            .await
-            .map_err(|source| dialtone_platform::StartError::Store {
-                app: "paging",
-                source,
-            })?;
+        let mut session = p.cti.trusted("paging");
+        let (tx, requests) = mpsc::channel(1024);
+        session.accept_route_requests(tx);
+        let session = Arc::new(session);
+        // The groups' DialCast numbers are taken as each snapshot is swapped in, so once the
+        // node says a change is applied, calls to a new group's number are answered.
+        let owned = Arc::new(Mutex::new(HashSet::new()));
+        let (s, o) = (session.clone(), owned.clone());
+        let groups = Live::follow(&p.store, load_groups, move |_, new| {
+            take_numbers(&s, &o, new)
+        })
+        .await
+        .map_err(|source| dialtone_platform::StartError::Store {
+            app: "paging",
+            source,
+        })?;
+        take_numbers(&session, &owned, &groups.get());
         let media_ip: IpAddr = p
             .site
             .public_host
@@ -97,67 +108,71 @@ pub fn app(p: &Platform) -> Starting<'_> {
             .route("/api/v1/paging/pages", get(pages))
             .with_state(paging.clone());
         app.openapi = openapi();
-        let cti = p.cti.clone();
-        let changes = p.store.changes();
         app.tasks
-            .push(Box::pin(serve(paging, cti, groups, changes)));
+            .push(Box::pin(serve(paging, session, groups, requests)));
         Ok(app)
     })
 }
 
-/// Own every group's DialCast route point, and page for each call to one.
-async fn serve(
-    paging: Arc<Paging>,
-    cti: dialtone_cti::Cti,
-    groups: Arc<Live<Vec<Group>>>,
-    mut changes: tokio::sync::watch::Receiver<u64>,
-) {
-    let mut session = cti.trusted("paging");
-    let (tx, mut requests) = mpsc::channel(1024);
-    session.accept_route_requests(tx);
-    let mut owned: HashSet<String> = HashSet::new();
-    let take = |session: &dialtone_cti::CtiSession,
-                owned: &mut HashSet<String>,
-                groups: &[Group]| {
-        for g in groups {
-            if owned.contains(&g.dialcast_number) {
-                continue;
+/// Take the route point of every group's DialCast number not taken yet.
+fn take_numbers(session: &CtiSession, owned: &Mutex<HashSet<String>>, groups: &[Group]) {
+    let mut owned = owned.lock().expect("owned numbers");
+    for g in groups {
+        if owned.contains(&g.dialcast_number) {
+            continue;
+        }
+        match session.register_route_point(&g.dialcast_number) {
+            Ok(()) => {
+                owned.insert(g.dialcast_number.clone());
             }
-            match session.register_route_point(&g.dialcast_number) {
-                Ok(()) => {
-                    owned.insert(g.dialcast_number.clone());
-                }
-                Err(e) => {
-                    tracing::warn!(group = %g.name, number = %g.dialcast_number, error = %e, "DialCast number not taken")
-                }
+            Err(e) => {
+                tracing::warn!(group = %g.name, number = %g.dialcast_number, error = %e, "DialCast number not taken")
             }
         }
-    };
-    take(&session, &mut owned, &groups.get());
-    loop {
-        tokio::select! {
-            request = requests.recv() => {
-                let Some(request) = request else { return };
-                let Event::RouteRequest { call, request, route_point, calling, .. } = &*request else { continue };
-                let group = groups.get().iter().find(|g| g.dialcast_number == *route_point).cloned();
-                let detached = session.detached();
-                match group {
-                    Some(group) => {
-                        tokio::spawn(page::run(paging.clone(), detached, *call, *request, calling.clone(), group));
-                    }
-                    None => {
-                        let (call, request) = (*call, *request);
-                        tokio::spawn(async move {
-                            let _ = detached.route(call, request, RouteAction::Reject).await;
-                        });
-                    }
-                }
+    }
+}
+
+/// Page for each call to a group's DialCast number; a call to a number whose group is gone
+/// is refused.
+async fn serve(
+    paging: Arc<Paging>,
+    session: Arc<CtiSession>,
+    groups: Arc<Live<Vec<Group>>>,
+    mut requests: mpsc::Receiver<Arc<Event>>,
+) {
+    while let Some(request) = requests.recv().await {
+        let Event::RouteRequest {
+            call,
+            request,
+            route_point,
+            calling,
+            ..
+        } = &*request
+        else {
+            continue;
+        };
+        let group = groups
+            .get()
+            .iter()
+            .find(|g| g.dialcast_number == *route_point)
+            .cloned();
+        let detached = session.detached();
+        match group {
+            Some(group) => {
+                tokio::spawn(page::run(
+                    paging.clone(),
+                    detached,
+                    *call,
+                    *request,
+                    calling.clone(),
+                    group,
+                ));
             }
-            changed = changes.changed() => {
-                if changed.is_err() { return; }
-                // The groups' snapshot follows the same counter; give it its rebuild.
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                take(&session, &mut owned, &groups.get());
+            None => {
+                let (call, request) = (*call, *request);
+                tokio::spawn(async move {
+                    let _ = detached.route(call, request, RouteAction::Reject).await;
+                });
             }
         }
     }

@@ -260,13 +260,13 @@ pub async fn load(store: &Store, config: &Config) -> Result<Option<String>> {
     )
     .await?;
 
-    // The paging server: dialling 1950 pages every demo phone (a recipient group by
+    // The paging server: dialling 1960 pages every demo phone (a recipient group by
     // attribute: the Default device pool), its DialCast number a route point the paging
     // application owns.
     add(
         store,
         "directory-numbers",
-        json!({"pattern": "1950", "partition": "Internal_PT", "css": "Internal_CSS",
+        json!({"pattern": "1960", "partition": "Internal_PT", "css": "Internal_CSS",
                "alerting_name": "Page all phones"}),
     )
     .await?;
@@ -281,13 +281,13 @@ pub async fn load(store: &Store, config: &Config) -> Result<Option<String>> {
         store,
         "line-appearances",
         json!({"device": "RP_Paging", "index": 1,
-               "directory_number": {"pattern": "1950", "partition": "Internal_PT"}}),
+               "directory_number": {"pattern": "1960", "partition": "Internal_PT"}}),
     )
     .await?;
     add(
         store,
         "paging-groups",
-        json!({"name": "All Phones", "dialcast_number": "1950", "device_pool": "Default",
+        json!({"name": "All Phones", "dialcast_number": "1960", "device_pool": "Default",
                "description": "Every phone of the Default device pool", "join_deadline_ms": 2000}),
     )
     .await?;

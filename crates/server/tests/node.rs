@@ -226,8 +226,8 @@ fn demo_company_and_first_start_accounts() {
         assert_eq!(mode, 0o600);
     }
     assert_eq!(count(&c, &node, "users"), 20);
-    // Twenty phones and the reception route point.
-    assert_eq!(count(&c, &node, "devices"), 21);
+    // Twenty phones, the reception route point and the paging server's DialCast route point.
+    assert_eq!(count(&c, &node, "devices"), 22);
     assert_eq!(count(&c, &node, "device-profiles"), 20);
     let dn: Value = admin(c.get(node.api("/directory-numbers?partition=Internal_PT&pattern=1019")))
         .send()

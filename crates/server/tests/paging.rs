@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::Start;
 use dialtone_phonesim::PhoneEvent;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn ip(n: u8) -> IpAddr {
     IpAddr::from([127, 35, 1, n])
@@ -49,9 +49,9 @@ fn a_page_is_heard_by_the_group_at_the_callers_pitch_and_left_at_hang_up() {
         .collect();
     let mut events: Vec<_> = listeners.iter().map(|p| p.events()).collect();
 
-    // The demo's group "All Phones" (the Default device pool) answers 1950.
+    // The demo's group "All Phones" (the Default device pool) answers 1960.
     let call = rt
-        .block_on(caller.dial("1950"))
+        .block_on(caller.dial("1960"))
         .expect("the paging server answers");
     let mut address = String::new();
     for (phone, rx) in listeners.iter().zip(events.iter_mut()) {
@@ -143,7 +143,7 @@ fn a_caller_offering_only_g729_is_answered_488_and_the_node_pages_on() {
         common::Sip::Udp,
         &scenario,
         0,
-        &[&common::caller(&node, "1004", "1950")],
+        &[&common::caller(&node, "1004", "1960")],
         &["-m", "1"],
     )
     .expect_success("a G.729 caller to the DialCast number is refused with 488");
@@ -166,7 +166,7 @@ fn a_caller_offering_only_g729_is_answered_488_and_the_node_pages_on() {
     let caller = common::sim_phone(&rt, &node, 1005, ip(20), false);
     let listener = common::sim_phone(&rt, &node, 1006, ip(21), false);
     let mut rx = listener.events();
-    let call = rt.block_on(caller.dial("1950")).expect("answered");
+    let call = rt.block_on(caller.dial("1960")).expect("answered");
     common::wait_event(&rt, &listener, &mut rx, "the listener joins", |e| {
         matches!(e, PhoneEvent::Listening { .. })
     });
@@ -174,4 +174,170 @@ fn a_caller_offering_only_g729_is_answered_488_and_the_node_pages_on() {
     common::wait_event(&rt, &listener, &mut rx, "the listener leaves", |e| {
         matches!(e, PhoneEvent::StoppedListening { .. })
     });
+}
+
+/// PATCH the record of `collection` that `query` finds, or POST `body` when `query` is empty.
+fn write(node: &common::Node, collection: &str, query: &str, body: Value) {
+    let c = common::client();
+    let r = if query.is_empty() {
+        common::admin(c.post(node.api(&format!("/{collection}"))))
+    } else {
+        let found = common::get_json(node, &format!("/{collection}?{query}"));
+        let id = found["items"][0]["id"].as_str().expect("found").to_string();
+        common::admin(c.patch(node.api(&format!("/{collection}/{id}"))))
+    };
+    let r = r.json(&body).send().unwrap();
+    assert!(
+        r.status().is_success(),
+        "{collection}: {}",
+        r.text().unwrap()
+    );
+}
+
+fn listening(
+    rt: &tokio::runtime::Runtime,
+    phone: &dialtone_phonesim::Phone,
+    rx: &mut tokio::sync::broadcast::Receiver<PhoneEvent>,
+) -> String {
+    match common::wait_event(rt, phone, rx, "the phone joins the page", |e| {
+        matches!(e, PhoneEvent::Listening { .. })
+    }) {
+        PhoneEvent::Listening { address } => address,
+        _ => unreachable!(),
+    }
+}
+
+fn outcome(record: &Value, device: &str) -> Value {
+    record["phones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["device"] == device)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn dnd_and_busy_phones_are_left_out_as_the_group_says_and_two_pages_take_two_addresses() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let node = node(dir.path());
+    let dev = |n: u32| format!("SEP00DE0000{n}");
+    // The demo group pages three phones by name, leaving out DND and busy ones; a second
+    // group on 1961 pages a fourth.
+    write(
+        &node,
+        "devices",
+        &format!("name={}", dev(1001)),
+        json!({"dnd": true}),
+    );
+    write(
+        &node,
+        "paging-groups",
+        "name=All Phones",
+        json!({"devices": [dev(1001), dev(1002), dev(1003)], "device_pool": null,
+               "skip_dnd": true, "skip_busy": true}),
+    );
+    write(
+        &node,
+        "directory-numbers",
+        "",
+        json!({"pattern": "1961", "partition": "Internal_PT", "css": "Internal_CSS"}),
+    );
+    write(
+        &node,
+        "devices",
+        "",
+        json!({"name": "RP_Second", "model": "CTI Route Point", "css": "Internal_CSS"}),
+    );
+    write(
+        &node,
+        "line-appearances",
+        "",
+        json!({"device": "RP_Second", "index": 1,
+        "directory_number": {"pattern": "1961", "partition": "Internal_PT"}}),
+    );
+    write(
+        &node,
+        "paging-groups",
+        "",
+        json!({"name": "Second Floor", "dialcast_number": "1961", "devices": [dev(1006)]}),
+    );
+    common::wait_applied(&node);
+
+    let phones: Vec<_> = [1000u32, 1001, 1002, 1003, 1004, 1005, 1006]
+        .iter()
+        .zip(40u8..)
+        .map(|(dn, n)| common::sim_phone(&rt, &node, *dn, ip(n), *dn == 1005))
+        .collect();
+    let [caller_a, dnd, busy, free, caller_b, partner, second] = &phones[..] else {
+        unreachable!()
+    };
+    let mut rx_free = free.events();
+    let mut rx_second = second.events();
+    let talk = rt.block_on(busy.dial("1005")).expect("1002 talks to 1005");
+    let _ = partner;
+
+    let page_a = rt
+        .block_on(caller_a.dial("1960"))
+        .expect("first page answered");
+    let page_b = rt
+        .block_on(caller_b.dial("1961"))
+        .expect("second page answered");
+    let address_a = listening(&rt, free, &mut rx_free);
+    let address_b = listening(&rt, second, &mut rx_second);
+    let ip_of = |a: &str| a.rsplit_once(':').unwrap().0.to_string();
+    assert_ne!(
+        ip_of(&address_a),
+        ip_of(&address_b),
+        "two pages, two multicast addresses"
+    );
+    assert!(
+        dnd.heard().is_none() && busy.heard().is_none(),
+        "neither was told to listen"
+    );
+    let active = pages(&node);
+    let record = active["active"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["group"] == "All Phones")
+        .cloned()
+        .expect("the first page is live");
+    assert_eq!(
+        outcome(&record, &dev(1001))["why"],
+        "do_not_disturb",
+        "{record}"
+    );
+    assert_eq!(outcome(&record, &dev(1002))["why"], "busy", "{record}");
+    assert_eq!(
+        outcome(&record, &dev(1003))["outcome"],
+        "joined",
+        "{record}"
+    );
+    rt.block_on(caller_a.hangup(&page_a)).unwrap();
+    rt.block_on(caller_b.hangup(&page_b)).unwrap();
+    for (phone, rx) in [(free, &mut rx_free), (second, &mut rx_second)] {
+        common::wait_event(&rt, phone, rx, "each leaves its page", |e| {
+            matches!(e, PhoneEvent::StoppedListening { .. })
+        });
+    }
+
+    // An emergency group reaches everyone, DND or on a call.
+    write(
+        &node,
+        "paging-groups",
+        "name=All Phones",
+        json!({"emergency": true}),
+    );
+    common::wait_applied(&node);
+    let mut rx_dnd = dnd.events();
+    let mut rx_busy = busy.events();
+    let page = rt
+        .block_on(caller_a.dial("1960"))
+        .expect("the emergency page answered");
+    listening(&rt, dnd, &mut rx_dnd);
+    listening(&rt, busy, &mut rx_busy);
+    rt.block_on(caller_a.hangup(&page)).unwrap();
+    rt.block_on(busy.hangup(&talk)).unwrap();
 }
