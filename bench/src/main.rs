@@ -3,7 +3,7 @@
 //! these machines are shared and noisy.
 //!
 //! One file per group of benchmarks (`auth`, `api`, `phones`, `em`, `webdialer`, `dialplan`,
-//! `sip`, `sip_node`, `cti`, `media`, `soak`), over what they share: `harness` (rows, medians, a demo
+//! `sip`, `sip_node`, `cti`, `media`, `paging`, `soak`), over what they share: `harness` (rows, medians, a demo
 //! node on loopback), `anchors` (sipp steps, the SIP kit, Kamailio, ratios) and `rig` (the
 //! call-rate rig). This file reads the command line and prints the table.
 #![forbid(unsafe_code)]
@@ -28,6 +28,7 @@ mod dialplan;
 mod em;
 mod harness;
 mod media;
+mod paging;
 mod phones;
 mod rig;
 mod sip;
@@ -41,6 +42,7 @@ use dialplan::*;
 use em::*;
 use harness::*;
 use media::*;
+use paging::*;
 use phones::*;
 use rig::*;
 use sip::*;
@@ -84,6 +86,7 @@ fn main() {
         "redirector",
         "soak",
         "media",
+        "paging",
     ];
     let exact = NAMES.contains(&filter.as_str());
     let wanted =
@@ -128,6 +131,9 @@ fn main() {
     }
     if wanted("media") {
         rows.extend(media_rows());
+    }
+    if wanted("paging") {
+        rows.extend(paging_rows(&binary));
     }
     if wanted("soak") {
         soak::run(&binary);

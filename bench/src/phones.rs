@@ -48,47 +48,18 @@ pub(crate) fn fleet_rows(binary: &str) -> Vec<Row> {
     const PHONES: usize = 1000;
     let node = start_node(binary);
     let pid = node.child.id();
-    let mut csv =
-        String::from("name,model,digest_user,digest_password,line1.pattern,line1.partition\n");
-    for i in 0..PHONES {
-        csv.push_str(&format!(
-            "SEP0F1EE7{i:06},Cisco 8865,fleet{i},pw{i},4{i:04},Internal_PT\n"
-        ));
-    }
-    bulk_import(&node, "devices", csv);
+    let fleet = Fleet {
+        prefix: "0F1EE7",
+        first_number: 40_000,
+        subnet: 41,
+        web_port: 18008,
+    };
+    fleet.provision(&node, PHONES);
     std::thread::sleep(Duration::from_secs(2)); // the snapshots follow
     let rss_before = rss_of(pid);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let config_url = node.config_http.clone();
     let start = Instant::now();
-    let phones: Vec<dialtone_phonesim::Phone> = rt.block_on(async {
-        let bound = Arc::new(tokio::sync::Semaphore::new(64));
-        let tasks: Vec<_> = (0..PHONES)
-            .map(|i| {
-                let (bound, url) = (bound.clone(), config_url.clone());
-                tokio::spawn(async move {
-                    let _turn = bound.acquire().await;
-                    let ip =
-                        std::net::IpAddr::from([127, 41, (i / 250) as u8, (i % 250 + 1) as u8]);
-                    let mut spec = dialtone_phonesim::Spec::new(
-                        &format!("SEP0F1EE7{i:06}"),
-                        &format!("pw{i}"),
-                        ip,
-                        &url,
-                    );
-                    spec.web_port = 18008;
-                    dialtone_phonesim::Phone::start(spec)
-                        .await
-                        .expect("phone boots")
-                })
-            })
-            .collect();
-        let mut out = Vec::new();
-        for t in tasks {
-            out.push(t.await.unwrap());
-        }
-        out
-    });
+    let phones = rt.block_on(fleet.boot(&node, PHONES));
     let boot = PHONES as f64 / start.elapsed().as_secs_f64();
     let per_phone = rss_of(pid).saturating_sub(rss_before) as f64 / PHONES as f64 / 1024.0;
     // Every phone presses Directories and searches, from its own address, for a few seconds.
@@ -132,4 +103,69 @@ pub(crate) fn fleet_rows(binary: &str) -> Vec<Row> {
             anchor: "-".into(),
         },
     ]
+}
+
+/// A fleet of simulated Cisco phones: device `SEP{prefix}{i:06}` with line `first_number + i`,
+/// on 127.`subnet`.x.y, its web server (for pushes) on `web_port`.
+pub(crate) struct Fleet {
+    pub(crate) prefix: &'static str,
+    pub(crate) first_number: u32,
+    pub(crate) subnet: u8,
+    pub(crate) web_port: u16,
+}
+
+impl Fleet {
+    fn name(&self, i: usize) -> String {
+        format!("SEP{}{i:06}", self.prefix)
+    }
+
+    /// Provision `count` phones (Cisco 8865, the Default device pool) by CSV.
+    pub(crate) fn provision(&self, node: &Node, count: usize) {
+        let mut csv =
+            String::from("name,model,digest_user,digest_password,line1.pattern,line1.partition\n");
+        for i in 0..count {
+            csv.push_str(&format!(
+                "{},Cisco 8865,{}u{i},pw{i},{},Internal_PT\n",
+                self.name(i),
+                self.prefix,
+                self.first_number as usize + i
+            ));
+        }
+        bulk_import(node, "devices", csv);
+    }
+
+    /// Boot `count` provisioned phones, 64 at a time (configuration file, then a digest
+    /// REGISTER over TCP).
+    pub(crate) async fn boot(&self, node: &Node, count: usize) -> Vec<dialtone_phonesim::Phone> {
+        let bound = Arc::new(tokio::sync::Semaphore::new(64));
+        let tasks: Vec<_> = (0..count)
+            .map(|i| {
+                let bound = bound.clone();
+                let ip = std::net::IpAddr::from([
+                    127,
+                    self.subnet,
+                    (i / 250) as u8,
+                    (i % 250 + 1) as u8,
+                ]);
+                let mut spec = dialtone_phonesim::Spec::new(
+                    &self.name(i),
+                    &format!("pw{i}"),
+                    ip,
+                    &node.config_http,
+                );
+                spec.web_port = self.web_port;
+                tokio::spawn(async move {
+                    let _turn = bound.acquire().await;
+                    dialtone_phonesim::Phone::start(spec)
+                        .await
+                        .expect("phone boots")
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    }
 }

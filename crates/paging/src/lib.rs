@@ -7,6 +7,8 @@
 #![forbid(unsafe_code)]
 
 pub mod addresses;
+pub mod audience;
+pub mod broadcast;
 pub mod groups;
 pub mod page;
 pub mod record;
@@ -14,10 +16,11 @@ pub mod record;
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use dialtone_callcontrol::Event;
 use dialtone_cti::{CtiSession, RouteAction};
@@ -74,18 +77,19 @@ pub fn app(p: &Platform) -> Starting<'_> {
         let (tx, requests) = mpsc::channel(1024);
         session.accept_route_requests(tx);
         let session = Arc::new(session);
-        // The groups' DialCast numbers are taken as each snapshot is swapped in, so once the
-        // node says a change is applied, calls to a new group's number are answered.
+        // The groups' DialCast numbers are taken as each snapshot is swapped in. A new group's
+        // route point may reach call control's directory just after the group reaches us (the
+        // snapshots follow the store each on its own), so a number not taken yet is tried
+        // again by the keeper until it is, for a bounded time.
         let owned = Arc::new(Mutex::new(HashSet::new()));
-        let (s, o) = (session.clone(), owned.clone());
-        let groups = Live::follow(&p.store, load_groups, move |_, new| {
-            take_numbers(&s, &o, new)
-        })
-        .await
-        .map_err(|source| dialtone_platform::StartError::Store {
-            app: "paging",
-            source,
-        })?;
+        let changed = Arc::new(tokio::sync::Notify::new());
+        let notify = changed.clone();
+        let groups = Live::follow(&p.store, load_groups, move |_, _| notify.notify_one())
+            .await
+            .map_err(|source| dialtone_platform::StartError::Store {
+                app: "paging",
+                source,
+            })?;
         take_numbers(&session, &owned, &groups.get());
         let media_ip: IpAddr = p
             .site
@@ -106,17 +110,39 @@ pub fn app(p: &Platform) -> Starting<'_> {
         let mut app = App::new("paging");
         app.surfaces.credentials = Router::new()
             .route("/api/v1/paging/pages", get(pages))
-            .with_state(paging.clone());
+            .route("/api/v1/paging/broadcasts", post(broadcast::post))
+            .with_state(Arc::new(Http {
+                paging: paging.clone(),
+                groups: groups.clone(),
+                session: session.clone(),
+            }));
         app.openapi = openapi();
+        app.tasks.push(Box::pin(keep_numbers(
+            session.clone(),
+            owned,
+            groups.clone(),
+            changed,
+        )));
         app.tasks
             .push(Box::pin(serve(paging, session, groups, requests)));
         Ok(app)
     })
 }
 
-/// Take the route point of every group's DialCast number not taken yet.
-fn take_numbers(session: &CtiSession, owned: &Mutex<HashSet<String>>, groups: &[Group]) {
+/// How often, and how many times, a DialCast number not taken yet is tried again after a
+/// change to the groups.
+const RETAKE_EVERY: Duration = Duration::from_millis(50);
+const RETAKES: u32 = 600;
+
+/// Take the route point of every group's DialCast number not taken yet: the numbers that
+/// could not be taken, with why.
+fn take_numbers(
+    session: &CtiSession,
+    owned: &Mutex<HashSet<String>>,
+    groups: &[Group],
+) -> Vec<(String, String)> {
     let mut owned = owned.lock().expect("owned numbers");
+    let mut untaken = Vec::new();
     for g in groups {
         if owned.contains(&g.dialcast_number) {
             continue;
@@ -125,10 +151,35 @@ fn take_numbers(session: &CtiSession, owned: &Mutex<HashSet<String>>, groups: &[
             Ok(()) => {
                 owned.insert(g.dialcast_number.clone());
             }
-            Err(e) => {
-                tracing::warn!(group = %g.name, number = %g.dialcast_number, error = %e, "DialCast number not taken")
-            }
+            Err(e) => untaken.push((g.name.clone(), format!("{}: {e}", g.dialcast_number))),
         }
+    }
+    untaken
+}
+
+/// After each change to the groups, take their new DialCast numbers, trying again while some
+/// cannot be taken yet (at most `RETAKES` times; then each is logged and left until the next
+/// change).
+async fn keep_numbers(
+    session: Arc<CtiSession>,
+    owned: Arc<Mutex<HashSet<String>>>,
+    groups: Arc<Live<Vec<Group>>>,
+    changed: Arc<tokio::sync::Notify>,
+) {
+    loop {
+        let mut untaken = take_numbers(&session, &owned, &groups.get());
+        let mut tries = 0;
+        while !untaken.is_empty() && tries < RETAKES {
+            tokio::select! {
+                _ = changed.notified() => tries = 0,
+                _ = tokio::time::sleep(RETAKE_EVERY) => tries += 1,
+            }
+            untaken = take_numbers(&session, &owned, &groups.get());
+        }
+        for (group, why) in untaken {
+            tracing::warn!(%group, %why, "DialCast number not taken");
+        }
+        changed.notified().await;
     }
 }
 
@@ -178,18 +229,35 @@ async fn serve(
     }
 }
 
-/// `GET /api/v1/paging/pages`: pages in progress and the record of ended ones.
-async fn pages(
-    State(paging): State<Arc<Paging>>,
-    headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let caller = paging.accounts.authenticate(&headers).await?;
+/// The administrator making a request (the paging API is theirs alone): their user id.
+pub(crate) async fn administrator(
+    paging: &Paging,
+    headers: &HeaderMap,
+) -> Result<String, ApiError> {
+    let caller = paging.accounts.authenticate(headers).await?;
     if !caller.has_role(ADMIN_ROLE) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!("{} is not an administrator", caller.user_id),
         ));
     }
+    Ok(caller.user_id)
+}
+
+/// What the paging API's handlers reach.
+pub struct Http {
+    pub paging: Arc<Paging>,
+    pub groups: Arc<Live<Vec<Group>>>,
+    pub session: Arc<CtiSession>,
+}
+
+/// `GET /api/v1/paging/pages`: pages in progress and the record of ended ones.
+async fn pages(
+    State(http): State<Arc<Http>>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let paging = &http.paging;
+    administrator(paging, &headers).await?;
     let (active, ended) = paging.records.snapshot();
     Ok(Json(json!({ "active": active, "ended": ended })))
 }
@@ -204,6 +272,23 @@ fn openapi() -> Paths {
                 "content": {"application/json": {"schema": {"type": "object", "properties": {
                     "active": {"type": "array", "items": {"type": "object"}},
                     "ended": {"type": "array", "items": {"type": "object"}}}}}}}))}}),
+    );
+    paths.insert(
+        "/api/v1/paging/broadcasts".into(),
+        json!({"post": {"tags": ["paging"], "operationId": "sendBroadcast",
+            "summary": "Page one or more groups now with a tone or a recording (a bell, an announcement): the phones are told to join, hear the preamble and the recording, and are told to leave when it has played. 202 with the page's id; its progress and record are in /api/v1/paging/pages",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["groups"], "additionalProperties": false,
+                "properties": {
+                    "groups": {"type": "array", "minItems": 1, "maxItems": broadcast::MAX_GROUPS, "items": {"type": "string"}, "description": "Recipient groups by name; a phone in several is paged once"},
+                    "tone": {"type": "string", "description": "A tone: dial, ringback, busy, reorder, stall or go-ahead (one cadence cycle per repeat)"},
+                    "wav": {"type": "string", "format": "byte", "description": "A WAV file (PCM or float, any rate), base64; at most 600 s (and api.max_body_bytes)"},
+                    "repeat": {"type": "integer", "minimum": 1, "maximum": broadcast::MAX_REPEAT, "default": 1},
+                    "preamble": {"type": "boolean", "default": true, "description": "The go-ahead beeps before the recording"}}}}}},
+            "responses": with(error_responses(&["400", "401", "403", "404", "409", "422"]), "202", json!({"description": "The page is under way",
+                "content": {"application/json": {"schema": {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "phones": {"type": "integer", "description": "Phones being told to join"},
+                    "seconds": {"type": "number", "description": "How long the recording plays, preamble aside"}}}}}}))}}),
     );
     paths
 }

@@ -3,11 +3,12 @@
 //! out or failed and why, whether each left at the end), the newest kept in a bounded list.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::page::Left;
+use crate::audience::Left;
 
 /// Ended pages kept for the API.
 pub const KEPT: usize = 1000;
@@ -42,9 +43,16 @@ impl Phone {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PageRecord {
-    pub call: u64,
-    pub group: String,
+    /// The page's own number on this node, counted from 1.
+    pub id: u64,
+    /// The DialCast call a live page answered; none for a recorded page.
+    pub call: Option<u64>,
+    pub groups: Vec<String>,
+    /// Who paged: the caller's number, or the administrator who sent a recording.
     pub calling: String,
+    /// What the phones heard: `caller` (a live page), or the recording sent (a tone's name,
+    /// `recording`).
+    pub audio: String,
     /// Milliseconds since the Unix epoch.
     pub started_ms: u64,
     pub seconds: f64,
@@ -57,6 +65,8 @@ pub struct PageRecord {
     pub phones: Vec<Phone>,
     /// RTP packets relayed from the caller.
     pub packets_in: u64,
+    /// RTP packets sent to the group (a recorded page).
+    pub packets_out: u64,
     /// Packets dropped: from an address other than the caller's, or not RTP.
     pub foreign_packets: u64,
     pub malformed_packets: u64,
@@ -64,11 +74,14 @@ pub struct PageRecord {
 }
 
 impl PageRecord {
-    pub fn new(group: &str, calling: &str, call: u64) -> PageRecord {
+    pub fn new(groups: &[&str], calling: &str, call: Option<u64>, audio: &str) -> PageRecord {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
         PageRecord {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
             call,
-            group: group.to_string(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
             calling: calling.to_string(),
+            audio: audio.to_string(),
             started_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_millis() as u64)
@@ -79,6 +92,7 @@ impl PageRecord {
             join_ms: None,
             phones: Vec::new(),
             packets_in: 0,
+            packets_out: 0,
             foreign_packets: 0,
             malformed_packets: 0,
             failure: None,
@@ -93,7 +107,7 @@ pub struct Records {
 
 impl Records {
     pub fn begin(&self, r: PageRecord) {
-        self.inner.lock().expect("records").0.insert(r.call, r);
+        self.inner.lock().expect("records").0.insert(r.id, r);
     }
 
     pub fn update(&self, r: PageRecord) {
@@ -102,7 +116,7 @@ impl Records {
 
     pub fn end(&self, r: PageRecord) {
         let mut g = self.inner.lock().expect("records");
-        g.0.remove(&r.call);
+        g.0.remove(&r.id);
         if g.1.len() >= KEPT {
             g.1.pop_back();
         }

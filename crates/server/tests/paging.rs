@@ -99,7 +99,8 @@ fn a_page_is_heard_by_the_group_at_the_callers_pitch_and_left_at_hang_up() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(record["group"], "All Phones", "{record}");
+    assert_eq!(record["groups"], json!(["All Phones"]), "{record}");
+    assert_eq!(record["audio"], "caller");
     assert_eq!(record["calling"], "1000");
     assert_eq!(record["codec"], "PCMU");
     assert_eq!(record["address"], address);
@@ -301,7 +302,7 @@ fn dnd_and_busy_phones_are_left_out_as_the_group_says_and_two_pages_take_two_add
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["group"] == "All Phones")
+        .find(|r| r["groups"][0] == "All Phones")
         .cloned()
         .expect("the first page is live");
     assert_eq!(
@@ -340,4 +341,260 @@ fn dnd_and_busy_phones_are_left_out_as_the_group_says_and_two_pages_take_two_add
     listening(&rt, busy, &mut rx_busy);
     rt.block_on(caller_a.hangup(&page)).unwrap();
     rt.block_on(busy.hangup(&talk)).unwrap();
+}
+
+/// POST a broadcast as the administrator: (status, body).
+fn broadcast(node: &common::Node, body: Value) -> (u16, Value) {
+    let r = common::admin(common::client().post(node.api("/paging/broadcasts")))
+        .json(&body)
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(Value::Null))
+}
+
+/// The ended page `id`, once it has ended (up to 15 s).
+fn ended(node: &common::Node, id: u64) -> Value {
+    for _ in 0..150 {
+        if let Some(r) = pages(node)["ended"]
+            .as_array()
+            .and_then(|e| e.iter().find(|r| r["id"] == id).cloned())
+        {
+            return r;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("page {id} did not end: {}", pages(node));
+}
+
+/// A WAV file of `seconds` of a `hz` sine at 16 kHz (the node resamples it to 8 kHz), base64.
+fn sine_wav(hz: f64, seconds: f64) -> String {
+    use base64::Engine;
+    let rate = 16_000u32;
+    let samples: Vec<i16> = (0..(rate as f64 * seconds) as usize)
+        .map(|n| (8000.0 * (2.0 * std::f64::consts::PI * hz * n as f64 / rate as f64).sin()) as i16)
+        .collect();
+    base64::engine::general_purpose::STANDARD.encode(dialtone_media::wav::encode(&samples, rate, 1))
+}
+
+#[test]
+fn a_recorded_page_reaches_two_groups_once_each_and_they_leave_when_it_has_played() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let node = node(dir.path());
+    let dev = |n: u32| format!("SEP00DE0000{n}");
+    // "Lobby" names 1001 and 1002; "All Phones" (the Default pool) has 1001 too.
+    write(
+        &node,
+        "paging-groups",
+        "",
+        json!({"name": "Lobby", "dialcast_number": "1961", "devices": [dev(1001), dev(1002)]}),
+    );
+    common::wait_applied(&node);
+    let phones: Vec<_> = [1001u32, 1002, 1003]
+        .iter()
+        .zip(60u8..)
+        .map(|(dn, n)| common::sim_phone(&rt, &node, *dn, ip(n), false))
+        .collect();
+    let mut events: Vec<_> = phones.iter().map(|p| p.events()).collect();
+    let (status, sent) = broadcast(
+        &node,
+        json!({"groups": ["Lobby", "All Phones"], "wav": sine_wav(700.0, 1.5), "repeat": 2}),
+    );
+    assert_eq!(status, 202, "{sent}");
+    assert_eq!(sent["phones"], 3, "each phone once: {sent}");
+    for (phone, rx) in phones.iter().zip(events.iter_mut()) {
+        listening(&rt, phone, rx);
+    }
+    // The preamble (0.6 s of go-ahead beeps) is behind us after a second and a half.
+    std::thread::sleep(Duration::from_millis(1500));
+    for phone in &phones {
+        let heard = phone.heard().expect("listening");
+        assert_eq!(heard.strongest_hz, 700.0, "the recording: {heard:?}");
+    }
+    // It has played (0.6 + 3 s) and every phone is told to leave, by itself.
+    for (phone, rx) in phones.iter().zip(events.iter_mut()) {
+        match common::wait_event(
+            &rt,
+            phone,
+            rx,
+            "the phone leaves after the recording",
+            |e| matches!(e, PhoneEvent::StoppedListening { .. }),
+        ) {
+            PhoneEvent::StoppedListening { packets, .. } => {
+                assert!(
+                    (150..=190).contains(&packets),
+                    "3.6 s of 20 ms packets: {packets}"
+                )
+            }
+            _ => unreachable!(),
+        }
+    }
+    let record = ended(&node, sent["id"].as_u64().unwrap());
+    assert_eq!(record["groups"], json!(["Lobby", "All Phones"]), "{record}");
+    assert_eq!(record["calling"], "admin");
+    assert_eq!(record["audio"], "recording");
+    assert!(record["call"].is_null());
+    assert!(record["failure"].is_null(), "{record}");
+    let joined: Vec<&Value> = record["phones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["outcome"] == "joined")
+        .collect();
+    assert_eq!(joined.len(), 3, "{record}");
+    assert!(joined.iter().all(|p| p["left"] == true), "{record}");
+    // 30 frames of preamble, 150 of recording (1.5 s twice).
+    assert_eq!(record["packets_out"], 180, "{record}");
+}
+
+#[test]
+fn a_bad_broadcast_is_refused_naming_what_is_wrong_and_nothing_is_paged() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let node = node(dir.path());
+    // Nobody registered: the demo group has nobody to page.
+    let (status, body) = broadcast(&node, json!({"groups": ["All Phones"], "tone": "busy"}));
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["field"], "groups", "{body}");
+    let phone = common::sim_phone(&rt, &node, 1001, ip(70), false);
+    let cases = [
+        (
+            json!({"groups": ["Nowhere"], "tone": "busy"}),
+            404,
+            "groups",
+        ),
+        (json!({"groups": [], "tone": "busy"}), 422, "groups"),
+        (json!({"groups": ["All Phones"]}), 422, "tone"),
+        (
+            json!({"groups": ["All Phones"], "tone": "bell"}),
+            422,
+            "tone",
+        ),
+        (
+            json!({"groups": ["All Phones"], "tone": "busy", "wav": "UklGRg=="}),
+            422,
+            "tone",
+        ),
+        (
+            json!({"groups": ["All Phones"], "wav": "not base64!"}),
+            422,
+            "wav",
+        ),
+        // A text file sent as a recording.
+        (
+            json!({"groups": ["All Phones"], "wav": "aGVsbG8sIHdvcmxkCg=="}),
+            422,
+            "wav",
+        ),
+        (
+            json!({"groups": ["All Phones"], "tone": "busy", "repeat": 0}),
+            422,
+            "repeat",
+        ),
+    ];
+    for (body, want, field) in cases {
+        let (status, answer) = broadcast(&node, body.clone());
+        assert_eq!(status, want, "{body}: {answer}");
+        assert_eq!(answer["field"], field, "{body}: {answer}");
+    }
+    let (status, answer) = broadcast(
+        &node,
+        json!({"groups": ["All Phones"], "tone": "busy", "colour": "red"}),
+    );
+    assert_eq!(status, 400, "an unknown field: {answer}");
+    assert!(answer.to_string().contains("colour"), "{answer}");
+    assert!(phone.heard().is_none(), "nothing was paged");
+    let p = pages(&node);
+    assert!(
+        p["active"].as_array().unwrap().is_empty() && p["ended"].as_array().unwrap().is_empty(),
+        "{p}"
+    );
+    // The node pages on: a good one goes through.
+    let (status, sent) = broadcast(
+        &node,
+        json!({"groups": ["All Phones"], "tone": "busy", "preamble": false}),
+    );
+    assert_eq!(status, 202, "{sent}");
+    let record = ended(&node, sent["id"].as_u64().unwrap());
+    assert_eq!(record["audio"], "tone:busy");
+    // One cycle of busy: 0.5 s on, 0.5 s off.
+    assert_eq!(record["packets_out"], 50, "{record}");
+}
+
+#[test]
+fn a_page_to_fifty_phones_is_heard_by_every_one_and_left_by_every_one() {
+    const PHONES: usize = 50;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let node = node(dir.path());
+    // Fifty more phones in the demo's Default pool, so in its "All Phones" group.
+    let mut csv =
+        String::from("name,model,digest_user,digest_password,line1.pattern,line1.partition\n");
+    for i in 0..PHONES {
+        csv.push_str(&format!(
+            "SEP0F1F7E{i:06},Cisco 8865,floor{i},pw-floor-{i},47{i:02},Internal_PT\n"
+        ));
+    }
+    let r = common::admin(common::client().post(node.api("/bulk/devices")))
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().unwrap());
+    common::wait_applied(&node);
+    let caller = common::sim_phone(&rt, &node, 1000, ip(80), false);
+    let floor: Vec<dialtone_phonesim::Phone> = rt.block_on(async {
+        let mut out = Vec::new();
+        for i in 0..PHONES {
+            let mut spec = dialtone_phonesim::Spec::new(
+                &format!("SEP0F1F7E{i:06}"),
+                &format!("pw-floor-{i}"),
+                IpAddr::from([127, 35, 2, i as u8 + 1]),
+                &node.config_http,
+            );
+            spec.web_port = common::PHONE_WEB_PORT;
+            out.push(
+                dialtone_phonesim::Phone::start(spec)
+                    .await
+                    .expect("the phone registers"),
+            );
+        }
+        out
+    });
+    let mut events: Vec<_> = floor.iter().map(|p| p.events()).collect();
+    let call = rt
+        .block_on(caller.dial("1960"))
+        .expect("the paging server answers");
+    for (phone, rx) in floor.iter().zip(events.iter_mut()) {
+        listening(&rt, phone, rx);
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    for phone in &floor {
+        let heard = phone.heard().expect("listening");
+        assert_eq!(heard.strongest_hz, 400.0, "the caller's voice: {heard:?}");
+        assert!(heard.lost == 0, "{heard:?}");
+    }
+    rt.block_on(caller.hangup(&call)).unwrap();
+    for (phone, rx) in floor.iter().zip(events.iter_mut()) {
+        common::wait_event(&rt, phone, rx, "every phone leaves at hang-up", |e| {
+            matches!(e, PhoneEvent::StoppedListening { .. })
+        });
+    }
+    let mut record = Value::Null;
+    for _ in 0..100 {
+        record = pages(&node)["ended"][0].clone();
+        if !record.is_null() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let joined = record["phones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["outcome"] == "joined" && p["left"] == true)
+        .count();
+    assert_eq!(joined, PHONES, "{record}");
+    assert!(record["join_ms"].as_u64().unwrap() < 2000, "{record}");
 }
