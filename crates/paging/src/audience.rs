@@ -207,8 +207,18 @@ impl Audience {
         phones: Vec<String>,
         record: &mut PageRecord,
     ) -> Result<Audience, PageError> {
-        let lease = paging.addresses.take().ok_or(PageError::NoAddress)?;
+        let lease = {
+            let catalogue = paging.phones.get();
+            let pools: Vec<&str> = phones
+                .iter()
+                .filter_map(|name| catalogue.device(name))
+                .map(|d| d.device_pool.as_str())
+                .collect();
+            paging.addresses.take(&paging.sites.get(), &pools)
+        }
+        .ok_or(PageError::NoAddress)?;
         record.address = Some(lease.address().to_string());
+        record.site = lease.site.clone();
         let credential = paging
             .pusher
             .mint(

@@ -46,6 +46,8 @@ pub struct Paging {
     pub phone_state: Arc<dyn PhoneState>,
     pub pacer: Pacer,
     pub addresses: addresses::Addresses,
+    /// The sites whose pages take addresses of their own ranges.
+    pub sites: Arc<Live<Vec<addresses::Site>>>,
     pub records: record::Records,
     /// The address media is sent from and received at (the node's public host).
     pub media_ip: IpAddr,
@@ -54,8 +56,13 @@ pub struct Paging {
     accounts: Accounts,
 }
 
-async fn load_groups(store: Store) -> Result<Vec<Group>, StoreError> {
-    let res = resource("paging-groups").expect("the catalogue has paging groups");
+/// Every record of one of the paging resources, as `from_record` reads it.
+async fn load<T>(
+    store: Store,
+    name: &str,
+    from_record: fn(&serde_json::Value) -> Option<T>,
+) -> Result<Vec<T>, StoreError> {
+    let res = resource(name).expect("the catalogue has the paging resources");
     let page = store
         .list(
             res,
@@ -67,7 +74,7 @@ async fn load_groups(store: Store) -> Result<Vec<Group>, StoreError> {
             },
         )
         .await?;
-    Ok(page.items.iter().filter_map(Group::from_record).collect())
+    Ok(page.items.iter().filter_map(from_record).collect())
 }
 
 /// The paging server as the node runs it.
@@ -84,12 +91,24 @@ pub fn app(p: &Platform) -> Starting<'_> {
         let owned = Arc::new(Mutex::new(HashSet::new()));
         let changed = Arc::new(tokio::sync::Notify::new());
         let notify = changed.clone();
-        let groups = Live::follow(&p.store, load_groups, move |_, _| notify.notify_one())
-            .await
-            .map_err(|source| dialtone_platform::StartError::Store {
-                app: "paging",
-                source,
-            })?;
+        let store_failed = |source| dialtone_platform::StartError::Store {
+            app: "paging",
+            source,
+        };
+        let groups = Live::follow(
+            &p.store,
+            |s| load(s, "paging-groups", Group::from_record),
+            move |_, _| notify.notify_one(),
+        )
+        .await
+        .map_err(store_failed)?;
+        let sites = Live::follow(
+            &p.store,
+            |s| load(s, "paging-sites", addresses::Site::from_record),
+            |_, _| {},
+        )
+        .await
+        .map_err(store_failed)?;
         take_numbers(&session, &owned, &groups.get());
         let media_ip: IpAddr = p
             .site
@@ -102,6 +121,7 @@ pub fn app(p: &Platform) -> Starting<'_> {
             phone_state: p.phone_state.clone(),
             pacer: Pacer::start(PacerConfig::default()),
             addresses: addresses::Addresses::new(p.options.paging),
+            sites,
             records: record::Records::default(),
             media_ip,
             push_bound: tokio::sync::Semaphore::new(p.options.push_concurrency.max(1)),

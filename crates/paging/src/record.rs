@@ -60,6 +60,8 @@ pub struct PageRecord {
     pub codec: Option<&'static str>,
     /// The multicast address and port the page went to.
     pub address: Option<String>,
+    /// The site whose range the address is from (a page whose phones are all one site's).
+    pub site: Option<String>,
     /// From the answer to the go-ahead.
     pub join_ms: Option<u64>,
     pub phones: Vec<Phone>,
@@ -89,6 +91,7 @@ impl PageRecord {
             seconds: 0.0,
             codec: None,
             address: None,
+            site: None,
             join_ms: None,
             phones: Vec::new(),
             packets_in: 0,

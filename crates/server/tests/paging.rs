@@ -18,19 +18,25 @@ fn ip(n: u8) -> IpAddr {
 
 /// A node whose pages go to addresses of their own (tests run side by side).
 fn node(dir: &std::path::Path) -> common::Node {
+    node_and_range(dir).0
+}
+
+/// A node and the first address of its paging range.
+fn node_and_range(dir: &std::path::Path) -> (common::Node, std::net::Ipv4Addr) {
     let first = format!(
         "239.{}.{}.1",
         100 + std::process::id() % 100,
         common::free_port() % 250
     );
-    common::Node::start(
+    let node = common::Node::start(
         dir,
         &format!(
             "[phones]\nweb_port = {}\npush_timeout_ms = 3000\npaging_multicast_first = \"{first}\"\n",
             common::PHONE_WEB_PORT
         ),
         true,
-    )
+    );
+    (node, first.parse().unwrap())
 }
 
 fn pages(node: &common::Node) -> Value {
@@ -597,4 +603,135 @@ fn a_page_to_fifty_phones_is_heard_by_every_one_and_left_by_every_one() {
         .count();
     assert_eq!(joined, PHONES, "{record}");
     assert!(record["join_ms"].as_u64().unwrap() < 2000, "{record}");
+}
+
+/// POST a record as the administrator: (status, body).
+fn create(node: &common::Node, collection: &str, body: Value) -> (u16, Value) {
+    let r = common::admin(common::client().post(node.api(&format!("/{collection}"))))
+        .json(&body)
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(Value::Null))
+}
+
+#[test]
+fn two_sites_paging_at_once_take_addresses_of_their_own_ranges() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (node, node_first) = node_and_range(dir.path());
+    let dev = |n: u32| format!("SEP00DE0000{n}");
+    // North's range is the node's first two addresses, so a page that is not North's must
+    // step past them. South's lies outside the node's range (256 addresses).
+    let at = |k: u32| std::net::Ipv4Addr::from(u32::from(node_first) + k).to_string();
+    for pool in ["North", "South"] {
+        assert_eq!(create(&node, "device-pools", json!({"name": pool})).0, 201);
+    }
+    let (status, body) = create(
+        &node,
+        "paging-sites",
+        json!({"name": "North Building", "device_pool": "North", "multicast_first": at(0), "multicast_count": 2}),
+    );
+    assert_eq!(status, 201, "{body}");
+    // Refused, each naming the field: a range overlapping North's, a second site for North,
+    // an address that is not administratively scoped multicast.
+    let (status, body) = create(
+        &node,
+        "paging-sites",
+        json!({"name": "South Building", "device_pool": "South", "multicast_first": at(1)}),
+    );
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (409, Some("multicast_first")),
+        "{body}"
+    );
+    let (status, body) = create(
+        &node,
+        "paging-sites",
+        json!({"name": "North Annex", "device_pool": "North", "multicast_first": at(600)}),
+    );
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (409, Some("device_pool")),
+        "{body}"
+    );
+    let (status, body) = create(
+        &node,
+        "paging-sites",
+        json!({"name": "South Building", "device_pool": "South", "multicast_first": "224.0.0.1"}),
+    );
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("multicast_first")),
+        "{body}"
+    );
+    let (status, body) = create(
+        &node,
+        "paging-sites",
+        json!({"name": "South Building", "device_pool": "South", "multicast_first": at(600), "multicast_count": 4}),
+    );
+    assert_eq!(status, 201, "{body}");
+    for (n, pool) in [(1001, "North"), (1002, "North"), (1003, "South")] {
+        write(
+            &node,
+            "devices",
+            &format!("name={}", dev(n)),
+            json!({"device_pool": pool}),
+        );
+    }
+    for (name, number, devices) in [
+        ("North Floor", "1961", vec![dev(1001), dev(1002)]),
+        ("South Floor", "1962", vec![dev(1003)]),
+        ("Across", "1963", vec![dev(1002), dev(1004)]),
+    ] {
+        let (status, body) = create(
+            &node,
+            "paging-groups",
+            json!({"name": name, "dialcast_number": number, "devices": devices}),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    common::wait_applied(&node);
+    let phones: Vec<_> = [1001u32, 1002, 1003, 1004]
+        .iter()
+        .zip(80u8..)
+        .map(|(dn, n)| common::sim_phone(&rt, &node, *dn, ip(n), false))
+        .collect();
+    let mut events: Vec<_> = phones.iter().map(|p| p.events()).collect();
+    let ip_of = |a: &str| a.rsplit_once(':').unwrap().0.to_string();
+
+    // North and South page at once: each from its own range.
+    let (status, north) = broadcast(
+        &node,
+        json!({"groups": ["North Floor"], "tone": "busy", "repeat": 10}),
+    );
+    assert_eq!(status, 202, "{north}");
+    let (status, south) = broadcast(
+        &node,
+        json!({"groups": ["South Floor"], "tone": "busy", "repeat": 10}),
+    );
+    assert_eq!(status, 202, "{south}");
+    for (i, want) in [(0, at(0)), (1, at(0)), (2, at(600))] {
+        let heard = listening(&rt, &phones[i], &mut events[i]);
+        assert_eq!(ip_of(&heard), want, "phone {i}");
+    }
+    let record = ended(&node, north["id"].as_u64().unwrap());
+    assert_eq!(record["site"], "North Building", "{record}");
+    let record = ended(&node, south["id"].as_u64().unwrap());
+    assert_eq!(record["site"], "South Building", "{record}");
+
+    // While North pages again (its first address), a page across sites takes the node's
+    // first address outside every site's range.
+    let (_, north) = broadcast(
+        &node,
+        json!({"groups": ["North Floor"], "tone": "busy", "repeat": 10}),
+    );
+    listening(&rt, &phones[0], &mut events[0]);
+    let (status, across) = broadcast(&node, json!({"groups": ["Across"], "tone": "busy"}));
+    assert_eq!(status, 202, "{across}");
+    let heard = listening(&rt, &phones[3], &mut events[3]);
+    assert_eq!(ip_of(&heard), at(2), "past North's two addresses");
+    let record = ended(&node, across["id"].as_u64().unwrap());
+    assert!(record["site"].is_null(), "{record}");
+    ended(&node, north["id"].as_u64().unwrap());
 }

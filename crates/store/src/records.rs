@@ -15,7 +15,7 @@ use crate::StoreError;
 
 mod checks;
 pub use checks::device_name_problem;
-use checks::{check_rules, check_text, invalid, reject_unknown, type_name};
+use checks::{check_overlap, check_rules, check_text, invalid, reject_unknown, type_name};
 
 /// What a write needs from outside the database.
 #[derive(Debug, Clone)]
@@ -792,6 +792,7 @@ pub async fn create(
     }
     check_rules(res, &merged)?;
     check_unique(conn, res, &merged, None).await?;
+    check_overlap(conn, res, &merged, None).await?;
     if let Some(pw) = &prep.digest_password {
         let user = effective_digest_user(&merged).unwrap_or_default();
         prep.columns.extend(digest_columns(ctx, &merged, &user, pw));
@@ -848,6 +849,7 @@ pub async fn update(
     if res.key.iter().any(|k| body.contains_key(*k)) {
         check_unique(conn, res, &merged, Some(&id)).await?;
     }
+    check_overlap(conn, res, &merged, Some(&id)).await?;
     if res
         .fields
         .iter()

@@ -63,6 +63,9 @@ pub enum TextRule {
     DirectoryNumber,
     /// An http:// or https:// URL, or empty.
     Url,
+    /// An IPv4 multicast address in 239.0.0.0/8, the administratively scoped block pages use
+    /// (RFC 2365), written as four decimal numbers.
+    MulticastIpv4,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +113,14 @@ pub enum Rule {
     DeviceName(&'static str, &'static str),
     /// At most one of these fields is set (when `unless_true` is false or absent).
     AtMostOneUnless(&'static [&'static str], &'static str),
+    /// No two records' address ranges overlap (`first`, an IPv4 address field, and `count`
+    /// addresses from it, within 239.0.0.0/8), and at most one record per value of `one_per`
+    /// (a reference): two sites' pages never share an address.
+    NoOverlap {
+        first: &'static str,
+        count: &'static str,
+        one_per: &'static str,
+    },
 }
 
 #[derive(Debug)]

@@ -1,4 +1,5 @@
-//! The paging server's nouns: recipient groups, each answering its DialCast number.
+//! The paging server's nouns: recipient groups, each answering its DialCast number, and the
+//! sites (device pools) whose pages take multicast addresses from ranges of their own.
 
 use super::*;
 
@@ -93,4 +94,51 @@ pub(crate) const PAGING_GROUP: Resource = Resource {
     ],
     rules: &[],
     doc: "Paging recipient groups: the phones a call to the group's DialCast number pages over multicast.",
+};
+
+/// A paging site: a device pool whose pages take multicast addresses from a range of its own,
+/// so two sites paging at once never share an address (IGMP would carry one site's page to
+/// the other); pages to phones of no site take the node's range (`phones.paging_multicast_*`).
+pub(crate) const PAGING_SITE: Resource = Resource {
+    name: "paging-sites",
+    singular: "paging site",
+    table: "paging_site",
+    key: &["name"],
+    fields: &[
+        name_field("Site name, e.g. Building 2."),
+        DESCRIPTION,
+        Field {
+            name: "device_pool",
+            column: "device_pool_id",
+            kind: Kind::Ref {
+                target: "device-pools",
+                owner: true,
+            },
+            default: Default::Required,
+            doc: "The device pool whose phones are this site's: a page whose phones are all in it takes an address of this site's range.",
+        },
+        Field {
+            name: "multicast_first",
+            column: "multicast_first",
+            kind: Kind::Text {
+                max: 15,
+                rule: TextRule::MulticastIpv4,
+            },
+            default: Default::Required,
+            doc: "The range's first multicast address, in 239.0.0.0/8 (administratively scoped).",
+        },
+        Field {
+            name: "multicast_count",
+            column: "multicast_count",
+            kind: Kind::Int { min: 1, max: 65_536 },
+            default: Default::Int(16),
+            doc: "Addresses in the range (one per page in progress at the site); no two sites' ranges may overlap.",
+        },
+    ],
+    rules: &[Rule::NoOverlap {
+        first: "multicast_first",
+        count: "multicast_count",
+        one_per: "device_pool",
+    }],
+    doc: "Paging sites: device pools whose pages take multicast addresses from ranges of their own.",
 };

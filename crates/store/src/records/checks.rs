@@ -3,9 +3,12 @@
 //! device's name by its model, exactly-one references), and no unknown fields.
 
 use serde_json::{Map, Value};
+use sqlx::{AnyConnection, Row};
 
 use crate::catalogue::{Field, Kind, Resource, Rule, TextRule};
 use crate::StoreError;
+
+use super::query_with;
 
 pub(super) fn invalid(field: impl Into<String>, message: impl Into<String>) -> StoreError {
     StoreError::Invalid {
@@ -109,6 +112,17 @@ pub(super) fn check_text(
                 dialtone_dialplan::Pattern::parse(s).map_err(|e| invalid(name, e.to_string()))?;
             }
         }
+        TextRule::MulticastIpv4 => {
+            let ip: std::net::Ipv4Addr = s
+                .parse()
+                .map_err(|_| invalid(name, format!("{s:?} is not an IPv4 address")))?;
+            if ip.octets()[0] != 239 {
+                return Err(invalid(
+                    name,
+                    format!("{ip} is not in 239.0.0.0/8, the administratively scoped multicast block pages use"),
+                ));
+            }
+        }
         TextRule::Url => {
             // `Application:Cisco/...` names an application built into the phone (the call
             // lists, the directories), as Unified CM's default services do.
@@ -193,6 +207,8 @@ pub(super) fn check_rules(res: &Resource, merged: &Map<String, Value>) -> Result
                     ));
                 }
             }
+            // Checked against the other records by `check_overlap`.
+            Rule::NoOverlap { .. } => {}
             Rule::AtMostOneUnless(fields, unless) => {
                 let n = fields.iter().filter(|f| set(f)).count();
                 let exempt = merged
@@ -233,6 +249,84 @@ pub(super) fn reject_unknown(res: &Resource, body: &Map<String, Value>) -> Resul
                     format!("unknown field; {} has no such field", res.singular),
                 )
             });
+        }
+    }
+    Ok(())
+}
+
+/// A record's range as `Rule::NoOverlap` reads it: first and last address, as numbers.
+fn range_of(first: &str, count: i64) -> Option<(u32, u32)> {
+    let first = u32::from(first.parse::<std::net::Ipv4Addr>().ok()?);
+    let last = first.checked_add(u32::try_from(count).ok()?.checked_sub(1)?)?;
+    // The range stays in 239.0.0.0/8.
+    (last >> 24 == 239).then_some((first, last))
+}
+
+/// `Rule::NoOverlap`: the record's range within 239/8, overlapping no other record's, and
+/// the only record for its `one_per` reference.
+pub(super) async fn check_overlap(
+    conn: &mut AnyConnection,
+    res: &'static Resource,
+    merged: &Map<String, Value>,
+    own_id: Option<&str>,
+) -> Result<(), StoreError> {
+    for rule in res.rules {
+        let Rule::NoOverlap {
+            first,
+            count,
+            one_per,
+        } = rule
+        else {
+            continue;
+        };
+        let field = |f: &str| res.field(f).expect("rules name real fields");
+        let start = merged.get(*first).and_then(Value::as_str).unwrap_or("");
+        let n = merged.get(*count).and_then(Value::as_i64).unwrap_or(0);
+        let Some((lo, hi)) = range_of(start, n) else {
+            return Err(invalid(
+                *count,
+                format!("{n} addresses from {start} run past 239.255.255.255"),
+            ));
+        };
+        let owner = match (&field(one_per).kind, merged.get(*one_per)) {
+            (Kind::Ref { target: t, .. }, Some(key)) => {
+                super::find_id(conn, super::target(t), key, one_per).await?
+            }
+            _ => None,
+        };
+        let sql = format!(
+            "SELECT id, name, {}, {}, {} FROM {}",
+            field(one_per).column,
+            field(first).column,
+            field(count).column,
+            res.table
+        );
+        for row in query_with(&sql, &[]).fetch_all(&mut *conn).await? {
+            let id: String = row.try_get(0)?;
+            if Some(id.as_str()) == own_id {
+                continue;
+            }
+            let other: String = row.try_get(1)?;
+            let other_owner: Option<String> = row.try_get(2)?;
+            if owner.is_some() && other_owner == owner {
+                return Err(StoreError::Conflict {
+                    field: one_per.to_string(),
+                    message: format!("the {} {other} already has this {one_per}", res.singular),
+                });
+            }
+            let other_first: String = row.try_get(3)?;
+            let other_count: i64 = row.try_get(4)?;
+            if let Some((a, b)) = range_of(&other_first, other_count) {
+                if lo <= b && a <= hi {
+                    return Err(StoreError::Conflict {
+                        field: first.to_string(),
+                        message: format!(
+                            "{n} addresses from {start} overlap the {} {other} ({other_count} from {other_first})",
+                            res.singular
+                        ),
+                    });
+                }
+            }
         }
     }
     Ok(())
