@@ -119,13 +119,15 @@ impl Fleet {
         format!("SEP{}{i:06}", self.prefix)
     }
 
-    /// Provision `count` phones (Cisco 8865, the Default device pool) by CSV.
+    /// Provision `count` phones (Cisco 8865, the Default device pool, lines in Internal_PT
+    /// that reach Internal_CSS) by CSV.
     pub(crate) fn provision(&self, node: &Node, count: usize) {
-        let mut csv =
-            String::from("name,model,digest_user,digest_password,line1.pattern,line1.partition\n");
+        let mut csv = String::from(
+            "name,model,digest_user,digest_password,line1.pattern,line1.partition,line1.css\n",
+        );
         for i in 0..count {
             csv.push_str(&format!(
-                "{},Cisco 8865,{}u{i},pw{i},{},Internal_PT\n",
+                "{},Cisco 8865,{}u{i},pw{i},{},Internal_PT,Internal_CSS\n",
                 self.name(i),
                 self.prefix,
                 self.first_number as usize + i

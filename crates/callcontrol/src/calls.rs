@@ -2,7 +2,8 @@
 //! caller's leg, where Dialtone is the UAS, and the called leg, where it is the UAC (while
 //! ringing, one fork per registered contact of the called line). Messages for a call reach
 //! its task through a sharded Call-ID table, so calls never share a lock on the message path.
-//! SDP passes through untouched: media flows phone to phone.
+//! SDP passes through untouched (media flows phone to phone), but for music on hold, where
+//! a held party is pointed at the node's music (`music`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +37,7 @@ mod control;
 mod dialog;
 mod ending;
 mod forks;
+mod music;
 mod parking;
 mod placed;
 mod route_points;
@@ -49,6 +51,7 @@ use control::Control;
 pub use control::{Command, CtiError, RouteAction};
 use dialog::session_expires;
 use forks::{CancelNow, Fork, Forking, Forks, Role};
+pub use music::{HoldMusic, Holder};
 pub use placed::MakeCall;
 use route_points::AtRoutePoint;
 pub use route_points::RoutePoints;
@@ -187,6 +190,8 @@ struct Inner {
     next_id: AtomicU64,
     records: mpsc::Sender<CallRecord>,
     events: crate::events::Events,
+    /// What held parties hear, once the node gives it.
+    music: std::sync::OnceLock<Arc<dyn HoldMusic>>,
 }
 
 impl Load for Inner {
@@ -259,8 +264,14 @@ impl Calls {
                 next_id: AtomicU64::new(1),
                 records,
                 events,
+                music: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Play `music` to held parties from now on (once; a second call is ignored).
+    pub fn play_hold_music(&self, music: Arc<dyn HoldMusic>) {
+        let _ = self.inner.music.set(music);
     }
 
     /// The calls in progress.
@@ -390,6 +401,8 @@ enum Purpose {
         server: ServerTransaction,
         offer: bool,
         cseq: u32,
+        /// A hold offer pointed at the music: the direction the holder offered.
+        music: Option<Direction>,
     },
     /// Fire and forget (BYE, CANCEL, session refresh).
     Quiet {
@@ -465,6 +478,8 @@ struct Call {
     started: i64,
     answered_at: Option<i64>,
     held_by: Option<Side>,
+    /// The music a held party hears; dropped (stopped) at the resume, or when the call ends.
+    music: Option<Box<dyn Send + Sync>>,
     loads: Vec<LineKey>,
     called_trunk: Option<String>,
     called_device: Option<String>,
@@ -550,6 +565,7 @@ impl Call {
             started: now_ms(),
             answered_at: None,
             held_by: None,
+            music: None,
             loads: Vec::new(),
             called_trunk: None,
             called_device: None,

@@ -145,6 +145,23 @@ fn gcd(a: u64, b: u64) -> u64 {
     }
 }
 
+/// Notes played one after another (Hz and milliseconds each; 0 Hz a rest), each faded in and
+/// out over 10 ms so the joins do not click: linear 8 kHz samples at -16 dBm0.
+pub fn melody(notes: &[(f64, u32)]) -> Vec<i16> {
+    let amplitude = 32768.0 * 10f64.powf((-16.0 - 3.17) / 20.0);
+    let fade = (crate::RATE / 100) as usize;
+    let mut out = Vec::new();
+    for &(hz, ms) in notes {
+        let n = ms as usize * crate::RATE as usize / 1000;
+        out.extend((0..n).map(|i| {
+            let envelope = (i.min(n - 1 - i).min(fade) as f64) / fade as f64;
+            let t = i as f64 / crate::RATE as f64;
+            ((2.0 * std::f64::consts::PI * hz * t).sin() * amplitude * envelope).round() as i16
+        }));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,5 +228,17 @@ mod tests {
         assert!(busy < peak / 3, "busy {busy} is 11 dB below dial {peak}");
         assert_eq!(Tone::from_name("go-ahead"), Some(Tone::GoAhead));
         assert_eq!(Tone::from_name("beep"), None);
+    }
+
+    #[test]
+    fn a_melody_plays_each_note_at_its_pitch_for_its_time() {
+        let m = melody(&[(523.25, 500), (0.0, 100), (783.99, 500)]);
+        assert_eq!(m.len(), 8800);
+        let first = crate::detect::strongest(&m[800..3200], 200.0, 3400.0, 5.0);
+        let last = crate::detect::strongest(&m[5600..8000], 200.0, 3400.0, 5.0);
+        assert!((first - 523.25).abs() <= 5.0, "{first}");
+        assert!((last - 783.99).abs() <= 5.0, "{last}");
+        assert!(m[4000..4800].iter().all(|s| *s == 0), "the rest is silent");
+        assert_eq!((m[0], m[3999]), (0, 0), "faded in and out");
     }
 }

@@ -167,6 +167,8 @@ pub struct CallInfo {
     pub remote: String,
     pub rtp_sent: u64,
     pub rtp_received: u64,
+    /// What the call's audio brings: its strongest frequency in the last half second, level.
+    pub heard: listen::Heard,
 }
 
 struct Call {
@@ -940,6 +942,7 @@ impl Phone {
                 remote: c.remote.clone(),
                 rtp_sent: c.rtp.sent.load(Ordering::Relaxed),
                 rtp_received: c.rtp.received.load(Ordering::Relaxed),
+                heard: c.rtp.ear.heard(),
             })
             .collect()
     }

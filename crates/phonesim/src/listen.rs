@@ -6,6 +6,7 @@
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -41,9 +42,49 @@ struct State {
     audio: VecDeque<i16>,
 }
 
+/// What one socket has heard so far (a pushed stream's, or a call's).
+#[derive(Clone)]
+pub(crate) struct Ear {
+    state: Arc<Mutex<State>>,
+}
+
+impl Ear {
+    /// Listen on `socket` (heard at `address`), counting each RTP packet in `received` too:
+    /// the task that decodes what comes.
+    pub(crate) fn start(
+        socket: Arc<tokio::net::UdpSocket>,
+        address: String,
+        multicast: bool,
+        received: Arc<AtomicU64>,
+    ) -> (Ear, tokio::task::JoinHandle<()>) {
+        let state = Arc::new(Mutex::new(State {
+            heard: Heard {
+                address,
+                multicast,
+                ..Heard::default()
+            },
+            audio: VecDeque::with_capacity(KEEP),
+        }));
+        let task = tokio::spawn(receive(socket, state.clone(), received));
+        (Ear { state }, task)
+    }
+
+    /// What has been heard so far.
+    pub(crate) fn heard(&self) -> Heard {
+        let s = self.state.lock().expect("listening state");
+        let mut heard = s.heard.clone();
+        let recent: Vec<i16> = s.audio.iter().rev().take(4000).rev().copied().collect();
+        if !recent.is_empty() {
+            heard.strongest_hz = dialtone_media::detect::strongest(&recent, 200.0, 3400.0, 10.0);
+            heard.level = dialtone_media::detect::rms(&recent);
+        }
+        heard
+    }
+}
+
 /// A stream being listened to; stopping it (or dropping it) leaves the group.
 pub struct Listening {
-    state: Arc<Mutex<State>>,
+    ear: Ear,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -70,29 +111,19 @@ impl Listening {
             socket.bind(&SocketAddr::new(phone, port).into())?;
         }
         socket.set_nonblocking(true)?;
-        let socket = tokio::net::UdpSocket::from_std(socket.into())?;
-        let state = Arc::new(Mutex::new(State {
-            heard: Heard {
-                address: SocketAddr::new(address, port).to_string(),
-                multicast,
-                ..Heard::default()
-            },
-            audio: VecDeque::with_capacity(KEEP),
-        }));
-        let task = tokio::spawn(receive(socket, state.clone()));
-        Ok(Listening { state, task })
+        let socket = Arc::new(tokio::net::UdpSocket::from_std(socket.into())?);
+        let (ear, task) = Ear::start(
+            socket,
+            SocketAddr::new(address, port).to_string(),
+            multicast,
+            Arc::default(),
+        );
+        Ok(Listening { ear, task })
     }
 
     /// What has been heard so far.
     pub fn heard(&self) -> Heard {
-        let s = self.state.lock().expect("listening state");
-        let mut heard = s.heard.clone();
-        let recent: Vec<i16> = s.audio.iter().rev().take(4000).rev().copied().collect();
-        if !recent.is_empty() {
-            heard.strongest_hz = dialtone_media::detect::strongest(&recent, 200.0, 3400.0, 10.0);
-            heard.level = dialtone_media::detect::rms(&recent);
-        }
-        heard
+        self.ear.heard()
     }
 
     /// Stop listening (leaving the group): what was heard.
@@ -108,7 +139,11 @@ impl Drop for Listening {
     }
 }
 
-async fn receive(socket: tokio::net::UdpSocket, state: Arc<Mutex<State>>) {
+async fn receive(
+    socket: Arc<tokio::net::UdpSocket>,
+    state: Arc<Mutex<State>>,
+    received: Arc<AtomicU64>,
+) {
     let start = Instant::now();
     // Three packets of reordering: what a LAN shows, 60 ms at most added.
     let mut jitter = Receiver::new(3, dialtone_media::RATE);
@@ -130,6 +165,7 @@ async fn receive(socket: tokio::net::UdpSocket, state: Arc<Mutex<State>>) {
             s.heard.malformed += 1;
             continue;
         };
+        received.fetch_add(1, Ordering::Relaxed);
         jitter.push(&packet, start.elapsed().as_secs_f64());
         while let Some((_, payload)) = jitter.pop() {
             pcm.resize(payload.len(), 0);

@@ -20,7 +20,7 @@ use tokio::io::AsyncBufReadExt;
     about = "Simulated Cisco enterprise SIP phones for Dialtone (and Unified CM)",
     after_help = "Commands on standard input (to the first phone, or prefix with a device name):\n  \
         services | directories | select N | submit KEY=VALUE... | softkey NAME | back | screen\n  \
-        dial NUMBER | answer | hangup | calls | config | quit"
+        dial NUMBER | answer | hold | resume | hangup | calls | config | quit"
 )]
 struct Cli {
     /// Where configuration files come from: http://HOST:6970 or tftp://HOST:69.
@@ -147,6 +147,15 @@ async fn command(phone: &Phone, words: &[&str]) -> Result<String> {
             phone.answer(&ringing.call_id).await?;
             format!("answered {}\n", ringing.call_id)
         }
+        [verb @ ("hold" | "resume")] => {
+            let call = phone
+                .calls()
+                .into_iter()
+                .next()
+                .ok_or_else(|| anyhow!("no call"))?;
+            phone.hold(&call.call_id, *verb == "hold").await?;
+            format!("{verb} {}\n", call.call_id)
+        }
         ["hangup"] => {
             let call = phone
                 .calls()
@@ -161,8 +170,8 @@ async fn command(phone: &Phone, words: &[&str]) -> Result<String> {
             .iter()
             .map(|c| {
                 format!(
-                    "  {} {:?} {} rtp sent {} received {}\n",
-                    c.call_id, c.state, c.remote, c.rtp_sent, c.rtp_received
+                    "  {} {:?} {} rtp sent {} received {}, hearing {} Hz\n",
+                    c.call_id, c.state, c.remote, c.rtp_sent, c.rtp_received, c.heard.strongest_hz
                 )
             })
             .collect(),

@@ -74,6 +74,7 @@ pub struct Rtp {
     pub received: Arc<AtomicU64>,
     remote: Arc<Mutex<Option<SocketAddr>>>,
     sending: Arc<AtomicBool>,
+    pub(crate) ear: crate::listen::Ear,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -85,18 +86,14 @@ impl Rtp {
         let received = Arc::new(AtomicU64::new(0));
         let remote: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
         let sending = Arc::new(AtomicBool::new(false));
-        let rx = {
-            let (socket, received) = (socket.clone(), received.clone());
-            tokio::spawn(async move {
-                let mut buf = [0u8; 1500];
-                while let Ok((n, _)) = socket.recv_from(&mut buf).await {
-                    // Version 2 RTP with a payload: count it.
-                    if n > 12 && buf[0] >> 6 == 2 {
-                        received.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        };
+        // What comes is decoded and analysed as a pushed stream is, so a test can tell what
+        // the far end (or the node's music on hold) plays.
+        let (ear, rx) = crate::listen::Ear::start(
+            socket.clone(),
+            SocketAddr::new(ip, port).to_string(),
+            false,
+            received.clone(),
+        );
         let tx = {
             let (socket, sent, remote, sending) = (
                 socket.clone(),
@@ -144,6 +141,7 @@ impl Rtp {
             received,
             remote,
             sending,
+            ear,
             tasks: vec![rx, tx],
         })
     }

@@ -145,6 +145,7 @@ pub struct PhonesSection {
     pub paging_multicast_addresses: u32,
     pub paging_port: u16,
     pub paging_ttl: u32,
+    pub hold_music: String,
 }
 
 impl Default for PhonesSection {
@@ -161,6 +162,7 @@ impl Default for PhonesSection {
             paging_multicast_addresses: 256,
             paging_port: 20480,
             paging_ttl: 1,
+            hold_music: "melody".into(),
         }
     }
 }
@@ -325,6 +327,7 @@ pub const FIELDS: &[FieldDoc] = &[
     FieldDoc { key: "phones.paging_multicast_addresses", default: "256", doc: "How many addresses from paging_multicast_first pages may use: the most pages at once." },
     FieldDoc { key: "phones.paging_port", default: "20480", doc: "The even UDP port pages are sent to (Cisco phones take 20480 to 32768)." },
     FieldDoc { key: "phones.paging_ttl", default: "1", doc: "Router hops a page's multicast packets may cross (1: the node's subnet only)." },
+    FieldDoc { key: "phones.hold_music", default: "\"melody\"", doc: "What a held party hears: \"melody\" (the tune that ships with Dialtone), \"silence\" (the hold reaches the held phone as the holder sent it), or a WAV file's path (any common rate; read at start-up, so a file that is not audio stops it)." },
     FieldDoc { key: "log.format", default: "\"text\"", doc: "\"text\" or \"json\"." },
     FieldDoc { key: "log.level", default: "\"info\"", doc: "Level or filter, e.g. \"info\" or \"info,dialtone_store=debug\" (RUST_LOG overrides it)." },
 ];
@@ -603,6 +606,8 @@ impl Config {
         if self.phones.paging_ttl == 0 || self.phones.paging_ttl > 255 {
             return Err(err("phones.paging_ttl", "must be 1 to 255"));
         }
+        crate::hold_music::Audio::from_config(&self.phones.hold_music)
+            .map_err(|e| err("phones.hold_music", e.to_string()))?;
         if self.admin.user_id.trim().is_empty() {
             return Err(err("admin.user_id", "must not be empty"));
         }

@@ -22,6 +22,7 @@ mod cli;
 mod config;
 mod cti;
 mod demo;
+mod hold_music;
 mod live;
 mod metrics;
 mod node;

@@ -451,6 +451,17 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         records_tx,
         events.clone(),
     );
+    let media_ip: std::net::IpAddr = config
+        .server
+        .public_host
+        .parse()
+        .or_else(|_| config.listen.address.parse())
+        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+    let hold_audio = crate::hold_music::Audio::from_config(&config.phones.hold_music)
+        .map_err(|e| anyhow::anyhow!("phones.hold_music: {e}"))?;
+    let music = crate::hold_music::NodeMusic::start(media_ip, hold_audio)
+        .context("a socket for music on hold")?;
+    calls.play_hold_music(Arc::new(music));
     tokio::spawn(dialtone_callcontrol::serve(
         sip_incoming,
         registrar.clone(),

@@ -141,7 +141,12 @@ impl Call {
                 }
                 self.refresh(side);
                 self.note_hold(side, &tx.request);
-                self.relay(side, tx, &method).await;
+                let music = if method == "INVITE" {
+                    self.music_offer(side, &tx.request.body())
+                } else {
+                    None
+                };
+                self.relay_as(side, tx, &method, music).await;
                 Next::Continue
             }
             Method::Ack => Next::Continue,
@@ -183,6 +188,7 @@ impl Call {
                 self.held_by = Some(side);
             }
             Some(_) if self.held_by.take().is_some() => {
+                self.music = None;
                 self.inner.events.emit(Notice::CallResumed {
                     call: self.id,
                     parties: self.parties(),
@@ -221,6 +227,17 @@ impl Call {
 
     /// Pass an in-dialog request to the other leg; its answer comes back the same way.
     pub(super) async fn relay(&mut self, from: Side, tx: ServerTransaction, method: &str) {
+        self.relay_as(from, tx, method, None).await
+    }
+
+    /// Relay `tx` to the other side, its offer replaced by a music offer if one is given.
+    async fn relay_as(
+        &mut self,
+        from: Side,
+        tx: ServerTransaction,
+        method: &str,
+        music: Option<(Bytes, Direction)>,
+    ) {
         let Some(leg) = self.legs[from.other() as usize].as_mut() else {
             tx.reply(481, None).await;
             return;
@@ -241,7 +258,10 @@ impl Call {
                 b = b.header(name, v);
             }
         }
-        let body = tx.request.body();
+        let (body, music) = match music {
+            Some((body, offered)) => (body, Some(offered)),
+            None => (tx.request.body(), None),
+        };
         let offer = !body.is_empty();
         if offer {
             b = b.body(
@@ -261,6 +281,7 @@ impl Call {
                 server: tx,
                 offer,
                 cseq,
+                music,
             },
         );
         self.send(id, b.finish(), peer).await;
@@ -319,6 +340,7 @@ impl Call {
                     server,
                     offer,
                     cseq,
+                    music,
                 }) = self.pending.remove(&tx)
                 else {
                     return Next::Continue;
@@ -333,7 +355,12 @@ impl Call {
                     }
                 }
                 let mut b = self.in_dialog_response(&server, from, code);
-                let body = msg.body();
+                let mut body = msg.body();
+                if let (Some(offered), true) = (music, (200..300).contains(&code)) {
+                    if let Some(pointed) = self.music_answer(from, &body, offered) {
+                        body = pointed;
+                    }
+                }
                 if !body.is_empty() {
                     b = b.body(
                         msg.value(Name::ContentType).unwrap_or("application/sdp"),

@@ -86,6 +86,7 @@ impl Call {
         }
         self.parked = Some(slot.clone());
         self.held_by = None;
+        self.music = None;
         self.inner.events.emit(Notice::CallParked {
             call: self.id,
             slot,

@@ -365,6 +365,7 @@ impl Call {
             self.inner.parks.with(slot, |m| m.remove(slot));
         }
         self.held_by = None;
+        self.music = None;
         if self.answered_at.is_none() {
             self.answered_at = Some(now_ms());
         }

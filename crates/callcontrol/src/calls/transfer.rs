@@ -437,6 +437,7 @@ impl Call {
             }
         }
         self.held_by = None;
+        self.music = None;
         tracing::info!(call = self.id, "transferred");
         self.inner.events.emit(Notice::CallTransferred {
             call: self.id,
