@@ -119,15 +119,15 @@ impl Fleet {
         format!("SEP{}{i:06}", self.prefix)
     }
 
-    /// Provision `count` phones (Cisco 8865, the Default device pool, lines in Internal_PT
-    /// that reach Internal_CSS) by CSV.
+    /// Provision `count` phones (Cisco 8865, the Default device pool, lines in Internal_PT,
+    /// the device reaching Internal_CSS) by CSV.
     pub(crate) fn provision(&self, node: &Node, count: usize) {
         let mut csv = String::from(
-            "name,model,digest_user,digest_password,line1.pattern,line1.partition,line1.css\n",
+            "name,model,digest_user,digest_password,css,line1.pattern,line1.partition\n",
         );
         for i in 0..count {
             csv.push_str(&format!(
-                "{},Cisco 8865,{}u{i},pw{i},{},Internal_PT,Internal_CSS\n",
+                "{},Cisco 8865,{}u{i},pw{i},Internal_CSS,{},Internal_PT\n",
                 self.name(i),
                 self.prefix,
                 self.first_number as usize + i

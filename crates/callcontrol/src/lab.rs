@@ -31,6 +31,7 @@ pub(crate) fn line(number: &str) -> LineConfig {
         dnd: false,
         max_calls: 4,
         busy_trigger: 2,
+        hold_audio: None,
     }
 }
 
@@ -64,6 +65,7 @@ pub(crate) fn device(name: &str, lines: &[&str]) -> DeviceConfig {
             })
             .collect(),
         logout_profile: None,
+        hold_audio: None,
     }
 }
 

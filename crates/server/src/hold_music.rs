@@ -1,16 +1,20 @@
 //! The node's music on hold: what call control plays to a held party. The audio is the
-//! node's `phones.hold_music`: a WAV file (any common rate, converted once to 8 kHz), the
-//! melody that ships with Dialtone, or silence (the hold then reaches the held phone as the
-//! holder sent it). It is encoded once per law and shared by every held call; every stream
-//! comes from one paced sender and one socket.
+//! holder's line's source, else their device pool's (`moh-audio-sources`), else the node's
+//! `phones.hold_music`: a WAV file (any common rate, converted once to 8 kHz), the melody
+//! that ships with Dialtone, or silence (the hold then reaches the held phone as the holder
+//! sent it). Each is encoded once per law and shared by every held call; every stream comes
+//! from one paced sender and one socket. A source's file is read when it first plays (and
+//! again when it changes); one the node cannot play is logged and the default plays.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use dialtone_callcontrol::calls::{Codec, HoldMusic, Holder};
 use dialtone_media::g711::Law;
 use dialtone_media::pacer::{Config as PacerConfig, Pacer};
 use dialtone_media::source::{Clip, Player};
+use dialtone_store::directory::HoldAudio;
 
 /// The melody that ships with Dialtone (our own: a slow rising and falling line in C major).
 const MELODY: &[(f64, u32)] = &[
@@ -59,37 +63,94 @@ impl Audio {
     }
 }
 
+/// One source's audio in both laws, encoded once and shared by every call it plays to.
+type Clips = Arc<[Clip; 2]>;
+
+fn clips(pcm: &[i16]) -> Clips {
+    Arc::new([
+        Clip::from_pcm(pcm, Law::Mu, true),
+        Clip::from_pcm(pcm, Law::A, true),
+    ])
+}
+
+/// Files read for sources, at most this many kept (a store names few).
+const FILES_KEPT: usize = 64;
+
+/// A source file as last read: its modification time then, and its audio (None: it could
+/// not be played, and the node's default plays instead until the file changes).
+struct FileAudio {
+    modified: Option<std::time::SystemTime>,
+    clips: Option<Clips>,
+}
+
 pub struct NodeMusic {
     pacer: Pacer,
     socket: Arc<UdpSocket>,
     address: SocketAddr,
-    /// µ-law and A-law renderings; None for silence.
-    clips: Option<[Clip; 2]>,
+    melody: Clips,
+    /// `phones.hold_music`: what plays where no line or pool chooses; None for silence.
+    default: Option<Clips>,
+    files: Mutex<HashMap<String, FileAudio>>,
 }
 
 impl NodeMusic {
-    /// Music from `ip` (the node's media address).
+    /// Music from `ip` (the node's media address), `audio` where nothing else is chosen.
     pub fn start(ip: IpAddr, audio: Audio) -> std::io::Result<NodeMusic> {
         let pacer = Pacer::start(PacerConfig::default());
         let socket = pacer.socket(SocketAddr::new(ip, 0), None)?;
         let address = socket.local_addr()?;
-        let pcm = match audio {
-            Audio::Melody => Some(dialtone_media::tone::melody(MELODY)),
-            Audio::File(pcm) => Some(pcm),
+        let melody = clips(&dialtone_media::tone::melody(MELODY));
+        let default = match audio {
+            Audio::Melody => Some(melody.clone()),
+            Audio::File(pcm) => Some(clips(&pcm)),
             Audio::Silence => None,
         };
-        let clips = pcm.map(|pcm| {
-            [
-                Clip::from_pcm(&pcm, Law::Mu, true),
-                Clip::from_pcm(&pcm, Law::A, true),
-            ]
-        });
         Ok(NodeMusic {
             pacer,
             socket,
             address,
-            clips,
+            melody,
+            default,
+            files: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// What plays for a call `holder` holds: their line's or pool's source, else the default.
+    fn clips_for(&self, holder: &Holder) -> Option<Clips> {
+        match &holder.audio {
+            None => self.default.clone(),
+            Some(HoldAudio::Melody) => Some(self.melody.clone()),
+            Some(HoldAudio::Silence) => None,
+            Some(HoldAudio::File(path)) => self.file(path).or_else(|| self.default.clone()),
+        }
+    }
+
+    /// A source's file, read the first time it plays and again once it changes on disk.
+    fn file(&self, path: &str) -> Option<Clips> {
+        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let mut files = self.files.lock().unwrap();
+        if let Some(f) = files.get(path).filter(|f| f.modified == modified) {
+            return f.clips.clone();
+        }
+        let clips = match Audio::from_config(path) {
+            Ok(Audio::File(pcm)) => Some(clips(&pcm)),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "music on hold source not played; phones.hold_music plays");
+                None
+            }
+        };
+        if files.len() >= FILES_KEPT {
+            files.clear();
+        }
+        files.insert(
+            path.to_string(),
+            FileAudio {
+                modified,
+                clips: clips.clone(),
+            },
+        );
+        clips
     }
 }
 
@@ -98,15 +159,15 @@ impl HoldMusic for NodeMusic {
         self.address
     }
 
-    fn plays_for(&self, _holder: &Holder) -> bool {
-        self.clips.is_some()
+    fn plays_for(&self, holder: &Holder) -> bool {
+        self.clips_for(holder).is_some()
     }
 
-    fn play(&self, _holder: &Holder, to: SocketAddr, codec: Codec) -> Option<Box<dyn Send + Sync>> {
-        let [ulaw, alaw] = self.clips.as_ref()?;
+    fn play(&self, holder: &Holder, to: SocketAddr, codec: Codec) -> Option<Box<dyn Send + Sync>> {
+        let clips = self.clips_for(holder)?;
         let (law, clip) = match codec {
-            Codec::Pcmu => (Law::Mu, ulaw),
-            Codec::Pcma => (Law::A, alaw),
+            Codec::Pcmu => (Law::Mu, &clips[0]),
+            Codec::Pcma => (Law::A, &clips[1]),
         };
         match self.pacer.play(
             self.socket.clone(),

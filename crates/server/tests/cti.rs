@@ -43,25 +43,6 @@ fn get(node: &Node, path: &str) -> Value {
         .unwrap()
 }
 
-/// Change a record found by a query (`/devices?name=X`, ...).
-fn patch(node: &Node, collection: &str, query: &str, body: Value) {
-    let v = get(node, &format!("/{collection}?{query}"));
-    let id = v["items"][0]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{collection}?{query}: {v}"))
-        .to_string();
-    let r = admin(client().patch(node.api(&format!("/{collection}/{id}"))))
-        .json(&body)
-        .send()
-        .unwrap();
-    assert!(
-        r.status().is_success(),
-        "PATCH {collection}: {}",
-        r.text().unwrap()
-    );
-    wait_applied(node);
-}
-
 fn create(node: &Node, collection: &str, body: Value) {
     let r = admin(client().post(node.api(&format!("/{collection}"))))
         .json(&body)

@@ -113,3 +113,132 @@ fn a_hold_music_file_that_is_not_audio_stops_startup_naming_the_field() {
     assert!(err.contains("phones.hold_music"), "{err}");
     assert!(err.contains("WAV"), "{err}");
 }
+
+/// Hold `call` from `alice` and wait until `bob` hears what `pred` accepts; then resume.
+fn held_hears(
+    rt: &tokio::runtime::Runtime,
+    alice: &Phone,
+    bob: &Phone,
+    call: &str,
+    what: &str,
+    pred: impl Fn(&Heard) -> bool,
+) {
+    rt.block_on(alice.hold(call, true))
+        .expect("the hold is taken");
+    wait_heard(bob, what, pred);
+    rt.block_on(alice.hold(call, false))
+        .expect("the call resumes");
+    wait_heard(bob, "bob hears alice again", |h| h.strongest_hz == 400.0);
+}
+
+fn near(hz: f64) -> impl Fn(&Heard) -> bool {
+    move |h| h.level > 500.0 && (h.strongest_hz - hz).abs() <= 12.0
+}
+
+#[test]
+fn the_holders_line_and_device_pool_choose_the_audio_source() {
+    use serde_json::json;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let node = common::Node::start(
+        dir.path(),
+        &format!("[phones]\nweb_port = {}\n", common::PHONE_WEB_PORT),
+        true,
+    );
+    let create = |body: serde_json::Value| {
+        common::admin(common::client().post(node.api("/moh-audio-sources")))
+            .json(&body)
+            .send()
+            .unwrap()
+    };
+    // Bad sources are refused naming the field, and nothing is stored.
+    for (body, field) in [
+        (json!({"name": "No file", "audio": "file"}), "file"),
+        (
+            json!({"name": "Relative", "audio": "file", "file": "music/lobby.wav"}),
+            "file",
+        ),
+        (
+            json!({"name": "Stray", "audio": "melody", "file": "/tmp/x.wav"}),
+            "file",
+        ),
+        (json!({"name": "Odd", "audio": "jazz"}), "audio"),
+    ] {
+        let r = create(body.clone());
+        assert_eq!(r.status().as_u16(), 422, "{body}");
+        let text = r.text().unwrap();
+        assert!(text.contains(field), "{body}: {text}");
+    }
+    assert_eq!(
+        common::get_json(&node, "/moh-audio-sources")["items"],
+        json!([])
+    );
+
+    let lobby = dir.path().join("lobby.wav");
+    std::fs::write(&lobby, common::sine_wav(1000.0, 2.0)).unwrap();
+    let r = create(json!({"name": "Lobby", "audio": "file", "file": lobby.to_str().unwrap()}));
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().unwrap());
+    let r = create(json!({"name": "Tune", "audio": "melody"}));
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().unwrap());
+    common::patch(
+        &node,
+        "device-pools",
+        "name=Default",
+        json!({"hold_audio_source": "Lobby"}),
+    );
+
+    let alice = common::sim_phone(&rt, &node, 1001, ip(11), false);
+    let bob = common::sim_phone(&rt, &node, 1002, ip(12), true);
+    let call = rt.block_on(alice.dial("1002")).expect("bob answers");
+    wait_heard(&bob, "bob hears alice", |h| h.strongest_hz == 400.0);
+    // The pool's file plays...
+    held_hears(
+        &rt,
+        &alice,
+        &bob,
+        &call,
+        "bob hears the pool's file",
+        near(1000.0),
+    );
+    // ...until alice's line chooses a source of its own.
+    common::patch(
+        &node,
+        "directory-numbers",
+        "pattern=1001",
+        json!({"hold_audio_source": "Tune"}),
+    );
+    held_hears(
+        &rt,
+        &alice,
+        &bob,
+        &call,
+        "bob hears the line's melody",
+        is_melody,
+    );
+    // A source in use cannot be deleted.
+    let id = common::get_json(&node, "/moh-audio-sources?name=Tune")["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = common::admin(common::client().delete(node.api(&format!("/moh-audio-sources/{id}"))))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 409, "{}", r.text().unwrap());
+    // A file the node cannot play: the default (the melody here) plays instead.
+    common::patch(
+        &node,
+        "directory-numbers",
+        "pattern=1001",
+        json!({"hold_audio_source": null}),
+    );
+    std::fs::write(&lobby, b"no longer audio").unwrap();
+    held_hears(
+        &rt,
+        &alice,
+        &bob,
+        &call,
+        "the node's default instead of a broken file",
+        is_melody,
+    );
+    rt.block_on(alice.hangup(&call)).unwrap();
+}

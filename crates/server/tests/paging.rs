@@ -373,14 +373,10 @@ fn ended(node: &common::Node, id: u64) -> Value {
     panic!("page {id} did not end: {}", pages(node));
 }
 
-/// A WAV file of `seconds` of a `hz` sine at 16 kHz (the node resamples it to 8 kHz), base64.
+/// A WAV file of `seconds` of a `hz` sine, base64.
 fn sine_wav(hz: f64, seconds: f64) -> String {
     use base64::Engine;
-    let rate = 16_000u32;
-    let samples: Vec<i16> = (0..(rate as f64 * seconds) as usize)
-        .map(|n| (8000.0 * (2.0 * std::f64::consts::PI * hz * n as f64 / rate as f64).sin()) as i16)
-        .collect();
-    base64::engine::general_purpose::STANDARD.encode(dialtone_media::wav::encode(&samples, rate, 1))
+    base64::engine::general_purpose::STANDARD.encode(common::sine_wav(hz, seconds))
 }
 
 #[test]

@@ -64,7 +64,7 @@ const MAX_TEST_LINES: usize = 1200;
 /// Files already past the limit, each with the ceiling it may not grow beyond: the list only
 /// shrinks, as they are cut.
 const OVERSIZE: &[(&str, usize)] = &[
-    ("crates/store/src/catalogue.rs", 940),
+    ("crates/store/src/catalogue.rs", 850),
     ("crates/phonesim/src/lib.rs", 1150),
     ("crates/store/src/records.rs", 1000),
     ("crates/phone-xml/src/objects.rs", 1010),

@@ -6,8 +6,10 @@
 //! field is one line here plus a migration (a test checks the two agree).
 
 mod kinds;
+mod media;
 mod paging;
 mod personal;
+mod services;
 pub use kinds::*;
 
 pub fn resource(name: &str) -> Option<&'static Resource> {
@@ -241,6 +243,7 @@ pub static RESOURCES: &[Resource] = &[
         rules: &[],
         doc: "Route lists: ordered route groups a route pattern sends calls to.",
     },
+    media::MOH_AUDIO_SOURCE,
     Resource {
         name: "device-pools",
         singular: "device pool",
@@ -287,6 +290,9 @@ pub static RESOURCES: &[Resource] = &[
                 "adjunct_css",
                 "adjunct_css_id",
                 "Adjunct calling search space for Extension Mobility Cross Cluster (emergency numbers).",
+            ),
+            media::hold_audio_source(
+                "What a call held by a phone of this pool plays to the held party (Unified CM's User Hold MOH Audio Source); null: phones.hold_music. A line's own source comes first.",
             ),
         ],
         rules: &[],
@@ -411,6 +417,9 @@ pub static RESOURCES: &[Resource] = &[
             DESCRIPTION,
             text("alerting_name", 50, TextRule::Any, "Name shown to callers while the line rings."),
             css("css", "css_id", "Line calling search space (searched before the device's)."),
+            media::hold_audio_source(
+                "What a call this line holds plays to the held party (Unified CM's User Hold MOH Audio Source); null: its device pool's.",
+            ),
             CFA[0],
             CFA[1],
             CFB[0],
@@ -447,79 +456,8 @@ pub static RESOURCES: &[Resource] = &[
         rules: &[],
         doc: "Directory numbers (lines).",
     },
-    Resource {
-        name: "ip-phone-services",
-        singular: "IP phone service",
-        table: "ip_phone_service",
-        key: &["name"],
-        fields: &[
-            name_field("Service name shown on the phone."),
-            DESCRIPTION,
-            Field {
-                name: "url",
-                column: "url",
-                kind: Kind::Text {
-                    max: 255,
-                    rule: TextRule::Url,
-                },
-                default: Default::Required,
-                doc: "Service URL (may contain #DEVICENAME#).",
-            },
-            text("secure_url", 255, TextRule::Url, "HTTPS service URL for phones that support it."),
-            Field {
-                name: "service_type",
-                column: "service_type",
-                kind: Kind::Enum(&["IP Phone Service", "Directories", "Messages"]),
-                default: Default::Str("IP Phone Service"),
-                doc: "Which phone button offers the service.",
-            },
-            Field {
-                name: "category",
-                column: "category",
-                kind: Kind::Enum(&["XML", "Java MIDlet"]),
-                default: Default::Str("XML"),
-                doc: "Service category.",
-            },
-            flag("enterprise_subscription", false, "Subscribed on every phone without per-phone work."),
-            flag("enabled", true, "Offered to phones at all."),
-        ],
-        rules: &[],
-        doc: "The IP phone services catalogue.",
-    },
-    Resource {
-        name: "ip-phone-service-parameters",
-        singular: "IP phone service parameter",
-        table: "ip_phone_service_parameter",
-        key: &["service", "name"],
-        fields: &[
-            Field {
-                name: "service",
-                column: "service_id",
-                kind: Kind::Ref {
-                    target: "ip-phone-services",
-                    owner: true,
-                },
-                default: Default::Required,
-                doc: "The service the parameter belongs to.",
-            },
-            Field {
-                name: "name",
-                column: "name",
-                kind: Kind::Text {
-                    max: 50,
-                    rule: TextRule::Name,
-                },
-                default: Default::Required,
-                doc: "Query string parameter name.",
-            },
-            text("display_name", 50, TextRule::Any, "Name shown to users."),
-            text("default_value", 255, TextRule::Any, "Value used when a subscription gives none."),
-            flag("required", false, "A subscription must give a value."),
-            DESCRIPTION,
-        ],
-        rules: &[],
-        doc: "Parameters of IP phone services (appended to the service URL).",
-    },
+    services::IP_PHONE_SERVICE,
+    services::IP_PHONE_SERVICE_PARAMETER,
     Resource {
         name: "device-profiles",
         singular: "device profile",
@@ -902,37 +840,7 @@ pub static RESOURCES: &[Resource] = &[
         rules: &[],
         doc: "Client Matter Codes (CMC) for billing calls to clients.",
     },
-    Resource {
-        name: "subscription-parameters",
-        singular: "subscription parameter",
-        table: "subscription_parameter",
-        key: &["device", "parameter"],
-        fields: &[
-            Field {
-                name: "device",
-                column: "device_id",
-                kind: Kind::Ref {
-                    target: "devices",
-                    owner: true,
-                },
-                default: Default::Required,
-                doc: "The subscribed device.",
-            },
-            Field {
-                name: "parameter",
-                column: "parameter_id",
-                kind: Kind::Ref {
-                    target: "ip-phone-service-parameters",
-                    owner: true,
-                },
-                default: Default::Required,
-                doc: "The service's parameter: {\"service\": ..., \"name\": ...}.",
-            },
-            text("value", 255, TextRule::Any, "The device's value (the parameter's default applies without one)."),
-        ],
-        rules: &[],
-        doc: "A device's values for the parameters of its subscribed IP phone services.",
-    },
+    services::SUBSCRIPTION_PARAMETER,
     personal::PERSONAL_DIRECTORY_ENTRY,
     paging::PAGING_GROUP,
     paging::PAGING_SITE,

@@ -22,6 +22,27 @@ impl Forward {
     }
 }
 
+/// A music-on-hold audio source as the node plays it (`moh-audio-sources`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HoldAudio {
+    Melody,
+    Silence,
+    /// A WAV file's path on the node.
+    File(String),
+}
+
+impl HoldAudio {
+    /// From a source's `audio` and `file` columns (the catalogue sees the file is given with
+    /// "file"; an unknown audio reads as the melody).
+    fn from_columns(audio: Option<String>, file: Option<String>) -> Option<HoldAudio> {
+        Some(match (audio?.as_str(), file) {
+            ("silence", _) => HoldAudio::Silence,
+            ("file", Some(path)) => HoldAudio::File(path),
+            _ => HoldAudio::Melody,
+        })
+    }
+}
+
 /// A directory number as call control needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineConfig {
@@ -40,6 +61,8 @@ pub struct LineConfig {
     pub dnd: bool,
     pub max_calls: u32,
     pub busy_trigger: u32,
+    /// The audio a call this line holds plays to the held party; None: the device pool's.
+    pub hold_audio: Option<HoldAudio>,
 }
 
 /// One button of a device: a directory number, by pattern and partition.
@@ -68,6 +91,8 @@ pub struct DeviceConfig {
     /// The device profile the phone carries while nobody is logged in (Extension Mobility's
     /// logout profile); None: its own lines.
     pub logout_profile: Option<String>,
+    /// The device pool's music-on-hold source; None: the node's `phones.hold_music`.
+    pub hold_audio: Option<HoldAudio>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,8 +141,9 @@ async fn lines(c: &mut AnyConnection) -> Result<Vec<LineConfig>, StoreError> {
         "SELECT d.pattern, p.name, d.alerting_name, {}, d.cfa_destination, {}, \
                 d.cfb_destination, {}, d.cfna_destination, {}, d.cfur_destination, {}, \
                 d.no_answer_timer, CAST(CASE WHEN d.dnd THEN 1 ELSE 0 END AS BIGINT), \
-                d.max_calls, d.busy_trigger, d.cf_cti_failure_destination, {} \
-         FROM directory_number d LEFT JOIN partition p ON p.id = d.partition_id ORDER BY d.pattern",
+                d.max_calls, d.busy_trigger, d.cf_cti_failure_destination, {}, m.audio, m.file \
+         FROM directory_number d LEFT JOIN partition p ON p.id = d.partition_id \
+         LEFT JOIN moh_audio_source m ON m.id = d.hold_audio_source_id ORDER BY d.pattern",
         css("css_id"),
         css("cfa_css_id"),
         css("cfb_css_id"),
@@ -147,6 +173,7 @@ async fn lines(c: &mut AnyConnection) -> Result<Vec<LineConfig>, StoreError> {
             max_calls: count(&r, 14)?,
             busy_trigger: count(&r, 15)?,
             forward_cti_failure: forward(&r, 16)?,
+            hold_audio: HoldAudio::from_columns(r.try_get(18)?, r.try_get(19)?),
         });
     }
     Ok(out)
@@ -197,8 +224,10 @@ async fn devices(c: &mut AnyConnection) -> Result<Vec<DeviceConfig>, StoreError>
     let mut out = Vec::new();
     for r in sqlx::query(
         "SELECT d.id, d.name, d.model, d.digest_user, d.digest_ha1_md5, d.digest_ha1_sha256, \
-                s.name, dp.name, g.name, CAST(CASE WHEN d.dnd THEN 1 ELSE 0 END AS BIGINT), lp.name \
+                s.name, dp.name, g.name, CAST(CASE WHEN d.dnd THEN 1 ELSE 0 END AS BIGINT), lp.name, \
+                m.audio, m.file \
          FROM device d JOIN device_pool dp ON dp.id = d.device_pool_id \
+         LEFT JOIN moh_audio_source m ON m.id = dp.hold_audio_source_id \
          LEFT JOIN calling_search_space s ON s.id = d.css_id \
          LEFT JOIN device_profile lp ON lp.id = d.logout_profile_id \
          LEFT JOIN route_group g ON g.id = dp.local_route_group_id ORDER BY d.name",
@@ -219,6 +248,7 @@ async fn devices(c: &mut AnyConnection) -> Result<Vec<DeviceConfig>, StoreError>
             dnd: flag(&r, 9)?,
             lines: appearances.remove(&id).unwrap_or_default(),
             logout_profile: r.try_get(10)?,
+            hold_audio: HoldAudio::from_columns(r.try_get(11)?, r.try_get(12)?),
         });
     }
     Ok(out)

@@ -13,6 +13,7 @@
 
 use super::*;
 use dialtone_sip::sdp::negotiate::{self, Codec};
+use dialtone_store::directory::HoldAudio;
 use std::net::SocketAddr;
 
 /// What a held party is played, where the node chooses the audio.
@@ -29,11 +30,13 @@ pub trait HoldMusic: Send + Sync {
     fn plays_for(&self, holder: &Holder) -> bool;
 }
 
-/// Who put the call on hold: the device and line whose settings choose the audio.
+/// Who put the call on hold, and the audio source their settings choose: the line's own,
+/// else the device pool's (as Unified CM's User Hold MOH Audio Source); None: the node's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Holder {
     pub device: Option<String>,
     pub line: Option<LineKey>,
+    pub audio: Option<HoldAudio>,
 }
 
 /// `sdp` pointed at `at` with direction `dir`.
@@ -44,17 +47,27 @@ fn pointed(sdp: &[u8], at: SocketAddr, dir: Direction) -> Option<Bytes> {
 }
 
 impl Call {
-    /// The device and line on `side` of the call.
+    /// The device and line on `side` of the call, and the audio their settings choose.
     fn holder(&self, side: Side) -> Holder {
-        match side {
-            Side::A => Holder {
-                device: self.caller.device.clone(),
-                line: self.caller.line.clone(),
-            },
-            Side::B => Holder {
-                device: self.called_device.clone(),
-                line: self.called_line.clone(),
-            },
+        let (device, line) = match side {
+            Side::A => (self.caller.device.clone(), self.caller.line.clone()),
+            Side::B => (self.called_device.clone(), self.called_line.clone()),
+        };
+        let directory = self.inner.directory.get();
+        let audio = line
+            .as_ref()
+            .and_then(|key| directory.line(key))
+            .and_then(|l| l.config.hold_audio.clone())
+            .or_else(|| {
+                device
+                    .as_deref()
+                    .and_then(|name| directory.device(name))
+                    .and_then(|d| d.hold_audio.clone())
+            });
+        Holder {
+            device,
+            line,
+            audio,
         }
     }
 

@@ -499,6 +499,34 @@ pub fn get_json(node: &Node, path: &str) -> serde_json::Value {
         .unwrap()
 }
 
+/// Change a record found by a query (`devices`, `name=X`), then wait until it is in effect.
+pub fn patch(node: &Node, collection: &str, query: &str, body: serde_json::Value) {
+    let v = get_json(node, &format!("/{collection}?{query}"));
+    let id = v["items"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{collection}?{query}: {v}"))
+        .to_string();
+    let r = admin(client().patch(node.api(&format!("/{collection}/{id}"))))
+        .json(&body)
+        .send()
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "PATCH {collection}: {}",
+        r.text().unwrap()
+    );
+    wait_applied(node);
+}
+
+/// A WAV file of `seconds` of a `hz` sine at 16 kHz (the node resamples it to 8 kHz).
+pub fn sine_wav(hz: f64, seconds: f64) -> Vec<u8> {
+    let rate = 16_000u32;
+    let samples: Vec<i16> = (0..(rate as f64 * seconds) as usize)
+        .map(|n| (8000.0 * (2.0 * std::f64::consts::PI * hz * n as f64 / rate as f64).sin()) as i16)
+        .collect();
+    dialtone_media::wav::encode(&samples, rate, 1)
+}
+
 /// Wait until every committed configuration change is in effect in the node (its snapshots
 /// rebuilt), instead of sleeping for a guess: `GET /status/configuration`.
 pub fn wait_applied(node: &Node) {

@@ -66,6 +66,8 @@ pub enum TextRule {
     /// An IPv4 multicast address in 239.0.0.0/8, the administratively scoped block pages use
     /// (RFC 2365), written as four decimal numbers.
     MulticastIpv4,
+    /// An absolute file path (`/var/lib/...`), with no `..` and no control characters.
+    AbsolutePath,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +122,13 @@ pub enum Rule {
         first: &'static str,
         count: &'static str,
         one_per: &'static str,
+    },
+    /// `field` is set exactly when the field `when` is `equals` (a file path only with the
+    /// audio that plays it).
+    RequiredWhen {
+        field: &'static str,
+        when: &'static str,
+        equals: &'static str,
     },
 }
 

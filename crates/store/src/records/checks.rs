@@ -123,6 +123,20 @@ pub(super) fn check_text(
                 ));
             }
         }
+        TextRule::AbsolutePath => {
+            let path = std::path::Path::new(s);
+            if !path.is_absolute()
+                || path
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+                || s.chars().any(char::is_control)
+            {
+                return Err(invalid(
+                    name,
+                    format!("{s:?} is not an absolute path without '..'"),
+                ));
+            }
+        }
         TextRule::Url => {
             // `Application:Cisco/...` names an application built into the phone (the call
             // lists, the directories), as Unified CM's default services do.
@@ -209,6 +223,25 @@ pub(super) fn check_rules(res: &Resource, merged: &Map<String, Value>) -> Result
             }
             // Checked against the other records by `check_overlap`.
             Rule::NoOverlap { .. } => {}
+            Rule::RequiredWhen {
+                field,
+                when,
+                equals,
+            } => {
+                let chosen = merged.get(*when).and_then(Value::as_str) == Some(*equals);
+                if chosen && !set(field) {
+                    return Err(invalid(
+                        *field,
+                        format!("required when {when} is {equals:?}"),
+                    ));
+                }
+                if !chosen && set(field) {
+                    return Err(invalid(
+                        *field,
+                        format!("only given when {when} is {equals:?}"),
+                    ));
+                }
+            }
             Rule::AtMostOneUnless(fields, unless) => {
                 let n = fields.iter().filter(|f| set(f)).count();
                 let exempt = merged
