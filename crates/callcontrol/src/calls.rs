@@ -33,6 +33,7 @@ use crate::routing::{CallRouter, CallingParty, Chain, Load, Reason, Routing};
 use dialtone_sip::shards::Sharded;
 
 mod admission;
+mod codes;
 mod control;
 mod dialog;
 mod ending;
@@ -47,6 +48,7 @@ mod timers;
 mod transfer;
 mod vendor;
 use crate::directory::Snapshot;
+pub use codes::{CallTone, CodePrompts, PromptLine};
 use control::Control;
 pub use control::{Command, CtiError, RouteAction};
 use dialog::session_expires;
@@ -84,6 +86,11 @@ pub struct CallConfig {
     /// 64*T1 (RFC 3261 17): how long a 2xx waits for its ACK before the call is hung up
     /// (13.3.1.4), and the measure of how long an ended call waits for forks still answering.
     pub transaction_timeout: Duration,
+    /// A code entered at the prompt (FAC, CMC) ends after this long without a digit.
+    pub code_digit_timeout: Duration,
+    /// How long a caller the node answered hears the reorder tone when the call fails,
+    /// before it is hung up.
+    pub reorder_time: Duration,
 }
 
 impl Default for CallConfig {
@@ -97,6 +104,8 @@ impl Default for CallConfig {
             min_session_expires: 90,
             max_duration: Duration::from_secs(720 * 60),
             transaction_timeout: Duration::from_secs(32),
+            code_digit_timeout: Duration::from_secs(10),
+            reorder_time: Duration::from_secs(10),
         }
     }
 }
@@ -192,6 +201,8 @@ struct Inner {
     events: crate::events::Events,
     /// What held parties hear, once the node gives it.
     music: std::sync::OnceLock<Arc<dyn HoldMusic>>,
+    /// Where code prompts, ringback and reorder come from, once the node gives them.
+    prompts: std::sync::OnceLock<Arc<dyn CodePrompts>>,
 }
 
 impl Load for Inner {
@@ -227,6 +238,8 @@ enum Input {
         reply: tokio::sync::oneshot::Sender<Option<Leg>>,
     },
     Control(Control),
+    /// A digit the caller keyed on the node's code prompt (RFC 4733).
+    Digit(char),
 }
 
 /// The leg of a call a consultative transfer names: the transferor's.
@@ -265,6 +278,7 @@ impl Calls {
                 records,
                 events,
                 music: std::sync::OnceLock::new(),
+                prompts: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -272,6 +286,13 @@ impl Calls {
     /// Play `music` to held parties from now on (once; a second call is ignored).
     pub fn play_hold_music(&self, music: Arc<dyn HoldMusic>) {
         let _ = self.inner.music.set(music);
+    }
+
+    /// Answer calls that need a code (FAC, CMC) with `prompts` from now on, and play
+    /// ringback and reorder to those callers (once; a second call is ignored). Without it
+    /// such calls are refused 403.
+    pub fn play_code_prompts(&self, prompts: Arc<dyn CodePrompts>) {
+        let _ = self.inner.prompts.set(prompts);
     }
 
     /// The calls in progress.
@@ -506,6 +527,8 @@ struct Call {
     at_route_point: Option<AtRoutePoint>,
     /// The application answering the call with its own media, when it ends on Dialtone.
     served: Option<Served>,
+    /// The node answered the caller to ask for a code.
+    prompt: Option<codes::Prompting>,
     /// DTMF digits to send, one INFO after another.
     dtmf: std::collections::VecDeque<(Side, char)>,
 }
@@ -584,6 +607,7 @@ impl Call {
             parked: None,
             at_route_point: None,
             served: None,
+            prompt: None,
             dtmf: std::collections::VecDeque::new(),
         }
     }
@@ -729,6 +753,9 @@ impl Call {
             if let Some(d) = self.ring_deadline {
                 wake = wake.min(d);
             }
+        }
+        if let Some(at) = self.prompt.as_ref().and_then(|p| p.wake()) {
+            wake = wake.min(at);
         }
         if let Some(rp) = self.at_route_point.as_ref().filter(|r| !r.accepted) {
             wake = wake.min(rp.deadline);

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use dialtone_dialplan::{Decision, Mode, Outcome, Request, Target};
+use dialtone_dialplan::{Code, Decision, Mode, Outcome, Request, Target};
 use dialtone_store::directory::{Forward, TrunkConfig};
 
 use crate::directory::{Line, LineKey, Snapshot};
@@ -73,6 +73,13 @@ pub enum Routing {
         why: String,
         decision: Option<Decision>,
     },
+    /// The route pattern needs `code` after the number, which `number` (as dialled after any
+    /// forwarding) does not carry.
+    CodeNeeded {
+        code: Code,
+        pattern: String,
+        number: String,
+    },
 }
 
 /// Forwarding state carried across every hop of one call.
@@ -138,11 +145,13 @@ impl CallRouter<'_> {
                     )
                 }
                 Outcome::CodeRequired { code, pattern } => {
-                    return fail(
-                        403,
-                        format!("{pattern} needs a {code:?} code after #"),
-                        None,
-                    )
+                    // The codes already given come after the number: ask for the next one.
+                    let number = dialled.split('#').next().unwrap_or("").to_string();
+                    return Routing::CodeNeeded {
+                        code,
+                        pattern,
+                        number,
+                    };
                 }
                 Outcome::CodeRejected { code, pattern } => {
                     return fail(

@@ -25,6 +25,9 @@ pub enum Tone {
     /// Speak now (the seed's "high go-ahead tone"): two 0.2 s beeps of 880 Hz, an octave
     /// above the stall, 0.2 s apart, once.
     GoAhead,
+    /// Key your code now (a Forced Authorization or Client Matter Code): two 0.1 s beeps of
+    /// 1400 Hz, 0.1 s apart, once; higher and shorter than the go-ahead.
+    CodePrompt,
 }
 
 /// How a tone sounds: its frequencies and level, and its cadence.
@@ -40,13 +43,14 @@ pub struct Plan {
 }
 
 impl Tone {
-    pub const ALL: [Tone; 6] = [
+    pub const ALL: [Tone; 7] = [
         Tone::Dial,
         Tone::Ringback,
         Tone::Busy,
         Tone::Reorder,
         Tone::Stall,
         Tone::GoAhead,
+        Tone::CodePrompt,
     ];
 
     pub fn plan(self) -> Plan {
@@ -62,6 +66,7 @@ impl Tone {
             Tone::Reorder => (&[480.0, 620.0], -24.0, &[(250, 250)], true),
             Tone::Stall => (&[440.0], -19.0, &[(200, 200)], true),
             Tone::GoAhead => (&[880.0], -13.0, &[(200, 200), (200, 0)], false),
+            Tone::CodePrompt => (&[1400.0], -13.0, &[(100, 100), (100, 0)], false),
         };
         Plan {
             frequencies,
@@ -80,6 +85,7 @@ impl Tone {
             Tone::Reorder => "reorder",
             Tone::Stall => "stall",
             Tone::GoAhead => "go-ahead",
+            Tone::CodePrompt => "code-prompt",
         }
     }
 

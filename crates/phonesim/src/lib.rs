@@ -767,6 +767,17 @@ impl Phone {
         }
     }
 
+    /// Key `digits` on a call, as RFC 4733 telephone-events in its audio stream (a code at
+    /// the node's prompt tone, say).
+    pub fn key(&self, call_id: &str, digits: &str) -> Result<()> {
+        let calls = self.inner.calls.lock().unwrap();
+        let call = calls
+            .get(call_id)
+            .ok_or_else(|| anyhow!("no call {call_id}"))?;
+        call.rtp.key(digits);
+        Ok(())
+    }
+
     /// Put a call on hold (re-INVITE sendonly) or resume it.
     pub async fn hold(&self, call_id: &str, hold: bool) -> Result<()> {
         let (req, server) = {

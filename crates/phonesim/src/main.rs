@@ -20,7 +20,7 @@ use tokio::io::AsyncBufReadExt;
     about = "Simulated Cisco enterprise SIP phones for Dialtone (and Unified CM)",
     after_help = "Commands on standard input (to the first phone, or prefix with a device name):\n  \
         services | directories | select N | submit KEY=VALUE... | softkey NAME | back | screen\n  \
-        dial NUMBER | answer | hold | resume | hangup | calls | config | quit"
+        dial NUMBER | answer | key DIGITS | hold | resume | hangup | calls | config | quit"
 )]
 struct Cli {
     /// Where configuration files come from: http://HOST:6970 or tftp://HOST:69.
@@ -146,6 +146,15 @@ async fn command(phone: &Phone, words: &[&str]) -> Result<String> {
                 .ok_or_else(|| anyhow!("nothing is ringing"))?;
             phone.answer(&ringing.call_id).await?;
             format!("answered {}\n", ringing.call_id)
+        }
+        ["key", digits] => {
+            let call = phone
+                .calls()
+                .into_iter()
+                .next()
+                .ok_or_else(|| anyhow!("no call"))?;
+            phone.key(&call.call_id, digits)?;
+            format!("keyed {digits} (RFC 4733)\n")
         }
         [verb @ ("hold" | "resume")] => {
             let call = phone

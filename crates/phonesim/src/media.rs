@@ -1,11 +1,15 @@
 //! G.711 audio for simulated phones: SDP offers and answers, and an RTP stream that sends a
-//! 20 ms PCMU packet every 20 ms while the call is active and counts what arrives.
+//! 20 ms PCMU packet every 20 ms while the call is active and counts what arrives; keyed
+//! digits go in the same stream as RFC 4733 telephone-events (payload type 101, as our SDP
+//! says) in place of the audio while they last.
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use dialtone_media::telephone_event::{digit_code, digit_events, Event};
 use tokio::net::UdpSocket;
 
 /// What the other side's SDP says about its audio.
@@ -66,6 +70,13 @@ pub fn sdp(ip: IpAddr, port: u16, session: u64, version: u64, direction: &str) -
     )
 }
 
+/// The digit being sent: its packets (marker, event), the next to send, its start timestamp.
+struct Keyed {
+    packets: Vec<(bool, Event)>,
+    next: usize,
+    start: u32,
+}
+
 /// One call's audio: a socket, a sender task and a receiver task.
 pub struct Rtp {
     pub socket: Arc<UdpSocket>,
@@ -74,6 +85,8 @@ pub struct Rtp {
     pub received: Arc<AtomicU64>,
     remote: Arc<Mutex<Option<SocketAddr>>>,
     sending: Arc<AtomicBool>,
+    /// Digits keyed and not yet sent.
+    keyed: Arc<Mutex<VecDeque<char>>>,
     pub(crate) ear: crate::listen::Ear,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -86,6 +99,7 @@ impl Rtp {
         let received = Arc::new(AtomicU64::new(0));
         let remote: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
         let sending = Arc::new(AtomicBool::new(false));
+        let keyed: Arc<Mutex<VecDeque<char>>> = Arc::default();
         // What comes is decoded and analysed as a pushed stream is, so a test can tell what
         // the far end (or the node's music on hold) plays.
         let (ear, rx) = crate::listen::Ear::start(
@@ -95,11 +109,12 @@ impl Rtp {
             received.clone(),
         );
         let tx = {
-            let (socket, sent, remote, sending) = (
+            let (socket, sent, remote, sending, keyed) = (
                 socket.clone(),
                 sent.clone(),
                 remote.clone(),
                 sending.clone(),
+                keyed.clone(),
             );
             tokio::spawn(async move {
                 let ssrc: u32 = rand::random();
@@ -108,23 +123,45 @@ impl Rtp {
                 let mut tick = tokio::time::interval(Duration::from_millis(20));
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
                 let mut phase = 0f32;
+                let mut event: Option<Keyed> = None;
                 loop {
                     tick.tick().await;
                     let to = *remote.lock().expect("rtp lock");
                     if let (Some(to), true) = (to, sending.load(Ordering::Relaxed)) {
+                        if event.is_none() {
+                            let next = keyed.lock().expect("rtp lock").pop_front();
+                            event = next.and_then(digit_code).map(|code| Keyed {
+                                packets: digit_events(code, 100),
+                                next: 0,
+                                start: ts,
+                            });
+                        }
                         let mut p = Vec::with_capacity(172);
                         p.push(0x80);
-                        p.push(0); // PCMU
-                        p.extend_from_slice(&seq.to_be_bytes());
-                        p.extend_from_slice(&ts.to_be_bytes());
-                        p.extend_from_slice(&ssrc.to_be_bytes());
-                        // A 400 Hz tone, so a listener hears the call is up.
-                        for _ in 0..160 {
-                            let sample = (phase.sin() * 8000.0) as i16;
-                            phase += 2.0 * std::f32::consts::PI * 400.0 / 8000.0;
-                            p.push(linear_to_ulaw(sample));
+                        if let Some(k) = event.as_mut() {
+                            let (marker, e) = k.packets[k.next];
+                            p.push(if marker { 0x80 | 101 } else { 101 });
+                            p.extend_from_slice(&seq.to_be_bytes());
+                            p.extend_from_slice(&k.start.to_be_bytes());
+                            p.extend_from_slice(&ssrc.to_be_bytes());
+                            e.write(&mut p);
+                            k.next += 1;
+                            if k.next == k.packets.len() {
+                                event = None;
+                            }
+                        } else {
+                            p.push(0); // PCMU
+                            p.extend_from_slice(&seq.to_be_bytes());
+                            p.extend_from_slice(&ts.to_be_bytes());
+                            p.extend_from_slice(&ssrc.to_be_bytes());
+                            // A 400 Hz tone, so a listener hears the call is up.
+                            for _ in 0..160 {
+                                let sample = (phase.sin() * 8000.0) as i16;
+                                phase += 2.0 * std::f32::consts::PI * 400.0 / 8000.0;
+                                p.push(linear_to_ulaw(sample));
+                            }
+                            phase %= 2.0 * std::f32::consts::PI;
                         }
-                        phase %= 2.0 * std::f32::consts::PI;
                         if socket.send_to(&p, to).await.is_ok() {
                             sent.fetch_add(1, Ordering::Relaxed);
                         }
@@ -141,9 +178,15 @@ impl Rtp {
             received,
             remote,
             sending,
+            keyed,
             ear,
             tasks: vec![rx, tx],
         })
+    }
+
+    /// Key `digits` (0-9, *, #, A-D): each goes as an RFC 4733 event of 100 ms, in order.
+    pub fn key(&self, digits: &str) {
+        self.keyed.lock().expect("rtp lock").extend(digits.chars());
     }
 
     /// Send to `remote` (or stop sending).

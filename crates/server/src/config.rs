@@ -89,6 +89,8 @@ pub struct SipSection {
     pub timer_c_ms: u64,
     pub max_call_seconds: u32,
     pub trunk_failover_ms: u64,
+    pub code_digit_timeout_ms: u64,
+    pub reorder_ms: u64,
     pub forward_max_hops: u32,
     pub auth_free_failures: u32,
     pub auth_delay_ms: u64,
@@ -117,6 +119,8 @@ impl Default for SipSection {
             timer_c_ms: 210_000,
             max_call_seconds: 43_200,
             trunk_failover_ms: 2000,
+            code_digit_timeout_ms: 10_000,
+            reorder_ms: 10_000,
             forward_max_hops: 12,
             auth_free_failures: 3,
             auth_delay_ms: 250,
@@ -305,6 +309,8 @@ pub const FIELDS: &[FieldDoc] = &[
     FieldDoc { key: "sip.max_ringing_seconds", default: "180", doc: "A call that nobody answers (and no forward takes) is given up after this many seconds with 480." },
     FieldDoc { key: "sip.max_call_seconds", default: "43200", doc: "Unified CM's Maximum Call Duration Timer (720 minutes), in seconds: a call is hung up after it (0: no limit), so calls whose phones vanished end even without session timers." },
     FieldDoc { key: "sip.timer_c_ms", default: "210000", doc: "Timer C (RFC 3261 16.6), in milliseconds: the longest an INVITE waits for a final response after ringing before the transaction cancels it by itself. Must exceed sip.max_ringing_seconds, which ends calls first." },
+    FieldDoc { key: "sip.code_digit_timeout_ms", default: "10000", doc: "A Forced Authorization or Client Matter Code keyed at the prompt tone ends after this many milliseconds without a digit (or at #)." },
+    FieldDoc { key: "sip.reorder_ms", default: "10000", doc: "A caller the node answered (to ask for a code) whose call then fails hears the reorder tone this many milliseconds before it is hung up." },
     FieldDoc { key: "sip.trunk_failover_ms", default: "2000", doc: "A trunk that gives no provisional answer within this many milliseconds is skipped for the next trunk of the route list." },
     FieldDoc { key: "sip.forward_max_hops", default: "12", doc: "Most times one call may be forwarded (Unified CM's Forward Maximum Hop Count); a longer chain is a loop and fails with 482." },
     FieldDoc { key: "sip.auth_free_failures", default: "3", doc: "Failed digest checks (REGISTER or INVITE) from one source address answered at once; each further one waits before its challenge." },
@@ -602,6 +608,12 @@ impl Config {
                 "phones.paging_port",
                 "must be even, 20480 to 32768 (the ports Cisco phones receive on)",
             ));
+        }
+        if !(100..=300_000).contains(&self.sip.code_digit_timeout_ms) {
+            return Err(err("sip.code_digit_timeout_ms", "must be 100 to 300000"));
+        }
+        if self.sip.reorder_ms > 120_000 {
+            return Err(err("sip.reorder_ms", "must be at most 120000"));
         }
         if self.phones.paging_ttl == 0 || self.phones.paging_ttl > 255 {
             return Err(err("phones.paging_ttl", "must be 1 to 255"));

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use dialtone_callcontrol::calls::{Codec, HoldMusic, Holder};
 use dialtone_media::g711::Law;
-use dialtone_media::pacer::{Config as PacerConfig, Pacer};
+use dialtone_media::pacer::Pacer;
 use dialtone_media::source::{Clip, Player};
 use dialtone_store::directory::HoldAudio;
 
@@ -84,7 +84,7 @@ struct FileAudio {
 }
 
 pub struct NodeMusic {
-    pacer: Pacer,
+    pacer: Arc<Pacer>,
     socket: Arc<UdpSocket>,
     address: SocketAddr,
     melody: Clips,
@@ -95,8 +95,7 @@ pub struct NodeMusic {
 
 impl NodeMusic {
     /// Music from `ip` (the node's media address), `audio` where nothing else is chosen.
-    pub fn start(ip: IpAddr, audio: Audio) -> std::io::Result<NodeMusic> {
-        let pacer = Pacer::start(PacerConfig::default());
+    pub fn start(pacer: Arc<Pacer>, ip: IpAddr, audio: Audio) -> std::io::Result<NodeMusic> {
         let socket = pacer.socket(SocketAddr::new(ip, 0), None)?;
         let address = socket.local_addr()?;
         let melody = clips(&dialtone_media::tone::melody(MELODY));

@@ -27,6 +27,7 @@ mod live;
 mod metrics;
 mod node;
 mod play;
+mod prompts;
 mod tls;
 
 use std::path::PathBuf;

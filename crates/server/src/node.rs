@@ -447,6 +447,8 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
             min_session_expires: config.sip.min_session_expires,
             max_duration: Duration::from_secs(config.sip.max_call_seconds as u64),
             transaction_timeout: 64 * t1,
+            code_digit_timeout: Duration::from_millis(config.sip.code_digit_timeout_ms),
+            reorder_time: Duration::from_millis(config.sip.reorder_ms),
         },
         records_tx,
         events.clone(),
@@ -459,9 +461,14 @@ pub async fn serve(config: Config, with_demo: bool) -> Result<()> {
         .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
     let hold_audio = crate::hold_music::Audio::from_config(&config.phones.hold_music)
         .map_err(|e| anyhow::anyhow!("phones.hold_music: {e}"))?;
-    let music = crate::hold_music::NodeMusic::start(media_ip, hold_audio)
+    // Music on hold and the tones of calls the node answers share one paced sender.
+    let call_media = Arc::new(dialtone_media::pacer::Pacer::start(Default::default()));
+    let music = crate::hold_music::NodeMusic::start(call_media.clone(), media_ip, hold_audio)
         .context("a socket for music on hold")?;
     calls.play_hold_music(Arc::new(music));
+    calls.play_code_prompts(Arc::new(crate::prompts::NodePrompts::new(
+        call_media, media_ip,
+    )));
     tokio::spawn(dialtone_callcontrol::serve(
         sip_incoming,
         registrar.clone(),

@@ -401,7 +401,11 @@ fn session_timers_clean_up_a_dead_call() {
 fn trunks_fail_over_and_inbound_trunk_calls_use_the_trunk_css() {
     for (t, tr) in [(Sip::Udp, "udp"), (Sip::Tcp, "tcp")] {
         let dir = tempfile::tempdir().unwrap();
-        let node = Node::start(dir.path(), "[sip]\ntrunk_failover_ms = 300\n", true);
+        let node = Node::start(
+            dir.path(),
+            "[sip]\ntrunk_failover_ms = 300\ncode_digit_timeout_ms = 300\nreorder_ms = 300\n",
+            true,
+        );
         let (p0, p1, p2, p3, phone) = (
             free_port(),
             free_port(),
@@ -482,8 +486,10 @@ fn trunks_fail_over_and_inbound_trunk_calls_use_the_trunk_css() {
             "{r}"
         );
 
-        // A route pattern that needs a Forced Authorization Code: refused without one, routed
-        // with one after '#' (escaped %23 in the Request-URI), and the code's name is recorded.
+        // A route pattern that needs a Forced Authorization Code: without one the node answers
+        // and asks for it at the tone (tests/codes.rs keys it); nobody keys one here, so the
+        // reorder plays and the node hangs up. Routed with one after '#' (escaped %23 in the
+        // Request-URI), and the code's name is recorded.
         post(
             &node,
             "forced-authorization-codes",
@@ -495,7 +501,15 @@ fn trunks_fail_over_and_inbound_trunk_calls_use_the_trunk_css() {
             serde_json::json!({"pattern": "7XXX", "partition": "Internal_PT", "route_list": "Carriers_RL", "require_fac": true, "authorization_level": 5}),
         );
         std::thread::sleep(std::time::Duration::from_millis(150));
-        refused(&node, t, "1000", "7123", "403");
+        Sipp::start(
+            &node,
+            t,
+            "uac-hungup.xml",
+            0,
+            &[&caller(&node, "1000", "7123")],
+            &["-m", "1"],
+        )
+        .expect_success("the node asked for a code nobody keyed, then hung up");
         call_out("7123%234321");
         let r = &records(&node, 4)[0];
         assert_eq!(

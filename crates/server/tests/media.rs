@@ -129,7 +129,7 @@ fn what_cannot_be_played_is_refused_naming_why() {
         ),
         (
             &["--tone", "beep"],
-            "no tone named \"beep\" (one of dial, ringback, busy, reorder, stall, go-ahead)",
+            "no tone named \"beep\" (one of dial, ringback, busy, reorder, stall, go-ahead, code-prompt)",
         ),
         (&["--tone", "busy", "--law", "g729"], "--law"),
         (&[], "--tone NAME or --file"),

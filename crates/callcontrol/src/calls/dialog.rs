@@ -62,6 +62,7 @@ impl Call {
             Input::Request(tx) => self.on_request(tx).await,
             Input::HandOver { of, reply } => self.hand_over(of, reply).await,
             Input::Control(c) => self.on_control(c).await,
+            Input::Digit(d) => self.on_code_digit(d).await,
         }
     }
 

@@ -366,6 +366,7 @@ impl Call {
         }
         self.held_by = None;
         self.music = None;
+        self.prompt = None;
         if self.answered_at.is_none() {
             self.answered_at = Some(now_ms());
         }

@@ -72,13 +72,46 @@ impl Call {
             ))));
             return Next::Continue;
         }
-        let Some(a) = self.a_invite.as_ref() else {
+        if self.a_invite.is_none() {
             let _ = reply.send(Err(CtiError::State(
                 "the call has no caller to answer".into(),
             )));
             return Next::Continue;
-        };
-        let offer = a.request.body();
+        }
+        let route_point = self
+            .at_route_point
+            .as_ref()
+            .map(|rp| rp.number.number.clone())
+            .unwrap_or_default();
+        match self.answer_served(media, route_point).await {
+            Ok((_, audio)) => {
+                self.at_route_point = None;
+                let _ = reply.send(Ok(ServedCall {
+                    call: self.id,
+                    audio,
+                }));
+                Next::Continue
+            }
+            Err((next, why)) => {
+                let _ = reply.send(Err(CtiError::State(why)));
+                next
+            }
+        }
+    }
+
+    /// Answer the caller's INVITE with `media` as Dialtone's own (RFC 3264): the audio the
+    /// caller's offer and our choice agree on (None when we offered and the answer comes in
+    /// the ACK), and its channel. Err: the call ended (488 when nothing fits), and why.
+    pub(super) async fn answer_served(
+        &mut self,
+        media: ServedMedia,
+        route_point: String,
+    ) -> Result<(Option<Audio>, watch::Receiver<Option<Audio>>), (Next, String)> {
+        let offer = self
+            .a_invite
+            .as_ref()
+            .map(|a| a.request.body())
+            .unwrap_or_default();
         let (body, audio, awaiting_answer) = if offer.is_empty() {
             let ours = negotiate::offer(&media.accept, media.local, 1, Direction::SendRecv);
             (ours, None, true)
@@ -86,17 +119,12 @@ impl Call {
             match negotiate::choose(&offer, &media.accept) {
                 Ok(audio) => match negotiate::answer(&offer, &audio, media.local, 1) {
                     Some(answer) => (answer, Some(audio), false),
-                    None => return self.refuse_offer(Refusal::NoAudio, reply).await,
+                    None => return Err(self.refuse_offer(Refusal::NoAudio).await),
                 },
-                Err(refusal) => return self.refuse_offer(refusal, reply).await,
+                Err(refusal) => return Err(self.refuse_offer(refusal).await),
             }
         };
-        let route_point = self
-            .at_route_point
-            .take()
-            .map(|rp| rp.number.number)
-            .unwrap_or_default();
-        let (tx, rx) = watch::channel(audio);
+        let (tx, rx) = watch::channel(audio.clone());
         self.served = Some(Served {
             media,
             audio: tx,
@@ -105,28 +133,16 @@ impl Call {
             route_point,
         });
         if !self.connect_caller(Some(("application/sdp", body))).await {
-            let _ = reply.send(Err(CtiError::State(
-                "the caller's dialog is unusable".into(),
-            )));
-            return self.hang_up_all("failed").await;
+            let next = self.hang_up_all("failed").await;
+            return Err((next, "the caller's dialog is unusable".into()));
         }
-        let _ = reply.send(Ok(ServedCall {
-            call: self.id,
-            audio: rx,
-        }));
-        Next::Continue
+        Ok((audio, rx))
     }
 
-    /// The caller offered nothing we speak: 488 (RFC 3264 6; Warning 304, RFC 3261 20.43),
-    /// and the application is told why.
-    async fn refuse_offer(
-        &mut self,
-        refusal: Refusal,
-        reply: oneshot::Sender<Result<ServedCall, CtiError>>,
-    ) -> Next {
+    /// The caller offered nothing we speak: 488 (RFC 3264 6; Warning 304, RFC 3261 20.43).
+    async fn refuse_offer(&mut self, refusal: Refusal) -> (Next, String) {
         let why = refusal.to_string();
         tracing::info!(call = self.id, %why, "served call refused");
-        let _ = reply.send(Err(CtiError::State(why.clone())));
         self.leave_route_point();
         if let Some(a) = &self.a_invite {
             let b = self
@@ -138,11 +154,14 @@ impl Call {
                 .finish();
             a.respond(b).await;
         }
-        Next::End {
-            cause: "incompatible media",
-            status: 488,
-            by: "system",
-        }
+        (
+            Next::End {
+                cause: "incompatible media",
+                status: 488,
+                by: "system",
+            },
+            why,
+        )
     }
 
     /// The ACK of our offer carries the caller's answer.
@@ -154,7 +173,8 @@ impl Call {
         let body = ack.body();
         match negotiate::choose(&body, &s.media.accept) {
             Ok(audio) => {
-                let _ = s.audio.send(Some(audio));
+                let _ = s.audio.send(Some(audio.clone()));
+                self.prompt_heard_at(&audio);
             }
             Err(e) => tracing::info!(call = self.id, error = %e, "the ACK's answer is unusable"),
         }

@@ -25,6 +25,11 @@ impl Call {
                 tracing::info!(call = self.id, code, why, "call not routed");
                 self.fail_caller(code, &why).await
             }
+            Routing::CodeNeeded {
+                code,
+                pattern,
+                number,
+            } => self.ask_code(code, pattern, number).await,
             Routing::Ring {
                 line,
                 contacts,
@@ -52,10 +57,12 @@ impl Call {
                     parties: self.parties(),
                 });
 
+                self.prompt_rings();
                 self.ring(contacts).await;
                 self.check_forks().await
             }
             Routing::Trunks { trunks, decision } => {
+                self.prompt_rings();
                 self.decision = Some(decision);
                 self.trunks = trunks;
                 self.trunks.reverse();
@@ -188,7 +195,10 @@ impl Call {
         }
         // A transfer target gets no offer: its answer's offer goes to the transferee. So
         // does the called side of a call Dialtone placed: its offer goes to the originator.
-        if let (Some(req), None) = (req.as_ref(), self.transfer.as_ref()) {
+        // And the called side of a call whose caller Dialtone answered itself (a code).
+        if let (Some(req), None, None) =
+            (req.as_ref(), self.transfer.as_ref(), self.prompt.as_ref())
+        {
             let body = req.body();
             if !body.is_empty() {
                 b = b.body(
@@ -337,6 +347,9 @@ impl Call {
     }
 
     pub(super) async fn fail_caller(&mut self, code: u16, why: &str) -> Next {
+        if self.legs[Side::B as usize].is_none() && self.prompt_fails(code, why) {
+            return Next::Continue;
+        }
         match &self.a_invite {
             Some(a) if !self.a_answered => {
                 let b = self
@@ -525,7 +538,12 @@ impl Call {
             Role::TransferTarget => return self.on_transfer_fork(i, msg, code).await,
             Role::Originator { .. } => return self.on_originator_fork(i, msg, code).await,
             Role::Joining(side) => return self.on_joining_fork(i, side, msg, code).await,
-            Role::Called if self.a_invite.is_none() && (200..300).contains(&code) => {
+            // Dialtone placed the call, or answered the caller itself: the called side's
+            // offer joins the two.
+            Role::Called
+                if (self.a_invite.is_none() || self.prompt.is_some())
+                    && (200..300).contains(&code) =>
+            {
                 return self.on_joining_fork(i, Side::B, msg, code).await
             }
             Role::Called => {}

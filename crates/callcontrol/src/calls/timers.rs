@@ -49,6 +49,9 @@ impl Call {
             }
             return self.hang_up_all("max_duration").await;
         }
+        if let Some(next) = self.on_prompt_timer(now).await {
+            return next;
+        }
         if self.a_ack_due.is_some_and(|due| now >= due) {
             tracing::info!(call = self.id, "the caller never acknowledged the answer");
             self.a_ack_due = None;

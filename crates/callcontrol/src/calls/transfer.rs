@@ -244,6 +244,11 @@ impl Call {
                 tracing::info!(call = self.id, "transfer to a route point is not supported");
                 self.transfer_failed(488).await
             }
+            // Nobody is on the line to key a code for a transfer target.
+            Routing::CodeNeeded { pattern, .. } => {
+                tracing::info!(call = self.id, pattern, "transfer target needs a code");
+                self.transfer_failed(403).await
+            }
         }
     }
 
