@@ -59,46 +59,40 @@ fn bad(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, field, message)
 }
 
-/// The recording a body names, in µ-law, played once per repeat; checked before anything is
-/// sent.
-fn recording(body: &BroadcastBody) -> Result<(String, Clip), ApiError> {
-    let (name, clip) = match (&body.tone, &body.wav) {
-        (Some(name), None) => {
+/// What a broadcast plays: a tone by name, or a WAV file's bytes.
+pub enum Recording<'a> {
+    Tone(&'a str),
+    Wav(Vec<u8>),
+}
+
+/// The recording a body names (`field` the name of its field, for errors), in µ-law, played
+/// once per repeat; checked before anything is sent.
+pub fn recording(what: Recording, field: &str) -> Result<(String, Clip), ApiError> {
+    let (name, clip) = match what {
+        Recording::Tone(name) => {
             let tone = Tone::from_name(name).ok_or_else(|| {
                 let names: Vec<&str> = Tone::ALL.iter().map(|t| t.name()).collect();
                 bad(
-                    "tone",
+                    field,
                     format!("no tone named {name:?} (one of {})", names.join(", ")),
                 )
             })?;
             (format!("tone:{}", tone.name()), tone.clip(Law::Mu))
         }
-        (None, Some(wav)) => {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(wav.trim())
-                .map_err(|e| bad("wav", format!("not base64: {e}")))?;
-            let pcm = dialtone_media::wav::decode(&bytes).map_err(|e| bad("wav", e.to_string()))?;
+        Recording::Wav(bytes) => {
+            let pcm = dialtone_media::wav::decode(&bytes).map_err(|e| bad(field, e.to_string()))?;
             (
                 "recording".to_string(),
                 Clip::from_pcm(&pcm, Law::Mu, false),
             )
         }
-        _ => {
-            return Err(bad(
-                "tone",
-                "give exactly one of tone (a tone's name) and wav (a WAV file, base64)",
-            ))
-        }
     };
     if clip.bytes.is_empty() {
-        return Err(bad(
-            if body.wav.is_some() { "wav" } else { "tone" },
-            "the recording is silent: no samples",
-        ));
+        return Err(bad(field, "the recording is silent: no samples"));
     }
     if Duration::from_millis(clip.millis()) > MAX_RECORDING {
         return Err(bad(
-            "wav",
+            field,
             format!(
                 "the recording lasts {} s; at most {} s",
                 clip.millis() / 1000,
@@ -114,6 +108,23 @@ fn recording(body: &BroadcastBody) -> Result<(String, Clip), ApiError> {
             ..clip
         },
     ))
+}
+
+/// The recording a request body names.
+fn body_recording(body: &BroadcastBody) -> Result<(String, Clip), ApiError> {
+    match (&body.tone, &body.wav) {
+        (Some(name), None) => recording(Recording::Tone(name), "tone"),
+        (None, Some(wav)) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(wav.trim())
+                .map_err(|e| bad("wav", format!("not base64: {e}")))?;
+            recording(Recording::Wav(bytes), "wav")
+        }
+        _ => Err(bad(
+            "tone",
+            "give exactly one of tone (a tone's name) and wav (a WAV file, base64)",
+        )),
+    }
 }
 
 /// `POST /api/v1/paging/broadcasts`: page the groups with a recording now. 202 with the
@@ -137,9 +148,34 @@ pub async fn post(
     if !(1..=MAX_REPEAT).contains(&body.repeat) {
         return Err(bad("repeat", format!("from 1 to {MAX_REPEAT}")));
     }
+    let (id, count, seconds) = start(
+        &http,
+        &body.groups,
+        || body_recording(&body),
+        body.repeat,
+        body.preamble,
+        &caller,
+    )?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "id": id, "phones": count, "seconds": seconds })),
+    ))
+}
+
+/// Page `group_names` with `recording` now (read once the groups are known to exist), on
+/// behalf of `caller` (an administrator, or a schedule): the page's id, the phones being
+/// told, and the seconds the recording plays.
+pub fn start(
+    http: &Http,
+    group_names: &[String],
+    recording: impl FnOnce() -> Result<(String, Clip), ApiError>,
+    repeat: u32,
+    preamble: bool,
+    caller: &str,
+) -> Result<(u64, usize, f64), ApiError> {
     let known = http.groups.get();
     let mut groups: Vec<Group> = Vec::new();
-    for name in &body.groups {
+    for name in group_names {
         let g = known.iter().find(|g| g.name == *name).ok_or_else(|| {
             ApiError::field(
                 StatusCode::NOT_FOUND,
@@ -151,7 +187,7 @@ pub async fn post(
             groups.push(g.clone());
         }
     }
-    let (name, clip) = recording(&body)?;
+    let (name, clip) = recording()?;
     let session = http.session.detached();
     let (phones, skipped) = audience::choose(
         &http.paging,
@@ -170,22 +206,17 @@ pub async fn post(
         ));
     }
     let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
-    let mut record = PageRecord::new(&names, &caller, None, &name);
+    let mut record = PageRecord::new(&names, caller, None, &name);
     record.phones.extend(skipped);
     let id = record.id;
     let count = phones.len();
     let mut parts = Vec::new();
-    if body.preamble {
+    if preamble {
         parts.push(Tone::GoAhead.clip(Law::Mu));
     }
-    parts.extend((0..body.repeat).map(|_| clip.clone()));
+    parts.extend((0..repeat).map(|_| clip.clone()));
     tokio::spawn(run(http.paging.clone(), groups, phones, record, parts));
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(
-            json!({ "id": id, "phones": count, "seconds": clip.millis() as f64 / 1000.0 * body.repeat as f64 }),
-        ),
-    ))
+    Ok((id, count, clip.millis() as f64 / 1000.0 * repeat as f64))
 }
 
 /// Tell the phones, play the parts in turn, tell them to leave.

@@ -12,6 +12,7 @@ pub mod broadcast;
 pub mod groups;
 pub mod page;
 pub mod record;
+pub mod schedule;
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -109,6 +110,15 @@ pub fn app(p: &Platform) -> Starting<'_> {
         )
         .await
         .map_err(store_failed)?;
+        let schedules_changed = Arc::new(tokio::sync::Notify::new());
+        let notify = schedules_changed.clone();
+        let schedules = Live::follow(
+            &p.store,
+            |s| load(s, "paging-schedules", schedule::Schedule::from_record),
+            move |_, _| notify.notify_one(),
+        )
+        .await
+        .map_err(store_failed)?;
         take_numbers(&session, &owned, &groups.get());
         let media_ip: IpAddr = p
             .site
@@ -128,14 +138,17 @@ pub fn app(p: &Platform) -> Starting<'_> {
             accounts: p.accounts.clone(),
         });
         let mut app = App::new("paging");
+        let http = Arc::new(Http {
+            paging: paging.clone(),
+            groups: groups.clone(),
+            session: session.clone(),
+        });
         app.surfaces.credentials = Router::new()
             .route("/api/v1/paging/pages", get(pages))
             .route("/api/v1/paging/broadcasts", post(broadcast::post))
-            .with_state(Arc::new(Http {
-                paging: paging.clone(),
-                groups: groups.clone(),
-                session: session.clone(),
-            }));
+            .with_state(http.clone());
+        app.tasks
+            .push(Box::pin(schedule::keep(http, schedules, schedules_changed)));
         app.openapi = openapi();
         app.tasks.push(Box::pin(keep_numbers(
             session.clone(),
@@ -301,7 +314,7 @@ fn openapi() -> Paths {
                 "type": "object", "required": ["groups"], "additionalProperties": false,
                 "properties": {
                     "groups": {"type": "array", "minItems": 1, "maxItems": broadcast::MAX_GROUPS, "items": {"type": "string"}, "description": "Recipient groups by name; a phone in several is paged once"},
-                    "tone": {"type": "string", "description": "A tone: dial, ringback, busy, reorder, stall or go-ahead (one cadence cycle per repeat)"},
+                    "tone": {"type": "string", "description": "A tone: dial, ringback, busy, reorder, stall, go-ahead or code-prompt (one cadence cycle per repeat)"},
                     "wav": {"type": "string", "format": "byte", "description": "A WAV file (PCM or float, any rate), base64; at most 600 s (and api.max_body_bytes)"},
                     "repeat": {"type": "integer", "minimum": 1, "maximum": broadcast::MAX_REPEAT, "default": 1},
                     "preamble": {"type": "boolean", "default": true, "description": "The go-ahead beeps before the recording"}}}}}},

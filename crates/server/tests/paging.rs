@@ -731,3 +731,78 @@ fn two_sites_paging_at_once_take_addresses_of_their_own_ranges() {
     assert!(record["site"].is_null(), "{record}");
     ended(&node, north["id"].as_u64().unwrap());
 }
+
+#[test]
+fn a_scheduled_page_plays_its_file_at_its_local_time_and_bad_schedules_are_refused() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let node = node(dir.path());
+    let schedule = |body: Value| {
+        common::admin(common::client().post(node.api("/paging-schedules")))
+            .json(&body)
+            .send()
+            .unwrap()
+    };
+    let base = json!({"name": "Bad", "groups": ["All Phones"], "tone": "busy", "days": "mon", "time": "08:00"});
+    for (change, field) in [
+        (json!({"days": "funday"}), "days"),
+        (json!({"time": "25:00"}), "time"),
+        (json!({"time_zone": "Mars/Olympus_Mons"}), "time_zone"),
+        (json!({"date": "2026-12-24"}), "days"),
+        (json!({"tone": null}), "tone"),
+        (json!({"groups": ["Nobody"]}), "groups"),
+    ] {
+        let mut body = base.clone();
+        for (k, v) in change.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let r = schedule(body.clone());
+        assert!(r.status().is_client_error(), "{body}");
+        let text = r.text().unwrap();
+        assert!(text.contains(field), "{body}: {text}");
+    }
+    assert_eq!(
+        common::get_json(&node, "/paging-schedules")["items"],
+        json!([])
+    );
+
+    let phones: Vec<_> = [1001u32, 1002]
+        .iter()
+        .zip(90u8..)
+        .map(|(dn, n)| common::sim_phone(&rt, &node, *dn, ip(n), false))
+        .collect();
+    let mut events: Vec<_> = phones.iter().map(|p| p.events()).collect();
+    // Three seconds from now on New York's clock: that day of the week, that time of day.
+    let bell = dir.path().join("bell.wav");
+    std::fs::write(&bell, common::sine_wav(700.0, 1.0)).unwrap();
+    let at = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(3))
+        .unwrap()
+        .in_tz("America/New_York")
+        .unwrap();
+    let day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        [at.weekday().to_monday_zero_offset() as usize];
+    let r = schedule(json!({
+        "name": "Bell", "groups": ["All Phones"], "file": bell.to_str().unwrap(),
+        "days": day, "time": format!("{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second()),
+        "time_zone": "America/New_York", "preamble": false
+    }));
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().unwrap());
+    for (phone, rx) in phones.iter().zip(events.iter_mut()) {
+        listening(&rt, phone, rx);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    for phone in &phones {
+        let heard = phone.heard().expect("listening");
+        assert_eq!(heard.strongest_hz, 700.0, "the bell's file: {heard:?}");
+    }
+    for (phone, rx) in phones.iter().zip(events.iter_mut()) {
+        common::wait_event(&rt, phone, rx, "the phone leaves after the bell", |e| {
+            matches!(e, PhoneEvent::StoppedListening { .. })
+        });
+    }
+    let record = pages(&node)["ended"][0].clone();
+    assert_eq!(record["calling"], "schedule:Bell", "{record}");
+    assert_eq!(record["groups"], json!(["All Phones"]), "{record}");
+    assert_eq!(record["packets_out"], 50, "one second of bell: {record}");
+}

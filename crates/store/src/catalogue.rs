@@ -844,4 +844,5 @@ pub static RESOURCES: &[Resource] = &[
     personal::PERSONAL_DIRECTORY_ENTRY,
     paging::PAGING_GROUP,
     paging::PAGING_SITE,
+    paging::PAGING_SCHEDULE,
 ];

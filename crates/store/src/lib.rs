@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bulk;
+pub mod calendar;
 pub mod calls;
 pub mod catalogue;
 pub mod directory;

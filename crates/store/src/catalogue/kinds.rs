@@ -68,6 +68,14 @@ pub enum TextRule {
     MulticastIpv4,
     /// An absolute file path (`/var/lib/...`), with no `..` and no control characters.
     AbsolutePath,
+    /// Days of the week, comma-separated three-letter names (`mon,wed,fri`), or `daily`.
+    Weekdays,
+    /// A time of day, `HH:MM` or `HH:MM:SS` (24-hour).
+    TimeOfDay,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    /// An IANA time zone name (`Europe/Berlin`, `UTC`) the node's tz database knows.
+    TimeZone,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

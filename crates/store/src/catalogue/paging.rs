@@ -142,3 +142,109 @@ pub(crate) const PAGING_SITE: Resource = Resource {
     }],
     doc: "Paging sites: device pools whose pages take multicast addresses from ranges of their own.",
 };
+
+/// A scheduled page: a tone or a recording sent to groups at a time of day on chosen days
+/// (the school bell, the closing announcement), or once on a date, in a time zone.
+pub(crate) const PAGING_SCHEDULE: Resource = Resource {
+    name: "paging-schedules",
+    singular: "paging schedule",
+    table: "paging_schedule",
+    key: &["name"],
+    fields: &[
+        name_field("Schedule name, e.g. Morning Bell."),
+        DESCRIPTION,
+        Field {
+            name: "groups",
+            column: "",
+            kind: Kind::RefList {
+                target: "paging-groups",
+                table: "paging_schedule_groups",
+            },
+            default: Default::EmptyList,
+            doc: "The recipient groups paged (a phone in several is paged once).",
+        },
+        Field {
+            name: "tone",
+            column: "tone",
+            kind: Kind::Enum(&["dial", "ringback", "busy", "reorder", "stall", "go-ahead", "code-prompt"]),
+            default: Default::Null,
+            doc: "A tone to send (its cadence once per repeat); or give file.",
+        },
+        Field {
+            name: "file",
+            column: "file",
+            kind: Kind::Text {
+                max: 1024,
+                rule: TextRule::AbsolutePath,
+            },
+            default: Default::Null,
+            doc: "A WAV file's absolute path on the node (PCM or float, any rate, at most 600 s), read when the page starts; or give tone.",
+        },
+        Field {
+            name: "days",
+            column: "days",
+            kind: Kind::Text {
+                max: 40,
+                rule: TextRule::Weekdays,
+            },
+            default: Default::Null,
+            doc: "Weekly: the days it pages, e.g. mon,tue,wed,thu,fri, or daily; or give date.",
+        },
+        Field {
+            name: "date",
+            column: "date",
+            kind: Kind::Text {
+                max: 10,
+                rule: TextRule::Date,
+            },
+            default: Default::Null,
+            doc: "Once: the date it pages, YYYY-MM-DD; or give days.",
+        },
+        Field {
+            name: "time",
+            column: "time_of_day",
+            kind: Kind::Text {
+                max: 8,
+                rule: TextRule::TimeOfDay,
+            },
+            default: Default::Required,
+            doc: "The time of day it pages, HH:MM or HH:MM:SS (24-hour), in time_zone.",
+        },
+        Field {
+            name: "time_zone",
+            column: "time_zone",
+            kind: Kind::Text {
+                max: 64,
+                rule: TextRule::TimeZone,
+            },
+            default: Default::Str("UTC"),
+            doc: "The IANA time zone the time is in (e.g. Europe/Berlin): a bell follows daylight saving time.",
+        },
+        Field {
+            name: "repeat",
+            column: "repeat_count",
+            kind: Kind::Int { min: 1, max: 10 },
+            default: Default::Int(1),
+            doc: "Times the recording plays.",
+        },
+        Field {
+            name: "preamble",
+            column: "preamble",
+            kind: Kind::Bool,
+            default: Default::Bool(true),
+            doc: "Whether the go-ahead beeps play first.",
+        },
+        Field {
+            name: "enabled",
+            column: "enabled",
+            kind: Kind::Bool,
+            default: Default::Bool(true),
+            doc: "A disabled schedule keeps its settings and pages nobody.",
+        },
+    ],
+    rules: &[
+        Rule::ExactlyOne(&["tone", "file"]),
+        Rule::ExactlyOne(&["days", "date"]),
+    ],
+    doc: "Scheduled pages: a tone or a recording sent to groups at a time, weekly or once.",
+};

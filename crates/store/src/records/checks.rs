@@ -137,6 +137,35 @@ pub(super) fn check_text(
                 ));
             }
         }
+        TextRule::Weekdays => {
+            if crate::calendar::weekdays(s).is_none() {
+                return Err(invalid(
+                    name,
+                    format!("{s:?}: give days as mon,tue,wed,thu,fri,sat,sun (comma-separated) or daily"),
+                ));
+            }
+        }
+        TextRule::TimeOfDay => {
+            if crate::calendar::time_of_day(s).is_none() {
+                return Err(invalid(
+                    name,
+                    format!("{s:?} is not a time of day (HH:MM or HH:MM:SS)"),
+                ));
+            }
+        }
+        TextRule::Date => {
+            if s.parse::<jiff::civil::Date>().is_err() || s.len() != 10 {
+                return Err(invalid(name, format!("{s:?} is not a date (YYYY-MM-DD)")));
+            }
+        }
+        TextRule::TimeZone => {
+            if jiff::tz::db().get(s).is_err() {
+                return Err(invalid(
+                    name,
+                    format!("{s:?} is not a time zone this node knows (an IANA name such as Europe/Berlin or UTC)"),
+                ));
+            }
+        }
         TextRule::Url => {
             // `Application:Cisco/...` names an application built into the phone (the call
             // lists, the directories), as Unified CM's default services do.
