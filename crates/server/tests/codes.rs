@@ -11,24 +11,11 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use dialtone_phonesim::listen::Heard;
-use dialtone_phonesim::{Phone, PhoneEvent};
+use dialtone_phonesim::PhoneEvent;
 use serde_json::json;
 
 fn ip(n: u8) -> IpAddr {
     IpAddr::from([127, 35, 4, n])
-}
-
-/// What `phone` hears on its only call, once `pred` accepts it (or panic after 5 s).
-fn wait_heard(phone: &Phone, what: &str, pred: impl Fn(&Heard) -> bool) -> Heard {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let heard = phone.calls().first().map(|c| c.heard.clone());
-        if let Some(h) = heard.as_ref().filter(|h| pred(h)) {
-            return h.clone();
-        }
-        assert!(Instant::now() < deadline, "{what}: {heard:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Within 12 Hz of one of `hz`, loud enough to be a tone.
@@ -105,9 +92,9 @@ fn a_code_keyed_at_the_tone_reaches_the_destination_and_a_wrong_one_hears_reorde
     let call = rt
         .block_on(alice.dial("7123"))
         .expect("the node answers to ask for the code");
-    wait_heard(&alice, "the prompt tone", tone(PROMPT));
+    common::wait_heard(&alice, "the prompt tone", tone(PROMPT));
     alice.key(&call, "4321#").unwrap();
-    wait_heard(
+    common::wait_heard(
         &alice,
         "ringback from the node while the carrier rings",
         tone(RINGBACK),
@@ -141,9 +128,9 @@ fn a_code_keyed_at_the_tone_reaches_the_destination_and_a_wrong_one_hears_reorde
     let call = rt
         .block_on(alice.dial("7123"))
         .expect("answered for the code");
-    wait_heard(&alice, "the prompt tone", tone(PROMPT));
+    common::wait_heard(&alice, "the prompt tone", tone(PROMPT));
     alice.key(&call, "9999#").unwrap();
-    wait_heard(&alice, "reorder for a wrong code", tone(REORDER));
+    common::wait_heard(&alice, "reorder for a wrong code", tone(REORDER));
     common::wait_event(
         &rt,
         &alice,
@@ -156,8 +143,8 @@ fn a_code_keyed_at_the_tone_reaches_the_destination_and_a_wrong_one_hears_reorde
     let call = rt
         .block_on(alice.dial("7123"))
         .expect("answered for the code");
-    wait_heard(&alice, "the prompt tone", tone(PROMPT));
-    wait_heard(&alice, "reorder when nothing was keyed", tone(REORDER));
+    common::wait_heard(&alice, "the prompt tone", tone(PROMPT));
+    common::wait_heard(&alice, "reorder when nothing was keyed", tone(REORDER));
     common::wait_event(
         &rt,
         &alice,

@@ -16,19 +16,6 @@ fn ip(n: u8) -> IpAddr {
     IpAddr::from([127, 35, 3, n])
 }
 
-/// What `phone` hears on its only call, once `pred` accepts it (or panic after 5 s).
-fn wait_heard(phone: &Phone, what: &str, pred: impl Fn(&Heard) -> bool) -> Heard {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let heard = phone.calls().first().map(|c| c.heard.clone());
-        if let Some(h) = heard.as_ref().filter(|h| pred(h)) {
-            return h.clone();
-        }
-        assert!(Instant::now() < deadline, "{what}: {heard:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// The frequencies of the melody that ships with Dialtone.
 const MELODY_HZ: [f64; 6] = [523.25, 587.33, 659.25, 698.46, 783.99, 880.0];
 
@@ -57,11 +44,11 @@ fn a_held_party_hears_the_melody_and_the_caller_again_on_resume() {
         |e| matches!(e, PhoneEvent::Connected { call_id } if *call_id == call),
     );
     // Alice's phone sends a 400 Hz tone while the call is up.
-    wait_heard(&bob, "bob hears alice", |h| h.strongest_hz == 400.0);
+    common::wait_heard(&bob, "bob hears alice", |h| h.strongest_hz == 400.0);
 
     rt.block_on(alice.hold(&call, true))
         .expect("the hold is taken");
-    let held = wait_heard(&bob, "bob hears the hold music", is_melody);
+    let held = common::wait_heard(&bob, "bob hears the hold music", is_melody);
     // Over the next seconds the line moves: more than one note of it is heard.
     let mut notes = vec![held.strongest_hz];
     let deadline = Instant::now() + Duration::from_secs(6);
@@ -84,7 +71,7 @@ fn a_held_party_hears_the_melody_and_the_caller_again_on_resume() {
 
     rt.block_on(alice.hold(&call, false))
         .expect("the call resumes");
-    wait_heard(&bob, "bob hears alice again", |h| h.strongest_hz == 400.0);
+    common::wait_heard(&bob, "bob hears alice again", |h| h.strongest_hz == 400.0);
     let alice_after = alice.calls()[0].rtp_received;
     std::thread::sleep(Duration::from_millis(500));
     assert!(
@@ -125,10 +112,10 @@ fn held_hears(
 ) {
     rt.block_on(alice.hold(call, true))
         .expect("the hold is taken");
-    wait_heard(bob, what, pred);
+    common::wait_heard(bob, what, pred);
     rt.block_on(alice.hold(call, false))
         .expect("the call resumes");
-    wait_heard(bob, "bob hears alice again", |h| h.strongest_hz == 400.0);
+    common::wait_heard(bob, "bob hears alice again", |h| h.strongest_hz == 400.0);
 }
 
 fn near(hz: f64) -> impl Fn(&Heard) -> bool {
@@ -190,7 +177,7 @@ fn the_holders_line_and_device_pool_choose_the_audio_source() {
     let alice = common::sim_phone(&rt, &node, 1001, ip(11), false);
     let bob = common::sim_phone(&rt, &node, 1002, ip(12), true);
     let call = rt.block_on(alice.dial("1002")).expect("bob answers");
-    wait_heard(&bob, "bob hears alice", |h| h.strongest_hz == 400.0);
+    common::wait_heard(&bob, "bob hears alice", |h| h.strongest_hz == 400.0);
     // The pool's file plays...
     held_hears(
         &rt,

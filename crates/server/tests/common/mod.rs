@@ -527,6 +527,23 @@ pub fn sine_wav(hz: f64, seconds: f64) -> Vec<u8> {
     dialtone_media::wav::encode(&samples, rate, 1)
 }
 
+/// What `phone` hears on its only call, once `pred` accepts it (or panic after 5 s).
+pub fn wait_heard(
+    phone: &dialtone_phonesim::Phone,
+    what: &str,
+    pred: impl Fn(&dialtone_phonesim::listen::Heard) -> bool,
+) -> dialtone_phonesim::listen::Heard {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let heard = phone.calls().first().map(|c| c.heard.clone());
+        if let Some(h) = heard.as_ref().filter(|h| pred(h)) {
+            return h.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {heard:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Wait until every committed configuration change is in effect in the node (its snapshots
 /// rebuilt), instead of sleeping for a guess: `GET /status/configuration`.
 pub fn wait_applied(node: &Node) {

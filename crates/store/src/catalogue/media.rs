@@ -21,16 +21,7 @@ pub(crate) const MOH_AUDIO_SOURCE: Resource = Resource {
             default: Default::Str("melody"),
             doc: "What plays: the melody that ships with Dialtone, silence (the hold reaches the held phone as the holder sent it), or the WAV file `file` names.",
         },
-        Field {
-            name: "file",
-            column: "file",
-            kind: Kind::Text {
-                max: 1024,
-                rule: TextRule::AbsolutePath,
-            },
-            default: Default::Null,
-            doc: "With audio \"file\": the WAV file's absolute path on every node (PCM or float, any common rate, converted once to 8 kHz). A node that cannot read it plays phones.hold_music instead and logs why.",
-        },
+        wav_file("With audio \"file\": the WAV file's absolute path on every node (PCM or float, any common rate, converted once to 8 kHz). A node that cannot read it plays phones.hold_music instead and logs why."),
     ],
     rules: &[Rule::RequiredWhen {
         field: "file",
@@ -39,6 +30,20 @@ pub(crate) const MOH_AUDIO_SOURCE: Resource = Resource {
     }],
     doc: "Music on hold audio sources: what a held party hears, chosen per line and per device pool.",
 };
+
+/// A WAV file the node plays, by absolute path (`file`; optional).
+pub(crate) const fn wav_file(doc: &'static str) -> Field {
+    Field {
+        name: "file",
+        column: "file",
+        kind: Kind::Text {
+            max: 1024,
+            rule: TextRule::AbsolutePath,
+        },
+        default: Default::Null,
+        doc,
+    }
+}
 
 /// The field lines and device pools choose their source with.
 pub(crate) const fn hold_audio_source(doc: &'static str) -> Field {

@@ -170,16 +170,7 @@ pub(crate) const PAGING_SCHEDULE: Resource = Resource {
             default: Default::Null,
             doc: "A tone to send (its cadence once per repeat); or give file.",
         },
-        Field {
-            name: "file",
-            column: "file",
-            kind: Kind::Text {
-                max: 1024,
-                rule: TextRule::AbsolutePath,
-            },
-            default: Default::Null,
-            doc: "A WAV file's absolute path on the node (PCM or float, any rate, at most 600 s), read when the page starts; or give tone.",
-        },
+        super::media::wav_file("A WAV file's absolute path on the node (PCM or float, any rate, at most 600 s), read when the page starts; or give tone."),
         Field {
             name: "days",
             column: "days",
