@@ -35,6 +35,7 @@ use dialtone_sip::shards::Sharded;
 mod admission;
 mod codes;
 mod control;
+mod device_call;
 mod dialog;
 mod ending;
 mod forks;
@@ -51,6 +52,7 @@ use crate::directory::Snapshot;
 pub use codes::{CallTone, CodePrompts, PromptLine};
 use control::Control;
 pub use control::{Command, CtiError, RouteAction};
+pub use device_call::DeviceCall;
 use dialog::session_expires;
 use forks::{CancelNow, Fork, Forking, Forks, Role};
 pub use music::{HoldMusic, Holder};
@@ -527,6 +529,10 @@ struct Call {
     at_route_point: Option<AtRoutePoint>,
     /// The application answering the call with its own media, when it ends on Dialtone.
     served: Option<Served>,
+    /// A device Dialtone calls with its own media, until it answers (then `served`).
+    ringing_served: Option<Served>,
+    /// Dialtone's own offer for the INVITEs `fork` sends now (a device call).
+    fork_offer: Option<Bytes>,
     /// The node answered the caller to ask for a code.
     prompt: Option<codes::Prompting>,
     /// DTMF digits to send, one INFO after another.
@@ -607,6 +613,8 @@ impl Call {
             parked: None,
             at_route_point: None,
             served: None,
+            ringing_served: None,
+            fork_offer: None,
             prompt: None,
             dtmf: std::collections::VecDeque::new(),
         }

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use dialtone_callcontrol::calls::{
-    Audio, Codec, Command, CtiError, MakeCall, RouteAction, ServedCall, ServedMedia,
+    Audio, Codec, Command, CtiError, DeviceCall, MakeCall, RouteAction, ServedCall, ServedMedia,
 };
 pub use dialtone_callcontrol::{CallState, CallView, LineState};
 use dialtone_callcontrol::{Calls, Events};

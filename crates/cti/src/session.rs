@@ -12,8 +12,8 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::{
-    CallView, Command, Cti, CtiError, Error, LineState, MakeCall, Rights, RouteAction, ServedCall,
-    ServedMedia, MAX_WATCH_KEYS, RECENT,
+    CallView, Command, Cti, CtiError, DeviceCall, Error, LineState, MakeCall, Rights, RouteAction,
+    ServedCall, ServedMedia, MAX_WATCH_KEYS, RECENT,
 };
 
 /// A line as CTI shows it: its state, the devices registered on it, and its calls.
@@ -411,6 +411,14 @@ impl CtiSession {
         media: ServedMedia,
     ) -> Result<ServedCall, Error> {
         Ok(self.cti.calls.serve(call, request, media).await?)
+    }
+
+    /// Call a device with the application's own media (a page to a phone that takes no
+    /// push): the call and the channel its audio follows once the phone answers, closed when
+    /// the call ends; dropping the returned call hangs it up.
+    pub async fn call_device(&self, req: DeviceCall) -> Result<ServedCall, Error> {
+        self.check_device(&req.device)?;
+        Ok(self.cti.calls.call_device(req).await?)
     }
 }
 

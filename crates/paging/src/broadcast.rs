@@ -215,13 +215,21 @@ pub fn start(
         parts.push(Tone::GoAhead.clip(Law::Mu));
     }
     parts.extend((0..repeat).map(|_| clip.clone()));
-    tokio::spawn(run(http.paging.clone(), groups, phones, record, parts));
+    tokio::spawn(run(
+        http.paging.clone(),
+        session,
+        groups,
+        phones,
+        record,
+        parts,
+    ));
     Ok((id, count, clip.millis() as f64 / 1000.0 * repeat as f64))
 }
 
 /// Tell the phones, play the parts in turn, tell them to leave.
 async fn run(
     paging: Arc<crate::Paging>,
+    session: dialtone_cti::CtiSession,
     groups: Vec<Group>,
     phones: Vec<String>,
     mut record: PageRecord,
@@ -230,12 +238,13 @@ async fn run(
     let started = Instant::now();
     paging.records.begin(record.clone());
     let outcome: Result<(), String> = async {
-        let audience = Audience::gather(&paging, &groups, phones, &mut record)
+        let from = record.calling.clone();
+        let audience = Audience::gather(&paging, &session, &groups, phones, &from, &mut record)
             .await
             .map_err(|e| e.to_string())?;
         record.join_ms = Some(started.elapsed().as_millis() as u64);
         paging.records.update(record.clone());
-        let mut stream = match audience.play(&paging, Box::new(Sequence::new(parts))) {
+        let mut stream = match audience.play(&paging, || Box::new(Sequence::new(parts.clone()))) {
             Ok(stream) => stream,
             Err(why) => {
                 audience.dismiss(&paging, &mut record).await;

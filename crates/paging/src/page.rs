@@ -149,9 +149,16 @@ async fn page(
             .await;
         return Err(NOBODY.into());
     }
-    let audience = Audience::gather(paging, groups, members, record)
-        .await
-        .map_err(|e| e.to_string())?;
+    let audience = Audience::gather(
+        paging,
+        session,
+        groups,
+        members,
+        &group.dialcast_number,
+        record,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     record.join_ms = Some(started.elapsed().as_millis() as u64);
     paging.records.update(record.clone());
 
@@ -159,8 +166,13 @@ async fn page(
     to_caller.play(Box::new(Player::new(
         Tone::GoAhead.clip(law_of(audio.codec)),
     )));
-    let (feeder, fed) = relay(law_of(audio.codec), 200, 40);
-    let group_stream = match audience.play(paging, Box::new(fed)) {
+    // One relay per stream (the multicast address, each called phone), each fed what comes.
+    let mut feeders = Vec::new();
+    let group_stream = match audience.play(paging, || {
+        let (feeder, fed) = relay(law_of(audio.codec), 200, 40);
+        feeders.push(feeder);
+        Box::new(fed)
+    }) {
         Ok(stream) => stream,
         Err(why) => {
             // The phones were told to join: they are told to leave, and the caller is let go.
@@ -195,7 +207,9 @@ async fn page(
                 }
                 jitter.push(&p, clock.elapsed().as_secs_f64());
                 while let Some((_, payload)) = jitter.pop() {
-                    feeder.push(&payload);
+                    for feeder in &feeders {
+                        feeder.push(&payload);
+                    }
                 }
             }
             changed = served.audio.changed() => {
@@ -210,7 +224,7 @@ async fn page(
         }
     }
     record.packets_in = jitter.quality().received;
-    drop(feeder);
+    drop(feeders);
     drop(group_stream);
     audience.dismiss(paging, record).await;
     Ok(())

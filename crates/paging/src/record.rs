@@ -21,11 +21,28 @@ pub enum Outcome {
     Failed(String),
 }
 
+impl Outcome {
+    pub fn is_joined(&self) -> bool {
+        matches!(self, Outcome::Joined)
+    }
+}
+
+/// How a phone was told of a page: pushed to join the multicast address, or called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    Push,
+    Call,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Phone {
     pub device: String,
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// How it was told (phones left out were not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<Via>,
     /// Whether it took the stop at the end (joined phones only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub left: Option<bool>,
@@ -36,8 +53,14 @@ impl Phone {
         Phone {
             device: device.to_string(),
             outcome,
+            via: None,
             left: None,
         }
+    }
+
+    pub fn via(mut self, via: Via) -> Phone {
+        self.via = Some(via);
+        self
     }
 }
 

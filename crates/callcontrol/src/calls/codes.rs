@@ -95,7 +95,7 @@ impl Call {
                 local: line.address(),
                 accept: vec![Codec::Pcmu, Codec::Pcma],
             };
-            let audio = match self.answer_served(media, String::new()).await {
+            let audio = match self.answer_served(media, None).await {
                 Ok((audio, _)) => audio,
                 Err((next, _)) => return next,
             };

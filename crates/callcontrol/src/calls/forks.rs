@@ -79,6 +79,8 @@ pub(super) enum Role {
     /// A line taking the party on `Side::other()` (an unpark): its answer's offer goes to
     /// that party in a re-INVITE.
     Joining(Side),
+    /// A device Dialtone calls with its own media (`device_call`): its answer is the audio.
+    Served,
 }
 
 /// A CANCEL to send now: the INVITE it cancels, where, and the Reason header's value.

@@ -187,8 +187,8 @@ impl Call {
         if let Some(rp) = self.at_route_point.take() {
             self.inner.route_points.leave(&rp.number.number, self.id);
         }
-        if let Some(s) = self.served.as_ref() {
-            self.inner.route_points.leave(&s.route_point, self.id);
+        if let Some(rp) = self.served.as_ref().and_then(|s| s.route_point.as_ref()) {
+            self.inner.route_points.leave(rp, self.id);
         }
     }
 

@@ -23,10 +23,40 @@ pub struct ServedMedia {
 }
 
 /// A call answered by an application: the caller's audio as negotiated, `None` until an
-/// answer that came in the ACK; the channel closes when the call ends.
+/// answer that came in the ACK; the channel closes when the call ends. Dropping it hangs the
+/// call up: no served call outlives the application holding it.
 pub struct ServedCall {
     pub call: u64,
     pub audio: watch::Receiver<Option<Audio>>,
+    hang_up: mpsc::Sender<Input>,
+}
+
+impl ServedCall {
+    pub(super) fn new(
+        call: u64,
+        audio: watch::Receiver<Option<Audio>>,
+        hang_up: mpsc::Sender<Input>,
+    ) -> ServedCall {
+        ServedCall {
+            call,
+            audio,
+            hang_up,
+        }
+    }
+}
+
+impl Drop for ServedCall {
+    fn drop(&mut self) {
+        if self.audio.has_changed().is_err() {
+            return; // the call has ended already
+        }
+        let (reply, _) = oneshot::channel();
+        let _ = self.hang_up.try_send(Input::Control(Control::Command {
+            party: None,
+            command: Command::Drop,
+            reply,
+        }));
+    }
 }
 
 /// The served side of a call (the called side, where no leg is).
@@ -35,10 +65,38 @@ pub(super) struct Served {
     audio: watch::Sender<Option<Audio>>,
     /// Our SDP's version, raised with every new description.
     version: u64,
+    /// What our descriptions say of us: sendrecv, or sendonly for a page.
+    direction: Direction,
     /// We offered (in a 200 or a re-INVITE's 200): the answer comes in the ACK.
     awaiting_answer: bool,
-    /// The route point the call came to (left when the call ends).
-    pub route_point: String,
+    /// The route point the call came to (left when the call ends); None for a call Dialtone
+    /// placed or answered itself.
+    pub route_point: Option<String>,
+}
+
+impl Served {
+    pub(super) fn new(
+        media: ServedMedia,
+        audio: watch::Sender<Option<Audio>>,
+        direction: Direction,
+        route_point: Option<String>,
+    ) -> Served {
+        Served {
+            media,
+            audio,
+            version: 1,
+            awaiting_answer: false,
+            direction,
+            route_point,
+        }
+    }
+
+    /// The far end's answer to our offer: the audio it gives, told to the application.
+    pub(super) fn take_answer(&self, sdp: &[u8]) -> Result<(), Refusal> {
+        let audio = negotiate::choose(sdp, &self.media.accept)?;
+        let _ = self.audio.send(Some(audio));
+        Ok(())
+    }
 }
 
 impl Calls {
@@ -81,15 +139,11 @@ impl Call {
         let route_point = self
             .at_route_point
             .as_ref()
-            .map(|rp| rp.number.number.clone())
-            .unwrap_or_default();
+            .map(|rp| rp.number.number.clone());
         match self.answer_served(media, route_point).await {
             Ok((_, audio)) => {
                 self.at_route_point = None;
-                let _ = reply.send(Ok(ServedCall {
-                    call: self.id,
-                    audio,
-                }));
+                let _ = reply.send(Ok(ServedCall::new(self.id, audio, self.events_tx.clone())));
                 Next::Continue
             }
             Err((next, why)) => {
@@ -105,7 +159,7 @@ impl Call {
     pub(super) async fn answer_served(
         &mut self,
         media: ServedMedia,
-        route_point: String,
+        route_point: Option<String>,
     ) -> Result<(Option<Audio>, watch::Receiver<Option<Audio>>), (Next, String)> {
         let offer = self
             .a_invite
@@ -125,13 +179,9 @@ impl Call {
             }
         };
         let (tx, rx) = watch::channel(audio.clone());
-        self.served = Some(Served {
-            media,
-            audio: tx,
-            version: 1,
-            awaiting_answer,
-            route_point,
-        });
+        let mut served = Served::new(media, tx, Direction::SendRecv, route_point);
+        served.awaiting_answer = awaiting_answer;
+        self.served = Some(served);
         if !self.connect_caller(Some(("application/sdp", body))).await {
             let next = self.hang_up_all("failed").await;
             return Err((next, "the caller's dialog is unusable".into()));
@@ -204,12 +254,7 @@ impl Call {
                 let body = if offer.is_empty() {
                     // A re-INVITE without an offer: ours, answered in the ACK.
                     s.awaiting_answer = true;
-                    negotiate::offer(
-                        &s.media.accept,
-                        s.media.local,
-                        s.version,
-                        Direction::SendRecv,
-                    )
+                    negotiate::offer(&s.media.accept, s.media.local, s.version, s.direction)
                 } else {
                     let chosen = negotiate::choose(&offer, &s.media.accept)
                         .ok()

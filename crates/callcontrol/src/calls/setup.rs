@@ -196,7 +196,10 @@ impl Call {
         // A transfer target gets no offer: its answer's offer goes to the transferee. So
         // does the called side of a call Dialtone placed: its offer goes to the originator.
         // And the called side of a call whose caller Dialtone answered itself (a code).
-        if let (Some(req), None, None) =
+        if let Some(offer) = &self.fork_offer {
+            // Dialtone's own offer: a call it places with media of its own.
+            b = b.body("application/sdp", offer.clone());
+        } else if let (Some(req), None, None) =
             (req.as_ref(), self.transfer.as_ref(), self.prompt.as_ref())
         {
             let body = req.body();
@@ -538,6 +541,7 @@ impl Call {
             Role::TransferTarget => return self.on_transfer_fork(i, msg, code).await,
             Role::Originator { .. } => return self.on_originator_fork(i, msg, code).await,
             Role::Joining(side) => return self.on_joining_fork(i, side, msg, code).await,
+            Role::Served => return self.on_device_call_fork(i, msg, code).await,
             // Dialtone placed the call, or answered the caller itself: the called side's
             // offer joins the two.
             Role::Called

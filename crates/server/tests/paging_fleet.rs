@@ -1,0 +1,151 @@
+//! A page to a mixed fleet: a Cisco phone is pushed `RTPMRx:` and hears the page on the
+//! multicast address, while phones of other makers (which take no push) are called with the
+//! page's own media and answer by themselves: `phonesim` as a third-party phone, and baresip
+//! (an independent SIP stack answering automatically). Every one hears the caller, and every
+//! one is let go when the caller hangs up.
+
+mod common;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use common::Start;
+use dialtone_phonesim::PhoneEvent;
+use serde_json::{json, Value};
+
+fn ip(n: u8) -> IpAddr {
+    IpAddr::from([127, 35, 5, n])
+}
+
+const THIRD_PARTY: &str = "Third-party SIP Device (Advanced)";
+
+fn dev(n: u32) -> String {
+    format!("SEP00DE0000{n}")
+}
+
+#[test]
+fn a_mixed_group_pages_push_phones_by_multicast_and_calls_the_others_who_answer_by_themselves() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let first = format!(
+        "239.{}.{}.1",
+        100 + std::process::id() % 100,
+        common::free_port() % 250
+    );
+    let node = common::Node::start(
+        dir.path(),
+        &format!(
+            "[phones]\nweb_port = {}\npush_timeout_ms = 3000\npaging_multicast_first = \"{first}\"\n",
+            common::PHONE_WEB_PORT
+        ),
+        true,
+    );
+    // 1002 and 1003 are phones of another maker; the demo group pages the three by name.
+    for n in [1002, 1003] {
+        common::patch(
+            &node,
+            "devices",
+            &format!("name={}", dev(n)),
+            json!({"model": THIRD_PARTY}),
+        );
+    }
+    common::patch(
+        &node,
+        "paging-groups",
+        "name=All Phones",
+        json!({"devices": [dev(1001), dev(1002), dev(1003)], "device_pool": null}),
+    );
+    let caller = common::sim_phone(&rt, &node, 1000, ip(1), false);
+    let cisco = common::sim_phone(&rt, &node, 1001, ip(2), false);
+    let other = common::sim_phone(&rt, &node, 1002, ip(3), false);
+    let mut baresip = common::Baresip::start(&node, "1003", true);
+    common::wait_for_registrations(&node, 4);
+    let mut cisco_events = cisco.events();
+    let mut other_events = other.events();
+
+    let call = rt
+        .block_on(caller.dial("1960"))
+        .expect("the paging server answers");
+    common::wait_event(&rt, &cisco, &mut cisco_events, "pushed to join", |e| {
+        matches!(e, PhoneEvent::Listening { .. })
+    });
+    let ringing = common::wait_event(&rt, &other, &mut other_events, "called", |e| {
+        matches!(e, PhoneEvent::Ringing { .. })
+    });
+    match ringing {
+        PhoneEvent::Ringing { from, .. } => {
+            assert!(from.contains("1960"), "the page shows its number: {from}")
+        }
+        _ => unreachable!(),
+    }
+    common::wait_event(&rt, &other, &mut other_events, "answers by itself", |e| {
+        matches!(e, PhoneEvent::AutoAnswer { .. })
+    });
+    baresip.wait_for("CALL_ESTABLISHED", 10);
+    assert!(
+        other.heard().is_none(),
+        "the called phone was not pushed a stream"
+    );
+
+    // The caller's voice (phonesim's 400 Hz) on the multicast address and on the call.
+    let on_call = common::wait_heard(&other, "the called phone hears the caller", |h| {
+        h.packets >= 40 && h.strongest_hz == 400.0
+    });
+    assert!(on_call.level > 500.0, "{on_call:?}");
+    std::thread::sleep(Duration::from_millis(500));
+    let pushed = cisco.heard().expect("listening");
+    assert_eq!(pushed.strongest_hz, 400.0, "{pushed:?}");
+    assert!(pushed.packets >= 40, "{pushed:?}");
+
+    rt.block_on(caller.hangup(&call)).unwrap();
+    common::wait_event(&rt, &cisco, &mut cisco_events, "told to leave", |e| {
+        matches!(e, PhoneEvent::StoppedListening { .. })
+    });
+    common::wait_event(&rt, &other, &mut other_events, "hung up", |e| {
+        matches!(e, PhoneEvent::Ended { .. })
+    });
+    baresip.wait_for("CALL_CLOSED", 10);
+    let (_, received) = baresip.quit();
+    assert!(
+        received > 25,
+        "baresip received {received} packets of the page"
+    );
+
+    let mut record = Value::Null;
+    for _ in 0..50 {
+        if let Some(r) = common::get_json(&node, "/paging/pages")["ended"]
+            .as_array()
+            .and_then(|e| e.first())
+        {
+            record = r.clone();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(record["failure"].is_null(), "{record}");
+    let phone = |d: String| {
+        record["phones"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["device"] == d)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    for (n, via) in [(1001, "push"), (1002, "call"), (1003, "call")] {
+        let p = phone(dev(n));
+        assert_eq!(p["outcome"], "joined", "{n}: {record}");
+        assert_eq!(p["via"], via, "{n}: {record}");
+        assert_eq!(p["left"], true, "{n}: {record}");
+    }
+    // No call of the page outlives it.
+    let mut calls = Value::Null;
+    for _ in 0..50 {
+        calls = common::get_json(&node, "/calls");
+        if calls["items"].as_array().is_some_and(Vec::is_empty) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("calls left after the page: {calls}");
+}
