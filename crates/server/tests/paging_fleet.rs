@@ -2,7 +2,8 @@
 //! multicast address, while phones of other makers (which take no push) are called with the
 //! page's own media and answer by themselves: `phonesim` as a third-party phone, and baresip
 //! (an independent SIP stack answering automatically). Every one hears the caller, and every
-//! one is let go when the caller hangs up.
+//! one is let go when the caller hangs up. A Cisco phone whose web server cannot be reached
+//! is reported, with why, and the page goes on.
 
 mod common;
 
@@ -53,13 +54,25 @@ fn a_mixed_group_pages_push_phones_by_multicast_and_calls_the_others_who_answer_
         &node,
         "paging-groups",
         "name=All Phones",
-        json!({"devices": [dev(1001), dev(1002), dev(1003)], "device_pool": null}),
+        json!({"devices": [dev(1001), dev(1002), dev(1003), dev(1004)], "device_pool": null}),
     );
     let caller = common::sim_phone(&rt, &node, 1000, ip(1), false);
     let cisco = common::sim_phone(&rt, &node, 1001, ip(2), false);
     let other = common::sim_phone(&rt, &node, 1002, ip(3), false);
     let mut baresip = common::Baresip::start(&node, "1003", true);
-    common::wait_for_registrations(&node, 4);
+    // A Cisco phone whose web server is not where pushes go: it cannot take the page.
+    let mut deaf = dialtone_phonesim::Spec::new(
+        &dev(1004),
+        &common::demo_password(&node, "user1004"),
+        ip(4),
+        &node.config_http,
+    );
+    deaf.web_port = common::free_port();
+    deaf.t1 = Duration::from_millis(100);
+    let _deaf = rt
+        .block_on(dialtone_phonesim::Phone::start(deaf))
+        .expect("the phone registers");
+    common::wait_for_registrations(&node, 5);
     let mut cisco_events = cisco.events();
     let mut other_events = other.events();
 
@@ -138,6 +151,14 @@ fn a_mixed_group_pages_push_phones_by_multicast_and_calls_the_others_who_answer_
         assert_eq!(p["via"], via, "{n}: {record}");
         assert_eq!(p["left"], true, "{n}: {record}");
     }
+    let refused = phone(dev(1004));
+    assert_eq!(refused["outcome"], "failed", "{record}");
+    assert_eq!(refused["via"], "push", "{record}");
+    assert!(
+        refused["why"].as_str().is_some_and(|w| !w.is_empty()),
+        "{record}"
+    );
+    assert!(refused["left"].is_null(), "{record}");
     // No call of the page outlives it.
     let mut calls = Value::Null;
     for _ in 0..50 {
