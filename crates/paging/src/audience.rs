@@ -66,7 +66,7 @@ pub struct Audience {
 struct Called {
     device: String,
     /// Held for the page: dropping it hangs the call up.
-    _call: ServedCall,
+    call: ServedCall,
     audio: Audio,
 }
 
@@ -88,6 +88,20 @@ impl Streams {
             total.dropped += sent.dropped;
         }
         Some(total)
+    }
+}
+
+/// A called phone's stream ends when its call does (the user hung the page up): nothing is
+/// sent to a phone that left.
+struct WhileCallLasts {
+    source: Box<dyn Source>,
+    call: tokio::sync::watch::Receiver<Option<Audio>>,
+}
+
+impl Source for WhileCallLasts {
+    fn fill(&mut self, frame: &mut [u8], law: Law) -> bool {
+        // The call's task holds the sender until the call has ended.
+        self.call.has_changed().is_ok() && self.source.fill(frame, law)
     }
 }
 
@@ -333,7 +347,7 @@ impl Audience {
                         .push(Phone::new(&device, Outcome::Joined).via(Via::Call));
                     calls.push(Called {
                         device,
-                        _call: call,
+                        call,
                         audio,
                     });
                 }
@@ -386,11 +400,15 @@ impl Audience {
             );
         }
         for c in &self.calls {
+            let source = Box::new(WhileCallLasts {
+                source: source(),
+                call: c.call.audio.clone(),
+            });
             playing.push(paging.pacer.play(
                 self.unicast.clone(),
                 c.audio.remote,
                 law_of(c.audio.codec),
-                source(),
+                source,
             )?);
         }
         Ok(Streams { playing })
@@ -472,4 +490,27 @@ async fn call_each(
         (d.clone(), outcome)
     });
     futures_util::future::join_all(calls).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dialtone_media::source::{Clip, Player};
+
+    #[test]
+    fn a_called_phones_stream_ends_when_its_call_does() {
+        let (call, audio) = tokio::sync::watch::channel(None);
+        let clip = Clip::from_pcm(&[1000i16; 1600], Law::Mu, true);
+        let mut source = WhileCallLasts {
+            source: Box::new(Player::new(clip)),
+            call: audio,
+        };
+        let mut frame = [0u8; 160];
+        assert!(
+            source.fill(&mut frame, Law::Mu),
+            "plays while the call lasts"
+        );
+        drop(call);
+        assert!(!source.fill(&mut frame, Law::Mu), "ends with the call");
+    }
 }
