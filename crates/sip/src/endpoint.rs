@@ -23,6 +23,7 @@ use crate::shards::Sharded;
 use crate::Method;
 
 mod client;
+mod lanes;
 mod server;
 mod streams;
 pub use client::{ack_for, cancel_for};
@@ -90,6 +91,9 @@ pub struct Config {
     /// larger than the buffer is lost before the endpoint sees it, and costs every call it
     /// touches a retransmission or its life.
     pub udp_buffer: usize,
+    /// Tasks that parse and dispatch what the UDP socket receives, each taking the messages
+    /// of its share of Call-IDs in the order they came (`lanes`); 1: the receiving task does.
+    pub udp_lanes: usize,
 }
 
 impl Default for Config {
@@ -107,6 +111,9 @@ impl Default for Config {
             write_timeout: Duration::from_secs(10),
             stream_idle: Duration::from_secs(7800),
             udp_buffer: 1 << 20,
+            udp_lanes: std::thread::available_parallelism()
+                .map(|n| n.get().min(8))
+                .unwrap_or(1),
         }
     }
 }
@@ -178,7 +185,7 @@ pub struct ServerTransaction {
     /// For a CANCEL: the INVITE transaction it cancels, when that is still running (same
     /// branch, RFC 3261 9.2). Answer the CANCEL 200 and the INVITE 487.
     pub cancels: Option<Box<ServerTransaction>>,
-    events: mpsc::Sender<ServerEventBox>,
+    kind: server::Kind,
     /// A CANCEL matched this INVITE (shared by every copy of the transaction): its user,
     /// however far it got, must not go on to ring anyone.
     cancelled: Arc<std::sync::atomic::AtomicBool>,
@@ -220,25 +227,36 @@ impl ServerTransaction {
     /// once the response is handed to the transport, so what the caller sends next follows it.
     pub async fn respond(&self, response: Bytes) {
         let code = status_of(&response).unwrap_or(500);
-        let (done, sent) = tokio::sync::oneshot::channel();
-        if self
-            .events
-            .send(ServerEventBox(ServerEvent::Respond(
-                response,
-                code,
-                Some(done),
-            )))
-            .await
-            .is_ok()
-        {
-            let _ = sent.await;
+        match &self.kind {
+            server::Kind::Invite(events) => {
+                let (done, sent) = tokio::sync::oneshot::channel();
+                if events
+                    .send(ServerEventBox(ServerEvent::Respond(
+                        response,
+                        code,
+                        Some(done),
+                    )))
+                    .await
+                    .is_ok()
+                {
+                    let _ = sent.await;
+                }
+            }
+            server::Kind::NonInvite(running) => running.respond(response, code).await,
+            server::Kind::Entry(..) => {}
         }
     }
 
     /// End the transaction without a word, at once: for a source that floods, whose every
     /// request would otherwise hold a transaction until its timers ran out.
     pub async fn abandon(self) {
-        let _ = self.events.send(ServerEventBox(ServerEvent::Abandon)).await;
+        match &self.kind {
+            server::Kind::Invite(events) => {
+                let _ = events.send(ServerEventBox(ServerEvent::Abandon)).await;
+            }
+            server::Kind::NonInvite(running) => running.end(None).await,
+            server::Kind::Entry(..) => {}
+        }
     }
 
     /// Build and send a response with no body; `to_tag` is added to the To when needed.
@@ -450,6 +468,7 @@ impl Endpoint {
         for shard in 0..self.inner.expiries.len() {
             while self.expire_one(shard, |at| at <= now) {}
         }
+        self.end_overdue(now);
     }
 
     /// Drop the oldest completed entry of a shard if `due` says so; whether one went.
@@ -506,30 +525,8 @@ impl Endpoint {
         self.inner.config.timers
     }
 
-    async fn udp_loop(&self, sock: Arc<UdpSocket>) {
-        let mut buf = vec![0u8; 65536];
-        loop {
-            let (n, from) = match sock.recv_from(&mut buf).await {
-                Ok(v) => v,
-                // ICMP errors surface here on some systems; keep serving.
-                Err(_) => continue,
-            };
-            let data = &buf[..n];
-            if data.iter().all(|b| *b == b'\r' || *b == b'\n') {
-                continue; // keep-alive
-            }
-            self.received(
-                Bytes::copy_from_slice(data),
-                Peer {
-                    transport: Transport::Udp,
-                    addr: from,
-                },
-            );
-        }
-    }
-
     /// A message arrived: parse it and route it to its transaction or the transaction user.
-    fn received(&self, data: Bytes, peer: Peer) {
+    pub(super) fn received(&self, data: Bytes, peer: Peer) {
         let msg = match Message::parse_with(data, &self.inner.config.limits) {
             Ok(m) => m,
             // Too broken to answer: drop it (RFC 3261 18.3), keep serving.
@@ -584,15 +581,25 @@ impl Endpoint {
         let existing = self
             .inner
             .server
-            .with(&key, |m| m.get(&key).map(|t| t.events.clone()));
-        if let Some(tx) = existing {
-            let ev = if is_ack {
-                ServerEvent::Ack
-            } else {
-                ServerEvent::Retransmission
-            };
-            let _ = tx.try_send(ServerEventBox(ev));
-            return;
+            .with(&key, |m| m.get(&key).map(|t| t.kind.clone()));
+        match existing {
+            Some(server::Kind::Invite(tx)) => {
+                let ev = if is_ack {
+                    ServerEvent::Ack
+                } else {
+                    ServerEvent::Retransmission
+                };
+                let _ = tx.try_send(ServerEventBox(ev));
+                return;
+            }
+            Some(kind) => {
+                // A non-INVITE still unanswered: the last provisional answer goes again.
+                if let Some(last) = kind.last_provisional().filter(|_| !is_ack) {
+                    self.send_now(peer, last);
+                }
+                return;
+            }
+            None => {}
         }
         let msg = Arc::new(msg);
         if is_ack {
@@ -640,7 +647,6 @@ impl Endpoint {
             self.overloaded(&msg, peer, merge_key.as_deref());
             return;
         }
-        let (etx, erx) = mpsc::channel(8);
         let cancels = if msg.is(Method::Cancel) {
             // The same key with INVITE for CANCEL (the key ends with the method).
             let invite_key = format!("{}INVITE", &key[..key.len() - "CANCEL".len()]);
@@ -651,11 +657,39 @@ impl Endpoint {
         } else {
             None
         };
+        if !msg.is(Method::Invite) {
+            // A non-INVITE holds no task: its user's final response ends it where it is
+            // given, and a user that drops it unanswered ends it too.
+            let running = server::Running::new(self, key.clone(), merge_key.clone(), peer);
+            let st = ServerTransaction {
+                request: msg.clone(),
+                peer,
+                cancels,
+                kind: server::Kind::NonInvite(running.clone()),
+                cancelled: Arc::default(),
+            };
+            let entry = ServerTransaction {
+                cancels: None,
+                kind: server::Kind::Entry(Arc::downgrade(&running), self.non_invite_deadline()),
+                ..st.clone()
+            };
+            self.inner
+                .server
+                .with(&key, |m| m.insert(key.clone(), entry));
+            self.inner.live.fetch_add(1, Ordering::Relaxed);
+            if self.inner.incoming.try_send(Incoming::Request(st)).is_err() {
+                // The entry went in first, so a user answering at once finds it; out it goes.
+                running.finish_now(None);
+                self.overloaded(&msg, peer, merge_key.as_deref());
+            }
+            return;
+        }
+        let (etx, erx) = mpsc::channel(8);
         let st = ServerTransaction {
             request: msg.clone(),
             peer,
             cancels,
-            events: etx.clone(),
+            kind: server::Kind::Invite(etx),
             cancelled: Arc::default(),
         };
         let entry = ServerTransaction {
@@ -671,34 +705,14 @@ impl Endpoint {
             .with(&key, |m| m.insert(key.clone(), entry));
         self.inner.live.fetch_add(1, Ordering::Relaxed);
         let ep = self.clone();
-        let invite = msg.is(Method::Invite);
         tokio::spawn(async move {
-            let (final_response, absorb) = if invite {
-                (None, ep.invite_server(msg, peer, erx).await)
-            } else {
-                (ep.non_invite_server(peer, erx).await, false)
-            };
-            // Over UDP the final response is held for retransmissions before it leaves and
-            // before the running entry comes out: a retransmission finds one or the other.
-            // An accepted INVITE leaves an empty one: its retransmissions are absorbed.
-            let keep = (!peer.transport.reliable() && final_response.is_some()) || absorb;
-            if keep {
-                let held = final_response.as_ref().map(|(r, _)| r.clone());
-                ep.hold_completed(
-                    key.clone(),
-                    merge_key.clone(),
-                    held.unwrap_or_default(),
-                    peer,
-                );
+            let absorb = ep.invite_server(msg, peer, erx).await;
+            // An accepted INVITE leaves an empty entry: its retransmissions are absorbed.
+            if absorb {
+                ep.hold_completed(key.clone(), merge_key.clone(), Bytes::new(), peer);
             }
             ep.inner.server.with(&key, |m| m.remove(&key));
-            if let Some((r, done)) = final_response {
-                let _ = ep.send_to(peer, r).await;
-                if let Some(d) = done {
-                    let _ = d.send(());
-                }
-            }
-            if !keep {
+            if !absorb {
                 if let Some(mk) = merge_key {
                     ep.inner.merged.with(&mk, |m| m.remove(&mk));
                 }

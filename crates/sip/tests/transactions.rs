@@ -85,6 +85,76 @@ async fn completed_transactions_absorb_retransmissions_then_go() {
     assert_eq!(ep.transactions(), 0);
 }
 
+/// A non-INVITE holds no task: a retransmission while its user is still working gets the
+/// last provisional answer (and never reaches the user twice), a user that lets it go
+/// unanswered ends it, and one that holds it for good is outlived by its deadline.
+#[tokio::test]
+async fn an_unanswered_non_invite_repeats_its_provisional_and_ends_when_its_user_lets_go() {
+    let config = Config {
+        timers: timers(),
+        ..Config::default()
+    };
+    let (ep, mut rx) = Endpoint::bind(Some("127.0.0.1:0".parse().unwrap()), None, config)
+        .await
+        .unwrap();
+    let server = ep.local_addr(Transport::Udp).unwrap();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        let mut release = Some(released);
+        while let Some(inc) = rx.recv().await {
+            if let Incoming::Request(tx) = inc {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tx.reply(183, Some("t")).await;
+                // The first is held unanswered until the test says, then dropped; the next
+                // is held for good.
+                match release.take() {
+                    Some(r) => {
+                        let _ = r.await;
+                        drop(tx);
+                    }
+                    None => std::mem::forget(tx),
+                }
+            }
+        }
+    });
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut buf = [0u8; 2048];
+    for _ in 0..2 {
+        sock.send_to(options("z9hG4bKheld", "held").as_bytes(), server)
+            .await
+            .unwrap();
+        let (n, _) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf))
+            .await
+            .expect("the provisional answer")
+            .unwrap();
+        assert!(buf[..n].starts_with(b"SIP/2.0 183"), "{:?}", &buf[..n]);
+    }
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        1,
+        "a retransmission is absorbed"
+    );
+    assert_eq!(ep.transactions(), 1);
+    release.send(()).unwrap();
+    for _ in 0..100 {
+        if ep.transactions() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(ep.transactions(), 0, "dropped unanswered, it ended");
+    // A user that never answers nor lets go: the transaction ends at 64*T1 + T4.
+    sock.send_to(options("z9hG4bKkept", "kept").as_bytes(), server)
+        .await
+        .unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf)).await;
+    assert_eq!(ep.transactions(), 1);
+    tokio::time::sleep(Duration::from_millis(640 + 50 + 300)).await;
+    assert_eq!(ep.transactions(), 0, "ended at its deadline");
+}
+
 #[tokio::test]
 async fn overload_answers_503_with_retry_after() {
     let config = Config {

@@ -1,8 +1,170 @@
 //! Server transactions (RFC 3261 17.2 with RFC 6026): INVITE (100 at once, Timer C for a
 //! user that never answers, the 2xx retransmitted until its ACK, Timers G, H, I, L) and
-//! non-INVITE (Timer J held as a stored answer, with no task), and refusal under overload.
+//! non-INVITE (no task at all: state its user's answers move along, then Timer J held as a
+//! stored answer), and refusal under overload.
 
 use super::*;
+use std::sync::{Mutex, Weak};
+
+/// How a transaction's user reaches it.
+#[derive(Debug, Clone)]
+pub(super) enum Kind {
+    /// An INVITE's: its task takes the user's responses.
+    Invite(mpsc::Sender<ServerEventBox>),
+    /// A non-INVITE's, as its user holds it: the final response ends it where it is given,
+    /// and the last copy dropped unanswered ends it too.
+    NonInvite(Arc<Running>),
+    /// The transaction table's copy of a non-INVITE's: it answers retransmissions and does
+    /// not keep the transaction alive; past its deadline the sweep ends it.
+    Entry(Weak<Running>, tokio::time::Instant),
+}
+
+impl Kind {
+    /// A non-INVITE's last provisional response, for a retransmission of its request.
+    pub(super) fn last_provisional(&self) -> Option<Bytes> {
+        let running = match self {
+            Kind::NonInvite(r) => r.clone(),
+            Kind::Entry(w, _) => w.upgrade()?,
+            Kind::Invite(_) => return None,
+        };
+        let state = running.state.lock().expect("transaction state");
+        state.last.clone()
+    }
+}
+
+/// A non-INVITE server transaction until its final response (RFC 3261 17.2.2: Trying and
+/// Proceeding), kept as state rather than a task: a registration costs no spawn, channel or
+/// wake-up beyond its user's own. It ends at its user's final response, when its user drops
+/// it unanswered (as an abandon does), or at the latest 64*T1 + T4 after its request (the
+/// client gave up at its Timer F), when the sweep ends it (`end_overdue`).
+#[derive(Debug)]
+pub(super) struct Running {
+    endpoint: Weak<Inner>,
+    key: String,
+    merge_key: Option<String>,
+    peer: Peer,
+    state: Mutex<RunState>,
+}
+
+#[derive(Debug, Default)]
+struct RunState {
+    last: Option<Bytes>,
+    ended: bool,
+}
+
+impl Running {
+    pub(super) fn new(
+        ep: &Endpoint,
+        key: String,
+        merge_key: Option<String>,
+        peer: Peer,
+    ) -> Arc<Running> {
+        Arc::new(Running {
+            endpoint: Arc::downgrade(&ep.inner),
+            key,
+            merge_key,
+            peer,
+            state: Mutex::default(),
+        })
+    }
+
+    fn endpoint(&self) -> Option<Endpoint> {
+        self.endpoint.upgrade().map(|inner| Endpoint { inner })
+    }
+
+    /// The user's response: a provisional one is sent and kept for retransmissions; the
+    /// final one ends the transaction (held for Timer J over UDP) and is sent.
+    pub(super) async fn respond(&self, response: Bytes, code: u16) {
+        if code < 200 {
+            {
+                let mut state = self.state.lock().expect("transaction state");
+                if state.ended {
+                    return;
+                }
+                state.last = Some(response.clone());
+            }
+            if let Some(ep) = self.endpoint() {
+                let _ = ep.send_to(self.peer, response).await;
+            }
+            return;
+        }
+        self.end(Some(response)).await;
+    }
+
+    /// End with `response` sent (None: without a word).
+    pub(super) async fn end(&self, response: Option<Bytes>) {
+        if let Some(r) = self.finish_now(response) {
+            if let Some(ep) = self.endpoint() {
+                let _ = ep.send_to(self.peer, r).await;
+            }
+        }
+    }
+
+    /// End the transaction's bookkeeping now: over UDP the final response is held for
+    /// retransmissions before the running entry comes out, so a retransmission finds one or
+    /// the other. The response to send, once (None when it had ended already or has none).
+    pub(super) fn finish_now(&self, response: Option<Bytes>) -> Option<Bytes> {
+        {
+            let mut state = self.state.lock().expect("transaction state");
+            if state.ended {
+                return None;
+            }
+            state.ended = true;
+        }
+        let ep = self.endpoint()?;
+        let keep = !self.peer.transport.reliable() && response.is_some();
+        if let (true, Some(r)) = (keep, response.as_ref()) {
+            ep.hold_completed(
+                self.key.clone(),
+                self.merge_key.clone(),
+                r.clone(),
+                self.peer,
+            );
+        }
+        ep.inner.server.with(&self.key, |m| m.remove(&self.key));
+        if !keep {
+            if let Some(mk) = &self.merge_key {
+                ep.inner.merged.with(mk, |m| m.remove(mk));
+            }
+        }
+        ep.inner.live.fetch_sub(1, Ordering::Relaxed);
+        response
+    }
+}
+
+impl Endpoint {
+    /// A non-INVITE transaction's deadline, from now.
+    pub(super) fn non_invite_deadline(&self) -> tokio::time::Instant {
+        let t = self.inner.config.timers;
+        tokio::time::Instant::now() + t.long() + t.t4
+    }
+
+    /// End the non-INVITE transactions past their deadline whose users still hold them,
+    /// without a word (a late answer then goes out unheld).
+    pub(super) fn end_overdue(&self, now: tokio::time::Instant) {
+        let mut overdue: Vec<Arc<Running>> = Vec::new();
+        self.inner.server.each(|m| {
+            for t in m.values() {
+                if let Kind::Entry(w, deadline) = &t.kind {
+                    if *deadline <= now {
+                        overdue.extend(w.upgrade());
+                    }
+                }
+            }
+        });
+        // Outside the table's locks: ending one takes its shard's lock.
+        for r in overdue {
+            r.finish_now(None);
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // The user let it go unanswered: it ends, as an abandoned one does.
+        let _ = self.finish_now(None);
+    }
+}
 
 impl Endpoint {
     pub(super) fn overloaded(&self, msg: &Message, peer: Peer, merge_key: Option<&str>) {
@@ -141,45 +303,6 @@ impl Endpoint {
             }
         }
         false
-    }
-
-    /// Non-INVITE server transaction (RFC 3261 17.2.2) until its final response, which it returns unsent (with
-    /// whom to tell once it is sent): the caller records it for retransmissions first, so none
-    /// can arrive while nobody would answer it.
-    pub(super) async fn non_invite_server(
-        &self,
-        peer: Peer,
-        mut rx: mpsc::Receiver<ServerEventBox>,
-    ) -> Option<(Bytes, Option<tokio::sync::oneshot::Sender<()>>)> {
-        let t = self.inner.config.timers;
-        // The client gives up at its Timer F (64*T1); an answer relayed from another peer may
-        // come as late as our own Timer F on that request, so wait a T4 longer than that.
-        let deadline = tokio::time::Instant::now() + t.long() + t.t4;
-        let mut last: Option<Bytes> = None;
-        loop {
-            // Past the deadline the client has gone: end without a word.
-            let ev = wait_for_user(&mut rx, deadline).await?;
-            match ev {
-                None => return None,
-                Some(ServerEventBox(ServerEvent::Retransmission)) => {
-                    if let Some(r) = &last {
-                        let _ = self.send_to(peer, r.clone()).await;
-                    }
-                }
-                Some(ServerEventBox(ServerEvent::Ack)) => {}
-                Some(ServerEventBox(ServerEvent::Abandon)) => return None,
-                Some(ServerEventBox(ServerEvent::Respond(r, code, done))) => {
-                    if code >= 200 {
-                        return Some((r, done));
-                    }
-                    let _ = self.send_to(peer, r.clone()).await;
-                    if let Some(d) = done {
-                        let _ = d.send(());
-                    }
-                    last = Some(r);
-                }
-            }
-        }
     }
 
     /// Completed: keep only the final response to answer retransmissions until Timer J.
