@@ -16,6 +16,17 @@ fn timers() -> Timers {
     }
 }
 
+/// An endpoint on UDP with shrunken timers, and what reaches its user.
+async fn udp_endpoint() -> (Endpoint, tokio::sync::mpsc::Receiver<Incoming>) {
+    let config = Config {
+        timers: timers(),
+        ..Config::default()
+    };
+    Endpoint::bind(Some("127.0.0.1:0".parse().unwrap()), None, config)
+        .await
+        .unwrap()
+}
+
 /// An endpoint on UDP whose user answers every request 200; and how many requests reached it.
 async fn replying(config: Config) -> (Endpoint, std::net::SocketAddr, Arc<AtomicUsize>) {
     let (ep, mut rx) = Endpoint::bind(Some("127.0.0.1:0".parse().unwrap()), None, config)
@@ -90,13 +101,7 @@ async fn completed_transactions_absorb_retransmissions_then_go() {
 /// unanswered ends it, and one that holds it for good is outlived by its deadline.
 #[tokio::test]
 async fn an_unanswered_non_invite_repeats_its_provisional_and_ends_when_its_user_lets_go() {
-    let config = Config {
-        timers: timers(),
-        ..Config::default()
-    };
-    let (ep, mut rx) = Endpoint::bind(Some("127.0.0.1:0".parse().unwrap()), None, config)
-        .await
-        .unwrap();
+    let (ep, mut rx) = udp_endpoint().await;
     let server = ep.local_addr(Transport::Udp).unwrap();
     let (release, released) = tokio::sync::oneshot::channel::<()>();
     let seen = Arc::new(AtomicUsize::new(0));
@@ -226,13 +231,7 @@ async fn completed_entries_are_bounded_oldest_first() {
 
 #[tokio::test]
 async fn cancel_finds_its_invite_and_the_487_is_acked() {
-    let config = Config {
-        timers: timers(),
-        ..Config::default()
-    };
-    let (ep, mut rx) = Endpoint::bind(Some("127.0.0.1:0".parse().unwrap()), None, config)
-        .await
-        .unwrap();
+    let (ep, mut rx) = udp_endpoint().await;
     tokio::spawn(async move {
         while let Some(inc) = rx.recv().await {
             let Incoming::Request(tx) = inc else { continue };
@@ -465,13 +464,7 @@ async fn a_cancelled_invite_ends_64_t1_after_the_cancel() {
 /// 408 rather than holding the caller (and the transaction's state) forever.
 #[tokio::test]
 async fn an_invite_its_user_never_answers_gets_408_at_timer_c() {
-    let config = Config {
-        timers: timers(),
-        ..Config::default()
-    };
-    let (ep, mut rx) = Endpoint::bind(Some("127.0.0.1:0".parse().unwrap()), None, config)
-        .await
-        .unwrap();
+    let (ep, mut rx) = udp_endpoint().await;
     let (held_tx, mut held) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Some(inc) = rx.recv().await {
