@@ -56,6 +56,8 @@ pub struct Spec {
     pub device_level: bool,
     /// Answer every incoming call by itself.
     pub answer_all: bool,
+    /// The one codec the phone offers, answers and speaks (PCMU unless a test says A-law).
+    pub law: media::Law,
     pub register_expires: u32,
     /// SIP retransmission timers (tests shrink them).
     pub t1: Duration,
@@ -76,6 +78,7 @@ impl Spec {
             transport: Transport::Tcp,
             device_level: false,
             answer_all: false,
+            law: media::Law::Mu,
             register_expires: 3600,
             t1: Duration::from_millis(500),
             sip_server: None,
@@ -475,7 +478,7 @@ impl Phone {
             .from()
             .map(|f| f.uri_str.to_string())
             .unwrap_or_default();
-        let rtp = match Rtp::open(self.inner.spec.ip).await {
+        let rtp = match Rtp::open(self.inner.spec.ip, self.inner.spec.law).await {
             Ok(r) => r,
             Err(_) => {
                 tx.reply(500, None).await;
@@ -541,6 +544,7 @@ impl Phone {
                 call.state = CallState::Connected;
             }
             let body = media::sdp(
+                call.rtp.law,
                 self.inner.spec.ip,
                 call.rtp.port,
                 1,
@@ -617,6 +621,7 @@ impl Phone {
                     };
                 }
                 let body = media::sdp(
+                    call.rtp.law,
                     self.inner.spec.ip,
                     call.rtp.port,
                     1,
@@ -791,6 +796,7 @@ impl Phone {
                 .ok_or_else(|| anyhow!("{call_id} has no dialog"))?;
             call.sdp_version += 1;
             let body = media::sdp(
+                call.rtp.law,
                 self.inner.spec.ip,
                 call.rtp.port,
                 1,
@@ -847,11 +853,11 @@ impl Phone {
             .first()
             .map(|(_, n, _)| n.clone())
             .unwrap_or_else(|| self.inner.spec.device.clone());
-        let rtp = Rtp::open(self.inner.spec.ip).await?;
+        let rtp = Rtp::open(self.inner.spec.ip, self.inner.spec.law).await?;
         let call_id = format!("{}-{}", build::token(), self.inner.spec.mac());
         let tag = build::token();
         let uri = format!("sip:{number}@{host}");
-        let offer = media::sdp(self.inner.spec.ip, rtp.port, 1, 1, "sendrecv");
+        let offer = media::sdp(rtp.law, self.inner.spec.ip, rtp.port, 1, 1, "sendrecv");
         let from = format!("<sip:{line}@{host}>;tag={tag}");
         let make = |extra: u32, auth: Option<(&'static str, String)>| {
             let mut b = build::request("INVITE", &uri)

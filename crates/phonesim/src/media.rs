@@ -61,11 +61,44 @@ pub fn parse_sdp(sdp: &[u8]) -> Option<RemoteAudio> {
     })
 }
 
-/// Our SDP: PCMU and telephone-events on `port`, with a direction attribute.
-pub fn sdp(ip: IpAddr, port: u16, session: u64, version: u64, direction: &str) -> String {
+/// The G.711 law a simulated phone speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Law {
+    /// PCMU, payload type 0.
+    Mu,
+    /// PCMA, payload type 8.
+    A,
+}
+
+impl Law {
+    fn payload_type(self) -> u8 {
+        match self {
+            Law::Mu => 0,
+            Law::A => 8,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Law::Mu => "PCMU",
+            Law::A => "PCMA",
+        }
+    }
+
+    fn encode(self, sample: i16) -> u8 {
+        match self {
+            Law::Mu => linear_to_ulaw(sample),
+            Law::A => linear_to_alaw(sample),
+        }
+    }
+}
+
+/// Our SDP: the phone's codec and telephone-events on `port`, with a direction attribute.
+pub fn sdp(law: Law, ip: IpAddr, port: u16, session: u64, version: u64, direction: &str) -> String {
+    let (pt, name) = (law.payload_type(), law.name());
     format!(
         "v=0\r\no=phonesim {session} {version} IN IP4 {ip}\r\ns=phonesim\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
-         m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+         m=audio {port} RTP/AVP {pt} 101\r\na=rtpmap:{pt} {name}/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
          a=fmtp:101 0-15\r\na=ptime:20\r\na={direction}\r\n"
     )
 }
@@ -83,6 +116,8 @@ pub struct Rtp {
     pub port: u16,
     pub sent: Arc<AtomicU64>,
     pub received: Arc<AtomicU64>,
+    /// What it speaks.
+    pub law: Law,
     remote: Arc<Mutex<Option<SocketAddr>>>,
     sending: Arc<AtomicBool>,
     /// Digits keyed and not yet sent.
@@ -92,7 +127,7 @@ pub struct Rtp {
 }
 
 impl Rtp {
-    pub async fn open(ip: IpAddr) -> std::io::Result<Rtp> {
+    pub async fn open(ip: IpAddr, law: Law) -> std::io::Result<Rtp> {
         let socket = Arc::new(UdpSocket::bind(SocketAddr::new(ip, 0)).await?);
         let port = socket.local_addr()?.port();
         let sent = Arc::new(AtomicU64::new(0));
@@ -150,7 +185,7 @@ impl Rtp {
                                 event = None;
                             }
                         } else {
-                            p.push(0); // PCMU
+                            p.push(law.payload_type());
                             p.extend_from_slice(&seq.to_be_bytes());
                             p.extend_from_slice(&ts.to_be_bytes());
                             p.extend_from_slice(&ssrc.to_be_bytes());
@@ -158,7 +193,7 @@ impl Rtp {
                             for _ in 0..160 {
                                 let sample = (phase.sin() * 8000.0) as i16;
                                 phase += 2.0 * std::f32::consts::PI * 400.0 / 8000.0;
-                                p.push(linear_to_ulaw(sample));
+                                p.push(law.encode(sample));
                             }
                             phase %= 2.0 * std::f32::consts::PI;
                         }
@@ -176,6 +211,7 @@ impl Rtp {
             port,
             sent,
             received,
+            law,
             remote,
             sending,
             keyed,
@@ -221,13 +257,34 @@ pub fn linear_to_ulaw(sample: i16) -> u8 {
     !(sign | (exponent << 4) as u8 | mantissa as u8)
 }
 
+/// G.711 A-law encoding of one 16-bit sample (ITU-T G.711: 13-bit magnitude, eight
+/// segments, even bits inverted).
+pub fn linear_to_alaw(sample: i16) -> u8 {
+    let value = (sample as i32) >> 3;
+    let (magnitude, mask) = if value >= 0 {
+        (value, 0xd5u8)
+    } else {
+        (-value - 1, 0x55u8)
+    };
+    // The segment: the first whose end holds the magnitude.
+    let Some(segment) = (0..8).find(|s| magnitude < (0x20 << s)) else {
+        return 0x7f ^ mask;
+    };
+    let mantissa = if segment < 2 {
+        (magnitude >> 1) & 0x0f
+    } else {
+        (magnitude >> segment) & 0x0f
+    };
+    ((segment << 4) as u8 | mantissa as u8) ^ mask
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn reads_address_port_and_direction() {
-        let s = sdp("10.0.0.1".parse().unwrap(), 4000, 1, 1, "sendonly");
+        let s = sdp(Law::Mu, "10.0.0.1".parse().unwrap(), 4000, 1, 1, "sendonly");
         assert_eq!(
             parse_sdp(s.as_bytes()),
             Some(RemoteAudio {
@@ -245,5 +302,18 @@ mod tests {
         assert_eq!(linear_to_ulaw(0), 0xff);
         assert_eq!(linear_to_ulaw(32767), 0x80);
         assert_eq!(linear_to_ulaw(-32768), 0x00);
+    }
+
+    #[test]
+    fn alaw_matches_the_reference_values() {
+        // ITU-T G.711: zero is 0xD5, full scale positive 0xAA, negative 0x2A.
+        assert_eq!(linear_to_alaw(0), 0xd5);
+        assert_eq!(linear_to_alaw(32767), 0xaa);
+        assert_eq!(linear_to_alaw(-32768), 0x2a);
+        // Every code decodes back near its input through the media crate's decoder.
+        for s in (-32768i32..32767).step_by(97) {
+            let d = dialtone_media::g711::Law::A.decode(linear_to_alaw(s as i16)) as i32;
+            assert!((d - s).abs() <= 1024, "{s} -> {d}");
+        }
     }
 }

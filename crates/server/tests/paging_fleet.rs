@@ -170,3 +170,63 @@ fn a_mixed_group_pages_push_phones_by_multicast_and_calls_the_others_who_answer_
     }
     panic!("calls left after the page: {calls}");
 }
+
+/// A caller speaking A-law is answered in A-law and transcoded by our own G.711 code: the
+/// group hears the caller's pitch in µ-law on the multicast address, and the record names the
+/// caller's codec.
+#[test]
+fn an_a_law_caller_is_transcoded_for_the_group() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let first = format!(
+        "239.{}.{}.1",
+        100 + std::process::id() % 100,
+        common::free_port() % 250
+    );
+    let node = common::Node::start(
+        dir.path(),
+        &format!(
+            "[phones]\nweb_port = {}\npush_timeout_ms = 3000\npaging_multicast_first = \"{first}\"\n",
+            common::PHONE_WEB_PORT
+        ),
+        true,
+    );
+    let mut spec = dialtone_phonesim::Spec::new(
+        &dev(1000),
+        &common::demo_password(&node, "user1000"),
+        ip(20),
+        &node.config_http,
+    );
+    spec.web_port = common::PHONE_WEB_PORT;
+    spec.t1 = Duration::from_millis(100);
+    spec.law = dialtone_phonesim::media::Law::A;
+    let caller = rt
+        .block_on(dialtone_phonesim::Phone::start(spec))
+        .expect("the A-law phone registers");
+    let listener = common::sim_phone(&rt, &node, 1001, ip(21), false);
+    let mut events = listener.events();
+    let call = rt
+        .block_on(caller.dial("1960"))
+        .expect("the paging server answers an A-law caller");
+    common::wait_event(&rt, &listener, &mut events, "pushed to join", |e| {
+        matches!(e, PhoneEvent::Listening { .. })
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let heard = listener.heard().expect("listening");
+    assert_eq!(heard.strongest_hz, 400.0, "the caller's voice: {heard:?}");
+    assert!(heard.level > 500.0, "{heard:?}");
+    rt.block_on(caller.hangup(&call)).unwrap();
+    let mut record = Value::Null;
+    for _ in 0..50 {
+        if let Some(r) = common::get_json(&node, "/paging/pages")["ended"]
+            .as_array()
+            .and_then(|e| e.first())
+        {
+            record = r.clone();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(record["codec"], "PCMA", "{record}");
+    assert!(record["failure"].is_null(), "{record}");
+}
