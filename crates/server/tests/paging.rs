@@ -8,7 +8,6 @@ mod common;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use common::Start;
 use dialtone_phonesim::PhoneEvent;
 use serde_json::{json, Value};
 
@@ -23,20 +22,7 @@ fn node(dir: &std::path::Path) -> common::Node {
 
 /// A node and the first address of its paging range.
 fn node_and_range(dir: &std::path::Path) -> (common::Node, std::net::Ipv4Addr) {
-    let first = format!(
-        "239.{}.{}.1",
-        100 + std::process::id() % 100,
-        common::free_port() % 250
-    );
-    let node = common::Node::start(
-        dir,
-        &format!(
-            "[phones]\nweb_port = {}\npush_timeout_ms = 3000\npaging_multicast_first = \"{first}\"\n",
-            common::PHONE_WEB_PORT
-        ),
-        true,
-    );
-    (node, first.parse().unwrap())
+    common::paging_node(dir)
 }
 
 fn pages(node: &common::Node) -> Value {

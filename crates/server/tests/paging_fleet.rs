@@ -10,7 +10,6 @@ mod common;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use common::Start;
 use dialtone_phonesim::PhoneEvent;
 use serde_json::{json, Value};
 
@@ -28,19 +27,7 @@ fn dev(n: u32) -> String {
 fn a_mixed_group_pages_push_phones_by_multicast_and_calls_the_others_who_answer_by_themselves() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let first = format!(
-        "239.{}.{}.1",
-        100 + std::process::id() % 100,
-        common::free_port() % 250
-    );
-    let node = common::Node::start(
-        dir.path(),
-        &format!(
-            "[phones]\nweb_port = {}\npush_timeout_ms = 3000\npaging_multicast_first = \"{first}\"\n",
-            common::PHONE_WEB_PORT
-        ),
-        true,
-    );
+    let (node, _) = common::paging_node(dir.path());
     // 1002 and 1003 are phones of another maker; the demo group pages the three by name.
     for n in [1002, 1003] {
         common::patch(
@@ -124,17 +111,7 @@ fn a_mixed_group_pages_push_phones_by_multicast_and_calls_the_others_who_answer_
         "baresip received {received} packets of the page"
     );
 
-    let mut record = Value::Null;
-    for _ in 0..50 {
-        if let Some(r) = common::get_json(&node, "/paging/pages")["ended"]
-            .as_array()
-            .and_then(|e| e.first())
-        {
-            record = r.clone();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let record = common::ended_page(&node);
     assert!(record["failure"].is_null(), "{record}");
     let phone = |d: String| {
         record["phones"]
@@ -178,19 +155,7 @@ fn a_mixed_group_pages_push_phones_by_multicast_and_calls_the_others_who_answer_
 fn an_a_law_caller_is_transcoded_for_the_group() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let first = format!(
-        "239.{}.{}.1",
-        100 + std::process::id() % 100,
-        common::free_port() % 250
-    );
-    let node = common::Node::start(
-        dir.path(),
-        &format!(
-            "[phones]\nweb_port = {}\npush_timeout_ms = 3000\npaging_multicast_first = \"{first}\"\n",
-            common::PHONE_WEB_PORT
-        ),
-        true,
-    );
+    let (node, _) = common::paging_node(dir.path());
     let mut spec = dialtone_phonesim::Spec::new(
         &dev(1000),
         &common::demo_password(&node, "user1000"),
@@ -216,17 +181,7 @@ fn an_a_law_caller_is_transcoded_for_the_group() {
     assert_eq!(heard.strongest_hz, 400.0, "the caller's voice: {heard:?}");
     assert!(heard.level > 500.0, "{heard:?}");
     rt.block_on(caller.hangup(&call)).unwrap();
-    let mut record = Value::Null;
-    for _ in 0..50 {
-        if let Some(r) = common::get_json(&node, "/paging/pages")["ended"]
-            .as_array()
-            .and_then(|e| e.first())
-        {
-            record = r.clone();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let record = common::ended_page(&node);
     assert_eq!(record["codec"], "PCMA", "{record}");
     assert!(record["failure"].is_null(), "{record}");
 }

@@ -445,6 +445,38 @@ pub fn python() -> String {
     local.to_string()
 }
 
+/// A demo node whose pages go to a multicast range of their own (tests run side by side),
+/// pushing to simulated phones' web servers: the node and the first address of its range.
+pub fn paging_node(dir: &Path) -> (Node, std::net::Ipv4Addr) {
+    let first = format!(
+        "239.{}.{}.1",
+        100 + std::process::id() % 100,
+        free_port() % 250
+    );
+    let node = Node::start(
+        dir,
+        &format!(
+            "[phones]\nweb_port = {PHONE_WEB_PORT}\npush_timeout_ms = 3000\npaging_multicast_first = \"{first}\"\n"
+        ),
+        true,
+    );
+    (node, first.parse().unwrap())
+}
+
+/// The newest ended page's record (waiting up to 5 s for one).
+pub fn ended_page(node: &Node) -> serde_json::Value {
+    for _ in 0..50 {
+        if let Some(r) = get_json(node, "/paging/pages")["ended"]
+            .as_array()
+            .and_then(|e| e.first())
+        {
+            return r.clone();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    serde_json::Value::Null
+}
+
 /// The port simulated phones' web servers use in the tests (each phone has its own address).
 pub const PHONE_WEB_PORT: u16 = 8008;
 
