@@ -207,6 +207,17 @@ struct Inner {
     prompts: std::sync::OnceLock<Arc<dyn CodePrompts>>,
 }
 
+impl Inner {
+    /// Where to send to a registered contact: over a stream, the phone's own connection while
+    /// it is open (NAT), else the Contact's address.
+    fn peer_for(&self, b: &crate::registrar::Binding) -> Peer {
+        match b.contact_peer {
+            Some(c) if !self.endpoint.has_stream(b.peer) => c,
+            _ => b.peer,
+        }
+    }
+}
+
 impl Load for Inner {
     fn calls_on(&self, line: &LineKey) -> u32 {
         self.line_load

@@ -89,18 +89,10 @@ impl Calls {
         for b in contacts {
             call.fork_headers.clear();
             if req.auto_answer {
-                call.fork_headers
-                    .push(("Call-Info".into(), format!("<sip:{host}>;answer-after=0")));
-                call.fork_headers.push((
-                    "Alert-Info".into(),
-                    format!("<sip:{host}>;info=alert-autoanswer"),
-                ));
+                call.fork_headers.extend(vendor::auto_answer_headers(&host));
             }
             call.next_role = Some(Role::Served);
-            let peer = match b.contact_peer {
-                Some(c) if !inner.endpoint.has_stream(b.peer) => c,
-                _ => b.peer,
-            };
+            let peer = inner.peer_for(&b);
             call.fork(&b.contact, peer, Some(b.device.clone()), None)
                 .await;
         }
@@ -172,7 +164,6 @@ impl Call {
         }
         self.a_answered = true;
         self.answered_at = Some(now_ms());
-        self.caller.device = None;
         tracing::info!(call = self.id, device = ?self.called_device, "the phone answered Dialtone's call");
         self.inner.events.emit(Notice::CallConnected {
             call: self.id,

@@ -131,10 +131,7 @@ impl Call {
             f.stale = true;
         }
         for b in contacts {
-            let peer = match b.contact_peer {
-                Some(c) if !self.inner.endpoint.has_stream(b.peer) => c,
-                _ => b.peer,
-            };
+            let peer = self.inner.peer_for(&b);
             self.next_role = Some(Role::Joining(free));
             self.fork(&b.contact, peer, Some(b.device.clone()), None)
                 .await;

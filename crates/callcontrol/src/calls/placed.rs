@@ -139,21 +139,13 @@ impl Call {
                 .is_some_and(|d| remote_cc(&d.model));
             self.fork_headers.clear();
             if !cisco {
-                self.fork_headers
-                    .push(("Call-Info".into(), format!("<sip:{host}>;answer-after=0")));
-                self.fork_headers.push((
-                    "Alert-Info".into(),
-                    format!("<sip:{host}>;info=alert-autoanswer"),
-                ));
+                self.fork_headers.extend(vendor::auto_answer_headers(&host));
             }
             self.next_role = Some(Role::Originator {
                 remote_cc: cisco,
                 asked: false,
             });
-            let peer = match b.contact_peer {
-                Some(c) if !self.inner.endpoint.has_stream(b.peer) => c,
-                _ => b.peer,
-            };
+            let peer = self.inner.peer_for(&b);
             // The originating phone shows the number it is calling.
             self.originating_to = Some(b.aor.clone());
             self.fork(&b.contact, peer, Some(b.device.clone()), None)

@@ -117,12 +117,7 @@ impl Call {
     /// Ring every contact of the called line.
     pub(super) async fn ring(&mut self, contacts: Vec<crate::registrar::Binding>) {
         for b in contacts {
-            // Over a stream, reuse the phone's connection while it is open (NAT), else dial
-            // the Contact's address.
-            let peer = match b.contact_peer {
-                Some(c) if !self.inner.endpoint.has_stream(b.peer) => c,
-                _ => b.peer,
-            };
+            let peer = self.inner.peer_for(&b);
             self.fork(&b.contact, peer, Some(b.device.clone()), None)
                 .await;
         }

@@ -15,6 +15,18 @@ pub fn remote_cc(model: &str) -> bool {
     dialtone_phone_xml::model::is_cisco_enterprise(model)
 }
 
+/// What asks a phone that is not a Cisco enterprise phone to answer an INVITE by itself:
+/// `Call-Info: answer-after=0` and BroadSoft/Polycom's `Alert-Info` auto-answer.
+pub(super) fn auto_answer_headers(host: &str) -> [(String, String); 2] {
+    [
+        ("Call-Info".into(), format!("<sip:{host}>;answer-after=0")),
+        (
+            "Alert-Info".into(),
+            format!("<sip:{host}>;info=alert-autoanswer"),
+        ),
+    ]
+}
+
 /// The body of a Cisco remote-control request about one dialog, seen from the phone: its
 /// tag is the local one.
 fn remote_cc_body(
@@ -53,10 +65,7 @@ impl Calls {
         let mut sent = 0;
         let mut failure = None;
         for b in &bindings {
-            let peer = match b.contact_peer {
-                Some(c) if !inner.endpoint.has_stream(b.peer) => c,
-                _ => b.peer,
-            };
+            let peer = inner.peer_for(b);
             let host = &inner.config.host;
             let mut builder = build::request("NOTIFY", &b.contact)
                 .header("Via", &inner.endpoint.via(peer.transport))
